@@ -1,0 +1,174 @@
+// matmul.wgsl — C[b] = A[b] · op(B[b]) (+ bias), all row-major f32.
+//
+// Bindings (group 0):
+//   0  a      storage read   A [batch, M, K]                       (element offset offA, batch stride strideA)
+//   1  b      storage read   B [batch, K, N], or [batch, N, K] with TRANS_B (PyTorch Linear weight [out, in])
+//   2  c      storage rw     C [batch, M, N]
+//   3  bias   storage read   [N]                                   (only with BIAS)
+//   4  p      uniform        Params
+// A batch stride of 0 broadcasts that operand (one weight for every batch).
+//
+// Defines: TRANS_B, BIAS, VEC4 (vec4 loads: K % 4 == 0, and N % 4 == 0 without TRANS_B; offsets and
+// strides multiples of 4 — the host checks). Overrides: WG (threads per side). Each thread owns a
+// 4x4 block of C, so one workgroup computes a (4*WG) x (4*WG) tile, stepping through K by TK.
+// Grid: (ceil(N / (4*WG)), ceil(M / (4*WG)), batch).
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  strideA: u32, strideB: u32, strideC: u32,
+  offA: u32, offB: u32, offC: u32,
+}
+
+override WG: u32 = 16;
+const TM: u32 = 4u;
+const TN: u32 = 4u;
+const TK: u32 = 16u;
+
+#if VEC4
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+#else
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+#endif
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+#endif
+@group(0) @binding(4) var<uniform> p: Params;
+
+// Tiles in workgroup memory, k-major so the inner loop reads rows of 4*WG contiguous values.
+var<workgroup> tileA: array<f32, TK * TM * WG>;
+var<workgroup> tileB: array<f32, TK * TN * WG>;
+
+// Four consecutive values of a row-major matrix starting at flat index i (i % 4 == 0 under VEC4),
+// zero past `valid` of them.
+// (Written out by hand: dynamic indexing of private arrays/vectors makes SwiftShader's compiler crawl.)
+fn load4A(i: u32, valid: u32) -> vec4<f32> {
+#if VEC4
+  return a[i / 4u];
+#else
+  var v = vec4<f32>(0.0);
+  v.x = a[i];
+  if (valid > 1u) { v.y = a[i + 1u]; }
+  if (valid > 2u) { v.z = a[i + 2u]; }
+  if (valid > 3u) { v.w = a[i + 3u]; }
+  return v;
+#endif
+}
+
+fn load4B(i: u32, valid: u32) -> vec4<f32> {
+#if VEC4
+  return b[i / 4u];
+#else
+  var v = vec4<f32>(0.0);
+  v.x = b[i];
+  if (valid > 1u) { v.y = b[i + 1u]; }
+  if (valid > 2u) { v.z = b[i + 2u]; }
+  if (valid > 3u) { v.w = b[i + 3u]; }
+  return v;
+#endif
+}
+
+// Stores v (4 values) at tile[base], tile[base + step], ... : a quad along K goes to 4 k-rows.
+fn storeA(base: u32, step: u32, v: vec4<f32>) {
+  tileA[base] = v.x;
+  tileA[base + step] = v.y;
+  tileA[base + 2u * step] = v.z;
+  tileA[base + 3u * step] = v.w;
+}
+
+fn storeB(base: u32, step: u32, v: vec4<f32>) {
+  tileB[base] = v.x;
+  tileB[base + step] = v.y;
+  tileB[base + 2u * step] = v.z;
+  tileB[base + 3u * step] = v.w;
+}
+
+fn storeC(baseC: u32, row: u32, col0: u32, v: vec4<f32>) {
+  if (row >= p.M) { return; }
+  for (var j = 0u; j < TN; j++) {
+    let col = col0 + j * WG;
+    if (col >= p.N) { return; }
+    var x = v.x;
+    if (j == 1u) { x = v.y; } else if (j == 2u) { x = v.z; } else if (j == 3u) { x = v.w; }
+#if BIAS
+    x += bias[col];
+#endif
+    c[baseC + row * p.N + col] = x;
+  }
+}
+
+@compute @workgroup_size(WG, WG, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let BM = TM * WG;
+  let BN = TN * WG;
+  let threads = WG * WG;
+  let t = lid.y * WG + lid.x;
+  let row0 = wid.y * BM;
+  let col0 = wid.x * BN;
+  let bat = wid.z;
+  let baseA = p.offA + bat * p.strideA;
+  let baseB = p.offB + bat * p.strideB;
+
+  // The thread's 4x4 block of C: rows lid.y + i*WG (acc_i), columns lid.x + j*WG (component j).
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < p.K; k0 += TK) {
+    // A tile: BM rows x TK columns, loaded as quads along K.
+    for (var i = t; i < BM * TK / 4u; i += threads) {
+      let r = i / (TK / 4u);
+      let kq = (i % (TK / 4u)) * 4u;
+      var v = vec4<f32>(0.0);
+      if (row0 + r < p.M && k0 + kq < p.K) {
+        v = load4A(baseA + (row0 + r) * p.K + k0 + kq, p.K - k0 - kq);
+      }
+      storeA(kq * BM + r, BM, v);
+    }
+#if TRANS_B
+    // B stored [N, K]: the tile is BN rows of B x TK, loaded like A.
+    for (var i = t; i < BN * TK / 4u; i += threads) {
+      let n = i / (TK / 4u);
+      let kq = (i % (TK / 4u)) * 4u;
+      var v = vec4<f32>(0.0);
+      if (col0 + n < p.N && k0 + kq < p.K) {
+        v = load4B(baseB + (col0 + n) * p.K + k0 + kq, p.K - k0 - kq);
+      }
+      storeB(kq * BN + n, BN, v);
+    }
+#else
+    // B stored [K, N]: TK rows x BN columns, loaded as quads along N.
+    for (var i = t; i < TK * BN / 4u; i += threads) {
+      let k = i / (BN / 4u);
+      let nq = (i % (BN / 4u)) * 4u;
+      var v = vec4<f32>(0.0);
+      if (k0 + k < p.K && col0 + nq < p.N) {
+        v = load4B(baseB + (k0 + k) * p.N + col0 + nq, p.N - col0 - nq);
+      }
+      storeB(k * BN + nq, 1u, v);
+    }
+#endif
+    workgroupBarrier();
+    for (var k = 0u; k < TK; k++) {
+      let ia = k * BM + lid.y;
+      let ib = k * BN + lid.x;
+      let av = vec4<f32>(tileA[ia], tileA[ia + WG], tileA[ia + 2u * WG], tileA[ia + 3u * WG]);
+      let bv = vec4<f32>(tileB[ib], tileB[ib + WG], tileB[ib + 2u * WG], tileB[ib + 3u * WG]);
+      acc0 = fma(vec4<f32>(av.x), bv, acc0);
+      acc1 = fma(vec4<f32>(av.y), bv, acc1);
+      acc2 = fma(vec4<f32>(av.z), bv, acc2);
+      acc3 = fma(vec4<f32>(av.w), bv, acc3);
+    }
+    workgroupBarrier();
+  }
+
+  let baseC = p.offC + bat * p.strideC;
+  let r = row0 + lid.y;
+  let col = col0 + lid.x;
+  storeC(baseC, r, col, acc0);
+  storeC(baseC, r + WG, col, acc1);
+  storeC(baseC, r + 2u * WG, col, acc2);
+  storeC(baseC, r + 3u * WG, col, acc3);
+}

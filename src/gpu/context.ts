@@ -1,0 +1,159 @@
+import { BufferPool } from './buffers.ts';
+import { GpuError } from './errors.ts';
+import { PipelineCache } from './pipelines.ts';
+
+/** Features the kernels use when the adapter has them; none is required. */
+export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
+
+/** Limits raised to the adapter's maximum: large models need big bindings and workgroup memory. */
+const RAISED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+export type LimitName = (typeof RAISED_LIMITS)[number];
+
+export interface GpuRequirements {
+  /** Who asks (a model name), used in error messages. */
+  who?: string;
+  features?: GPUFeatureName[];
+  limits?: Partial<Record<LimitName, number>>;
+}
+
+/** Turns (adapter, requirements) into a device descriptor, or an error naming what is missing. */
+export function deviceDescriptor(adapter: GPUAdapter, req: GpuRequirements = {}): GPUDeviceDescriptor {
+  const who = req.who ?? 'attnscope';
+  for (const f of req.features ?? []) {
+    if (!adapter.features.has(f)) throw new GpuError(`${who} needs the WebGPU feature '${f}', which this adapter lacks`, 'unsupported');
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const offered = adapter.limits[name];
+    const needed = req.limits?.[name] ?? 0;
+    if (needed > offered) throw new GpuError(`${who} needs ${name} >= ${needed}, this adapter offers ${offered}`, 'limit');
+    requiredLimits[name] = offered;
+  }
+  const wanted = new Set<GPUFeatureName>([...OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)), ...(req.features ?? [])]);
+  return { label: `${who} device`, requiredFeatures: [...wanted], requiredLimits };
+}
+
+/**
+ * One GPU device and what hangs off it: the pipeline cache, the buffer pool, error handling.
+ * Errors from error scopes become thrown GpuErrors; uncaptured ones are kept and thrown at the next
+ * `check`; device loss makes every later call throw a device-lost error.
+ */
+export class GpuContext {
+  readonly pipelines: PipelineCache;
+  readonly buffers: BufferPool;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  private lostInfo: GPUDeviceLostInfo | undefined;
+  private uncaptured: GPUError | undefined;
+  private disposed = false;
+
+  /**
+   * `gpu` is the GPU object the adapter came from. It is held for as long as the context lives: Dawn tears
+   * its instance down when that object is collected, and a device outliving it crashes the process.
+   */
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: GPUAdapterInfo,
+    readonly gpu: GPU,
+  ) {
+    this.pipelines = new PipelineCache(device);
+    this.buffers = new BufferPool(device);
+    this.features = new Set(device.features);
+    this.limits = device.limits;
+    void device.lost.then((info) => {
+      this.lostInfo = info;
+    });
+    device.addEventListener('uncapturederror', (e) => {
+      this.uncaptured ??= (e as GPUUncapturedErrorEvent).error;
+    });
+  }
+
+  static async create(gpu: GPU, req: GpuRequirements = {}): Promise<GpuContext> {
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new GpuError('no WebGPU adapter is available', 'unsupported');
+    return GpuContext.fromAdapter(gpu, adapter, req);
+  }
+
+  static async fromAdapter(gpu: GPU, adapter: GPUAdapter, req: GpuRequirements = {}): Promise<GpuContext> {
+    const device = await adapter.requestDevice(deviceDescriptor(adapter, req));
+    return new GpuContext(device, adapter.info, gpu);
+  }
+
+  get lost(): boolean {
+    return this.lostInfo !== undefined;
+  }
+
+  /** A short description of the adapter, for logs and benchmark records. */
+  get adapterName(): string {
+    const i = this.adapterInfo;
+    return [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(' ') || 'unknown adapter';
+  }
+
+  /** Throws if the device is gone or an uncaptured GPU error happened since the last check. */
+  check(what: string): void {
+    if (this.disposed) throw new GpuError(`${what}: the GPU context was disposed`, 'device-lost');
+    if (this.lostInfo) {
+      throw new GpuError(`${what}: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message})`, 'device-lost');
+    }
+    const err = this.uncaptured;
+    if (err) {
+      this.uncaptured = undefined;
+      throw new GpuError(`${what}: ${err.message}`, err instanceof GPUOutOfMemoryError ? 'out-of-memory' : 'validation');
+    }
+  }
+
+  /** Runs `body` inside validation, out-of-memory and internal error scopes; any error is thrown, naming `what`. */
+  async scoped<T>(what: string, body: () => T | Promise<T>): Promise<T> {
+    this.check(what);
+    const d = this.device;
+    d.pushErrorScope('internal');
+    d.pushErrorScope('out-of-memory');
+    d.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = await body();
+    } finally {
+      const [validation, oom, internal] = await Promise.all([d.popErrorScope(), d.popErrorScope(), d.popErrorScope()]);
+      const err = validation ?? oom ?? internal;
+      if (err) {
+        const kind = err === oom ? 'out-of-memory' : err === internal ? 'internal' : 'validation';
+        // eslint-disable-next-line no-unsafe-finally
+        throw new GpuError(`${what}: ${err.message}`, kind);
+      }
+    }
+    this.check(what);
+    return result;
+  }
+
+  /** A uniform buffer holding `words` (u32 or f32, 4 bytes each, in WGSL struct order). */
+  uniform(label: string, words: ArrayLike<number>, floats: ReadonlySet<number> = new Set()): GPUBuffer {
+    const n = Math.max(4, Math.ceil(words.length / 4) * 4);
+    const data = new ArrayBuffer(n * 4);
+    const u = new Uint32Array(data);
+    const f = new Float32Array(data);
+    for (let i = 0; i < words.length; i++) {
+      if (floats.has(i)) f[i] = words[i];
+      else u[i] = words[i];
+    }
+    const buffer = this.buffers.create(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label);
+    this.device.queue.writeBuffer(buffer, 0, data);
+    return buffer;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.buffers.dispose();
+    this.device.destroy();
+  }
+}

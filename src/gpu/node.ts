@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { GpuContext, type GpuRequirements } from './context.ts';
+import { GpuError } from './errors.ts';
+
+/** Debian's chromium ships SwiftShader's Vulkan driver: a CPU WebGPU adapter for machines with no GPU. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+let announced = false;
+
+/**
+ * A GpuContext in Node through Dawn (the `webgpu` package). When Vulkan offers no adapter on Linux,
+ * retries once with SwiftShader's ICD and says so once per process.
+ */
+export async function createNodeContext(req: GpuRequirements = {}): Promise<GpuContext> {
+  Object.assign(globalThis, globals);
+  let gpu = create([]);
+  let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter && process.platform === 'linux' && existsSync(SWIFTSHADER_ICD) && process.env.VK_ICD_FILENAMES !== SWIFTSHADER_ICD) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    gpu = create([]);
+    adapter = await gpu.requestAdapter();
+    if (adapter && !announced) {
+      announced = true;
+      console.warn(`attnscope: no Vulkan GPU adapter found; using SwiftShader (CPU) from ${SWIFTSHADER_ICD}`);
+    }
+  }
+  if (!adapter) {
+    const hint = process.platform === 'linux' ? ` (for a CPU fallback: apt-get install chromium libvulkan1, which gives ${SWIFTSHADER_ICD})` : '';
+    throw new GpuError(`no WebGPU adapter found by Dawn${hint}`, 'unsupported');
+  }
+  return GpuContext.fromAdapter(gpu, adapter, req);
+}

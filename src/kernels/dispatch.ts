@@ -1,0 +1,69 @@
+import type { GpuContext } from '../gpu/context.ts';
+
+/**
+ * One kernel call as data: the scheduler (or a test) encodes lists of these into one command buffer.
+ * `owned` are the buffers the call created for itself (its uniforms), freed by `release`.
+ */
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+  owned: GPUBuffer[];
+}
+
+/** Binds `bindings[i]` to @group(0) @binding(i) of `pipeline` (undefined: that binding is compiled out). */
+export function makeDispatch(
+  ctx: GpuContext,
+  label: string,
+  pipeline: GPUComputePipeline,
+  bindings: readonly (GPUBufferBinding | undefined)[],
+  workgroups: readonly [number, number, number],
+  owned: GPUBuffer[],
+): Dispatch {
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups.some((n) => n > max)) {
+    throw new Error(`${label}: grid [${workgroups.join(', ')}] exceeds maxComputeWorkgroupsPerDimension ${max}`);
+  }
+  const bindGroup = ctx.device.createBindGroup({
+    label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: bindings.flatMap((resource, binding) => (resource ? [{ binding, resource }] : [])),
+  });
+  return { label, pipeline, bindGroup, workgroups, owned };
+}
+
+/**
+ * A 1-D count of workgroups laid out on x (and y when x would pass the per-dimension limit).
+ * Shaders recover the linear id as `wid.x + wid.y * nwg.x` and skip ids past the end.
+ */
+export function grid1d(ctx: GpuContext, count: number): [number, number, number] {
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (count <= max) return [Math.max(count, 1), 1, 1];
+  const y = Math.ceil(count / max);
+  return [Math.ceil(count / y), y, 1];
+}
+
+export function encode(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(...d.workgroups);
+  }
+}
+
+/** Encodes the list into one compute pass of one command buffer, submits it once, and waits for the queue. */
+export async function run(ctx: GpuContext, dispatches: readonly Dispatch[], label = 'run'): Promise<void> {
+  await ctx.scoped(label, async () => {
+    const enc = ctx.device.createCommandEncoder({ label });
+    const pass = enc.beginComputePass({ label });
+    encode(pass, dispatches);
+    pass.end();
+    ctx.device.queue.submit([enc.finish()]);
+    await ctx.device.queue.onSubmittedWorkDone();
+  });
+}
+
+export function release(ctx: GpuContext, dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) for (const b of d.owned) ctx.buffers.destroy(b);
+}
