@@ -1,11 +1,14 @@
 import { matmul, type MatmulShape, matmulLayout, matmulRef } from '../../src/kernels/matmul.ts';
+import { matmulNaive } from '../../src/kernels/matmul_naive.ts';
 import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 const abs = (x: Float32Array) => x.map(Math.abs);
 
-function matmulCase(name: string, shape: MatmulShape, withBias: boolean, seed: number): GpuCase {
+const kernels = { matmul, matmul_naive: matmulNaive };
+
+function matmulCase(name: string, shape: MatmulShape, withBias: boolean, seed: number, kernel: keyof typeof kernels = 'matmul'): GpuCase {
   return {
-    name: `matmul ${name}`,
+    name: `${kernel} ${name}`,
     run: (ctx) =>
       withScope(ctx, async (s) => {
         const l = matmulLayout(shape);
@@ -15,13 +18,12 @@ function matmulCase(name: string, shape: MatmulShape, withBias: boolean, seed: n
         const bias = withBias ? uniform(rand, l.N) : undefined;
         const cLen = l.offC + (l.batch - 1) * l.strideC + l.M * l.N;
         const bufs = { a: s.upload(a), b: s.upload(b), c: s.empty(cLen), bias: bias && s.upload(bias) };
-        await s.run(await matmul(ctx, bufs, shape));
+        await s.run(await kernels[kernel](ctx, bufs, shape));
         const got = await s.read(bufs.c);
         const want = matmulRef(a, b, shape, bias, new Float32Array(cLen));
         // Relative to sum |a||b| (+|bias|): the scale of the rounding error of any summation order.
         const scale = matmulRef(abs(a), abs(b), shape, bias && abs(bias), new Float32Array(cLen));
-        // Elements outside the written rows must stay untouched (zero).
-        assertClose(`matmul ${name}`, got, want, { rtol: 1e-5, scale, shape: [cLen] });
+        assertClose(`${kernel} ${name}`, got, want, { rtol: 1e-5, scale, shape: [cLen] });
       }),
   };
 }
@@ -44,7 +46,11 @@ const shapes: [string, MatmulShape][] = [
   ['large 256x256x256', { M: 256, N: 256, K: 256 }],
 ];
 
-export const cases: GpuCase[] = shapes.flatMap(([name, shape], i) => [
-  matmulCase(name, shape, false, 100 + i),
-  matmulCase(`${name} + bias`, shape, true, 200 + i),
-]);
+export const cases: GpuCase[] = [
+  ...shapes.flatMap(([name, shape], i) => [
+    matmulCase(name, shape, false, 100 + i),
+    matmulCase(`${name} + bias`, shape, true, 200 + i),
+  ]),
+  matmulCase('primes 67x71x73 + bias', { M: 67, N: 71, K: 73 }, true, 300, 'matmul_naive'),
+  matmulCase('transposed batched', { M: 19, N: 23, K: 37, batch: 2, transB: true }, false, 301, 'matmul_naive'),
+];

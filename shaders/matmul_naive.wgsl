@@ -1,0 +1,38 @@
+// matmul_naive.wgsl — the baseline the tiled matmul is benchmarked against: one thread per element of C,
+// every operand read straight from global memory. Same bindings, params and defines as matmul.wgsl
+// (minus VEC4). Grid: (ceil(N / 16), ceil(M / 16), batch).
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  strideA: u32, strideB: u32, strideC: u32,
+  offA: u32, offB: u32, offC: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+#endif
+@group(0) @binding(4) var<uniform> p: Params;
+
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let col = gid.x;
+  let row = gid.y;
+  if (row >= p.M || col >= p.N) { return; }
+  let baseA = p.offA + gid.z * p.strideA + row * p.K;
+  let baseB = p.offB + gid.z * p.strideB;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) {
+#if TRANS_B
+    acc = fma(a[baseA + k], b[baseB + col * p.K + k], acc);
+#else
+    acc = fma(a[baseA + k], b[baseB + k * p.N + col], acc);
+#endif
+  }
+#if BIAS
+  acc += bias[col];
+#endif
+  c[p.offC + gid.z * p.strideC + row * p.N + col] = acc;
+}
