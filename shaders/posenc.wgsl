@@ -1,0 +1,60 @@
+// posenc.wgsl — out[b, l, :] = x[b, l, :] + pe[l + posOffset, :]: the PyTorch tutorial's sinusoidal positional
+// encoding, added from a table pe [maxLen, C] built on the CPU in f64 (sinusoidalTable), like the tutorial's
+// registered `pe` buffer. A table rather than sin/cos here: WGSL only promises sin/cos to 2^-11 absolute, and
+// an f32 angle pos * 10000^(-2i/C) is already off by up to half an ulp of pos (3e-5 at pos 1000).
+//
+// Bindings (group 0):
+//   0  x    storage read        X [B, L, C] (batch-first) or [L, B, C] (seq-first)   (absent with INPLACE)
+//   1  pe   storage read        PE [maxLen, C]
+//   2  out  storage read_write  Y, the shape of X (with INPLACE: X itself, updated in place)
+//   3  p    uniform             Params   (C counted in units: elements, or vec4s under VEC4)
+// The row r of the flattened [rows, C] has position (r / posDiv) % L + posOffset: posDiv is 1 batch-first,
+// B seq-first.
+//
+// Defines: INPLACE, VEC4 (C % 4 == 0). Overrides: WG (threads per workgroup). One unit per thread.
+// Grid: grid1d(ceil(rows * C / WG)).
+
+struct Params {
+  n: u32,
+  C: u32,
+  L: u32,
+  posDiv: u32,
+  posOffset: u32,
+}
+
+override WG: u32 = 256;
+
+#if VEC4
+alias T = vec4<f32>;
+#else
+alias T = f32;
+#endif
+
+#if INPLACE
+#else
+@group(0) @binding(0) var<storage, read> x: array<T>;
+#endif
+@group(0) @binding(1) var<storage, read> pe: array<T>;
+@group(0) @binding(2) var<storage, read_write> out: array<T>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= p.n) {
+    return;
+  }
+  let row = i / p.C;
+  let col = i - row * p.C;
+  let pos = (row / p.posDiv) % p.L + p.posOffset;
+#if INPLACE
+  let v = out[i];
+#else
+  let v = x[i];
+#endif
+  out[i] = v + pe[pos * p.C + col];
+}

@@ -1,0 +1,132 @@
+import type { GpuContext } from '../gpu/context.ts';
+import source from '../../shaders/activation.wgsl?raw';
+import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+
+/** ReLU, or GELU with the exact erf (PyTorch's default approximate='none'). */
+export type ActivationKind = 'relu' | 'gelu';
+
+/** Elementwise over [rows, C]: n = rows * C elements; C matters only for the bias broadcast. */
+export interface ActivationShape {
+  n: number;
+  /** Row length (the bias length); defaults to n. */
+  C?: number;
+}
+
+/**
+ * y = act(x + bias), bias [C] broadcast over rows. Without `x` the kernel works in place on `y`
+ * (WebGPU cannot bind one buffer as both read-only and writable storage, so in place is its own variant).
+ */
+export interface ActivationBuffers {
+  x?: GPUBufferBinding;
+  y: GPUBufferBinding;
+  bias?: GPUBufferBinding;
+}
+
+const WG = 256;
+
+export async function activation(
+  ctx: GpuContext,
+  kind: ActivationKind,
+  bufs: ActivationBuffers,
+  shape: ActivationShape,
+  label: string = kind,
+): Promise<Dispatch> {
+  const n = shape.n;
+  const C = shape.C ?? n;
+  if (kind !== 'relu' && kind !== 'gelu') throw new Error(`${label}: unknown activation '${String(kind)}'`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${label}: n = ${n} is not a positive integer`);
+  if (!Number.isInteger(C) || C < 1 || n % C !== 0) throw new Error(`${label}: C = ${C} must be a positive integer dividing n = ${n}`);
+  if (bufs.x && bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same buffer; omit x to work in place`);
+  const vec4 = n % 4 === 0 && (!bufs.bias || C % 4 === 0);
+  const unit = vec4 ? 4 : 1;
+  const pipeline = await ctx.pipelines.get({
+    kernel: 'activation',
+    source,
+    defines: { GELU: kind === 'gelu', INPLACE: !bufs.x, BIAS: !!bufs.bias, VEC4: vec4 },
+    constants: { WG },
+  });
+  const params = ctx.uniform(`${label} params`, [n / unit, C / unit]);
+  const grid = grid1d(ctx, Math.ceil(n / unit / WG));
+  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, bufs.bias, { buffer: params }], grid, [params]);
+}
+
+/**
+ * erf in f64, to ~1e-16: for |x| < 3 the everywhere-positive series
+ * erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 * 3 * ... * (2n+1)) (no cancellation);
+ * beyond, 1 - erfc(x) with erfc's continued fraction
+ * erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), evaluated bottom-up.
+ */
+export function erf64(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const t = Math.abs(x);
+  let r: number;
+  if (t < 3) {
+    let term = t;
+    let sum = t;
+    for (let n = 1; term > 1e-17 * sum; n++) {
+      term *= (2 * t * t) / (2 * n + 1);
+      sum += term;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * Math.exp(-t * t) * sum;
+  } else if (t < 30) {
+    let f = t;
+    for (let k = 80; k >= 1; k--) f = t + k / 2 / f;
+    r = 1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / f;
+  } else {
+    r = 1;
+  }
+  return x < 0 ? -r : r;
+}
+
+const f = Math.fround;
+/** f32 fused multiply-add: the product of two f32 is exact in f64, so only the sum rounds (twice, harmlessly). */
+const fma32 = (a: number, b: number, c: number) => f(a * b + c);
+
+/**
+ * The shader's erf, operation by operation in f32 (exp correctly rounded here, a few ulp on a GPU):
+ * what the WGSL computes, so its accuracy can be checked on the CPU over millions of points.
+ */
+export function erfF32(x: number): number {
+  const v = f(x);
+  const t = Math.abs(v);
+  const s = f(v * v);
+  let a = f(7.6470715e-5);
+  a = fma32(a, s, f(-0.0007942343));
+  a = fma32(a, s, f(0.005179748));
+  a = fma32(a, s, f(-0.02684859));
+  a = fma32(a, s, f(0.112834305));
+  a = fma32(a, s, f(-0.37612605));
+  a = fma32(a, s, f(0.12837915));
+  a = fma32(a, v, v);
+  if (t < 1) return a;
+  const u = Math.min(t, 4);
+  let q = f(-2.1686756e-5);
+  q = fma32(q, u, f(0.0004413352));
+  q = fma32(q, u, f(-0.004204556));
+  q = fma32(q, u, f(0.025208239));
+  q = fma32(q, u, f(-0.10841855));
+  q = fma32(q, u, f(0.36678007));
+  q = fma32(q, u, f(-1.1295784));
+  q = fma32(q, u, f(0.00018803675));
+  const b = f(1 - f(Math.exp(fma32(-u, u, q))));
+  return v >= 0 ? b : -b;
+}
+
+export function reluRef(v: number): number {
+  return v < 0 ? 0 : v;
+}
+
+/** Exact GELU in f64: 0.5 v (1 + erf(v / sqrt 2)). */
+export function geluRef(v: number): number {
+  return 0.5 * v * (1 + erf64(v / Math.SQRT2));
+}
+
+/**
+ * CPU reference: act(x + bias[i % C]) with the biased input rounded to f32 (PyTorch materialises the
+ * Linear output before the activation), the activation in f64, the result rounded to f32.
+ */
+export function activationRef(kind: ActivationKind, x: Float32Array, bias?: Float32Array): Float32Array {
+  const fn = kind === 'gelu' ? geluRef : reluRef;
+  const C = bias?.length ?? 1;
+  return x.map((v, i) => fn(bias ? Math.fround(v + bias[i % C]) : v));
+}

@@ -1,0 +1,37 @@
+import type { GpuContext } from '../gpu/context.ts';
+import source from '../../shaders/add.wgsl?raw';
+import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+
+/**
+ * out = a + b over n elements (residual add). Without `out` the sum is written into `a` (its own
+ * variant: WebGPU cannot bind one buffer as both read-only and writable storage in one dispatch).
+ * `b` must be a different buffer from `a` and `out`.
+ */
+export interface AddBuffers {
+  a: GPUBufferBinding;
+  b: GPUBufferBinding;
+  out?: GPUBufferBinding;
+}
+
+const WG = 256;
+
+export async function add(ctx: GpuContext, bufs: AddBuffers, n: number, label = 'add'): Promise<Dispatch> {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${label}: n = ${n} is not a positive integer`);
+  if (bufs.b.buffer === bufs.a.buffer || bufs.b.buffer === bufs.out?.buffer) throw new Error(`${label}: b must be a different buffer from a and out`);
+  if (bufs.out && bufs.out.buffer === bufs.a.buffer) throw new Error(`${label}: out is a; omit out to add in place`);
+  const vec4 = n % 4 === 0;
+  const units = vec4 ? n / 4 : n;
+  const pipeline = await ctx.pipelines.get({
+    kernel: 'add',
+    source,
+    defines: { INPLACE: !bufs.out, VEC4: vec4 },
+    constants: { WG },
+  });
+  const params = ctx.uniform(`${label} params`, [units]);
+  return makeDispatch(ctx, label, pipeline, [bufs.a, bufs.b, bufs.out, { buffer: params }], grid1d(ctx, Math.ceil(units / WG)), [params]);
+}
+
+/** CPU reference: the f32 sum (exact in f64, then rounded once, as the GPU rounds it). */
+export function addRef(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((v, i) => v + b[i]);
+}

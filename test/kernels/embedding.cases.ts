@@ -1,0 +1,77 @@
+import { checkTokenIds, embedding, embeddingRef } from '../../src/kernels/embedding.ts';
+import { type GpuCase, type GpuScope, assertClose, rng, uniform, withScope } from '../harness.ts';
+
+/** Uploads u32 ids: the scope uploads Float32Arrays, and a view of the same bytes keeps every bit. */
+function uploadIds(s: GpuScope, ids: Uint32Array): GPUBufferBinding {
+  return s.upload(new Float32Array(ids.buffer, ids.byteOffset, ids.length), 'ids');
+}
+
+interface EmbOptions {
+  n: number;
+  vocab: number;
+  C: number;
+  scale?: number;
+  /** Ids uploaded as they are, bypassing checkTokenIds (to see the shader's clamp). */
+  rawIds?: number[];
+}
+
+function embCase(name: string, o: EmbOptions, seed: number): GpuCase {
+  const label = `embedding ${name}`;
+  return {
+    name: label,
+    run: (ctx) =>
+      withScope(ctx, async (s) => {
+        const rand = rng(seed);
+        const table = uniform(rand, o.vocab * o.C);
+        const ids = o.rawIds
+          ? Uint32Array.from(o.rawIds)
+          : checkTokenIds(
+              Array.from({ length: o.n }, () => Math.floor(rand() * o.vocab)),
+              o.vocab,
+              label,
+            );
+        const out = s.empty(ids.length * o.C, 'out');
+        const bufs = { ids: uploadIds(s, ids), table: s.upload(table, 'table'), out };
+        await s.run(await embedding(ctx, bufs, { n: ids.length, vocab: o.vocab, C: o.C, scale: o.scale }, label));
+        const clamped = Array.from(ids, (id) => Math.min(id, o.vocab - 1));
+        // A row copy times an f32 scale: bit-exact.
+        assertClose(label, await s.read(out), embeddingRef(clamped, table, o.C, o.scale), { atol: 0, shape: [ids.length, o.C] });
+      }),
+  };
+}
+
+const specs: [string, EmbOptions][] = [
+  ['vocab 1, C 1, n 1', { n: 1, vocab: 1, C: 1 }],
+  ['vocab 50, C 7, n 13', { n: 13, vocab: 50, C: 7 }],
+  ['vec4: vocab 1000, C 64, n 300, scale sqrt(64)', { n: 300, vocab: 1000, C: 64, scale: 8 }],
+  ['vec4: C 4, n 5, scale sqrt(512) (not an f32)', { n: 5, vocab: 9, C: 4, scale: Math.sqrt(512) }],
+  ['vocab 97, C 37, n 2000 (74000 elements)', { n: 2000, vocab: 97, C: 37, scale: Math.sqrt(37) }],
+  ['vec4: vocab 31, C 256, n 300 (76800 elements)', { n: 300, vocab: 31, C: 256 }],
+  ['out-of-range ids are clamped to the last row', { n: 6, vocab: 10, C: 3, rawIds: [0, 9, 10, 11, 4294967295, 5] }],
+];
+
+export const cases: GpuCase[] = [
+  ...specs.map(([name, o], i) => embCase(name, o, 800 + i)),
+  {
+    name: 'embedding checkTokenIds names the first bad index and value',
+    run: async () => {
+      const bad: [number[], RegExp][] = [
+        [[0, 1, 10, 11], /src: token id 10 at index 2 is out of range \[0, 10\)/],
+        [[3, -1], /token id -1 at index 1/],
+        [[2.5], /token id 2.5 at index 0/],
+        [[NaN], /token id NaN at index 0/],
+      ];
+      for (const [ids, re] of bad) {
+        let msg = '';
+        try {
+          checkTokenIds(ids, 10, 'src');
+        } catch (e) {
+          msg = String(e);
+        }
+        if (!re.test(msg)) throw new Error(`checkTokenIds([${ids.join(', ')}]): got '${msg}', want ${re}`);
+      }
+      const ok = checkTokenIds([0, 9, 3], 10, 'src');
+      if (!(ok instanceof Uint32Array) || ok.join() !== '0,9,3') throw new Error(`checkTokenIds returned ${String(ok)}`);
+    },
+  },
+];
