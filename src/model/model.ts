@@ -1,0 +1,205 @@
+import type { GpuContext } from '../gpu/context.ts';
+import { TransformerDecoder } from '../nn/decoder.ts';
+import type { MemoryArgs } from '../nn/decoder_layer.ts';
+import { TransformerEncoder } from '../nn/encoder.ts';
+import type { LayerOptions, SelfAttentionArgs } from '../nn/encoder_layer.ts';
+import { type Module, Weights } from '../nn/module.ts';
+import { Transformer } from '../nn/transformer.ts';
+import { Plan, type PlanStats } from '../scheduler/compile.ts';
+import { type Act, PlanBuilder } from '../scheduler/plan.ts';
+import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
+import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs } from './inputs.ts';
+
+/** What a forward returns: the output tensor in PyTorch's layout. */
+export interface ForwardResult {
+  output: Float32Array;
+  shape: number[];
+}
+
+/** One input of a plan: where its data goes and the data itself. */
+interface Feed {
+  act: Act;
+  data: Float32Array | Uint32Array;
+}
+
+/** Records inputs and masks into a plan being built, remembering the data to feed on each run. */
+class Feeder {
+  readonly feeds: Feed[] = [];
+  readonly key: string[] = [];
+
+  constructor(readonly b: PlanBuilder) {}
+
+  tensor(name: string, shape: number[], data: Float32Array | Uint32Array): Act {
+    const act = this.b.input(shape, name);
+    this.feeds.push({ act, data });
+    this.key.push(`${name}[${shape}]`);
+    return act;
+  }
+
+  /** A PyTorch attn mask or key-padding mask: undefined when absent, `causal` when it is exactly the causal mask. */
+  mask(name: string, t: InputTensor | undefined, shapes: number[][]): { act?: Act; causal: boolean } {
+    if (!t) return { causal: false };
+    const m = additiveMask(name, t, shapes);
+    if (m.causal) {
+      this.key.push(`${name}:causal`);
+      return { causal: true };
+    }
+    return { act: this.tensor(name, m.shape, m.data), causal: false };
+  }
+}
+
+function layerOptions(c: ModelConfig): LayerOptions {
+  return {
+    dModel: c.d_model,
+    nhead: c.nhead,
+    dimFeedforward: c.dim_feedforward,
+    activation: c.activation,
+    layerNormEps: c.layer_norm_eps,
+    normFirst: c.norm_first,
+    bias: c.bias,
+  };
+}
+
+/**
+ * A model loaded on the GPU: the module tree (named as PyTorch names it), its weights uploaded once, and a
+ * cache of compiled plans, one per input signature (shapes, masks present). A forward is one submit.
+ */
+export class Model {
+  private readonly plans = new Map<string, Plan>();
+  private lastPlan?: Plan;
+  private disposed = false;
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    readonly root: Module,
+    private readonly weights: Weights,
+  ) {}
+
+  /** Reads and validates a model file, then uploads its weights. */
+  static load(ctx: GpuContext, bytes: Uint8Array, label = 'model file'): Model {
+    return Model.fromFile(ctx, readModelFile(bytes, label));
+  }
+
+  static fromFile(ctx: GpuContext, file: ModelFile): Model {
+    const c = file.config;
+    const w = new Weights(ctx, file.tensors);
+    try {
+      const o = layerOptions(c);
+      let root: Module;
+      if (c.kind === 'transformer') root = new Transformer(w, '', c.num_encoder_layers, c.num_decoder_layers, o);
+      else if (c.kind === 'encoder') root = new TransformerEncoder(w, '', c.num_encoder_layers, o, c.encoder_norm);
+      else if (c.kind === 'decoder') root = new TransformerDecoder(w, '', c.num_decoder_layers, o, c.decoder_norm);
+      else throw new Error(`model kind ${c.kind} is not supported yet`);
+      return new Model(ctx, c, root, w);
+    } catch (e) {
+      w.dispose();
+      throw e;
+    }
+  }
+
+  /** Every module by its PyTorch path ('' is the root), in named_modules() order. */
+  namedModules(): Map<string, Module> {
+    return new Map([...this.root.modules()].map((m) => [m.path, m]));
+  }
+
+  /** Statistics of the plan the last forward used. */
+  get planStats(): PlanStats | undefined {
+    return this.lastPlan?.stats;
+  }
+
+  get weightBytes(): number {
+    return this.weights.bytes;
+  }
+
+  async forward(inputs: ModelInputs): Promise<ForwardResult> {
+    if (this.disposed) throw new Error('forward: the model was disposed');
+    for (const k of Object.keys(inputs)) {
+      if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
+    }
+    const b = new PlanBuilder(this.ctx);
+    const f = new Feeder(b);
+    const { out, shape } = await this.record(f, inputs);
+    const key = f.key.join(' ');
+    let plan = this.plans.get(key);
+    if (!plan) {
+      b.output(out);
+      plan = await Plan.compile(this.ctx, b, `${this.config.kind} plan`);
+      this.plans.set(key, plan);
+    }
+    this.lastPlan = plan;
+    // A cached plan's inputs are the acts recorded when it was built, in the same order as these feeds.
+    const [output] = await plan.run(f.feeds.map((x) => x.data));
+    return { output, shape };
+  }
+
+  /** Records the forward for these inputs (validating them) and returns the output activation. */
+  private async record(f: Feeder, x: ModelInputs): Promise<{ out: Act; shape: number[] }> {
+    const c = this.config;
+    const E = c.d_model;
+    const H = c.nhead;
+    const bf = c.batch_first;
+    const need = (name: keyof ModelInputs): InputTensor => {
+      const t = x[name];
+      if (!t) throw new InputError(`input ${name} is required for a ${c.kind} model`);
+      return t;
+    };
+    /** (B, L) of a [L, B, E] / [B, L, E] input. */
+    const dims = (name: string, t: InputTensor): [number, number] => {
+      if (t.shape.length !== 3 || t.shape[2] !== E) throw new InputError(`input ${name}: shape [${t.shape.join(', ')}], expected ${bf ? '[B, L, E]' : '[L, B, E]'} with E = ${E}`);
+      return bf ? [t.shape[0], t.shape[1]] : [t.shape[1], t.shape[0]];
+    };
+    const seq = (name: string, t: InputTensor, B: number, L: number): Act => {
+      const shape = bf ? [B, L, E] : [L, B, E];
+      return f.tensor(name, shape, floatInput(name, t, shape));
+    };
+    const selfArgs = (prefix: 'src' | 'tgt', B: number, L: number): SelfAttentionArgs => {
+      const m = f.mask(`${prefix}_mask`, x[`${prefix}_mask`], [[L, L], [B * H, L, L]]);
+      const kpm = f.mask(`${prefix}_key_padding_mask`, x[`${prefix}_key_padding_mask`], [[B, L]]);
+      return { B, L, batchFirst: bf, mask: m.act, keyPaddingMask: kpm.act, causal: m.causal };
+    };
+    const memArgs = (B: number, L: number, S: number): MemoryArgs => {
+      const m = f.mask('memory_mask', x.memory_mask, [[L, S], [B * H, L, S]]);
+      const kpm = f.mask('memory_key_padding_mask', x.memory_key_padding_mask, [[B, S]]);
+      if (m.causal) throw new InputError('input memory_mask: a causal memory mask is not supported; pass it as a float mask with one finite entry');
+      return { S, mask: m.act, keyPaddingMask: kpm.act };
+    };
+    const noWeights = () => false;
+    const b = f.b;
+    const shapeOf = (B: number, L: number) => (bf ? [B, L, E] : [L, B, E]);
+
+    if (this.root instanceof Transformer) {
+      const [B, S] = dims('src', need('src'));
+      const [Bt, T] = dims('tgt', need('tgt'));
+      if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
+      const src = seq('src', x.src!, B, S);
+      const tgt = seq('tgt', x.tgt!, B, T);
+      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
+      return { out, shape: shapeOf(B, T) };
+    }
+    if (this.root instanceof TransformerEncoder) {
+      const [B, S] = dims('src', need('src'));
+      const out = await this.root.forward(b, seq('src', x.src!, B, S), selfArgs('src', B, S), noWeights);
+      return { out, shape: shapeOf(B, S) };
+    }
+    if (this.root instanceof TransformerDecoder) {
+      const [B, T] = dims('tgt', need('tgt'));
+      const [Bm, S] = dims('memory', need('memory'));
+      if (Bm !== B) throw new InputError(`inputs tgt and memory have batch sizes ${B} and ${Bm}`);
+      const tgt = seq('tgt', x.tgt!, B, T);
+      const memory = seq('memory', x.memory!, B, S);
+      checkShape('memory', x.memory!.shape, shapeOf(B, S));
+      const out = await this.root.forward(b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
+      return { out, shape: shapeOf(B, T) };
+    }
+    throw new Error(`model kind ${c.kind} is not supported yet`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.plans.values()) p.dispose();
+    this.plans.clear();
+    this.weights.dispose();
+  }
+}

@@ -1,0 +1,69 @@
+import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
+import { feedForward, residual } from './feedforward.ts';
+import { LayerNorm } from './layernorm.ts';
+import { Linear } from './linear.ts';
+import { joinPath, Module, type Weights } from './module.ts';
+import { MultiheadAttention } from './multihead_attention.ts';
+
+/** Masks and length of the encoder output the decoder attends to. */
+export interface MemoryArgs {
+  S: number;
+  mask?: Act;
+  keyPaddingMask?: Act;
+}
+
+/** torch.nn.TransformerDecoderLayer (inference: dropout off). */
+export class TransformerDecoderLayer extends Module {
+  readonly selfAttn: MultiheadAttention;
+  readonly multiheadAttn: MultiheadAttention;
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly norm3: LayerNorm;
+
+  constructor(
+    w: Weights,
+    path: string,
+    readonly o: LayerOptions,
+  ) {
+    super(path);
+    const p = (n: string) => joinPath(path, n);
+    this.selfAttn = new MultiheadAttention(w, p('self_attn'), o.dModel, o.nhead, o.bias);
+    this.multiheadAttn = new MultiheadAttention(w, p('multihead_attn'), o.dModel, o.nhead, o.bias);
+    this.linear1 = new Linear(w, p('linear1'), o.dModel, o.dimFeedforward, o.bias);
+    this.linear2 = new Linear(w, p('linear2'), o.dimFeedforward, o.dModel, o.bias);
+    this.norm1 = new LayerNorm(w, p('norm1'), o.dModel, o.layerNormEps, o.bias);
+    this.norm2 = new LayerNorm(w, p('norm2'), o.dModel, o.layerNormEps, o.bias);
+    this.norm3 = new LayerNorm(w, p('norm3'), o.dModel, o.layerNormEps, o.bias);
+  }
+
+  override children(): Module[] {
+    return [this.selfAttn, this.multiheadAttn, this.linear1, this.linear2, this.norm1, this.norm2, this.norm3];
+  }
+
+  forward(b: PlanBuilder, x: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs, needWeights: (m: Module) => boolean): Promise<Act> {
+    return b.module(this.path, [x, memory], async () => {
+      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L, needWeights: needWeights(this.selfAttn) }).then((r) => r[0]);
+      const mha = (y: Act) =>
+        this.multiheadAttn
+          .forward(b, y, memory, memory, {
+            B: a.B, L: a.L, S: m.S, batchFirst: a.batchFirst, mask: m.mask, keyPaddingMask: m.keyPaddingMask, needWeights: needWeights(this.multiheadAttn),
+          })
+          .then((r) => r[0]);
+      const ff = (y: Act) => feedForward(b, this.linear1, this.linear2, this.o.activation, y, this.path);
+      if (this.o.normFirst) {
+        // x = x + sa(norm1(x)); x = x + mha(norm2(x), mem); x = x + ff(norm3(x))
+        const [h1, n2] = await this.norm2.addAndForward(b, await sa(await this.norm1.forward(b, x)), x);
+        const [h2, n3] = await this.norm3.addAndForward(b, await mha(n2), h1);
+        return residual(b, h2, await ff(n3), this.path);
+      }
+      // x = norm1(x + sa(x)); x = norm2(x + mha(x, mem)); x = norm3(x + ff(x))
+      const [, h1] = await this.norm1.addAndForward(b, await sa(x), x);
+      const [, h2] = await this.norm2.addAndForward(b, await mha(h1), h1);
+      const [, out] = await this.norm3.addAndForward(b, await ff(h2), h2);
+      return out;
+    });
+  }
+}

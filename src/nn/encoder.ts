@@ -1,0 +1,28 @@
+import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import { type LayerOptions, type SelfAttentionArgs, TransformerEncoderLayer } from './encoder_layer.ts';
+import { LayerNorm } from './layernorm.ts';
+import { joinPath, Module, type Weights } from './module.ts';
+
+/** torch.nn.TransformerEncoder: `layers.{i}` then the optional final `norm`. */
+export class TransformerEncoder extends Module {
+  readonly layers: TransformerEncoderLayer[];
+  readonly norm?: LayerNorm;
+
+  constructor(w: Weights, path: string, numLayers: number, o: LayerOptions, finalNorm: boolean) {
+    super(path);
+    this.layers = Array.from({ length: numLayers }, (_, i) => new TransformerEncoderLayer(w, joinPath(path, `layers.${i}`), o));
+    if (finalNorm) this.norm = new LayerNorm(w, joinPath(path, 'norm'), o.dModel, o.layerNormEps, o.bias);
+  }
+
+  override children(): Module[] {
+    return [...this.layers, ...(this.norm ? [this.norm] : [])];
+  }
+
+  forward(b: PlanBuilder, src: Act, a: SelfAttentionArgs, needWeights: (m: Module) => boolean): Promise<Act> {
+    return b.module(this.path, [src], async () => {
+      let x = src;
+      for (const layer of this.layers) x = await layer.forward(b, x, a, needWeights);
+      return this.norm ? this.norm.forward(b, x) : x;
+    });
+  }
+}

@@ -1,0 +1,64 @@
+import type { ActivationKind } from '../kernels/activation.ts';
+import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import { feedForward, residual } from './feedforward.ts';
+import { LayerNorm } from './layernorm.ts';
+import { Linear } from './linear.ts';
+import { joinPath, Module, type Weights } from './module.ts';
+import { type AttentionArgs, MultiheadAttention } from './multihead_attention.ts';
+
+/** The options of PyTorch's encoder and decoder layers that change the numbers. */
+export interface LayerOptions {
+  dModel: number;
+  nhead: number;
+  dimFeedforward: number;
+  activation: ActivationKind;
+  layerNormEps: number;
+  normFirst: boolean;
+  bias: boolean;
+}
+
+/** Per-call shapes and masks: attention args minus the key length and the weights request. */
+export type SelfAttentionArgs = Omit<AttentionArgs, 'S' | 'needWeights'>;
+
+/** torch.nn.TransformerEncoderLayer (inference: dropout off). */
+export class TransformerEncoderLayer extends Module {
+  readonly selfAttn: MultiheadAttention;
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+
+  constructor(
+    w: Weights,
+    path: string,
+    readonly o: LayerOptions,
+  ) {
+    super(path);
+    const p = (n: string) => joinPath(path, n);
+    this.selfAttn = new MultiheadAttention(w, p('self_attn'), o.dModel, o.nhead, o.bias);
+    this.linear1 = new Linear(w, p('linear1'), o.dModel, o.dimFeedforward, o.bias);
+    this.linear2 = new Linear(w, p('linear2'), o.dimFeedforward, o.dModel, o.bias);
+    this.norm1 = new LayerNorm(w, p('norm1'), o.dModel, o.layerNormEps, o.bias);
+    this.norm2 = new LayerNorm(w, p('norm2'), o.dModel, o.layerNormEps, o.bias);
+  }
+
+  override children(): Module[] {
+    return [this.selfAttn, this.linear1, this.linear2, this.norm1, this.norm2];
+  }
+
+  forward(b: PlanBuilder, x: Act, a: SelfAttentionArgs, needWeights: (m: Module) => boolean): Promise<Act> {
+    return b.module(this.path, [x], async () => {
+      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L, needWeights: needWeights(this.selfAttn) }).then((r) => r[0]);
+      const ff = (y: Act) => feedForward(b, this.linear1, this.linear2, this.o.activation, y, this.path);
+      if (this.o.normFirst) {
+        // x = x + sa(norm1(x)); x = x + ff(norm2(x))
+        const [h, n2] = await this.norm2.addAndForward(b, await sa(await this.norm1.forward(b, x)), x);
+        return residual(b, h, await ff(n2), this.path);
+      }
+      // x = norm1(x + sa(x)); x = norm2(x + ff(x))
+      const [, h] = await this.norm1.addAndForward(b, await sa(x), x);
+      const [, out] = await this.norm2.addAndForward(b, await ff(h), h);
+      return out;
+    });
+  }
+}

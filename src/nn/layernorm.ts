@@ -1,0 +1,50 @@
+import { layerNorm } from '../kernels/layernorm.ts';
+import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import type { Tensor } from '../tensor.ts';
+import { Module, type Weights } from './module.ts';
+
+/** torch.nn.LayerNorm over the last dim (biased variance, eps inside the sqrt); bias absent with bias=False. */
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias?: Tensor;
+
+  constructor(
+    w: Weights,
+    path: string,
+    readonly dim: number,
+    readonly eps: number,
+    bias: boolean,
+  ) {
+    super(path);
+    this.weight = w.take(`${path}.weight`, [dim]);
+    if (bias) this.bias = w.take(`${path}.bias`, [dim]);
+  }
+
+  forward(b: PlanBuilder, x: Act): Promise<Act> {
+    return b.module(this.path, [x], async () => {
+      const y = b.act(x.shape, `${this.path} out`);
+      b.step('layernorm', [x], [y], (r) => layerNorm(b.ctx, { x: r(x), y: r(y), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`));
+      return y;
+    });
+  }
+
+  /**
+   * The residual join of a transformer layer, fused: h = x + residual is written and normalised in one pass.
+   * Returns h (the module's real input) and norm(h).
+   */
+  async addAndForward(b: PlanBuilder, x: Act, residual: Act): Promise<[Act, Act]> {
+    const h = b.act(x.shape, `${this.path} in`);
+    const y = await b.module(this.path, [h], async () => {
+      const out = b.act(x.shape, `${this.path} out`);
+      b.step('add+layernorm', [x, residual], [h, out], (r) =>
+        layerNorm(b.ctx, { x: r(x), residual: r(residual), sum: r(h), y: r(out), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} add+layernorm`),
+      );
+      return out;
+    });
+    return [h, y];
+  }
+
+  private affine() {
+    return { weight: { buffer: this.weight.buffer }, bias: this.bias && { buffer: this.bias.buffer } };
+  }
+}
