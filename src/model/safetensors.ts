@@ -1,0 +1,490 @@
+/**
+ * A strict safetensors reader and writer (https://github.com/huggingface/safetensors, format section), for the
+ * browser and Node alike: only Uint8Array / DataView / TextDecoder.
+ *
+ * File layout: u64 little-endian header length N, N bytes of UTF-8 JSON (may be padded with trailing spaces), then
+ * the data section. Each header entry is `name: {dtype, shape, data_offsets: [begin, end]}` with offsets relative
+ * to the start of the data section; the optional `__metadata__` entry is a string -> string map.
+ *
+ * Reading never allocates from a size it has not checked against the bytes actually present.
+ */
+import { ModelFileError, quote, show, type ModelFileErrorCode } from './errors.ts';
+
+export type FloatDType = 'F32' | 'F16' | 'BF16' | 'F64';
+export type ByteDType = 'U8' | 'BOOL';
+export type IntDType = 'I8' | 'I32' | 'I64';
+export type SafetensorsDType = FloatDType | ByteDType | IntDType;
+
+/** Bytes per element of each dtype this reader knows. */
+export const DTYPE_BYTES: Readonly<Record<SafetensorsDType, number>> = {
+  F64: 8,
+  I64: 8,
+  F32: 4,
+  I32: 4,
+  F16: 2,
+  BF16: 2,
+  U8: 1,
+  BOOL: 1,
+  I8: 1,
+};
+
+export function isFloatDType(d: SafetensorsDType): d is FloatDType {
+  return d === 'F32' || d === 'F16' || d === 'BF16' || d === 'F64';
+}
+
+/**
+ * One tensor as read: floats come back as Float32Array (F16 / BF16 widened exactly, F64 rounded to nearest f32),
+ * U8 / BOOL as the raw bytes (BOOL is not normalised: nonzero = true), I8 / I32 / I64 as Int32Array (sign kept;
+ * I64 values outside int32 are an error). `dtype` is the dtype stored in the file.
+ */
+export type TensorEntry =
+  | { name: string; dtype: FloatDType; shape: number[]; data: Float32Array }
+  | { name: string; dtype: ByteDType; shape: number[]; data: Uint8Array }
+  | { name: string; dtype: IntDType; shape: number[]; data: Int32Array };
+
+export interface SafetensorsFile {
+  metadata: Record<string, string>;
+  /** In data-section order (the order the writer laid them out). */
+  tensors: Map<string, TensorEntry>;
+  /** Things that are legal but unusual, e.g. data bytes no tensor covers (gaps, trailing bytes). Empty normally. */
+  notes: string[];
+}
+
+/** What the writer takes. Values are numbers in the tensor's own terms (F16 / BF16 are rounded to nearest even). */
+export interface TensorInput {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: readonly number[];
+  data: ArrayLike<number>;
+}
+
+/** Headers over this are refused before decoding (the Python / Rust safetensors cap is the same). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// ---------------------------------------------------------------------------------------------------------------
+// f16 / bf16 <-> f32
+
+/** An IEEE binary16 bit pattern as a number (exact: subnormals, ±0, ±inf, NaN). */
+export function f16ToF32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >>> 10) & 0x1f;
+  const mant = bits & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1024 + mant) * 2 ** (exp - 25);
+}
+
+/** A bfloat16 bit pattern as a number (exact: it is the top half of an f32). */
+export function bf16ToF32(bits: number): number {
+  F32_SCRATCH_U32[0] = (bits & 0xffff) << 16;
+  return F32_SCRATCH[0];
+}
+
+const F32_SCRATCH = new Float32Array(1);
+const F32_SCRATCH_U32 = new Uint32Array(F32_SCRATCH.buffer);
+
+/** The f32 bit pattern of an f16 bit pattern; NaN payloads are kept (shifted into the f32 mantissa). */
+export function f16BitsToF32Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  let mant = h & 0x3ff;
+  if (exp === 31) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+  if (mant === 0) return sign >>> 0;
+  // Subnormal: value = mant * 2^-24. Normalise so the leading one sits at bit 10.
+  let e = 113; // f32 exponent field for 2^-14
+  while ((mant & 0x400) === 0) {
+    mant <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+}
+
+let f16Table: Uint32Array | undefined;
+
+/** Widens f16 bit patterns to f32, bit-exact (a 256 KB table built on first use). */
+export function f16ArrayToF32(src: Uint16Array): Float32Array {
+  if (!f16Table) {
+    f16Table = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32Bits(h);
+  }
+  const out = new Float32Array(src.length);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < src.length; i++) bits[i] = f16Table[src[i]];
+  return out;
+}
+
+/** Widens bf16 bit patterns to f32, bit-exact. */
+export function bf16ArrayToF32(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+  return out;
+}
+
+/** Rounds a number to f32, then to the nearest f16 (ties to even, overflow to inf, NaN stays a quiet NaN). */
+export function f32ToF16Bits(x: number): number {
+  F32_SCRATCH[0] = x;
+  const b = F32_SCRATCH_U32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // f16 exponent field
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign; // below 2^-25: rounds to zero
+    const m = mant | 0x800000;
+    const shift = 14 - e; // 14..24
+    let half = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half; // a carry to 0x400 is the smallest normal, correctly encoded
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry may reach 0x7c00 = inf, as it should
+  return sign | half;
+}
+
+/** Rounds a number to f32, then to the nearest bf16 (ties to even; NaN stays a quiet NaN). */
+export function f32ToBf16Bits(x: number): number {
+  F32_SCRATCH[0] = x;
+  const b = F32_SCRATCH_U32[0];
+  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return (b >>> 16) | 0x40;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// reading
+
+interface RawEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+type Fail = (code: ModelFileErrorCode, msg: string, tensor?: string) => never;
+
+/** Parses and validates a whole safetensors file; tensors are copied out, so `bytes` may be dropped afterwards. */
+export function readSafetensors(bytes: Uint8Array, fileLabel = 'file'): SafetensorsFile {
+  const fail: Fail = (code, msg, tensor) => {
+    throw new ModelFileError(`${fileLabel}: ${msg}`, code, fileLabel, tensor);
+  };
+
+  if (bytes.length < 8) fail('truncated', `${bytes.length} bytes, shorter than the 8-byte safetensors header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lenLo = view.getUint32(0, true);
+  const lenHi = view.getUint32(4, true);
+  const headerLen = lenHi * 2 ** 32 + lenLo; // exact below 2^53; anything near that is refused just below
+  if (headerLen > MAX_HEADER_BYTES) {
+    fail('header-too-large', `header length ${headerLen} is over the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+  }
+  if (8 + headerLen > bytes.length) {
+    fail('truncated', `header length ${headerLen} runs past the end of the ${bytes.length}-byte file (truncated?)`);
+  }
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+  } catch {
+    return fail('bad-json', 'header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    return fail('bad-json', `header is not valid JSON (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+  if (!isPlainObject(header)) fail('bad-header', `header JSON is ${describe(header)}, not an object`);
+  const head = header as Record<string, unknown>;
+
+  const dataStart = 8 + headerLen;
+  const dataSize = bytes.length - dataStart;
+
+  const metadata: Record<string, string> = {};
+  const raw: RawEntry[] = [];
+  for (const [name, entry] of Object.entries(head)) {
+    if (name === '__metadata__') {
+      if (!isPlainObject(entry)) fail('metadata', `__metadata__ is ${describe(entry)}, not a string -> string map`);
+      for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail('metadata', `__metadata__ value for ${quote(k)} is ${describe(v)}, not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    raw.push(parseEntry(name, entry, dataSize, fail));
+  }
+
+  // Overlaps: sort by begin and compare neighbours; empty tensors occupy no bytes and cannot overlap.
+  const ordered = raw.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let prev: RawEntry | undefined;
+  for (const t of ordered) {
+    if (t.begin === t.end) continue;
+    if (prev && t.begin < prev.end) {
+      fail('overlap', `tensors ${quote(prev.name)} [${prev.begin}, ${prev.end}) and ${quote(t.name)} [${t.begin}, ${t.end}) overlap`, t.name);
+    }
+    covered += t.end - t.begin;
+    prev = t;
+  }
+  const notes: string[] = [];
+  if (covered !== dataSize) {
+    notes.push(`${dataSize - covered} of ${dataSize} data bytes are not covered by any tensor (gaps or trailing bytes)`);
+  }
+
+  const tensors = new Map<string, TensorEntry>();
+  for (const t of ordered) tensors.set(t.name, decode(bytes, dataStart, t, fail));
+  return { metadata, tensors, notes };
+}
+
+function parseEntry(name: string, entry: unknown, dataSize: number, fail: Fail): RawEntry {
+  const at = `tensor ${quote(name)}`;
+  if (!isPlainObject(entry)) fail('bad-header', `${at}: header entry is ${describe(entry)}, not an object`, name);
+  const e = entry as Record<string, unknown>;
+  for (const key of ['dtype', 'shape', 'data_offsets']) {
+    if (!(key in e)) fail('bad-header', `${at}: header entry has no "${key}"`, name);
+  }
+  const { dtype, shape, data_offsets: offsets } = e;
+  if (typeof dtype !== 'string') fail('bad-header', `${at}: dtype is ${describe(dtype)}, not a string`, name);
+  if (!Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype as string)) {
+    fail('dtype', `${at}: unknown dtype ${show(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`, name);
+  }
+  if (!Array.isArray(shape)) fail('bad-header', `${at}: shape is ${describe(shape)}, not an array`, name);
+  const dims = shape as unknown[];
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      fail('shape', `${at}: shape ${show(shape)} has entry ${i} = ${show(d)}, not a non-negative integer`, name);
+    }
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2) {
+    fail('bad-offsets', `${at}: data_offsets ${show(offsets)} is not [begin, end]`, name);
+  }
+  const [begin, end] = offsets as unknown[];
+  if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0) {
+    fail('bad-offsets', `${at}: data_offsets ${show(offsets)} are not non-negative integers`, name);
+  }
+  const b = begin as number;
+  const en = end as number;
+  if (b > en) fail('bad-offsets', `${at}: data_offsets [${b}, ${en}] end before they begin`, name);
+  if (en > dataSize) fail('bad-offsets', `${at}: data_offsets [${b}, ${en}] run past the ${dataSize}-byte data section (truncated?)`, name);
+  const dt = dtype as SafetensorsDType;
+  // numel may overflow 2^53 for a hostile shape; it is then certainly != the (small, checked) byte span.
+  const numel = (dims as number[]).reduce((a, d) => a * d, 1);
+  const want = numel * DTYPE_BYTES[dt];
+  if (want !== en - b) {
+    fail('bad-offsets', `${at}: shape [${(dims as number[]).join(', ')}] of ${dt} needs ${want} bytes but data_offsets [${b}, ${en}] span ${en - b}`, name);
+  }
+  return { name, dtype: dt, shape: (dims as number[]).slice(), begin: b, end: en };
+}
+
+/**
+ * Copies [start, start + n) of `bytes` into a fresh (hence aligned) Uint8Array. Not `bytes.slice`: on a Node Buffer
+ * that returns a view into the same (possibly pooled) memory, not a copy.
+ */
+function copyBytes(bytes: Uint8Array, start: number, n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  out.set(bytes.subarray(start, start + n));
+  return out;
+}
+
+function copyOut(bytes: Uint8Array, start: number, n: number): ArrayBuffer {
+  return copyBytes(bytes, start, n).buffer;
+}
+
+function decode(bytes: Uint8Array, dataStart: number, t: RawEntry, fail: Fail): TensorEntry {
+  const start = dataStart + t.begin;
+  const nbytes = t.end - t.begin;
+  const n = nbytes / DTYPE_BYTES[t.dtype];
+  const { name, shape } = t;
+  const dv = () => new DataView(bytes.buffer, bytes.byteOffset + start, nbytes);
+  switch (t.dtype) {
+    case 'F32': {
+      if (LITTLE_ENDIAN_HOST) return { name, shape, dtype: 'F32', data: new Float32Array(copyOut(bytes, start, nbytes)) };
+      const v = dv();
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = v.getFloat32(4 * i, true);
+      return { name, shape, dtype: 'F32', data: out };
+    }
+    case 'F64': {
+      const v = dv();
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = v.getFloat64(8 * i, true);
+      return { name, shape, dtype: 'F64', data: out };
+    }
+    case 'F16':
+    case 'BF16': {
+      let u16: Uint16Array;
+      if (LITTLE_ENDIAN_HOST) u16 = new Uint16Array(copyOut(bytes, start, nbytes));
+      else {
+        const v = dv();
+        u16 = new Uint16Array(n);
+        for (let i = 0; i < n; i++) u16[i] = v.getUint16(2 * i, true);
+      }
+      const data = t.dtype === 'F16' ? f16ArrayToF32(u16) : bf16ArrayToF32(u16);
+      return { name, shape, dtype: t.dtype, data };
+    }
+    case 'U8':
+    case 'BOOL':
+      return { name, shape, dtype: t.dtype, data: copyBytes(bytes, start, nbytes) };
+    case 'I8':
+      return { name, shape, dtype: 'I8', data: Int32Array.from(new Int8Array(copyOut(bytes, start, nbytes))) };
+    case 'I32': {
+      if (LITTLE_ENDIAN_HOST) return { name, shape, dtype: 'I32', data: new Int32Array(copyOut(bytes, start, nbytes)) };
+      const v = dv();
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = v.getInt32(4 * i, true);
+      return { name, shape, dtype: 'I32', data: out };
+    }
+    case 'I64': {
+      const v = dv();
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const lo = v.getUint32(8 * i, true);
+        const hi = v.getInt32(8 * i + 4, true);
+        if ((hi === 0 && lo <= 0x7fffffff) || (hi === -1 && lo >= 0x80000000)) out[i] = lo | 0;
+        else {
+          fail('range', `tensor ${quote(name)}: I64 value ${v.getBigInt64(8 * i, true)} at index ${i} does not fit in int32`, name);
+        }
+      }
+      return { name, shape, dtype: 'I64', data: out };
+    }
+  }
+}
+
+function isPlainObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${show(v)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// writing
+
+/**
+ * Writes a safetensors file that Python's safetensors (and a plain numpy reader) accept: header JSON padded with
+ * spaces so the data section starts at a multiple of 8, tensors contiguous (no gaps, as the Rust reader insists),
+ * ordered by element size, largest first (stable otherwise), so every tensor starts aligned to its element size;
+ * all little-endian. `__metadata__` is written only when given.
+ */
+export function writeSafetensors(
+  tensors: readonly TensorInput[] | ReadonlyMap<string, Omit<TensorInput, 'name'>>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const label = 'safetensors writer';
+  const fail = (msg: string, tensor?: string): never => {
+    throw new ModelFileError(`${label}: ${msg}`, 'write', label, tensor);
+  };
+  const list: TensorInput[] = Array.isArray(tensors)
+    ? (tensors as readonly TensorInput[]).slice()
+    : [...(tensors as ReadonlyMap<string, Omit<TensorInput, 'name'>>)].map(([name, t]) => ({ ...t, name }));
+
+  const seen = new Set<string>();
+  for (const t of list) {
+    const at = `tensor ${quote(t.name)}`;
+    if (typeof t.name !== 'string') fail(`tensor name ${show(t.name)} is not a string`);
+    if (t.name === '__metadata__') fail('a tensor cannot be named "__metadata__"', t.name);
+    if (seen.has(t.name)) fail(`${at} appears twice`, t.name);
+    seen.add(t.name);
+    if (!Object.prototype.hasOwnProperty.call(DTYPE_BYTES, t.dtype)) fail(`${at}: unknown dtype ${show(t.dtype)}`, t.name);
+    for (const d of t.shape) {
+      if (!Number.isSafeInteger(d) || d < 0) fail(`${at}: shape ${show(t.shape)} has an entry that is not a non-negative integer`, t.name);
+    }
+    const numel = t.shape.reduce((a, d) => a * d, 1);
+    if (numel !== t.data.length) fail(`${at}: shape [${t.shape.join(', ')}] has ${numel} elements but data has ${t.data.length}`, t.name);
+  }
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') fail(`__metadata__ value for ${quote(k)} is ${show(v)}, not a string`);
+    }
+  }
+
+  const order = list.map((t, i) => ({ t, i })).sort((a, b) => DTYPE_BYTES[b.t.dtype] - DTYPE_BYTES[a.t.dtype] || a.i - b.i).map((x) => x.t);
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) header.__metadata__ = { ...metadata };
+  let offset = 0;
+  for (const t of order) {
+    const n = t.data.length * DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + n] };
+    offset += n;
+  }
+  // Integer-like names ("0") are enumerated first by JSON.stringify; harmless, offsets are explicit.
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLen = Math.ceil((8 + json.length) / 8) * 8 - 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLen % 2 ** 32, true);
+  view.setUint32(4, Math.floor(headerLen / 2 ** 32), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+
+  let pos = 8 + headerLen;
+  for (const t of order) {
+    encode(t, out, view, pos, fail);
+    pos += t.data.length * DTYPE_BYTES[t.dtype];
+  }
+  return out;
+}
+
+function encode(t: TensorInput, out: Uint8Array, view: DataView, pos: number, fail: (msg: string, tensor?: string) => never): void {
+  const { data } = t;
+  const n = data.length;
+  const bad = (i: number, what: string): never => fail(`tensor ${quote(t.name)}: value ${show(data[i])} at index ${i} is not ${what}`, t.name);
+  switch (t.dtype) {
+    case 'F32':
+      if (LITTLE_ENDIAN_HOST && data instanceof Float32Array) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), pos);
+      else for (let i = 0; i < n; i++) view.setFloat32(pos + 4 * i, data[i], true);
+      return;
+    case 'F64':
+      for (let i = 0; i < n; i++) view.setFloat64(pos + 8 * i, data[i], true);
+      return;
+    case 'F16':
+      for (let i = 0; i < n; i++) view.setUint16(pos + 2 * i, f32ToF16Bits(data[i]), true);
+      return;
+    case 'BF16':
+      for (let i = 0; i < n; i++) view.setUint16(pos + 2 * i, f32ToBf16Bits(data[i]), true);
+      return;
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[pos + i] = data[i] !== 0 ? 1 : 0;
+      return;
+    case 'U8':
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (!Number.isInteger(v) || v < 0 || v > 255) bad(i, 'an integer in 0..255');
+        out[pos + i] = v;
+      }
+      return;
+    case 'I8':
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (!Number.isInteger(v) || v < -128 || v > 127) bad(i, 'an integer in -128..127');
+        view.setInt8(pos + i, v);
+      }
+      return;
+    case 'I32':
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) bad(i, 'an int32');
+        view.setInt32(pos + 4 * i, v, true);
+      }
+      return;
+    case 'I64':
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (!Number.isSafeInteger(v)) bad(i, 'a safe integer');
+        view.setBigInt64(pos + 8 * i, BigInt(v), true);
+      }
+      return;
+  }
+}
