@@ -4,11 +4,13 @@ import type { MemoryArgs } from '../nn/decoder_layer.ts';
 import { TransformerEncoder } from '../nn/encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from '../nn/encoder_layer.ts';
 import { type Module, Weights } from '../nn/module.ts';
+import { EncoderLM } from '../nn/lm.ts';
+import { Seq2SeqTransformer, type TokenOptions } from '../nn/seq2seq.ts';
 import { Transformer } from '../nn/transformer.ts';
 import { Plan, type PlanStats } from '../scheduler/compile.ts';
 import { type Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
-import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs } from './inputs.ts';
+import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs, tokenInput } from './inputs.ts';
 
 /** What a forward returns: the output tensor in PyTorch's layout. */
 export interface ForwardResult {
@@ -90,7 +92,11 @@ export class Model {
       if (c.kind === 'transformer') root = new Transformer(w, '', c.num_encoder_layers, c.num_decoder_layers, o);
       else if (c.kind === 'encoder') root = new TransformerEncoder(w, '', c.num_encoder_layers, o, c.encoder_norm);
       else if (c.kind === 'decoder') root = new TransformerDecoder(w, '', c.num_decoder_layers, o, c.decoder_norm);
-      else throw new Error(`model kind ${c.kind} is not supported yet`);
+      else if (c.kind === 'seq2seq' || c.kind === 'lm') {
+        const t: TokenOptions = { positional: c.positional, maxLen: c.max_len, embedScale: c.embed_scale };
+        if (c.kind === 'seq2seq') root = new Seq2SeqTransformer(w, c.src_vocab.length, c.tgt_vocab.length, [c.num_encoder_layers, c.num_decoder_layers], o, t);
+        else root = new EncoderLM(w, c.vocab.length, c.num_encoder_layers, c.encoder_norm, c.causal, o, t);
+      } else throw new Error(`unknown model kind ${String((c as { kind: unknown }).kind)}`);
       return new Model(ctx, c, root, w);
     } catch (e) {
       w.dispose();
@@ -192,7 +198,28 @@ export class Model {
       const out = await this.root.forward(b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
       return { out, shape: shapeOf(B, T) };
     }
-    throw new Error(`model kind ${c.kind} is not supported yet`);
+    /** (B, L) of token ids [L, B] / [B, L]. */
+    const idDims = (name: string, t: InputTensor): [number, number] => {
+      if (t.shape.length !== 2) throw new InputError(`input ${name}: shape [${t.shape.join(', ')}], expected token ids ${bf ? '[B, L]' : '[L, B]'}`);
+      return bf ? [t.shape[0], t.shape[1]] : [t.shape[1], t.shape[0]];
+    };
+    const ids = (name: string, t: InputTensor, vocab: number): Act => f.tensor(name, [...t.shape], tokenInput(name, t, t.shape, vocab));
+    const logits = (B: number, L: number, V: number) => (bf ? [B, L, V] : [L, B, V]);
+    if (this.root instanceof Seq2SeqTransformer && c.kind === 'seq2seq') {
+      const [B, S] = idDims('src', need('src'));
+      const [Bt, T] = idDims('tgt', need('tgt'));
+      if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
+      const src = ids('src', x.src!, c.src_vocab.length);
+      const tgt = ids('tgt', x.tgt!, c.tgt_vocab.length);
+      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
+      return { out, shape: logits(B, T, c.tgt_vocab.length) };
+    }
+    if (this.root instanceof EncoderLM && c.kind === 'lm') {
+      const [B, L] = idDims('src', need('src'));
+      const out = await this.root.forward(b, ids('src', x.src!, c.vocab.length), selfArgs('src', B, L), noWeights);
+      return { out, shape: logits(B, L, c.vocab.length) };
+    }
+    throw new Error(`model kind ${c.kind} has no forward`);
   }
 
   dispose(): void {

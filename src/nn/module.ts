@@ -32,6 +32,13 @@ export class Weights {
     return t;
   }
 
+  /** Uploads a tensor the model derives rather than stores (e.g. a sinusoidal table). */
+  constant(label: string, data: Float32Array, shape: readonly number[]): Tensor {
+    const t = Tensor.upload(this.ctx, data, shape, label);
+    this.uploaded.push(t);
+    return t;
+  }
+
   /** Uploads a slice [start, start + length) of a 1-D tensor as its own buffer (bindings need 256-byte aligned offsets). */
   slice(name: string, start: number, length: number): Tensor {
     const data = this.tensors.get(name);

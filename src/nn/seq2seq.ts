@@ -1,0 +1,50 @@
+import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import type { MemoryArgs } from './decoder_layer.ts';
+import { Embedding, TokenInput } from './embedding.ts';
+import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
+import { Linear } from './linear.ts';
+import { Module, type Weights } from './module.ts';
+import { Transformer } from './transformer.ts';
+
+export interface TokenOptions {
+  positional: 'sinusoidal' | 'learned' | 'none';
+  maxLen: number;
+  embedScale: number;
+}
+
+/**
+ * Seq2SeqTransformer of tools/export_torch.py: src/tgt token embeddings (times embed_scale, plus positions),
+ * `transformer` (an nn.Transformer), `generator` to target-vocabulary logits.
+ */
+export class Seq2SeqTransformer extends Module {
+  readonly srcEmbed: Embedding;
+  readonly tgtEmbed: Embedding;
+  readonly posEmbed?: Embedding;
+  readonly transformer: Transformer;
+  readonly generator: Linear;
+  private readonly tokens: TokenInput;
+
+  constructor(w: Weights, srcVocab: number, tgtVocab: number, layers: [number, number], o: LayerOptions, t: TokenOptions) {
+    super('');
+    this.srcEmbed = new Embedding(w, 'src_embed', srcVocab, o.dModel);
+    this.tgtEmbed = new Embedding(w, 'tgt_embed', tgtVocab, o.dModel);
+    if (t.positional === 'learned') this.posEmbed = new Embedding(w, 'pos_embed', t.maxLen, o.dModel);
+    this.tokens = new TokenInput(w, t.positional, t.maxLen, o.dModel, t.embedScale, this.posEmbed);
+    this.transformer = new Transformer(w, 'transformer', layers[0], layers[1], o);
+    this.generator = new Linear(w, 'generator', o.dModel, tgtVocab, o.bias);
+  }
+
+  override children(): Module[] {
+    return [this.srcEmbed, this.tgtEmbed, ...(this.posEmbed ? [this.posEmbed] : []), this.transformer, this.generator];
+  }
+
+  /** src ids [S, B] / tgt ids [T, B] ([B, S] / [B, T] batch first) -> logits [T, B, Vt] ([B, T, Vt]). */
+  forward(b: PlanBuilder, src: Act, tgt: Act, srcArgs: SelfAttentionArgs, tgtArgs: SelfAttentionArgs, mem: MemoryArgs, needWeights: (m: Module) => boolean): Promise<Act> {
+    return b.module(this.path, [src, tgt], async () => {
+      const bf = srcArgs.batchFirst;
+      const x = await this.tokens.forward(b, this.srcEmbed, src, srcArgs.B, srcArgs.L, bf);
+      const y = await this.tokens.forward(b, this.tgtEmbed, tgt, tgtArgs.B, tgtArgs.L, bf);
+      return this.generator.forward(b, await this.transformer.forward(b, x, y, srcArgs, tgtArgs, mem, needWeights));
+    });
+  }
+}
