@@ -85,7 +85,8 @@ export class MultiheadAttention extends Module {
       const { B, L, S, batchFirst } = a;
       // Packed projections: the attention kernel reads q, k, v as column slices of these.
       let q: Act, k: Act, v: Act;
-      let qOff = 0, kOff = 0, vOff = 0;
+      const qOff = 0;
+      let kOff = 0, vOff = 0;
       let qW = E, kW = E, vW = E;
       if (query === key && key === value) {
         q = k = v = this.project(b, query, 0, 3, 'qkv');
