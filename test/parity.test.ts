@@ -15,7 +15,7 @@ interface FixtureInfo {
 }
 
 const dir = new URL('./fixtures/', import.meta.url);
-const index: FixtureInfo[] = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8')).fixtures;
+const index: FixtureInfo[] = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8'));
 
 let ctx: GpuContext;
 beforeAll(async () => {

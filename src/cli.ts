@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// The `attnscope` command: run a model file on WebGPU (Dawn in Node) and write its outputs.
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createNodeContext } from './gpu/node.ts';
+import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
+import { Model } from './model/model.ts';
+import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
+
+const USAGE = `usage:
+  attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors] [--repeat N] [--debug]
+  attnscope info MODEL.safetensors
+
+run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT_NAMES.join(', ')}
+        (float activations, int token ids, masks as F32 = added or U8/BOOL = true blocks).
+        OUT receives 'output'. --repeat N runs N forwards and reports the median time.
+info    prints the model's config and its modules, named as PyTorch names them.`;
+
+class UsageError extends Error {}
+
+function readFile(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Writes next to the destination, then renames: a failed run never leaves a partial file. */
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+async function run(modelPath: string, opts: { inputs?: string; out?: string; repeat?: string }): Promise<void> {
+  if (!opts.inputs) throw new UsageError('run needs --inputs IN.safetensors');
+  const repeat = opts.repeat === undefined ? 1 : Number(opts.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat ${opts.repeat}: expected a positive integer`);
+  const modelBytes = readFile(modelPath, 'model file');
+  const io = readSafetensors(readFile(opts.inputs, 'inputs file'), opts.inputs);
+  const inputs: ModelInputs = {};
+  for (const [name, t] of io.tensors) {
+    if (!(INPUT_NAMES as readonly string[]).includes(name)) throw new Error(`${opts.inputs}: tensor '${name}' is not a forward argument (expected some of ${INPUT_NAMES.join(', ')})`);
+    inputs[name as keyof ModelInputs] = t;
+  }
+  const ctx = await createNodeContext({ who: modelPath });
+  try {
+    const model = Model.load(ctx, modelBytes, modelPath);
+    const times: number[] = [];
+    let result;
+    for (let i = 0; i < repeat; i++) {
+      const t0 = performance.now();
+      result = await model.forward(inputs);
+      times.push(performance.now() - t0);
+    }
+    const { output, shape } = result!;
+    const s = model.planStats!;
+    const sorted = [...times].sort((a, b) => a - b);
+    const first = times[0];
+    const median = sorted[Math.floor(sorted.length / 2)];
+    console.log(
+      `${model.config.kind} on ${ctx.adapterName}: output [${shape.join(', ')}]; first forward ${first.toFixed(1)} ms` +
+        (repeat > 1 ? `, median of ${repeat} ${median.toFixed(1)} ms` : '') +
+        `; ${s.dispatches} dispatches, ${s.submitsPerForward} submit per forward; activations ${s.slotBytes} B in ${s.slots} buffers ` +
+        `(largest live set ${s.peakLiveBytes} B, unshared ${s.unsharedBytes} B); weights ${model.weightBytes} B`,
+    );
+    if (opts.out) {
+      writeAtomically(opts.out, writeSafetensors([{ name: 'output', dtype: 'F32', shape, data: output }], { producer: 'attnscope' }));
+      console.log(`wrote ${opts.out}`);
+    }
+    model.dispose();
+  } finally {
+    ctx.dispose();
+  }
+}
+
+async function info(modelPath: string): Promise<void> {
+  const ctx = await createNodeContext({ who: modelPath });
+  try {
+    const model = Model.load(ctx, readFile(modelPath, 'model file'), modelPath);
+    console.log(JSON.stringify({ ...model.config, src_vocab: undefined, tgt_vocab: undefined, vocab: undefined }));
+    for (const [path, m] of model.namedModules()) console.log(`${path || '(root)'}  ${m.kind}`);
+    model.dispose();
+  } finally {
+    ctx.dispose();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      inputs: { type: 'string' },
+      out: { type: 'string' },
+      repeat: { type: 'string' },
+      debug: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, modelPath, ...rest] = positionals;
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (!command) throw new UsageError('no command given');
+  if (rest.length) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+  if (!modelPath) throw new UsageError(`${command} needs a MODEL.safetensors path`);
+  if (command === 'run') await run(modelPath, values);
+  else if (command === 'info') await info(modelPath);
+  else throw new UsageError(`unknown command '${command}'`);
+}
+
+const argv = process.argv.slice(2);
+main(argv).catch((e: unknown) => {
+  const err = e instanceof Error ? e : new Error(String(e));
+  console.error(`attnscope: ${err.message}`);
+  if (err instanceof UsageError) console.error(USAGE);
+  if (argv.includes('--debug') && err.stack) console.error(err.stack);
+  process.exitCode = 1;
+});
