@@ -7,6 +7,8 @@ import { type Module, Weights } from '../nn/module.ts';
 import { EncoderLM } from '../nn/lm.ts';
 import { Seq2SeqTransformer, type TokenOptions } from '../nn/seq2seq.ts';
 import { Transformer } from '../nn/transformer.ts';
+import { HookObserver } from '../hooks/observer.ts';
+import { type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
 import { Plan, type PlanStats } from '../scheduler/compile.ts';
 import { type Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
@@ -66,17 +68,70 @@ function layerOptions(c: ModelConfig): LayerOptions {
  * A model loaded on the GPU: the module tree (named as PyTorch names it), its weights uploaded once, and a
  * cache of compiled plans, one per input signature (shapes, masks present). A forward is one submit.
  */
+/** Compiled plans kept per model; the least recently used beyond this are disposed. */
+const PLAN_CACHE_SIZE = 16;
+
+interface CachedPlan {
+  plan: Plan;
+  observer?: HookObserver;
+}
+
 export class Model {
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans = new Map<string, CachedPlan>();
   private lastPlan?: Plan;
   private disposed = false;
+  private readonly registry: HookRegistry;
+  private readonly modulesByPath: Map<string, Module>;
+  /** Forwards run one after another: a plan's buffers serve one forward at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** What each hook stored in the last forward, by hook name (the seed's `model.hooks[name]`). */
+  hooks: Record<string, HookRecord> = {};
+  /** Per-forward limit on captured bytes; a forward that would copy more fails before it runs. */
+  captureBudgetBytes = 256 * 1024 * 1024;
 
   private constructor(
     readonly ctx: GpuContext,
     readonly config: ModelConfig,
     readonly root: Module,
     private readonly weights: Weights,
-  ) {}
+  ) {
+    this.modulesByPath = new Map([...root.modules()].map((m) => [m.path, m]));
+    this.registry = new HookRegistry(this.modulesByPath);
+  }
+
+  /**
+   * Stores the module's inputs and outputs after every forward in `hooks[name]` (a MultiheadAttention's outputs are
+   * [attn_output, attn_weights], weights per head [B, H, L, S] unless opts cut or average them). `target` is a
+   * module, its PyTorch path, or a glob ('encoder.layers.*.self_attn'): a pattern registers one hook per match,
+   * named `name[path]`. fn may edit what is stored; with opts.writeBack its returned output flows on.
+   */
+  setForwardHook(name: string, target: string | Module, fn?: ForwardHookFn, opts: HookOptions = {}): HookHandle {
+    this.assertLive('setForwardHook');
+    return this.registry.add(name, 'forward', target, fn, opts);
+  }
+
+  /** Stores the module's inputs before it runs; fn may return the inputs the module then sees. */
+  setForwardPreHook(name: string, target: string | Module, fn?: PreHookFn): HookHandle {
+    this.assertLive('setForwardPreHook');
+    return this.registry.add(name, 'forward_pre', target, fn, {});
+  }
+
+  /** Gradients are not implemented yet: this keeps the seed's signature and says so. */
+  setBackwardHook(name: string, target: string | Module, _fn?: (...args: unknown[]) => unknown): HookHandle {
+    this.assertLive('setBackwardHook');
+    this.registry.resolve(target);
+    throw new Error(`setBackwardHook('${name}'): backward hooks are not supported yet (attnscope has no gradients yet)`);
+  }
+
+  /** Removes a hook (or every hook a pattern registered under that name) and its stored record. */
+  delHook(name: string): void {
+    this.registry.delete(name);
+    for (const k of Object.keys(this.hooks)) if (k === name || k.startsWith(`${name}[`)) delete this.hooks[k];
+  }
+
+  private assertLive(what: string): void {
+    if (this.disposed) throw new Error(`${what}: the model was disposed`);
+  }
 
   /** Reads and validates a model file, then uploads its weights. */
   static load(ctx: GpuContext, bytes: Uint8Array, label = 'model file'): Model {
@@ -105,8 +160,8 @@ export class Model {
   }
 
   /** Every module by its PyTorch path ('' is the root), in named_modules() order. */
-  namedModules(): Map<string, Module> {
-    return new Map([...this.root.modules()].map((m) => [m.path, m]));
+  namedModules(): ReadonlyMap<string, Module> {
+    return this.modulesByPath;
   }
 
   /** Statistics of the plan the last forward used. */
@@ -118,25 +173,41 @@ export class Model {
     return this.weights.bytes;
   }
 
-  async forward(inputs: ModelInputs): Promise<ForwardResult> {
-    if (this.disposed) throw new Error('forward: the model was disposed');
+  /** Runs one forward (queued behind any running one); hooks' records land in `hooks`. */
+  forward(inputs: ModelInputs): Promise<ForwardResult> {
+    const run = this.queue.then(() => this.forwardNow(inputs));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async forwardNow(inputs: ModelInputs): Promise<ForwardResult> {
+    this.assertLive('forward');
     for (const k of Object.keys(inputs)) {
       if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
     }
-    const b = new PlanBuilder(this.ctx);
+    const hooks = this.registry.all();
+    const observer = hooks.length ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes) : undefined;
+    const b = new PlanBuilder(this.ctx, observer);
     const f = new Feeder(b);
     const { out, shape } = await this.record(f, inputs);
-    const key = f.key.join(' ');
-    let plan = this.plans.get(key);
-    if (!plan) {
+    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}`;
+    let entry = this.plans.get(key);
+    if (entry) this.plans.delete(key); // re-inserted below as the most recent
+    else {
       b.output(out);
-      plan = await Plan.compile(this.ctx, b, `${this.config.kind} plan`);
-      this.plans.set(key, plan);
+      entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer };
+      while (this.plans.size >= PLAN_CACHE_SIZE) {
+        const [oldest, old] = this.plans.entries().next().value!;
+        old.plan.dispose();
+        this.plans.delete(oldest);
+      }
     }
-    this.lastPlan = plan;
+    this.plans.set(key, entry);
+    this.lastPlan = entry.plan;
     // A cached plan's inputs are the acts recorded when it was built, in the same order as these feeds.
-    const [output] = await plan.run(f.feeds.map((x) => x.data));
-    return { output, shape };
+    const { outputs, captures } = await entry.plan.run(f.feeds.map((x) => x.data));
+    this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
+    return { output: outputs[0], shape };
   }
 
   /** Records the forward for these inputs (validating them) and returns the output activation. */
@@ -170,7 +241,6 @@ export class Model {
       if (m.causal) throw new InputError('input memory_mask: a causal memory mask is not supported; pass it as a float mask with one finite entry');
       return { S, mask: m.act, keyPaddingMask: kpm.act };
     };
-    const noWeights = () => false;
     const b = f.b;
     const shapeOf = (B: number, L: number) => (bf ? [B, L, E] : [L, B, E]);
 
@@ -180,12 +250,12 @@ export class Model {
       if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
       const src = seq('src', x.src!, B, S);
       const tgt = seq('tgt', x.tgt!, B, T);
-      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
+      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S));
       return { out, shape: shapeOf(B, T) };
     }
     if (this.root instanceof TransformerEncoder) {
       const [B, S] = dims('src', need('src'));
-      const out = await this.root.forward(b, seq('src', x.src!, B, S), selfArgs('src', B, S), noWeights);
+      const out = await this.root.forward(b, seq('src', x.src!, B, S), selfArgs('src', B, S));
       return { out, shape: shapeOf(B, S) };
     }
     if (this.root instanceof TransformerDecoder) {
@@ -195,7 +265,7 @@ export class Model {
       const tgt = seq('tgt', x.tgt!, B, T);
       const memory = seq('memory', x.memory!, B, S);
       checkShape('memory', x.memory!.shape, shapeOf(B, S));
-      const out = await this.root.forward(b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
+      const out = await this.root.forward(b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S));
       return { out, shape: shapeOf(B, T) };
     }
     /** (B, L) of token ids [L, B] / [B, L]. */
@@ -211,12 +281,12 @@ export class Model {
       if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
       const src = ids('src', x.src!, c.src_vocab.length);
       const tgt = ids('tgt', x.tgt!, c.tgt_vocab.length);
-      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S), noWeights);
+      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S));
       return { out, shape: logits(B, T, c.tgt_vocab.length) };
     }
     if (this.root instanceof EncoderLM && c.kind === 'lm') {
       const [B, L] = idDims('src', need('src'));
-      const out = await this.root.forward(b, ids('src', x.src!, c.vocab.length), selfArgs('src', B, L), noWeights);
+      const out = await this.root.forward(b, ids('src', x.src!, c.vocab.length), selfArgs('src', B, L));
       return { out, shape: logits(B, L, c.vocab.length) };
     }
     throw new Error(`model kind ${c.kind} has no forward`);
@@ -225,7 +295,7 @@ export class Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.plans.values()) p.dispose();
+    for (const p of this.plans.values()) p.plan.dispose();
     this.plans.clear();
     this.weights.dispose();
   }

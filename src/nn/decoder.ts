@@ -19,10 +19,10 @@ export class TransformerDecoder extends Module {
     return [...this.layers, ...(this.norm ? [this.norm] : [])];
   }
 
-  forward(b: PlanBuilder, tgt: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [tgt, memory], async () => {
+  forward(b: PlanBuilder, tgt: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs): Promise<Act> {
+    return b.module(this.path, [tgt, memory], async ([tgt, memory]) => {
       let x = tgt;
-      for (const layer of this.layers) x = await layer.forward(b, x, memory, a, m, needWeights);
+      for (const layer of this.layers) x = await layer.forward(b, x, memory, a, m);
       return this.norm ? this.norm.forward(b, x) : x;
     });
   }

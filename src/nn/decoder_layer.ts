@@ -43,13 +43,13 @@ export class TransformerDecoderLayer extends Module {
     return [this.selfAttn, this.multiheadAttn, this.linear1, this.linear2, this.norm1, this.norm2, this.norm3];
   }
 
-  forward(b: PlanBuilder, x: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [x, memory], async () => {
-      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L, needWeights: needWeights(this.selfAttn) }).then((r) => r[0]);
+  forward(b: PlanBuilder, x: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs): Promise<Act> {
+    return b.module(this.path, [x, memory], async ([x, memory]) => {
+      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L }).then((r) => r[0]);
       const mha = (y: Act) =>
         this.multiheadAttn
           .forward(b, y, memory, memory, {
-            B: a.B, L: a.L, S: m.S, batchFirst: a.batchFirst, mask: m.mask, keyPaddingMask: m.keyPaddingMask, needWeights: needWeights(this.multiheadAttn),
+            B: a.B, L: a.L, S: m.S, batchFirst: a.batchFirst, mask: m.mask, keyPaddingMask: m.keyPaddingMask,
           })
           .then((r) => r[0]);
       const ff = (y: Act) => feedForward(b, this.linear1, this.linear2, this.o.activation, y, this.path);

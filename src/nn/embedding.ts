@@ -22,7 +22,7 @@ export class Embedding extends Module {
   }
 
   forward(b: PlanBuilder, ids: Act, scale = 1): Promise<Act> {
-    return b.module(this.path, [ids], async () => {
+    return b.module(this.path, [ids], async ([ids]) => {
       const out = b.act([...ids.shape, this.dim], `${this.path} out`);
       b.step('embedding', [ids], [out], (r) =>
         embedding(b.ctx, { ids: r(ids), table: { buffer: this.weight.buffer }, out: r(out) }, { n: ids.size, vocab: this.num, C: this.dim, scale }, `${this.path} embedding`),

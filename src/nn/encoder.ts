@@ -18,10 +18,10 @@ export class TransformerEncoder extends Module {
     return [...this.layers, ...(this.norm ? [this.norm] : [])];
   }
 
-  forward(b: PlanBuilder, src: Act, a: SelfAttentionArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [src], async () => {
+  forward(b: PlanBuilder, src: Act, a: SelfAttentionArgs): Promise<Act> {
+    return b.module(this.path, [src], async ([src]) => {
       let x = src;
-      for (const layer of this.layers) x = await layer.forward(b, x, a, needWeights);
+      for (const layer of this.layers) x = await layer.forward(b, x, a);
       return this.norm ? this.norm.forward(b, x) : x;
     });
   }

@@ -17,8 +17,8 @@ export interface LayerOptions {
   bias: boolean;
 }
 
-/** Per-call shapes and masks: attention args minus the key length and the weights request. */
-export type SelfAttentionArgs = Omit<AttentionArgs, 'S' | 'needWeights'>;
+/** Per-call shapes and masks of self-attention: attention args minus the key length (= L). */
+export type SelfAttentionArgs = Omit<AttentionArgs, 'S'>;
 
 /** torch.nn.TransformerEncoderLayer (inference: dropout off). */
 export class TransformerEncoderLayer extends Module {
@@ -46,9 +46,9 @@ export class TransformerEncoderLayer extends Module {
     return [this.selfAttn, this.linear1, this.linear2, this.norm1, this.norm2];
   }
 
-  forward(b: PlanBuilder, x: Act, a: SelfAttentionArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [x], async () => {
-      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L, needWeights: needWeights(this.selfAttn) }).then((r) => r[0]);
+  forward(b: PlanBuilder, x: Act, a: SelfAttentionArgs): Promise<Act> {
+    return b.module(this.path, [x], async ([x]) => {
+      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L }).then((r) => r[0]);
       const ff = (y: Act) => feedForward(b, this.linear1, this.linear2, this.o.activation, y, this.path);
       if (this.o.normFirst) {
         // x = x + sa(norm1(x)); x = x + ff(norm2(x))

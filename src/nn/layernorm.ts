@@ -1,3 +1,4 @@
+import { add } from '../kernels/add.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
@@ -21,7 +22,7 @@ export class LayerNorm extends Module {
   }
 
   forward(b: PlanBuilder, x: Act): Promise<Act> {
-    return b.module(this.path, [x], async () => {
+    return b.module(this.path, [x], async ([x]) => {
       const y = b.act(x.shape, `${this.path} out`);
       b.step('layernorm', [x], [y], (r) => layerNorm(b.ctx, { x: r(x), y: r(y), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`));
       return y;
@@ -33,8 +34,14 @@ export class LayerNorm extends Module {
    * Returns h (the module's real input) and norm(h).
    */
   async addAndForward(b: PlanBuilder, x: Act, residual: Act): Promise<[Act, Act]> {
+    // A hooked norm must see its input before it runs: then the add is a step of its own.
+    if (b.observer?.observes(this.path)) {
+      const sum = b.act(x.shape, `${this.path} in`);
+      b.step('residual add', [x, residual], [sum], (r) => add(b.ctx, { a: r(x), b: r(residual), out: r(sum) }, x.size, `${this.path} residual add`));
+      return [sum, await this.forward(b, sum)];
+    }
     const h = b.act(x.shape, `${this.path} in`);
-    const y = await b.module(this.path, [h], async () => {
+    const y = await b.module(this.path, [h], async ([h]) => {
       const out = b.act(x.shape, `${this.path} out`);
       b.step('add+layernorm', [x, residual], [h, out], (r) =>
         layerNorm(b.ctx, { x: r(x), residual: r(residual), sum: r(h), y: r(out), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} add+layernorm`),

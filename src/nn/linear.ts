@@ -22,7 +22,7 @@ export class Linear extends Module {
 
   /** x [..., in] -> [..., out] */
   forward(b: PlanBuilder, x: Act): Promise<Act> {
-    return b.module(this.path, [x], async () => {
+    return b.module(this.path, [x], async ([x]) => {
       const K = this.inFeatures;
       const N = this.outFeatures;
       if (x.shape[x.shape.length - 1] !== K) throw new Error(`${this.path}: input ${x.label} [${x.shape.join(', ')}] does not end in ${K}`);

@@ -39,10 +39,10 @@ export class EncoderLM extends Module {
   }
 
   /** ids [L, B] ([B, L] batch first) -> logits [L, B, V] ([B, L, V]). A causal LM adds the causal mask itself. */
-  forward(b: PlanBuilder, ids: Act, args: SelfAttentionArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [ids], async () => {
+  forward(b: PlanBuilder, ids: Act, args: SelfAttentionArgs): Promise<Act> {
+    return b.module(this.path, [ids], async ([ids]) => {
       const x = await this.tokens.forward(b, this.embed, ids, args.B, args.L, args.batchFirst);
-      const h = await this.encoder.forward(b, x, { ...args, causal: args.causal || this.causal }, needWeights);
+      const h = await this.encoder.forward(b, x, { ...args, causal: args.causal || this.causal });
       return this.head.forward(b, h);
     });
   }

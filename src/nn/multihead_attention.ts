@@ -5,7 +5,7 @@ import type { Tensor } from '../tensor.ts';
 import { Linear } from './linear.ts';
 import { joinPath, Module, type Weights } from './module.ts';
 
-/** Shapes and masks of one attention call. Activations are [L, B, E] (or [B, L, E] when batchFirst). */
+/** Shapes and masks of one attention call. The probabilities are produced only when a hook listens. */
 export interface AttentionArgs {
   B: number;
   /** Query length. */
@@ -19,8 +19,6 @@ export interface AttentionArgs {
   keyPaddingMask?: Act;
   /** Block key s > l (+ S - L): the causal mask without a mask buffer. */
   causal?: boolean;
-  /** Also produce the per-head probabilities [B, H, L, S] (PyTorch need_weights=True, average_attn_weights=False). */
-  needWeights?: boolean;
 }
 
 /**
@@ -80,7 +78,7 @@ export class MultiheadAttention extends Module {
 
   /** Returns [attn_output, attn_weights?] like PyTorch's forward(query, key, value, ...). */
   forward(b: PlanBuilder, query: Act, key: Act, value: Act, a: AttentionArgs): Promise<Act[]> {
-    return b.module(this.path, [query, key, value], async () => {
+    return b.module(this.path, [query, key, value], async ([query, key, value]) => {
       const E = this.embedDim;
       const { B, L, S, batchFirst } = a;
       // Packed projections: the attention kernel reads q, k, v as column slices of these.
@@ -104,7 +102,7 @@ export class MultiheadAttention extends Module {
         v = this.project(b, value, 2, 1, 'v');
       }
       const o = b.act(query.shape, `${this.path} heads`);
-      const probs = a.needWeights ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
+      const probs = b.wantsWeights(this.path) ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
       const reads = [...new Set([q, k, v, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
       const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
       b.step(probs ? 'attention (weights)' : 'attention', reads, probs ? [o, probs] : [o], (r) =>

@@ -39,12 +39,12 @@ export class Seq2SeqTransformer extends Module {
   }
 
   /** src ids [S, B] / tgt ids [T, B] ([B, S] / [B, T] batch first) -> logits [T, B, Vt] ([B, T, Vt]). */
-  forward(b: PlanBuilder, src: Act, tgt: Act, srcArgs: SelfAttentionArgs, tgtArgs: SelfAttentionArgs, mem: MemoryArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [src, tgt], async () => {
+  forward(b: PlanBuilder, src: Act, tgt: Act, srcArgs: SelfAttentionArgs, tgtArgs: SelfAttentionArgs, mem: MemoryArgs): Promise<Act> {
+    return b.module(this.path, [src, tgt], async ([src, tgt]) => {
       const bf = srcArgs.batchFirst;
       const x = await this.tokens.forward(b, this.srcEmbed, src, srcArgs.B, srcArgs.L, bf);
       const y = await this.tokens.forward(b, this.tgtEmbed, tgt, tgtArgs.B, tgtArgs.L, bf);
-      return this.generator.forward(b, await this.transformer.forward(b, x, y, srcArgs, tgtArgs, mem, needWeights));
+      return this.generator.forward(b, await this.transformer.forward(b, x, y, srcArgs, tgtArgs, mem));
     });
   }
 }

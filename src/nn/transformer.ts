@@ -25,10 +25,10 @@ export class Transformer extends Module {
    * `srcArgs` carry src_mask and src_key_padding_mask; `tgtArgs` tgt_mask and tgt_key_padding_mask; `mem`
    * memory_mask and memory_key_padding_mask.
    */
-  forward(b: PlanBuilder, src: Act, tgt: Act, srcArgs: SelfAttentionArgs, tgtArgs: SelfAttentionArgs, mem: MemoryArgs, needWeights: (m: Module) => boolean): Promise<Act> {
-    return b.module(this.path, [src, tgt], async () => {
-      const memory = await this.encoder.forward(b, src, srcArgs, needWeights);
-      return this.decoder.forward(b, tgt, memory, tgtArgs, mem, needWeights);
+  forward(b: PlanBuilder, src: Act, tgt: Act, srcArgs: SelfAttentionArgs, tgtArgs: SelfAttentionArgs, mem: MemoryArgs): Promise<Act> {
+    return b.module(this.path, [src, tgt], async ([src, tgt]) => {
+      const memory = await this.encoder.forward(b, src, srcArgs);
+      return this.decoder.forward(b, tgt, memory, tgtArgs, mem);
     });
   }
 }

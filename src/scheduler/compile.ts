@@ -1,12 +1,16 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { type Dispatch, encode, release } from '../kernels/dispatch.ts';
+import { type Dispatch, release } from '../kernels/dispatch.ts';
 import { assignSlots } from './lifetimes.ts';
-import type { Act, ModuleCall, PlanBuilder } from './plan.ts';
+import type { Act, HostStep, ModuleCall, PlanBuilder } from './plan.ts';
 
 export interface PlanStats {
   dispatches: number;
-  /** Always 1: the whole forward is one command buffer and one submit. */
+  /** Submits per forward: 1, plus one per host round trip (transforming hooks that feed the computation). */
   submitsPerForward: number;
+  /** Captures copied into the forward's staging buffer. */
+  captures: number;
+  /** Bytes read back per forward: captures plus outputs. */
+  readbackBytes: number;
   slots: number;
   /** Bytes of the activation slots. */
   slotBytes: number;
@@ -16,10 +20,23 @@ export interface PlanStats {
   unsharedBytes: number;
 }
 
+/** One encoded operation of a compiled plan. */
+type Item =
+  | { kind: 'dispatch'; d: Dispatch }
+  | { kind: 'copy'; from: GPUBuffer; to: 'staging' | GPUBuffer; offset: number; bytes: number }
+  | { kind: 'host'; step: HostStep };
+
+export interface RunResult {
+  outputs: Float32Array[];
+  /** Capture key -> data, in the order the captures were recorded. */
+  captures: Map<string, Float32Array>;
+}
+
 /**
  * A recorded forward turned into GPU work once: slots allocated, every Dispatch (pipeline + bind group)
- * made. `run` writes the inputs, encodes all dispatches into one compute pass, copies the outputs into one
- * staging buffer, submits once and maps once.
+ * made. `run` writes the inputs, encodes everything into one command buffer (compute passes split only where
+ * a capture copy sits), copies captures and outputs into one staging buffer, submits once and maps once.
+ * Host steps (transforming hooks) end the command buffer, read back, call the hook and continue.
  */
 export class Plan {
   private disposed = false;
@@ -31,7 +48,10 @@ export class Plan {
     readonly calls: readonly ModuleCall[],
     private readonly slots: GPUBuffer[],
     private readonly slotOf: Map<number, number>,
-    readonly dispatches: readonly Dispatch[],
+    private readonly items: readonly Item[],
+    /** Staging layout: capture keys then outputs, each at a byte offset. */
+    private readonly layout: { key: string; offset: number; bytes: number }[],
+    private readonly stagingBytes: number,
     readonly stats: PlanStats,
   ) {}
 
@@ -45,72 +65,143 @@ export class Plan {
       }
     }
     const slots = slotSizes.map((n, i) => ctx.buffers.create(n * 4, usage, `${label} slot ${i}`));
-    const resolve = (a: Act): GPUBufferBinding => {
+    const slot = (a: Act): GPUBuffer => {
       const s = slotOf.get(a.id);
       if (s === undefined) throw new Error(`${label}: activation ${a.label} has no slot`);
-      return { buffer: slots[s], offset: 0, size: a.size * 4 };
+      return slots[s];
     };
-    const dispatches: Dispatch[] = [];
+    const resolve = (a: Act): GPUBufferBinding => ({ buffer: slot(a), offset: 0, size: a.size * 4 });
+    const items: Item[] = [];
+    const layout: { key: string; offset: number; bytes: number }[] = [];
+    let staging = 0;
+    const place = (key: string, bytes: number) => {
+      layout.push({ key, offset: staging, bytes });
+      staging += bytes;
+      return layout[layout.length - 1].offset;
+    };
     try {
-      for (const step of b.steps) dispatches.push(await step.make(resolve));
+      for (const step of b.steps) {
+        if (step.kind === 'kernel') items.push({ kind: 'dispatch', d: await step.make(resolve) });
+        else if (step.kind === 'capture') {
+          const a = step.reads[0];
+          items.push({ kind: 'copy', from: slot(a), to: 'staging', offset: place(step.key, a.size * 4), bytes: a.size * 4 });
+        } else if (step.kind === 'fill') {
+          const a = step.writes[0];
+          items.push({ kind: 'copy', from: step.source, to: slot(a), offset: 0, bytes: a.size * 4 });
+        } else items.push({ kind: 'host', step });
+      }
     } catch (e) {
-      release(ctx, dispatches);
+      release(ctx, items.flatMap((i) => (i.kind === 'dispatch' ? [i.d] : [])));
       for (const s of slots) ctx.buffers.destroy(s);
       throw e;
     }
+    const captures = layout.length;
+    for (const [i, a] of b.outputs.entries()) place(`output ${i}`, a.size * 4);
     const stats: PlanStats = {
-      dispatches: dispatches.length,
-      submitsPerForward: 1,
+      dispatches: items.filter((i) => i.kind === 'dispatch').length,
+      submitsPerForward: 1 + items.filter((i) => i.kind === 'host').length,
+      captures,
+      readbackBytes: staging,
       slots: slots.length,
       slotBytes: slotSizes.reduce((x, y) => x + y, 0) * 4,
       peakLiveBytes: peakLive * 4,
       unsharedBytes: b.acts.reduce((x, a) => x + a.size, 0) * 4,
     };
-    return new Plan(ctx, [...b.inputs], [...b.outputs], [...b.calls], slots, slotOf, dispatches, stats);
+    return new Plan(ctx, [...b.inputs], [...b.outputs], [...b.calls], slots, slotOf, items, layout, staging, stats);
   }
 
-  binding(a: Act): GPUBufferBinding {
-    return { buffer: this.slots[this.slotOf.get(a.id)!], offset: 0, size: a.size * 4 };
+  private slot(a: Act): GPUBuffer {
+    return this.slots[this.slotOf.get(a.id)!];
   }
 
-  /** Runs the plan: `data[i]` fills `inputs[i]`; returns one array per output. */
-  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward'): Promise<Float32Array[]> {
+  /** Runs the plan: `data[i]` fills `inputs[i]`; returns the outputs and the captures. */
+  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward'): Promise<RunResult> {
     if (this.disposed) throw new Error(`${label}: the plan was disposed`);
     if (data.length !== this.inputs.length) throw new Error(`${label}: ${data.length} inputs given, the plan takes ${this.inputs.length}`);
     const { ctx } = this;
-    const offsets: number[] = [];
-    let total = 0;
-    for (const o of this.outputs) {
-      offsets.push(total);
-      total += o.size * 4;
-    }
-    const staging = ctx.buffers.acquire(Math.max(total, 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} staging`);
+    const q = ctx.device.queue;
+    const staging = ctx.buffers.acquire(Math.max(this.stagingBytes, 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} staging`);
     try {
       return await ctx.scoped(label, async () => {
         this.inputs.forEach((a, i) => {
           const d = data[i];
           if (d.length !== a.size) throw new Error(`${label}: input ${a.label} has ${d.length} values, expected ${a.size} [${a.shape.join(', ')}]`);
-          ctx.device.queue.writeBuffer(this.slots[this.slotOf.get(a.id)!], 0, d.buffer, d.byteOffset, d.byteLength);
+          q.writeBuffer(this.slot(a), 0, d.buffer, d.byteOffset, d.byteLength);
         });
-        const enc = ctx.device.createCommandEncoder({ label });
-        const pass = enc.beginComputePass({ label });
-        encode(pass, this.dispatches);
-        pass.end();
-        this.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slots[this.slotOf.get(a.id)!], 0, staging, offsets[i], a.size * 4));
-        ctx.device.queue.submit([enc.finish()]);
-        await staging.mapAsync(GPUMapMode.READ, 0, total);
-        const mapped = staging.getMappedRange(0, total);
-        return this.outputs.map((a, i) => new Float32Array(mapped.slice(offsets[i], offsets[i] + a.size * 4)));
+        let enc = ctx.device.createCommandEncoder({ label });
+        let pass: GPUComputePassEncoder | undefined;
+        const endPass = () => {
+          pass?.end();
+          pass = undefined;
+        };
+        for (const item of this.items) {
+          if (item.kind === 'dispatch') {
+            pass ??= enc.beginComputePass({ label });
+            pass.setPipeline(item.d.pipeline);
+            pass.setBindGroup(0, item.d.bindGroup);
+            pass.dispatchWorkgroups(...item.d.workgroups);
+          } else if (item.kind === 'copy') {
+            endPass();
+            enc.copyBufferToBuffer(item.from, 0, item.to === 'staging' ? staging : item.to, item.to === 'staging' ? item.offset : 0, item.bytes);
+          } else {
+            endPass();
+            q.submit([enc.finish()]);
+            await this.host(item.step, label);
+            enc = ctx.device.createCommandEncoder({ label });
+          }
+        }
+        endPass();
+        const nCaptures = this.stats.captures;
+        this.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, this.layout[nCaptures + i].offset, a.size * 4));
+        q.submit([enc.finish()]);
+        await staging.mapAsync(GPUMapMode.READ, 0, this.stagingBytes);
+        const mapped = staging.getMappedRange(0, this.stagingBytes);
+        const slice = (l: { offset: number; bytes: number }) => new Float32Array(mapped.slice(l.offset, l.offset + l.bytes));
+        const captures = new Map(this.layout.slice(0, nCaptures).map((l) => [l.key, slice(l)]));
+        return { outputs: this.layout.slice(nCaptures).map(slice), captures };
       });
     } finally {
       ctx.buffers.release(staging);
     }
   }
 
+  /** A host round trip: read the step's inputs back, run it, write its outputs. */
+  private async host(step: HostStep, label: string): Promise<void> {
+    const { ctx } = this;
+    const bytes = step.reads.reduce((n, a) => n + a.size * 4, 0);
+    const buf = ctx.buffers.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} host read`);
+    try {
+      const enc = ctx.device.createCommandEncoder({ label: step.label });
+      let off = 0;
+      for (const a of step.reads) {
+        enc.copyBufferToBuffer(this.slot(a), 0, buf, off, a.size * 4);
+        off += a.size * 4;
+      }
+      ctx.device.queue.submit([enc.finish()]);
+      await buf.mapAsync(GPUMapMode.READ, 0, bytes);
+      const mapped = buf.getMappedRange(0, bytes);
+      off = 0;
+      const data = step.reads.map((a) => {
+        const d = new Float32Array(mapped.slice(off, off + a.size * 4));
+        off += a.size * 4;
+        return d;
+      });
+      buf.unmap();
+      const out = await step.run(data);
+      if (out.length !== step.writes.length) throw new Error(`${step.label}: returned ${out.length} tensors, expected ${step.writes.length}`);
+      step.writes.forEach((a, i) => {
+        if (out[i].length !== a.size) throw new Error(`${step.label}: returned ${out[i].length} values for ${a.label}, expected ${a.size} [${a.shape.join(', ')}]`);
+        ctx.device.queue.writeBuffer(this.slot(a), 0, out[i].buffer, out[i].byteOffset, out[i].byteLength);
+      });
+    } finally {
+      ctx.buffers.release(buf);
+    }
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    release(this.ctx, this.dispatches);
+    release(this.ctx, this.items.flatMap((i) => (i.kind === 'dispatch' ? [i.d] : [])));
     for (const s of this.slots) this.ctx.buffers.destroy(s);
   }
 }

@@ -7,25 +7,52 @@ import type { Dispatch } from '../kernels/dispatch.ts';
  */
 export interface Act {
   readonly id: number;
-  /** f32 elements. */
+  /** 4-byte elements (f32, or u32 token ids). */
   readonly size: number;
   /** Shape for readers and capture; row-major. */
   readonly shape: readonly number[];
   readonly label: string;
 }
 
-/** Resolves an activation (or a fixed buffer such as a weight) to what a kernel binds. */
+/** Resolves an activation to what a kernel binds. */
 export type Resolve = (a: Act) => GPUBufferBinding;
 
-/** One recorded kernel call: what it reads and writes, and how to make its Dispatch once buffers are known. */
-export interface Step {
+interface StepBase {
   label: string;
   /** The module path that recorded it (profiling, hooks). */
   module: string;
   reads: readonly Act[];
   writes: readonly Act[];
+}
+
+/** A kernel call: how to make its Dispatch once buffers are known. */
+export interface KernelStep extends StepBase {
+  kind: 'kernel';
   make: (resolve: Resolve) => Promise<Dispatch>;
 }
+
+/** A copy of an activation into the forward's staging buffer (a capture); `key` names it in the result. */
+export interface CaptureStep extends StepBase {
+  kind: 'capture';
+  key: string;
+}
+
+/**
+ * A round trip to the CPU inside the forward: `reads` come back, `run` returns the data for `writes`
+ * (same order, same sizes), which are written to the GPU before the next step.
+ */
+export interface HostStep extends StepBase {
+  kind: 'host';
+  run: (data: Float32Array[]) => Promise<Float32Array[]>;
+}
+
+/** Data written into an activation from a buffer that outlives the plan (activation patching). */
+export interface FillStep extends StepBase {
+  kind: 'fill';
+  source: GPUBuffer;
+}
+
+export type Step = KernelStep | CaptureStep | HostStep | FillStep;
 
 /** Where a module's forward began and ended in the step list, with its real inputs and outputs. */
 export interface ModuleCall {
@@ -38,8 +65,21 @@ export interface ModuleCall {
 }
 
 /**
+ * What a plan does at module boundaries beyond the module's own steps: captures, interventions. The hooks
+ * registry implements it; `enter` may replace the module's inputs and `exit` its outputs (returning new acts).
+ */
+export interface ModuleObserver {
+  enter(b: PlanBuilder, path: string, inputs: readonly Act[]): readonly Act[];
+  exit(b: PlanBuilder, path: string, inputs: readonly Act[], outputs: readonly Act[]): Promise<readonly Act[]>;
+  /** Whether any hook concerns the module at `path` (then it must not be fused with its neighbours). */
+  observes(path: string): boolean;
+  /** Whether the attention module at `path` must produce its probabilities. */
+  wantsWeights(path: string): boolean;
+}
+
+/**
  * Records a forward pass as data: activations, steps, module boundaries. Modules call `act` and `step`;
- * `module` brackets a sub-module's recording. The result is compiled once by `compilePlan`.
+ * `module` brackets a sub-module's recording. The result is compiled once by `Plan.compile`.
  */
 export class PlanBuilder {
   readonly acts: Act[] = [];
@@ -49,7 +89,10 @@ export class PlanBuilder {
   readonly outputs: Act[] = [];
   private readonly stack: string[] = [];
 
-  constructor(readonly ctx: GpuContext) {}
+  constructor(
+    readonly ctx: GpuContext,
+    readonly observer?: ModuleObserver,
+  ) {}
 
   /** A new activation of the given shape. */
   act(shape: readonly number[], label: string): Act {
@@ -76,18 +119,46 @@ export class PlanBuilder {
     return this.stack[this.stack.length - 1] ?? '';
   }
 
-  step(label: string, reads: readonly Act[], writes: readonly Act[], make: Step['make']): void {
-    this.steps.push({ label: this.path ? `${this.path}: ${label}` : label, module: this.path, reads, writes, make });
+  private base(label: string, reads: readonly Act[], writes: readonly Act[]): StepBase {
+    return { label: this.path ? `${this.path}: ${label}` : label, module: this.path, reads, writes };
   }
 
-  /** Records `body` as the forward of the module at `path` (its inputs are `inputs`, its outputs what it returns). */
-  async module<T extends Act | Act[]>(path: string, inputs: readonly Act[], body: () => Promise<T>): Promise<T> {
+  step(label: string, reads: readonly Act[], writes: readonly Act[], make: KernelStep['make']): void {
+    this.steps.push({ kind: 'kernel', ...this.base(label, reads, writes), make });
+  }
+
+  capture(key: string, act: Act): void {
+    this.steps.push({ kind: 'capture', ...this.base(`capture ${key}`, [act], []), key });
+  }
+
+  host(label: string, reads: readonly Act[], writes: readonly Act[], run: HostStep['run']): void {
+    this.steps.push({ kind: 'host', ...this.base(label, reads, writes), run });
+  }
+
+  fill(label: string, act: Act, source: GPUBuffer): void {
+    this.steps.push({ kind: 'fill', ...this.base(label, [], [act]), source });
+  }
+
+  /** Whether the attention module at `path` must write its probabilities (someone listens). */
+  wantsWeights(path: string): boolean {
+    return this.observer?.wantsWeights(path) ?? false;
+  }
+
+  /**
+   * Records `body` as the forward of the module at `path`. The body gets the inputs to use (a pre-hook may
+   * have replaced them) and returns its outputs; what the caller gets back may be replaced by a forward hook.
+   */
+  async module<T extends Act | Act[]>(path: string, inputs: readonly Act[], body: (inputs: Act[]) => Promise<T>): Promise<T> {
     this.stack.push(path);
     const begin = this.steps.length;
     try {
-      const out = await body();
-      this.calls.push({ path, begin, end: this.steps.length, inputs, outputs: Array.isArray(out) ? out : [out] });
-      return out;
+      const ins = this.observer ? this.observer.enter(this, path, inputs) : inputs;
+      const out = await body([...ins]);
+      const outs: Act[] = Array.isArray(out) ? out : [out as Act];
+      this.calls.push({ path, begin, end: this.steps.length, inputs: ins, outputs: outs });
+      if (!this.observer) return out;
+      const replaced = await this.observer.exit(this, path, ins, outs);
+      return (Array.isArray(out) ? [...replaced] : replaced[0]) as T;
     } finally {
       this.stack.pop();
     }

@@ -1,0 +1,41 @@
+// attn_select.wgsl — the part of attention probabilities a hook asked for, cut on the GPU before copy-back:
+// chosen heads, a query range, optionally averaged over the chosen heads.
+//
+// Bindings (group 0):
+//   0  probs  storage read   [B, H, L, S]
+//   1  heads  storage read   u32 [NH]: the heads to keep, in output order
+//   2  out    storage rw     [B, NH, LQ, S], or [B, LQ, S] with AVERAGE (mean over the NH heads)
+//   3  p      uniform        Params
+// Defines: AVERAGE. Overrides: WG. Grid: grid1d over the output elements (id = wid.x + wid.y * nwg.x).
+
+struct Params {
+  B: u32, H: u32, L: u32, S: u32,
+  NH: u32, l0: u32, LQ: u32, total: u32,
+}
+
+override WG: u32 = 256;
+
+@group(0) @binding(0) var<storage, read> probs: array<f32>;
+@group(0) @binding(1) var<storage, read> heads: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= p.total) { return; }
+  let s = i % p.S;
+  let l = (i / p.S) % p.LQ;
+#if AVERAGE
+  let b = i / (p.S * p.LQ);
+  var acc = 0.0;
+  for (var h = 0u; h < p.NH; h++) {
+    acc += probs[((b * p.H + heads[h]) * p.L + p.l0 + l) * p.S + s];
+  }
+  out[i] = acc / f32(p.NH);
+#else
+  let hh = (i / (p.S * p.LQ)) % p.NH;
+  let b = i / (p.S * p.LQ * p.NH);
+  out[i] = probs[((b * p.H + heads[hh]) * p.L + p.l0 + l) * p.S + s];
+#endif
+}

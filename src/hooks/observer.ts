@@ -1,0 +1,181 @@
+import { attnSelect, attnSelection } from '../kernels/attn_select.ts';
+import type { Module } from '../nn/module.ts';
+import type { Act, ModuleObserver, PlanBuilder } from '../scheduler/plan.ts';
+import { type CapturedTensor, type ForwardHookFn, type Hook, type HookRecord, type PreHookFn, weightSelection } from './registry.ts';
+
+/** One capture copy of a plan: which hook, which field, which position. */
+interface CaptureSpec {
+  hook: string;
+  field: 'input' | 'output';
+  index: number;
+  key: string;
+  shape: number[];
+}
+
+export class CaptureBudgetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaptureBudgetError';
+  }
+}
+
+const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} B`);
+
+/**
+ * Turns the registered hooks into plan steps while a forward is recorded: capture copies at module entry
+ * (inputs) and exit (outputs), GPU-side cuts of attention weights, and host round trips for hooks whose fn
+ * feeds the computation. After a run, `records` assembles what each hook stores.
+ */
+export class HookObserver implements ModuleObserver {
+  private readonly specs: CaptureSpec[] = [];
+  /** Records made inside host steps during the current run. */
+  private readonly hostRecords = new Map<string, HookRecord>();
+  private captureBytes = 0;
+
+  constructor(
+    private readonly hooks: readonly Hook[],
+    private readonly modules: ReadonlyMap<string, Module>,
+    /** The hook by name at run time: a cached plan calls the fn registered now, not the one it was built with. */
+    private readonly current: (name: string) => Hook | undefined,
+    private readonly budget: number,
+  ) {}
+
+  private on(path: string, kind: Hook['kind']): Hook[] {
+    return this.hooks.filter((h) => h.path === path && h.kind === kind);
+  }
+
+  observes(path: string): boolean {
+    return this.hooks.some((h) => h.path === path);
+  }
+
+  wantsWeights(path: string): boolean {
+    return this.on(path, 'forward').length > 0;
+  }
+
+  private capture(b: PlanBuilder, h: Hook, field: 'input' | 'output', index: number, a: Act): void {
+    this.captureBytes += a.size * 4;
+    if (this.captureBytes > this.budget) {
+      throw new CaptureBudgetError(
+        `captures need more than the per-forward budget of ${bytes(this.budget)} (hook '${h.name}' on ${h.path} ${field}[${index}] ` +
+          `[${a.shape.join(', ')}] brings the total to ${bytes(this.captureBytes)}); capture fewer modules, cut heads / queries, or raise captureBudgetBytes`,
+      );
+    }
+    const key = `${h.name}/${field}/${index}`;
+    this.specs.push({ hook: h.name, field, index, key, shape: [...a.shape] });
+    b.capture(key, a);
+  }
+
+  private module(path: string): Module {
+    return this.modules.get(path)!;
+  }
+
+  private hookNow(h: Hook): Hook {
+    const now = this.current(h.name);
+    if (!now) throw new Error(`hook '${h.name}' was removed while a forward was running`);
+    return now;
+  }
+
+  enter(b: PlanBuilder, path: string, inputs: readonly Act[]): readonly Act[] {
+    let ins = [...inputs];
+    for (const h of this.on(path, 'forward_pre')) {
+      if (!h.fn) {
+        ins.forEach((a, i) => this.capture(b, h, 'input', i, a));
+        continue;
+      }
+      // fn decides what the module sees: read back, call it, write the result into fresh activations.
+      const seen = ins;
+      const uniq = [...new Set(seen)];
+      const fresh = uniq.map((a) => b.act(a.shape, `${path} input (pre-hook ${h.name})`));
+      b.host(`pre-hook ${h.name}`, uniq, fresh, async (data) => {
+        const input = seen.map((a) => ({ shape: [...a.shape], data: data[uniq.indexOf(a)] }));
+        const given = await (this.hookNow(h).fn as PreHookFn)(this.module(path), input);
+        const next = given ?? input;
+        checkTensors(`pre-hook '${h.name}' on ${path}`, 'input', next, seen);
+        this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'forward_pre', input: next });
+        return uniq.map((a) => next[seen.indexOf(a)].data);
+      });
+      const swap = new Map(uniq.map((a, i) => [a, fresh[i]]));
+      ins = ins.map((a) => swap.get(a)!);
+    }
+    for (const h of this.on(path, 'forward')) if (!h.opts.writeBack) ins.forEach((a, i) => this.capture(b, h, 'input', i, a));
+    return ins;
+  }
+
+  async exit(b: PlanBuilder, path: string, ins: readonly Act[], outs: readonly Act[]): Promise<readonly Act[]> {
+    let result = [...outs];
+    for (const h of this.on(path, 'forward')) {
+      if (h.opts.writeBack) {
+        result = this.writeBack(b, h, path, ins, result);
+        continue;
+      }
+      for (const [i, a] of result.entries()) this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
+    }
+    return result;
+  }
+
+  /** attn_weights [B, H, L, S] cut to the hook's heads / queries / head average on the GPU, before the copy. */
+  private async cutWeights(b: PlanBuilder, h: Hook, probs: Act): Promise<Act> {
+    const sel = weightSelection(h.opts);
+    if (!sel.heads && !sel.queries && !sel.average) return probs;
+    const [B, H, L, S] = probs.shape;
+    const s = attnSelection(`hook '${h.name}'`, { B, H, L, S }, sel);
+    const out = b.act(s.shape, `${h.path} weights (selected)`);
+    b.step('select weights', [probs], [out], (r) => attnSelect(b.ctx, { probs: r(probs), out: r(out) }, { B, H, L, S }, sel, `${h.path} select weights`));
+    return out;
+  }
+
+  /** A forward hook whose fn replaces the module's outputs in the computation. */
+  private writeBack(b: PlanBuilder, h: Hook, path: string, ins: readonly Act[], outs: readonly Act[]): Act[] {
+    const reads = [...new Set([...ins, ...outs])];
+    const fresh = outs.map((a) => b.act(a.shape, `${path} output (hook ${h.name})`));
+    b.host(`forward hook ${h.name}`, reads, fresh, async (data) => {
+      const view = (a: Act): CapturedTensor => ({ shape: [...a.shape], data: data[reads.indexOf(a)] });
+      const input = ins.map(view);
+      const output = outs.map(view);
+      const r = await (this.hookNow(h).fn as ForwardHookFn)(this.module(path), input, output);
+      const next = r?.output ?? output;
+      checkTensors(`forward hook '${h.name}' on ${path}`, 'output', next, outs);
+      this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'forward', input: r?.input ?? input, output: next });
+      return next.map((t) => t.data);
+    });
+    return fresh;
+  }
+
+  /** Builds every hook's record from one run's captures, calling the fns that edit stored copies. */
+  async records(captures: ReadonlyMap<string, Float32Array>): Promise<Map<string, HookRecord>> {
+    const out = new Map<string, HookRecord>();
+    for (const h0 of this.hooks) {
+      const host = this.hostRecords.get(h0.name);
+      if (host) {
+        out.set(h0.name, host);
+        continue;
+      }
+      const h = this.hookNow(h0);
+      const field = (f: 'input' | 'output') =>
+        this.specs.filter((s) => s.hook === h.name && s.field === f).map((s) => ({ shape: s.shape, data: captures.get(s.key)! }));
+      let record: HookRecord = { name: h.name, module: h.path, kind: h.kind, input: field('input') };
+      if (h.kind === 'forward') {
+        record.output = field('output');
+        if (h.fn) {
+          const r = await (h.fn as ForwardHookFn)(this.module(h.path), record.input, record.output);
+          if (r) record = { ...record, input: r.input ?? record.input, output: r.output ?? record.output };
+        }
+      }
+      out.set(h.name, record);
+    }
+    this.hostRecords.clear();
+    return out;
+  }
+}
+
+/** A hook's returned tensors must match what they replace: count, shape and length. */
+function checkTensors(who: string, field: string, got: readonly CapturedTensor[], want: readonly Act[]): void {
+  if (!Array.isArray(got) || got.length !== want.length) throw new Error(`${who} returned ${Array.isArray(got) ? got.length : 'no array of'} ${field} tensors, expected ${want.length}`);
+  got.forEach((t, i) => {
+    const a = want[i];
+    const same = t?.shape?.length === a.shape.length && t.shape.every((d: number, k: number) => d === a.shape[k]);
+    if (!same || !(t.data instanceof Float32Array) || t.data.length !== a.size) {
+      throw new Error(`${who}: ${field}[${i}] must keep shape [${a.shape.join(', ')}] as a Float32Array of ${a.size} values`);
+    }
+  });
+}
