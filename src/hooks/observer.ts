@@ -48,6 +48,10 @@ export class HookObserver implements ModuleObserver {
     return this.hooks.some((h) => h.path === path);
   }
 
+  headScales(path: string): GPUBuffer | undefined {
+    return this.on(path, 'scale_heads')[0]?.buffer;
+  }
+
   wantsWeights(path: string): boolean {
     return this.on(path, 'forward').length > 0;
   }
@@ -103,6 +107,15 @@ export class HookObserver implements ModuleObserver {
 
   async exit(b: PlanBuilder, path: string, ins: readonly Act[], outs: readonly Act[]): Promise<readonly Act[]> {
     let result = [...outs];
+    for (const h of this.on(path, 'patch')) {
+      const first = result[0];
+      if (h.shape!.length !== first.shape.length || h.shape!.some((d, i) => d !== first.shape[i])) {
+        throw new Error(`patchOutput '${h.name}': value [${h.shape!.join(', ')}] does not match ${path}'s output [${first.shape.join(', ')}] for these inputs`);
+      }
+      const patched = b.act(first.shape, `${path} output (patch ${h.name})`);
+      b.fill(`patch ${h.name}`, patched, h.buffer!);
+      result = [patched, ...result.slice(1)];
+    }
     for (const h of this.on(path, 'forward')) {
       if (h.opts.writeBack) {
         result = this.writeBack(b, h, path, ins, result);
@@ -145,6 +158,7 @@ export class HookObserver implements ModuleObserver {
   async records(captures: ReadonlyMap<string, Float32Array>): Promise<Map<string, HookRecord>> {
     const out = new Map<string, HookRecord>();
     for (const h0 of this.hooks) {
+      if (h0.kind !== 'forward' && h0.kind !== 'forward_pre') continue;
       const host = this.hostRecords.get(h0.name);
       if (host) {
         out.set(h0.name, host);
@@ -153,7 +167,7 @@ export class HookObserver implements ModuleObserver {
       const h = this.hookNow(h0);
       const field = (f: 'input' | 'output') =>
         this.specs.filter((s) => s.hook === h.name && s.field === f).map((s) => ({ shape: s.shape, data: captures.get(s.key)! }));
-      let record: HookRecord = { name: h.name, module: h.path, kind: h.kind, input: field('input') };
+      let record: HookRecord = { name: h.name, module: h.path, kind: h0.kind, input: field('input') };
       if (h.kind === 'forward') {
         record.output = field('output');
         if (h.fn) {

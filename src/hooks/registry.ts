@@ -1,3 +1,4 @@
+import type { GpuContext } from '../gpu/context.ts';
 import type { AttnSelection } from '../kernels/attn_select.ts';
 import type { Module } from '../nn/module.ts';
 
@@ -8,6 +9,9 @@ export interface CapturedTensor {
 }
 
 export type HookKind = 'forward' | 'forward_pre' | 'backward';
+
+/** GPU-side interventions: no round trip, no record. */
+export type InterventionKind = 'scale_heads' | 'patch';
 
 /**
  * What one hook stores after a forward (the seed's `model.hooks[name]`): the module's real inputs (after any
@@ -48,9 +52,15 @@ export interface HookOptions {
 export interface Hook {
   name: string;
   path: string;
-  kind: HookKind;
+  kind: HookKind | InterventionKind;
   fn?: ForwardHookFn | PreHookFn;
   opts: HookOptions;
+  /** scale_heads: f32 [H] factors; patch: the replacement output. Owned by the registry. */
+  buffer?: GPUBuffer;
+  /** patch: the replacement's shape. */
+  shape?: number[];
+  /** Unique per registration: plans that bind `buffer` are keyed by it. */
+  id: number;
 }
 
 /** A registered hook (or, for a pattern, the group of hooks it made); `remove()` deletes them. */
@@ -83,31 +93,91 @@ export function globToRegExp(pattern: string): RegExp {
  */
 export class HookRegistry {
   private readonly hooks = new Map<string, Hook>();
+  private nextId = 0;
 
-  constructor(private readonly modules: ReadonlyMap<string, Module>) {}
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly modules: ReadonlyMap<string, Module>,
+  ) {}
+
+  /** Head scaling on MultiheadAttention modules: factor per head, applied to the merged heads before out_proj. */
+  scaleHeads(name: string, target: string | Module, scales: Readonly<Record<number, number>>): HookHandle {
+    const paths = this.resolve(target);
+    for (const p of paths) {
+      const m = this.modules.get(p)!;
+      if (m.kind !== 'MultiheadAttention') throw new Error(`scaleHeads '${name}': ${p} is a ${m.kind}, not a MultiheadAttention`);
+      if (this.all().some((h) => h.path === p && h.kind === 'scale_heads')) throw new Error(`scaleHeads '${name}': ${p} already has head scaling; delete it first`);
+    }
+    const H = (this.modules.get(paths[0]) as unknown as { numHeads: number }).numHeads;
+    const f = new Float32Array(H).fill(1);
+    for (const [k, v] of Object.entries(scales)) {
+      const h = Number(k);
+      if (!Number.isInteger(h) || h < 0 || h >= H) throw new Error(`scaleHeads '${name}': head ${k} does not exist (${H} heads)`);
+      if (!Number.isFinite(v)) throw new Error(`scaleHeads '${name}': factor ${v} for head ${k} is not finite`);
+      f[h] = v;
+    }
+    return this.register(name, 'scale_heads', paths, target, () => {
+      const buffer = this.ctx.buffers.create(f.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${name} head scales`);
+      this.ctx.device.queue.writeBuffer(buffer, 0, f);
+      return { buffer };
+    });
+  }
+
+  /** Activation patching: the module's (first) output is replaced by `value` on the GPU. */
+  patch(name: string, target: string | Module, value: CapturedTensor): HookHandle {
+    const paths = this.resolve(target);
+    const n = value.shape.reduce((a, b) => a * b, 1);
+    if (!(value.data instanceof Float32Array) || value.data.length !== n) throw new Error(`patchOutput '${name}': data has ${value.data?.length} values for shape [${value.shape.join(', ')}]`);
+    return this.register(name, 'patch', paths, target, () => {
+      const buffer = this.ctx.buffers.create(value.data.byteLength, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, `${name} patch`);
+      this.ctx.device.queue.writeBuffer(buffer, 0, value.data.buffer as ArrayBuffer, value.data.byteOffset, value.data.byteLength);
+      return { buffer, shape: [...value.shape] };
+    });
+  }
 
   add(name: string, kind: HookKind, target: string | Module, fn: Hook['fn'], opts: HookOptions): HookHandle {
     if (typeof name !== 'string' || name === '') throw new Error('hook name must be a non-empty string');
     const paths = this.resolve(target);
-    const names = paths.length === 1 && (typeof target !== 'string' || !target.includes('*')) ? [name] : paths.map((p) => `${name}[${p}]`);
-    for (const n of [name, ...names]) {
-      if (this.hooks.has(n) || this.group(n).length) throw new Error(`a hook named '${n}' already exists; delete it with delHook('${n}') first`);
-    }
     const isAttention = (p: string) => this.modules.get(p)?.kind === 'MultiheadAttention';
     if ((opts.averageHeads || opts.heads || opts.queries) && !paths.every(isAttention)) {
       throw new Error(`hook '${name}': averageHeads / heads / queries apply to MultiheadAttention modules only (${paths.find((p) => !isAttention(p))} is a ${this.modules.get(paths.find((p) => !isAttention(p))!)!.kind})`);
     }
     if (opts.writeBack && (kind !== 'forward' || !fn)) throw new Error(`hook '${name}': writeBack needs a forward hook with a fn`);
     if (opts.writeBack && (opts.averageHeads || opts.heads || opts.queries)) throw new Error(`hook '${name}': writeBack cannot be combined with averageHeads / heads / queries`);
-    names.forEach((n, i) => this.hooks.set(n, { name: n, path: paths[i], kind, fn, opts: { ...opts } }));
-    return { names, remove: () => names.forEach((n) => this.hooks.delete(n)) };
+    return this.register(name, kind, paths, target, { fn, opts: { ...opts } });
+  }
+
+  private register(
+    name: string,
+    kind: Hook['kind'],
+    paths: string[],
+    target: string | Module,
+    extra: Partial<Hook> | (() => Partial<Hook>),
+  ): HookHandle {
+    if (typeof name !== 'string' || name === '') throw new Error('hook name must be a non-empty string');
+    const names = paths.length === 1 && (typeof target !== 'string' || !target.includes('*')) ? [name] : paths.map((p) => `${name}[${p}]`);
+    for (const n of [name, ...names]) {
+      if (this.hooks.has(n) || this.group(n).length) throw new Error(`a hook named '${n}' already exists; delete it with delHook('${n}') first`);
+    }
+    names.forEach((n, i) => {
+      const more = typeof extra === 'function' ? extra() : extra;
+      this.hooks.set(n, { name: n, path: paths[i], kind, opts: {}, ...more, id: this.nextId++ });
+    });
+    return { names, remove: () => names.forEach((n) => this.drop(n)) };
+  }
+
+  private drop(name: string): void {
+    const h = this.hooks.get(name);
+    if (!h) return;
+    if (h.buffer) this.ctx.buffers.destroy(h.buffer);
+    this.hooks.delete(name);
   }
 
   /** Deletes a hook by name, or every hook a pattern registration made under that name. */
   delete(name: string): void {
     const names = this.hooks.has(name) ? [name] : this.group(name);
     if (!names.length) throw new Error(`no hook named '${name}'`);
-    for (const n of names) this.hooks.delete(n);
+    for (const n of names) this.drop(n);
   }
 
   private group(name: string): string[] {
@@ -141,10 +211,14 @@ export class HookRegistry {
     return this.hooks.size;
   }
 
+  dispose(): void {
+    for (const n of [...this.hooks.keys()]) this.drop(n);
+  }
+
   /** What a plan depends on: names, paths, kinds, options, whether there is a fn (fn bodies are looked up at run time). */
   signature(): string {
     return this.all()
-      .map((h) => `${h.name}:${h.kind}:${h.path}:${JSON.stringify(h.opts)}:${h.fn ? 'fn' : ''}`)
+      .map((h) => `${h.name}:${h.kind}:${h.path}:${JSON.stringify(h.opts)}:${h.fn ? 'fn' : ''}${h.buffer ? `:#${h.id}` : ''}`)
       .sort()
       .join('|');
   }

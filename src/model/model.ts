@@ -96,7 +96,7 @@ export class Model {
     private readonly weights: Weights,
   ) {
     this.modulesByPath = new Map([...root.modules()].map((m) => [m.path, m]));
-    this.registry = new HookRegistry(this.modulesByPath);
+    this.registry = new HookRegistry(ctx, this.modulesByPath);
   }
 
   /**
@@ -121,6 +121,21 @@ export class Model {
     this.assertLive('setBackwardHook');
     this.registry.resolve(target);
     throw new Error(`setBackwardHook('${name}'): backward hooks are not supported yet (attnscope has no gradients yet)`);
+  }
+
+  /**
+   * GPU-side head scaling on MultiheadAttention modules (path, glob or module): {head: factor}; 0 ablates the
+   * head (its output zeroed before out_proj). No round trip; removed with delHook(name).
+   */
+  scaleHeads(name: string, target: string | Module, scales: Readonly<Record<number, number>>): HookHandle {
+    this.assertLive('scaleHeads');
+    return this.registry.scaleHeads(name, target, scales);
+  }
+
+  /** Activation patching: the module's output is replaced by `value` (uploaded once) in every forward. */
+  patchOutput(name: string, target: string | Module, value: { shape: number[]; data: Float32Array }): HookHandle {
+    this.assertLive('patchOutput');
+    return this.registry.patch(name, target, value);
   }
 
   /** Removes a hook (or every hook a pattern registered under that name) and its stored record. */
@@ -162,6 +177,11 @@ export class Model {
   /** Every module by its PyTorch path ('' is the root), in named_modules() order. */
   namedModules(): ReadonlyMap<string, Module> {
     return this.modulesByPath;
+  }
+
+  /** Step labels of the plan the last forward used, in order. */
+  get planSteps(): readonly string[] {
+    return this.lastPlan?.labels ?? [];
   }
 
   /** Statistics of the plan the last forward used. */
@@ -297,6 +317,7 @@ export class Model {
     this.disposed = true;
     for (const p of this.plans.values()) p.plan.dispose();
     this.plans.clear();
+    this.registry.dispose();
     this.weights.dispose();
   }
 }

@@ -1,5 +1,6 @@
 import { attention, rowLayout } from '../kernels/attention.ts';
 import { matmul } from '../kernels/matmul.ts';
+import { scaleHeads } from '../kernels/scale_heads.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Linear } from './linear.ts';
@@ -122,6 +123,12 @@ export class MultiheadAttention extends Module {
           { writeProbs: !!probs },
         ),
       );
+      const scales = b.observer?.headScales(this.path);
+      if (scales) {
+        b.step('scale heads', [o], [o], (r) =>
+          scaleHeads(b.ctx, { x: r(o), scale: { buffer: scales } }, { rows: o.size / E, H: this.numHeads, D: this.headDim }, `${this.path} scale heads`),
+        );
+      }
       const out = await this.outProj.forward(b, o);
       return probs ? [out, probs] : [out];
     });

@@ -46,6 +46,8 @@ export class Plan {
     readonly inputs: readonly Act[],
     readonly outputs: readonly Act[],
     readonly calls: readonly ModuleCall[],
+    /** Step labels in order ("encoder.layers.0.self_attn: attention (weights)", "capture …"). */
+    readonly labels: readonly string[],
     private readonly slots: GPUBuffer[],
     private readonly slotOf: Map<number, number>,
     private readonly items: readonly Item[],
@@ -107,7 +109,7 @@ export class Plan {
       peakLiveBytes: peakLive * 4,
       unsharedBytes: b.acts.reduce((x, a) => x + a.size, 0) * 4,
     };
-    return new Plan(ctx, [...b.inputs], [...b.outputs], [...b.calls], slots, slotOf, items, layout, staging, stats);
+    return new Plan(ctx, [...b.inputs], [...b.outputs], [...b.calls], b.steps.map((st) => st.label), slots, slotOf, items, layout, staging, stats);
   }
 
   private slot(a: Act): GPUBuffer {

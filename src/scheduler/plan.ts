@@ -75,6 +75,8 @@ export interface ModuleObserver {
   observes(path: string): boolean;
   /** Whether the attention module at `path` must produce its probabilities. */
   wantsWeights(path: string): boolean;
+  /** f32 [H] factors for the merged heads of the attention module at `path`, before out_proj (head ablation). */
+  headScales(path: string): GPUBuffer | undefined;
 }
 
 /**
