@@ -1,0 +1,261 @@
+import type { GpuContext } from '../gpu/context.ts';
+import source from '../../shaders/attention.wgsl?raw';
+import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+
+/**
+ * Where the rows of one operand live, in elements: element (b, h, i, d) is at
+ * off + b*strideB + i*strideL + h*D + d (i is the query index l or the key index s).
+ */
+export interface RowLayout {
+  off: number;
+  strideB: number;
+  strideL: number;
+}
+
+/**
+ * Scaled-dot-product attention of B batches, H heads, L queries, S keys, head dim D.
+ * Layouts default to contiguous batch-first [B, L or S, H*D] rows.
+ */
+export interface AttentionShape {
+  B: number;
+  H: number;
+  L: number;
+  S: number;
+  D: number;
+  /** Multiplies q·k; default 1/sqrt(D). */
+  scale?: number;
+  /** Blocks key s for query l when s > l + causalOffset. */
+  causal?: boolean;
+  /** Default S - L: the last query sees every key, so it also works when the keys include a cached prefix. */
+  causalOffset?: number;
+  q?: RowLayout;
+  k?: RowLayout;
+  v?: RowLayout;
+  o?: RowLayout;
+  /** The attn mask is PyTorch's 3-D form [B*H, L, S] (index b*H + h) rather than [L, S] broadcast over batch and heads. */
+  maskBatched?: boolean;
+}
+
+export interface AttentionBuffers {
+  q: GPUBufferBinding;
+  k: GPUBufferBinding;
+  v: GPUBufferBinding;
+  /** Output rows; must not alias q, k or v. */
+  o: GPUBufferBinding;
+  /** Additive f32 attn mask, [L, S] or [B*H, L, S] (see maskBatched). A bool mask goes through boolToAdditive. */
+  mask?: GPUBufferBinding;
+  /** Additive f32 key-padding mask [B, S]. */
+  keyPaddingMask?: GPUBufferBinding;
+  /** [B, H, L, S] contiguous; required with writeProbs. */
+  probs?: GPUBufferBinding;
+}
+
+export interface AttentionOptions {
+  /**
+   * false (default): the fused kernel (online softmax over key blocks), probabilities never materialised.
+   * true: also writes the exact softmax probabilities to `probs` [B, H, L, S], for capture.
+   */
+  writeProbs?: boolean;
+}
+
+/** Threads per workgroup = keys per block; each workgroup takes QUERIES (4, the lanes of a vec4) queries. */
+const WG = 64;
+const QUERIES = 4;
+/** The largest head dim D the kernel supports: each thread owns 4 output columns (t + i*WG). */
+export const MAX_HEAD_DIM = 4 * WG;
+
+/**
+ * The row layout of an activation [rows, rowStride] whose rows are (batch b, position i) pairs:
+ * batch_first row = b*len + i, else (PyTorch's default seq-first) row = i*B + b. `off` selects a column slice.
+ */
+export function rowLayout(B: number, len: number, rowStride: number, batchFirst: boolean, off = 0): RowLayout {
+  return batchFirst ? { off, strideB: len * rowStride, strideL: rowStride } : { off, strideB: rowStride, strideL: B * rowStride };
+}
+
+/** Q, K and V views of a packed in_proj output [rows, 3E] (q columns 0..E, k E..2E, v 2E..3E). */
+export function packedQkvLayouts(B: number, len: number, E: number, batchFirst: boolean): { q: RowLayout; k: RowLayout; v: RowLayout } {
+  return {
+    q: rowLayout(B, len, 3 * E, batchFirst, 0),
+    k: rowLayout(B, len, 3 * E, batchFirst, E),
+    v: rowLayout(B, len, 3 * E, batchFirst, 2 * E),
+  };
+}
+
+/** The number of elements a buffer needs to hold every row of `lay` for B batches of `len` rows of `width` columns. */
+export function layoutExtent(lay: RowLayout, B: number, len: number, width: number): number {
+  return lay.off + (B - 1) * lay.strideB + (len - 1) * lay.strideL + width;
+}
+
+/** PyTorch bool mask (true / nonzero = blocked) to an additive f32 mask: 0 where allowed, -Infinity where blocked. */
+export function boolToAdditive(mask: Uint8Array): Float32Array {
+  const out = new Float32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) out[i] = mask[i] ? -Infinity : 0;
+  return out;
+}
+
+type FullShape = Required<Omit<AttentionShape, 'q' | 'k' | 'v' | 'o'>> & { q: RowLayout; k: RowLayout; v: RowLayout; o: RowLayout };
+
+/** Fills in the defaults: scale 1/sqrt(D), causalOffset S - L, contiguous batch-first layouts. */
+export function attentionLayout(s: AttentionShape): FullShape {
+  const E = s.H * s.D;
+  return {
+    scale: 1 / Math.sqrt(s.D),
+    causal: false,
+    causalOffset: s.S - s.L,
+    maskBatched: false,
+    ...s,
+    q: s.q ?? rowLayout(s.B, s.L, E, true),
+    k: s.k ?? rowLayout(s.B, s.S, E, true),
+    v: s.v ?? rowLayout(s.B, s.S, E, true),
+    o: s.o ?? rowLayout(s.B, s.L, E, true),
+  };
+}
+
+function checkShape(label: string, s: FullShape): void {
+  const ints: [string, number][] = [
+    ['B', s.B], ['H', s.H], ['L', s.L], ['S', s.S], ['D', s.D],
+    ...(['q', 'k', 'v', 'o'] as const).flatMap((n) => [[`${n}.off`, s[n].off], [`${n}.strideB`, s[n].strideB], [`${n}.strideL`, s[n].strideL]] as [string, number][]),
+  ];
+  for (const [k, v] of ints) {
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) throw new Error(`${label}: ${k} = ${v} is not a non-negative 32-bit integer`);
+  }
+  if (s.B < 1 || s.H < 1 || s.L < 1 || s.S < 1 || s.D < 1) throw new Error(`${label}: B, H, L, S and D must be at least 1 (got ${s.B}, ${s.H}, ${s.L}, ${s.S}, ${s.D})`);
+  if (s.D > MAX_HEAD_DIM) throw new Error(`${label}: head dim D = ${s.D} exceeds the attention kernel's maximum of ${MAX_HEAD_DIM}`);
+  if (!Number.isFinite(s.scale)) throw new Error(`${label}: scale ${s.scale} is not finite`);
+  if (!Number.isInteger(s.causalOffset) || Math.abs(s.causalOffset) >= 2 ** 31) throw new Error(`${label}: causalOffset ${s.causalOffset} is not a 32-bit integer`);
+}
+
+/** Bytes a binding exposes to the shader. */
+function bindingBytes(b: GPUBufferBinding): number {
+  return b.size ?? b.buffer.size - (b.offset ?? 0);
+}
+
+/** WGSL clamps out-of-bounds accesses silently, so the host checks that every element read or written is in its binding. */
+function checkBuffers(label: string, bufs: AttentionBuffers, s: FullShape, writeProbs: boolean): void {
+  const E = s.H * s.D;
+  const need: [string, GPUBufferBinding | undefined, number][] = [
+    ['q', bufs.q, layoutExtent(s.q, s.B, s.L, E)],
+    ['k', bufs.k, layoutExtent(s.k, s.B, s.S, E)],
+    ['v', bufs.v, layoutExtent(s.v, s.B, s.S, E)],
+    ['o', bufs.o, layoutExtent(s.o, s.B, s.L, E)],
+    ['mask', bufs.mask, (s.maskBatched ? s.B * s.H : 1) * s.L * s.S],
+    ['keyPaddingMask', bufs.keyPaddingMask, s.B * s.S],
+    ['probs', writeProbs ? bufs.probs : undefined, s.B * s.H * s.L * s.S],
+  ];
+  for (const [name, b, n] of need) {
+    if (b && bindingBytes(b) < 4 * n) throw new Error(`${label}: buffer ${name} holds ${bindingBytes(b) / 4} f32 elements, the shape needs ${n}`);
+  }
+  if (writeProbs && !bufs.probs) throw new Error(`${label}: writeProbs needs a probs buffer [B, H, L, S]`);
+  if (!writeProbs && bufs.probs) throw new Error(`${label}: a probs buffer was given without writeProbs`);
+}
+
+/**
+ * Scaled-dot-product attention per head over strided Q/K/V rows (PyTorch's head split and merge fused in):
+ * O[b,h,l,:] = softmax_s(scale * Q[b,h,l,:]·K[b,h,s,:] + mask + keyPaddingMask) · V[b,h,s,:].
+ * With writeProbs the probabilities [B, H, L, S] are written too. A query whose keys are all blocked (causal or
+ * -inf masks) gets zero probabilities and a zero output, not NaN, as in PyTorch >= 2.5 (1.13 gives NaN).
+ * Causal blocks key s for query l when s > l + causalOffset (default S - L, right for keys with a cached prefix).
+ * D is at most MAX_HEAD_DIM (256).
+ *
+ * One workgroup of 64 threads per (4 queries, head, batch); keys in blocks of 64, one key per thread, the 4 queries
+ * in the lanes of a vec4. Fused: online softmax (flash-style). writeProbs: the probs rows are the score scratch
+ * (pass 1: scores and per-thread max/sum, pass 2: exact probabilities and P·V). Both work for any S.
+ * The binding `o` (and `probs`) must not share a GPUBuffer with q, k, v or the masks (WebGPU usage rules).
+ */
+export async function attention(
+  ctx: GpuContext,
+  bufs: AttentionBuffers,
+  shape: AttentionShape,
+  label = 'attention',
+  opts: AttentionOptions = {},
+): Promise<Dispatch> {
+  const s = attentionLayout(shape);
+  const writeProbs = opts.writeProbs ?? false;
+  checkShape(label, s);
+  checkBuffers(label, bufs, s, writeProbs);
+  const pipeline = await ctx.pipelines.get({ kernel: 'attention', source, defines: { PROBS: writeProbs }, constants: { WG } });
+  const words = [
+    s.B, s.H, s.L, s.S,
+    s.D, s.scale, s.causal ? 1 : 0, s.causalOffset,
+    s.q.off, s.q.strideB, s.q.strideL,
+    s.k.off, s.k.strideB, s.k.strideL,
+    s.v.off, s.v.strideB, s.v.strideL,
+    s.o.off, s.o.strideB, s.o.strideL,
+    s.maskBatched ? s.L * s.S : 0, bufs.mask ? 1 : 0, bufs.keyPaddingMask ? 1 : 0,
+  ];
+  // A negative causalOffset is stored as its two's complement (the Uint32Array write wraps), read back as i32.
+  const params = ctx.uniform(`${label} params`, words, new Set([5]));
+  // Absent masks are never read (hasMask / hasKpm = 0), but the bindings exist: q stands in for them.
+  const bindings = [bufs.q, bufs.k, bufs.v, bufs.o, bufs.mask ?? bufs.q, bufs.keyPaddingMask ?? bufs.q, writeProbs ? bufs.probs : undefined, { buffer: params }];
+  return makeDispatch(ctx, label, pipeline, bindings, grid1d(ctx, s.B * s.H * Math.ceil(s.L / QUERIES)), [params]);
+}
+
+export interface AttentionMasks {
+  /** Additive [L, S], or [B*H, L, S] with shape.maskBatched. */
+  mask?: Float32Array;
+  /** Additive [B, S]. */
+  keyPaddingMask?: Float32Array;
+}
+
+/**
+ * CPU reference in f64. Returns the output rows (written into `out` if given, else a zeroed array just large
+ * enough for the o layout) and the probabilities [B, H, L, S]. Fully blocked queries give zeros.
+ */
+export function attentionRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  shape: AttentionShape,
+  masks: AttentionMasks = {},
+  out?: Float32Array,
+): { out: Float32Array; probs: Float32Array } {
+  const s = attentionLayout(shape);
+  const { B, H, L, S, D } = s;
+  const o = out ?? new Float32Array(layoutExtent(s.o, B, L, H * D));
+  const probs = new Float32Array(B * H * L * S);
+  const { mask, keyPaddingMask: kpm } = masks;
+  if (mask && mask.length !== (s.maskBatched ? B * H : 1) * L * S) throw new Error(`attentionRef: mask has ${mask.length} elements`);
+  if (kpm && kpm.length !== B * S) throw new Error(`attentionRef: keyPaddingMask has ${kpm.length} elements`);
+  const sc = new Float64Array(S);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let l = 0; l < L; l++) {
+        const qb = s.q.off + b * s.q.strideB + l * s.q.strideL + h * D;
+        let m = -Infinity;
+        for (let j = 0; j < S; j++) {
+          if (s.causal && j > l + s.causalOffset) {
+            sc[j] = -Infinity;
+            continue;
+          }
+          const kb = s.k.off + b * s.k.strideB + j * s.k.strideL + h * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qb + d] * k[kb + d];
+          let x = s.scale * dot;
+          if (mask) x += mask[(s.maskBatched ? (b * H + h) * L * S : 0) + l * S + j];
+          if (kpm) x += kpm[b * S + j];
+          sc[j] = x;
+          m = Math.max(m, x);
+        }
+        let sum = 0;
+        for (let j = 0; j < S; j++) {
+          sc[j] = m === -Infinity ? 0 : Math.exp(sc[j] - m);
+          sum += sc[j];
+        }
+        const pr = ((b * H + h) * L + l) * S;
+        for (let j = 0; j < S; j++) {
+          sc[j] = sum > 0 ? sc[j] / sum : 0;
+          probs[pr + j] = sc[j];
+        }
+        const ob = s.o.off + b * s.o.strideB + l * s.o.strideL + h * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let j = 0; j < S; j++) {
+            if (sc[j] !== 0) acc += sc[j] * v[s.v.off + b * s.v.strideB + j * s.v.strideL + h * D + d];
+          }
+          o[ob + d] = acc;
+        }
+      }
+    }
+  }
+  return { out: o, probs };
+}

@@ -1,0 +1,185 @@
+import {
+  attention,
+  type AttentionShape,
+  attentionLayout,
+  attentionRef,
+  boolToAdditive,
+  layoutExtent,
+  MAX_HEAD_DIM,
+  packedQkvLayouts,
+  rowLayout,
+} from '../../src/kernels/attention.ts';
+import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
+
+interface Spec {
+  shape: AttentionShape;
+  /** Q, K and V are column slices of one packed [rows, 3E] buffer (self-attention: needs L == S). */
+  packed?: 'batch-first' | 'seq-first';
+  /** Output rows in seq-first order (default: as packed, else batch-first). */
+  outSeqFirst?: boolean;
+  /** Makes the masks from the seeded generator. */
+  mask?: (rand: () => number, s: ReturnType<typeof attentionLayout>) => Float32Array;
+  keyPaddingMask?: (rand: () => number, s: ReturnType<typeof attentionLayout>) => Float32Array;
+  /** Shape check for the probabilities: every row sums to 1 unless fully blocked (then 0). */
+  zeroRows?: number;
+}
+
+function attentionCase(name: string, spec: Spec, seed: number): GpuCase {
+  return {
+    name: `attention ${name}`,
+    run: (ctx) =>
+      withScope(ctx, async (sc) => {
+        const rand = rng(seed);
+        let shape: AttentionShape = { ...spec.shape };
+        const { B, H, L, S, D } = shape;
+        const E = H * D;
+        let q: Float32Array, k: Float32Array, v: Float32Array;
+        if (spec.packed) {
+          if (L !== S) throw new Error('packed cases are self-attention (L == S)');
+          const bf = spec.packed === 'batch-first';
+          const qkv = uniform(rand, B * L * 3 * E);
+          q = k = v = qkv;
+          shape = { ...shape, ...packedQkvLayouts(B, L, E, bf), o: rowLayout(B, L, E, spec.outSeqFirst === undefined ? bf : !spec.outSeqFirst) };
+        } else {
+          const lay = attentionLayout(shape);
+          q = uniform(rand, layoutExtent(lay.q, B, L, E));
+          k = uniform(rand, layoutExtent(lay.k, B, S, E));
+          v = uniform(rand, layoutExtent(lay.v, B, S, E));
+          if (spec.outSeqFirst) shape = { ...shape, o: rowLayout(B, L, E, false) };
+        }
+        const full = attentionLayout(shape);
+        const mask = spec.mask?.(rand, full);
+        const kpm = spec.keyPaddingMask?.(rand, full);
+        const oLen = layoutExtent(full.o, B, L, E);
+        const pLen = B * H * L * S;
+
+        const qb = sc.upload(q, 'q');
+        const bufs = {
+          q: qb,
+          k: k === q ? qb : sc.upload(k, 'k'),
+          v: v === q ? qb : sc.upload(v, 'v'),
+          mask: mask && sc.upload(mask, 'mask'),
+          keyPaddingMask: kpm && sc.upload(kpm, 'kpm'),
+        };
+        const oFused = sc.empty(oLen, 'o fused');
+        const oProbs = sc.empty(oLen, 'o probs');
+        const probs = sc.empty(pLen, 'probs');
+        await sc.run(
+          await attention(ctx, { ...bufs, o: oFused }, shape, 'attention fused'),
+          await attention(ctx, { ...bufs, o: oProbs, probs }, shape, 'attention probs', { writeProbs: true }),
+        );
+        const [gotFused, gotProbsOut, gotProbs] = [await sc.read(oFused), await sc.read(oProbs), await sc.read(probs)];
+
+        const want = attentionRef(q, k, v, shape, { mask, keyPaddingMask: kpm });
+        const label = `attention ${name}`;
+        assertClose(`${label}: probs`, gotProbs, want.probs, { atol: 1e-6, shape: [B, H, L, S] });
+        assertClose(`${label}: output (prob-writing)`, gotProbsOut, want.out, { atol: 1e-5, shape: [oLen] });
+        assertClose(`${label}: output (fused)`, gotFused, want.out, { atol: 1e-5, shape: [oLen] });
+        assertClose(`${label}: fused vs prob-writing output`, gotFused, gotProbsOut, { atol: 2e-6, shape: [oLen] });
+        for (const [what, a] of [['fused', gotFused], ['prob-writing', gotProbsOut], ['probs', gotProbs]] as const) {
+          if (a.some(Number.isNaN)) throw new Error(`${label}: NaN in the ${what} output`);
+        }
+        if (spec.zeroRows !== undefined) {
+          let zero = 0;
+          for (let r = 0; r < B * H * L; r++) if (gotProbs.subarray(r * S, (r + 1) * S).every((x) => x === 0)) zero++;
+          if (zero !== spec.zeroRows) throw new Error(`${label}: ${zero} all-zero probability rows, expected ${spec.zeroRows}`);
+        }
+      }),
+  };
+}
+
+/** An additive mask with random values in [-2, 2] and about `pInf` of its entries -inf. */
+function randomMask(n: number, pInf: number) {
+  return (rand: () => number) => {
+    const m = uniform(rand, n, -2, 2);
+    for (let i = 0; i < n; i++) if (rand() < pInf) m[i] = -Infinity;
+    return m;
+  };
+}
+
+/** Key padding [B, S]: batch row b pads its last pad[b] keys. */
+function padLast(pad: number[]) {
+  return (_rand: () => number, s: { B: number; S: number }) => {
+    const m = new Uint8Array(s.B * s.S);
+    for (let b = 0; b < s.B; b++) for (let j = s.S - pad[b]; j < s.S; j++) m[b * s.S + j] = 1;
+    return boolToAdditive(m);
+  };
+}
+
+const specs: [string, Spec][] = [
+  ['1 query, 1 key, D=1', { shape: { B: 1, H: 1, L: 1, S: 1, D: 1 } }],
+  ['packed batch-first B=3 H=2 L=S=17 D=8', { shape: { B: 3, H: 2, L: 17, S: 17, D: 8 }, packed: 'batch-first' }],
+  ['packed seq-first B=3 H=5 L=S=17 D=13', { shape: { B: 3, H: 5, L: 17, S: 17, D: 13 }, packed: 'seq-first' }],
+  ['packed seq-first B=1 H=8 L=S=64 D=8', { shape: { B: 1, H: 8, L: 64, S: 64, D: 8 }, packed: 'seq-first' }],
+  ['packed batch-first B=3 H=2 L=S=130 D=64, output seq-first', { shape: { B: 3, H: 2, L: 130, S: 130, D: 64 }, packed: 'batch-first', outSeqFirst: true }],
+  ['packed seq-first B=1 H=1 L=S=65 D=100', { shape: { B: 1, H: 1, L: 65, S: 65, D: 100 }, packed: 'seq-first' }],
+  ['separate Q/K/V L=3 S=65 D=1', { shape: { B: 1, H: 1, L: 3, S: 65, D: 1 } }],
+  ['separate Q/K/V B=3 H=5 L=65 S=3 D=13', { shape: { B: 3, H: 5, L: 65, S: 3, D: 13 } }],
+  ['separate Q/K/V B=1 H=8 L=17 S=130 D=64, output seq-first', { shape: { B: 1, H: 8, L: 17, S: 130, D: 64 }, outSeqFirst: true }],
+  ['separate Q/K/V B=3 H=2 L=64 S=1 D=100', { shape: { B: 3, H: 2, L: 64, S: 1, D: 100 } }],
+  ['separate Q/K/V, S=1000 (many key blocks) D=8', { shape: { B: 1, H: 2, L: 3, S: 1000, D: 8 } }],
+  [`D=${MAX_HEAD_DIM} (the maximum) L=3 S=70`, { shape: { B: 1, H: 2, L: 3, S: 70, D: MAX_HEAD_DIM } }],
+  [
+    'offsets and padded row strides, scale 0.3',
+    {
+      shape: {
+        B: 3, H: 2, L: 5, S: 7, D: 8, scale: 0.3,
+        q: { off: 3, strideB: 5 * 20, strideL: 20 },
+        k: { off: 1, strideB: 17, strideL: 3 * 17 },
+        v: { off: 0, strideB: 7 * 16, strideL: 16 },
+        o: { off: 9, strideB: 5 * 19, strideL: 19 },
+      },
+    },
+  ],
+  ['causal packed batch-first B=3 H=2 L=S=17 D=8', { shape: { B: 3, H: 2, L: 17, S: 17, D: 8, causal: true }, packed: 'batch-first' }],
+  ['causal with a cached prefix L=3 S=17 D=13', { shape: { B: 3, H: 5, L: 3, S: 17, D: 13, causal: true } }],
+  ['causal with a cached prefix L=65 S=130 D=64', { shape: { B: 1, H: 2, L: 65, S: 130, D: 64, causal: true } }],
+  // S < L: causalOffset = S - L < 0, so the first L - S queries see no key at all -> zeros.
+  ['causal S < L: first queries fully blocked', { shape: { B: 1, H: 2, L: 17, S: 3, D: 8, causal: true }, zeroRows: 2 * 14 }],
+  ['float 2-D mask with some -inf', { shape: { B: 3, H: 2, L: 17, S: 65, D: 13 }, mask: randomMask(17 * 65, 0.3) }],
+  ['float 3-D mask [B*H, L, S]', { shape: { B: 3, H: 5, L: 17, S: 17, D: 8, maskBatched: true }, packed: 'seq-first', mask: randomMask(3 * 5 * 17 * 17, 0.2) }],
+  [
+    'bool 2-D mask (upper triangle) via boolToAdditive',
+    {
+      shape: { B: 3, H: 2, L: 17, S: 17, D: 8 },
+      packed: 'batch-first',
+      mask: (_r, s) => boolToAdditive(Uint8Array.from({ length: s.L * s.S }, (_, i) => (i % s.S > Math.floor(i / s.S) ? 1 : 0))),
+    },
+  ],
+  [
+    'bool 3-D mask via boolToAdditive',
+    {
+      shape: { B: 1, H: 8, L: 3, S: 64, D: 8, maskBatched: true },
+      mask: (r, s) => boolToAdditive(Uint8Array.from({ length: s.B * s.H * s.L * s.S }, (_, i) => (i % s.S === 0 ? 0 : r() < 0.5 ? 1 : 0))),
+    },
+  ],
+  ['key padding, batch 1 pads 9 of 17 keys', { shape: { B: 3, H: 2, L: 17, S: 17, D: 8 }, packed: 'seq-first', keyPaddingMask: padLast([0, 9, 1]) }],
+  ['key padding, batch 2 pads every key -> zeros', { shape: { B: 3, H: 2, L: 5, S: 130, D: 13 }, keyPaddingMask: padLast([3, 70, 130]), zeroRows: 2 * 5 }],
+  [
+    'causal + 2-D float mask + key padding',
+    { shape: { B: 3, H: 2, L: 17, S: 17, D: 8, causal: true }, packed: 'batch-first', mask: randomMask(17 * 17, 0.1), keyPaddingMask: padLast([0, 5, 16]) },
+  ],
+  ['float key-padding mask (finite values)', { shape: { B: 3, H: 2, L: 3, S: 65, D: 8 }, keyPaddingMask: (r, s) => uniform(r, s.B * s.S, -3, 3) }],
+];
+
+export const cases: GpuCase[] = [
+  ...specs.map(([name, spec], i) => attentionCase(name, spec, 500 + i)),
+  {
+    name: `attention rejects D > ${MAX_HEAD_DIM} and a missing probs buffer`,
+    run: (ctx) =>
+      withScope(ctx, async (sc) => {
+        const D = MAX_HEAD_DIM + 1;
+        const x = sc.empty(2 * D);
+        const expectThrow = async (what: string, f: () => Promise<unknown>, re: RegExp) => {
+          const err = await f().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          if (!(err instanceof Error) || !re.test(err.message)) throw new Error(`attention: ${what} should fail with ${re}, got ${String(err)}`);
+        };
+        await expectThrow('D > max', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 1, L: 1, S: 1, D }), /head dim D = 257 exceeds .* maximum of 256/);
+        await expectThrow('writeProbs without probs', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 1, L: 1, S: 1, D: 8 }, 'attention', { writeProbs: true }), /writeProbs needs a probs buffer/);
+        await expectThrow('short buffer', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 4, H: 2, L: 100, S: 1, D: 8 }), /buffer q holds/);
+      }),
+  },
+];
