@@ -3,17 +3,22 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeContext } from './gpu/node.ts';
+import type { HookRecord } from './hooks/registry.ts';
 import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
 import { Model } from './model/model.ts';
 import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 
 const USAGE = `usage:
-  attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors] [--repeat N] [--debug]
+  attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors]
+                [--capture PATTERN]... [--average-heads] [--repeat N] [--debug]
   attnscope info MODEL.safetensors
 
 run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT_NAMES.join(', ')}
         (float activations, int token ids, masks as F32 = added or U8/BOOL = true blocks).
         OUT receives 'output'. --repeat N runs N forwards and reports the median time.
+        --capture PATTERN (repeatable; a module path or glob such as 'encoder.layers.*.self_attn')
+        also writes each matched module's inputs and outputs as '<path>.input' ('.input.1', …) and
+        '<path>.output'; attention modules add '<path>.weights' [B, H, L, S] ([B, L, S] with --average-heads).
 info    prints the model's config and its modules, named as PyTorch names them.`;
 
 class UsageError extends Error {}
@@ -38,7 +43,24 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
   }
 }
 
-async function run(modelPath: string, opts: { inputs?: string; out?: string; repeat?: string }): Promise<void> {
+interface RunOptions {
+  inputs?: string;
+  out?: string;
+  repeat?: string;
+  capture?: string[];
+  'average-heads'?: boolean;
+}
+
+/** A hook record's tensors under the CLI's names: '<path>.input[.i]', '<path>.output[.i]', '<path>.weights'. */
+function captureTensors(rec: HookRecord, attention: boolean): { name: string; shape: number[]; data: Float32Array }[] {
+  const named = (field: string, i: number) => `${rec.module}.${attention && field === 'output' && i === 1 ? 'weights' : i === 0 ? field : `${field}.${i}`}`;
+  return [
+    ...rec.input.map((t, i) => ({ name: named('input', i), ...t })),
+    ...(rec.output ?? []).map((t, i) => ({ name: named('output', i), ...t })),
+  ];
+}
+
+async function run(modelPath: string, opts: RunOptions): Promise<void> {
   if (!opts.inputs) throw new UsageError('run needs --inputs IN.safetensors');
   const repeat = opts.repeat === undefined ? 1 : Number(opts.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat ${opts.repeat}: expected a positive integer`);
@@ -52,6 +74,14 @@ async function run(modelPath: string, opts: { inputs?: string; out?: string; rep
   const ctx = await createNodeContext({ who: modelPath });
   try {
     const model = Model.load(ctx, modelBytes, modelPath);
+    if (opts['average-heads'] && !opts.capture?.length) throw new UsageError('--average-heads needs --capture');
+    const paths = [...new Set((opts.capture ?? []).flatMap((p) => model.modulesMatching(p)))];
+    if (paths.includes('')) throw new UsageError('--capture: the root module is the output itself; capture its children');
+    const modules = model.namedModules();
+    for (const p of paths) {
+      const attention = modules.get(p)!.kind === 'MultiheadAttention';
+      model.setForwardHook(p, p, undefined, attention ? { averageHeads: opts['average-heads'] } : {});
+    }
     const times: number[] = [];
     let result;
     for (let i = 0; i < repeat; i++) {
@@ -71,8 +101,10 @@ async function run(modelPath: string, opts: { inputs?: string; out?: string; rep
         `(largest live set ${s.peakLiveBytes} B, unshared ${s.unsharedBytes} B); weights ${model.weightBytes} B`,
     );
     if (opts.out) {
-      writeAtomically(opts.out, writeSafetensors([{ name: 'output', dtype: 'F32', shape, data: output }], { producer: 'attnscope' }));
-      console.log(`wrote ${opts.out}`);
+      const captured = Object.values(model.hooks).flatMap((r) => captureTensors(r, modules.get(r.module)!.kind === 'MultiheadAttention'));
+      const tensors = [{ name: 'output', shape, data: output }, ...captured].map((t) => ({ ...t, dtype: 'F32' as const }));
+      writeAtomically(opts.out, writeSafetensors(tensors, { producer: 'attnscope' }));
+      console.log(`wrote ${opts.out} (${tensors.length} tensors${captured.length ? `: output and ${captured.length} captures` : ''})`);
     }
     model.dispose();
   } finally {
@@ -100,6 +132,8 @@ async function main(argv: string[]): Promise<void> {
       inputs: { type: 'string' },
       out: { type: 'string' },
       repeat: { type: 'string' },
+      capture: { type: 'string', multiple: true },
+      'average-heads': { type: 'boolean' },
       debug: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

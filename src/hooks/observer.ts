@@ -10,6 +10,7 @@ interface CaptureSpec {
   index: number;
   key: string;
   shape: number[];
+  act: number;
 }
 
 export class CaptureBudgetError extends Error {
@@ -57,6 +58,12 @@ export class HookObserver implements ModuleObserver {
   }
 
   private capture(b: PlanBuilder, h: Hook, field: 'input' | 'output', index: number, a: Act): void {
+    // Self-attention's query, key and value are one activation: copy it once.
+    const same = this.specs.find((s) => s.hook === h.name && s.field === field && s.act === a.id);
+    if (same) {
+      this.specs.push({ ...same, index });
+      return;
+    }
     this.captureBytes += a.size * 4;
     if (this.captureBytes > this.budget) {
       throw new CaptureBudgetError(
@@ -65,7 +72,7 @@ export class HookObserver implements ModuleObserver {
       );
     }
     const key = `${h.name}/${field}/${index}`;
-    this.specs.push({ hook: h.name, field, index, key, shape: [...a.shape] });
+    this.specs.push({ hook: h.name, field, index, key, shape: [...a.shape], act: a.id });
     b.capture(key, a);
   }
 

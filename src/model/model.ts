@@ -179,6 +179,11 @@ export class Model {
     return this.modulesByPath;
   }
 
+  /** Module paths a target names (a module, an exact path, or a glob); throws on no match. */
+  modulesMatching(target: string | Module): string[] {
+    return this.registry.resolve(target);
+  }
+
   /** Step labels of the plan the last forward used, in order. */
   get planSteps(): readonly string[] {
     return this.lastPlan?.labels ?? [];
