@@ -1,10 +1,33 @@
-import { attention, rowLayout } from '../kernels/attention.ts';
+import { attention, type RowLayout, rowLayout } from '../kernels/attention.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { scaleHeads } from '../kernels/scale_heads.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Linear } from './linear.ts';
 import { joinPath, Module, type Weights } from './module.ts';
+
+/** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
+export interface SelfCache {
+  kind: 'self';
+  kv: Act;
+  maxT: number;
+  /** Position of the first new row. */
+  pos: number;
+}
+
+/** A cross-attention cache: the memory's packed k|v rows [.., 2E] (in the model's layout), S of them per batch. */
+export interface CrossCache {
+  kind: 'cross';
+  kv: Act;
+  S: number;
+}
+
+export type AttnCache = SelfCache | CrossCache;
+
+interface Src {
+  act: Act;
+  lay: RowLayout;
+}
 
 /** Shapes and masks of one attention call. The probabilities are produced only when a hook listens. */
 export interface AttentionArgs {
@@ -77,48 +100,72 @@ export class MultiheadAttention extends Module {
     return y;
   }
 
-  /** Returns [attn_output, attn_weights?] like PyTorch's forward(query, key, value, ...). */
-  forward(b: PlanBuilder, query: Act, key: Act, value: Act, a: AttentionArgs): Promise<Act[]> {
+  /** memory [.., E] -> packed k|v [.., 2E] written into `out` (a cross-attention cache, computed once per source). */
+  projectMemory(b: PlanBuilder, memory: Act, out: Act): void {
+    const E = this.embedDim;
+    const bias = this.bias(E, 2 * E);
+    b.step(`${this.path} memory k|v`, [memory], [out], (r) =>
+      matmul(b.ctx, { a: r(memory), b: { buffer: this.inProjWeight.buffer }, c: r(out), bias }, { M: memory.size / E, N: 2 * E, K: E, transB: true, offB: E * E }, `${this.path} memory k|v`),
+    );
+  }
+
+  /** Where q, k and v are read from: an activation and the strided layout of its rows. */
+  private sources(b: PlanBuilder, query: Act, key: Act, value: Act, a: AttentionArgs, cache?: AttnCache): { acts: Act[]; q: Src; k: Src; v: Src; S: number } {
+    const E = this.embedDim;
+    const { B, L, batchFirst: bf } = a;
+    const src = (act: Act, width: number, off: number, len: number): Src => ({ act, lay: rowLayout(B, len, width, bf, off) });
+    if (cache?.kind === 'cross') {
+      const q = this.project(b, query, 0, 1, 'q');
+      return { acts: [q, cache.kv], q: src(q, E, 0, L), k: src(cache.kv, 2 * E, 0, cache.S), v: src(cache.kv, 2 * E, E, cache.S), S: cache.S };
+    }
+    if (query === key && key === value) {
+      const qkv = this.project(b, query, 0, 3, 'qkv');
+      if (cache?.kind === 'self') {
+        // Append the new rows' k|v (and q: the cache keeps packed rows, so an append is a plain copy) at [pos, pos + L).
+        const { kv, maxT, pos } = cache;
+        const rows = (bt: number, l: number) => (bf ? bt * L + l : l * B + bt);
+        for (let bt = 0; bt < B; bt++) {
+          const contiguous = bf || B === 1;
+          for (let l = 0; l < (contiguous ? 1 : L); l++) {
+            const n = contiguous ? L : 1;
+            b.copy(`kv cache append`, qkv, rows(bt, l) * 3 * E, kv, (bt * maxT + pos + l) * 3 * E, n * 3 * E);
+          }
+        }
+        const cached = (off: number): Src => ({ act: kv, lay: { off, strideB: maxT * 3 * E, strideL: 3 * E } });
+        return { acts: [qkv, kv], q: src(qkv, 3 * E, 0, L), k: cached(E), v: cached(2 * E), S: pos + L };
+      }
+      return { acts: [qkv], q: src(qkv, 3 * E, 0, L), k: src(qkv, 3 * E, E, a.S), v: src(qkv, 3 * E, 2 * E, a.S), S: a.S };
+    }
+    if (cache) throw new Error(`${this.path}: a self-attention cache needs query, key and value to be one input`);
+    if (key === value) {
+      const q = this.project(b, query, 0, 1, 'q');
+      const kv = this.project(b, key, 1, 2, 'kv');
+      return { acts: [q, kv], q: src(q, E, 0, L), k: src(kv, 2 * E, 0, a.S), v: src(kv, 2 * E, E, a.S), S: a.S };
+    }
+    const q = this.project(b, query, 0, 1, 'q');
+    const k = this.project(b, key, 1, 1, 'k');
+    const v = this.project(b, value, 2, 1, 'v');
+    return { acts: [q, k, v], q: src(q, E, 0, L), k: src(k, E, 0, a.S), v: src(v, E, 0, a.S), S: a.S };
+  }
+
+  /**
+   * Returns [attn_output, attn_weights?] like PyTorch's forward(query, key, value, ...). With a cache
+   * (incremental decoding) keys and values come from it: a self cache also receives the new rows.
+   */
+  forward(b: PlanBuilder, query: Act, key: Act, value: Act, a: AttentionArgs, cache?: AttnCache): Promise<Act[]> {
     return b.module(this.path, [query, key, value], async ([query, key, value]) => {
       const E = this.embedDim;
-      const { B, L, S, batchFirst } = a;
-      // Packed projections: the attention kernel reads q, k, v as column slices of these.
-      let q: Act, k: Act, v: Act;
-      const qOff = 0;
-      let kOff = 0, vOff = 0;
-      let qW = E, kW = E, vW = E;
-      if (query === key && key === value) {
-        q = k = v = this.project(b, query, 0, 3, 'qkv');
-        kOff = E;
-        vOff = 2 * E;
-        qW = kW = vW = 3 * E;
-      } else if (key === value) {
-        q = this.project(b, query, 0, 1, 'q');
-        k = v = this.project(b, key, 1, 2, 'kv');
-        vOff = E;
-        kW = vW = 2 * E;
-      } else {
-        q = this.project(b, query, 0, 1, 'q');
-        k = this.project(b, key, 1, 1, 'k');
-        v = this.project(b, value, 2, 1, 'v');
-      }
+      const { B, L, batchFirst } = a;
+      const { acts, q, k, v, S } = this.sources(b, query, key, value, a, cache);
       const o = b.act(query.shape, `${this.path} heads`);
       const probs = b.wantsWeights(this.path) ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
-      const reads = [...new Set([q, k, v, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
+      const reads = [...new Set([...acts, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
       const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
       b.step(probs ? 'attention (weights)' : 'attention', reads, probs ? [o, probs] : [o], (r) =>
         attention(
           b.ctx,
-          { q: r(q), k: r(k), v: r(v), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) },
-          {
-            B, H: this.numHeads, L, S, D: this.headDim,
-            causal: a.causal ?? false,
-            maskBatched,
-            q: rowLayout(B, L, qW, batchFirst, qOff),
-            k: rowLayout(B, S, kW, batchFirst, kOff),
-            v: rowLayout(B, S, vW, batchFirst, vOff),
-            o: rowLayout(B, L, E, batchFirst),
-          },
+          { q: r(q.act), k: r(k.act), v: r(v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) },
+          { B, H: this.numHeads, L, S, D: this.headDim, causal: a.causal ?? false, maskBatched, q: q.lay, k: k.lay, v: v.lay, o: rowLayout(B, L, E, batchFirst) },
           `${this.path} attention`,
           { writeProbs: !!probs },
         ),

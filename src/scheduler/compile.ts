@@ -23,7 +23,7 @@ export interface PlanStats {
 /** One encoded operation of a compiled plan. */
 type Item =
   | { kind: 'dispatch'; d: Dispatch }
-  | { kind: 'copy'; from: GPUBuffer; to: 'staging' | GPUBuffer; offset: number; bytes: number }
+  | { kind: 'copy'; from: GPUBuffer; fromOffset: number; to: 'staging' | GPUBuffer; offset: number; bytes: number }
   | { kind: 'host'; step: HostStep };
 
 export interface RunResult {
@@ -58,7 +58,7 @@ export class Plan {
   ) {}
 
   static async compile(ctx: GpuContext, b: PlanBuilder, label = 'plan'): Promise<Plan> {
-    const { slotOf, slotSizes, peakLive } = assignSlots(b.acts, b.steps, b.inputs, b.outputs);
+    const { slotOf, slotSizes, peakLive } = assignSlots(b.acts, b.steps, b.inputs, b.outputs, new Set(b.externals.keys()));
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const limit = ctx.limits.maxStorageBufferBindingSize;
     for (const a of b.acts) {
@@ -68,6 +68,8 @@ export class Plan {
     }
     const slots = slotSizes.map((n, i) => ctx.buffers.create(n * 4, usage, `${label} slot ${i}`));
     const slot = (a: Act): GPUBuffer => {
+      const ext = b.externals.get(a.id);
+      if (ext) return ext;
       const s = slotOf.get(a.id);
       if (s === undefined) throw new Error(`${label}: activation ${a.label} has no slot`);
       return slots[s];
@@ -86,10 +88,12 @@ export class Plan {
         if (step.kind === 'kernel') items.push({ kind: 'dispatch', d: await step.make(resolve) });
         else if (step.kind === 'capture') {
           const a = step.reads[0];
-          items.push({ kind: 'copy', from: slot(a), to: 'staging', offset: place(step.key, a.size * 4), bytes: a.size * 4 });
+          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(step.key, a.size * 4), bytes: a.size * 4 });
         } else if (step.kind === 'fill') {
           const a = step.writes[0];
-          items.push({ kind: 'copy', from: step.source, to: slot(a), offset: 0, bytes: a.size * 4 });
+          items.push({ kind: 'copy', from: step.source, fromOffset: 0, to: slot(a), offset: 0, bytes: a.size * 4 });
+        } else if (step.kind === 'copy') {
+          items.push({ kind: 'copy', from: slot(step.from), fromOffset: step.fromOffset * 4, to: slot(step.to), offset: step.toOffset * 4, bytes: step.count * 4 });
         } else items.push({ kind: 'host', step });
       }
     } catch (e) {
@@ -112,6 +116,7 @@ export class Plan {
     return new Plan(ctx, [...b.inputs], [...b.outputs], [...b.calls], b.steps.map((st) => st.label), slots, slotOf, items, layout, staging, stats);
   }
 
+  /** The slot of a plan input or output (those are never external). */
   private slot(a: Act): GPUBuffer {
     return this.slots[this.slotOf.get(a.id)!];
   }
@@ -144,7 +149,7 @@ export class Plan {
             pass.dispatchWorkgroups(...item.d.workgroups);
           } else if (item.kind === 'copy') {
             endPass();
-            enc.copyBufferToBuffer(item.from, 0, item.to === 'staging' ? staging : item.to, item.to === 'staging' ? item.offset : 0, item.bytes);
+            enc.copyBufferToBuffer(item.from, item.fromOffset, item.to === 'staging' ? staging : item.to, item.offset, item.bytes);
           } else {
             endPass();
             q.submit([enc.finish()]);
@@ -156,6 +161,10 @@ export class Plan {
         const nCaptures = this.stats.captures;
         this.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, this.layout[nCaptures + i].offset, a.size * 4));
         q.submit([enc.finish()]);
+        if (this.stagingBytes === 0) {
+          await q.onSubmittedWorkDone();
+          return { outputs: [], captures: new Map() };
+        }
         await staging.mapAsync(GPUMapMode.READ, 0, this.stagingBytes);
         const mapped = staging.getMappedRange(0, this.stagingBytes);
         const slice = (l: { offset: number; bytes: number }) => new Float32Array(mapped.slice(l.offset, l.offset + l.bytes));

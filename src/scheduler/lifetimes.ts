@@ -14,7 +14,13 @@ export interface SlotAssignment {
  * activations are dead are freed before the step's outputs are placed, best fit first — never onto a slot the
  * same step reads, because those activations are still alive.
  */
-export function assignSlots(acts: readonly Act[], steps: readonly Step[], inputs: readonly Act[], outputs: readonly Act[]): SlotAssignment {
+export function assignSlots(
+  acts: readonly Act[],
+  steps: readonly Step[],
+  inputs: readonly Act[],
+  outputs: readonly Act[],
+  external: ReadonlySet<number> = new Set(),
+): SlotAssignment {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   for (const a of inputs) first.set(a.id, -1);
@@ -23,7 +29,12 @@ export function assignSlots(acts: readonly Act[], steps: readonly Step[], inputs
     for (const a of s.reads) last.set(a.id, i);
   });
   for (const a of outputs) last.set(a.id, steps.length);
+  for (const id of external) {
+    first.delete(id);
+    last.delete(id);
+  }
   for (const a of acts) {
+    if (external.has(a.id)) continue;
     if (!first.has(a.id)) {
       if (last.has(a.id)) throw new Error(`plan: activation ${a.label} is read but never written nor given as input`);
       continue; // never used

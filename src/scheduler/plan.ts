@@ -52,7 +52,17 @@ export interface FillStep extends StepBase {
   source: GPUBuffer;
 }
 
-export type Step = KernelStep | CaptureStep | HostStep | FillStep;
+/** Bytes of one activation copied into a region of another (KV-cache appends). Offsets and size in elements. */
+export interface CopyStep extends StepBase {
+  kind: 'copy';
+  from: Act;
+  to: Act;
+  fromOffset: number;
+  toOffset: number;
+  count: number;
+}
+
+export type Step = KernelStep | CaptureStep | HostStep | FillStep | CopyStep;
 
 /** Where a module's forward began and ended in the step list, with its real inputs and outputs. */
 export interface ModuleCall {
@@ -89,6 +99,8 @@ export class PlanBuilder {
   readonly calls: ModuleCall[] = [];
   readonly inputs: Act[] = [];
   readonly outputs: Act[] = [];
+  /** Activations that live in buffers owned outside the plan (KV caches): never given a slot. */
+  readonly externals = new Map<number, GPUBuffer>();
   private readonly stack: string[] = [];
 
   constructor(
@@ -109,6 +121,14 @@ export class PlanBuilder {
   input(shape: readonly number[], label: string): Act {
     const a = this.act(shape, label);
     this.inputs.push(a);
+    return a;
+  }
+
+  /** An activation held in `buffer`, which outlives the plan (a KV cache, a cross-attention K/V). */
+  external(buffer: GPUBuffer, shape: readonly number[], label: string): Act {
+    const a = this.act(shape, label);
+    if (buffer.size < a.size * 4) throw new Error(`external ${label}: buffer of ${buffer.size} B is smaller than [${shape.join(', ')}]`);
+    this.externals.set(a.id, buffer);
     return a;
   }
 
@@ -135,6 +155,11 @@ export class PlanBuilder {
 
   host(label: string, reads: readonly Act[], writes: readonly Act[], run: HostStep['run']): void {
     this.steps.push({ kind: 'host', ...this.base(label, reads, writes), run });
+  }
+
+  copy(label: string, from: Act, fromOffset: number, to: Act, toOffset: number, count: number): void {
+    if (fromOffset + count > from.size || toOffset + count > to.size) throw new Error(`${label}: copy of ${count} elements out of bounds`);
+    this.steps.push({ kind: 'copy', ...this.base(label, [from], [to]), from, to, fromOffset, toOffset, count });
   }
 
   fill(label: string, act: Act, source: GPUBuffer): void {
