@@ -23,6 +23,8 @@ export interface HookRecord {
   kind: HookKind;
   input: CapturedTensor[];
   output?: CapturedTensor[];
+  /** generate(): the decoding step the record belongs to. */
+  step?: number;
 }
 
 /** fn of a forward hook: may return replacements for what is stored (and, with writeBack, what flows on). */

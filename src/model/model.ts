@@ -12,6 +12,7 @@ import { type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord,
 import { Plan, type PlanStats } from '../scheduler/compile.ts';
 import { type Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
+import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs, tokenInput } from './inputs.ts';
 
 /** What a forward returns: the output tensor in PyTorch's layout. */
@@ -205,14 +206,31 @@ export class Model {
     return run;
   }
 
+  /**
+   * Greedy autoregressive decoding (seq2seq and causal lm models) with KV caches on the GPU; hooks fire on every
+   * step and each record carries its step. `src`: source ids (seq2seq) or the prompt (lm), [L, B] / [B, L].
+   */
+  generate(src: InputTensor, opts: GenerateOptions): Promise<GenerateResult> {
+    const run = this.queue.then(() => {
+      this.assertLive('generate');
+      return generate({ ctx: this.ctx, config: this.config, root: this.root, builder: () => this.builder() }, src, opts);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private builder(): { b: PlanBuilder; observer?: HookObserver } {
+    const hooks = this.registry.all();
+    const observer = hooks.length ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes) : undefined;
+    return { b: new PlanBuilder(this.ctx, observer), observer };
+  }
+
   private async forwardNow(inputs: ModelInputs): Promise<ForwardResult> {
     this.assertLive('forward');
     for (const k of Object.keys(inputs)) {
       if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
     }
-    const hooks = this.registry.all();
-    const observer = hooks.length ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes) : undefined;
-    const b = new PlanBuilder(this.ctx, observer);
+    const { b, observer } = this.builder();
     const f = new Feeder(b);
     const { out, shape } = await this.record(f, inputs);
     const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}`;

@@ -1,5 +1,5 @@
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
-import { type MemoryArgs, TransformerDecoderLayer } from './decoder_layer.ts';
+import { type DecoderCache, type MemoryArgs, TransformerDecoderLayer } from './decoder_layer.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { LayerNorm } from './layernorm.ts';
 import { joinPath, Module, type Weights } from './module.ts';
@@ -19,10 +19,10 @@ export class TransformerDecoder extends Module {
     return [...this.layers, ...(this.norm ? [this.norm] : [])];
   }
 
-  forward(b: PlanBuilder, tgt: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs): Promise<Act> {
+  forward(b: PlanBuilder, tgt: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs, caches?: readonly DecoderCache[]): Promise<Act> {
     return b.module(this.path, [tgt, memory], async ([tgt, memory]) => {
       let x = tgt;
-      for (const layer of this.layers) x = await layer.forward(b, x, memory, a, m);
+      for (const [i, layer] of this.layers.entries()) x = await layer.forward(b, x, memory, a, m, caches?.[i]);
       return this.norm ? this.norm.forward(b, x) : x;
     });
   }

@@ -4,13 +4,19 @@ import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
 import { joinPath, Module, type Weights } from './module.ts';
-import { MultiheadAttention } from './multihead_attention.ts';
+import { type CrossCache, MultiheadAttention, type SelfCache } from './multihead_attention.ts';
 
 /** Masks and length of the encoder output the decoder attends to. */
 export interface MemoryArgs {
   S: number;
   mask?: Act;
   keyPaddingMask?: Act;
+}
+
+/** Incremental decoding: the layer's self-attention cache and its cross-attention memory k|v. */
+export interface DecoderCache {
+  self: SelfCache;
+  cross: CrossCache;
 }
 
 /** torch.nn.TransformerDecoderLayer (inference: dropout off). */
@@ -43,14 +49,14 @@ export class TransformerDecoderLayer extends Module {
     return [this.selfAttn, this.multiheadAttn, this.linear1, this.linear2, this.norm1, this.norm2, this.norm3];
   }
 
-  forward(b: PlanBuilder, x: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs): Promise<Act> {
+  forward(b: PlanBuilder, x: Act, memory: Act, a: SelfAttentionArgs, m: MemoryArgs, cache?: DecoderCache): Promise<Act> {
     return b.module(this.path, [x, memory], async ([x, memory]) => {
-      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L }).then((r) => r[0]);
+      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L }, cache?.self).then((r) => r[0]);
       const mha = (y: Act) =>
         this.multiheadAttn
           .forward(b, y, memory, memory, {
             B: a.B, L: a.L, S: m.S, batchFirst: a.batchFirst, mask: m.mask, keyPaddingMask: m.keyPaddingMask,
-          })
+          }, cache?.cross)
           .then((r) => r[0]);
       const ff = (y: Act) => feedForward(b, this.linear1, this.linear2, this.o.activation, y, this.path);
       if (this.o.normFirst) {

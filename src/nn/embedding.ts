@@ -47,15 +47,15 @@ export class TokenInput {
     if (positional === 'sinusoidal') this.table = w.constant('sinusoidal positions', sinusoidalTable(maxLen, dim), [maxLen, dim]);
   }
 
-  /** ids [B, L] (batch first) or [L, B] -> [B, L, E] or [L, B, E]. */
-  async forward(b: PlanBuilder, table: Embedding, ids: Act, B: number, L: number, batchFirst: boolean): Promise<Act> {
-    if (L > this.maxLen) throw new Error(`sequence length ${L} exceeds the model's max_len ${this.maxLen}`);
+  /** ids [B, L] (batch first) or [L, B] -> [B, L, E] or [L, B, E], at positions posOffset.. (incremental decoding). */
+  async forward(b: PlanBuilder, table: Embedding, ids: Act, B: number, L: number, batchFirst: boolean, posOffset = 0): Promise<Act> {
+    if (posOffset + L > this.maxLen) throw new Error(`sequence length ${posOffset + L} exceeds the model's max_len ${this.maxLen}`);
     const x = await table.forward(b, ids, this.scale);
     const pe = this.positional === 'learned' ? this.posEmbed!.weight : this.table;
     if (!pe) return x;
     const out = b.act(x.shape, `${table.path} + positions`);
     b.step('positions', [x], [out], (r) =>
-      posEnc(b.ctx, { x: r(x), pe: { buffer: pe.buffer }, out: r(out) }, { B, L, C: this.dim, batchFirst }, this.maxLen, `${table.path} positions`),
+      posEnc(b.ctx, { x: r(x), pe: { buffer: pe.buffer }, out: r(out) }, { B, L, C: this.dim, batchFirst, posOffset }, this.maxLen, `${table.path} positions`),
     );
     return out;
   }

@@ -2,6 +2,7 @@ import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type LayerOptions, type SelfAttentionArgs, TransformerEncoderLayer } from './encoder_layer.ts';
 import { LayerNorm } from './layernorm.ts';
 import { joinPath, Module, type Weights } from './module.ts';
+import type { SelfCache } from './multihead_attention.ts';
 
 /** torch.nn.TransformerEncoder: `layers.{i}` then the optional final `norm`. */
 export class TransformerEncoder extends Module {
@@ -18,10 +19,10 @@ export class TransformerEncoder extends Module {
     return [...this.layers, ...(this.norm ? [this.norm] : [])];
   }
 
-  forward(b: PlanBuilder, src: Act, a: SelfAttentionArgs): Promise<Act> {
+  forward(b: PlanBuilder, src: Act, a: SelfAttentionArgs, caches?: readonly SelfCache[]): Promise<Act> {
     return b.module(this.path, [src], async ([src]) => {
       let x = src;
-      for (const layer of this.layers) x = await layer.forward(b, x, a);
+      for (const [i, layer] of this.layers.entries()) x = await layer.forward(b, x, a, caches?.[i]);
       return this.norm ? this.norm.forward(b, x) : x;
     });
   }

@@ -4,7 +4,7 @@ import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
 import { joinPath, Module, type Weights } from './module.ts';
-import { type AttentionArgs, MultiheadAttention } from './multihead_attention.ts';
+import { type AttentionArgs, MultiheadAttention, type SelfCache } from './multihead_attention.ts';
 
 /** The options of PyTorch's encoder and decoder layers that change the numbers. */
 export interface LayerOptions {
@@ -46,9 +46,9 @@ export class TransformerEncoderLayer extends Module {
     return [this.selfAttn, this.linear1, this.linear2, this.norm1, this.norm2];
   }
 
-  forward(b: PlanBuilder, x: Act, a: SelfAttentionArgs): Promise<Act> {
+  forward(b: PlanBuilder, x: Act, a: SelfAttentionArgs, cache?: SelfCache): Promise<Act> {
     return b.module(this.path, [x], async ([x]) => {
-      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L }).then((r) => r[0]);
+      const sa = (y: Act) => this.selfAttn.forward(b, y, y, y, { ...a, S: a.L }, cache).then((r) => r[0]);
       const ff = (y: Act) => feedForward(b, this.linear1, this.linear2, this.o.activation, y, this.path);
       if (this.o.normFirst) {
         // x = x + sa(norm1(x)); x = x + ff(norm2(x))

@@ -4,6 +4,7 @@ import { TransformerEncoder } from './encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { Linear } from './linear.ts';
 import { Module, type Weights } from './module.ts';
+import type { SelfCache } from './multihead_attention.ts';
 import type { TokenOptions } from './seq2seq.ts';
 
 /**
@@ -38,11 +39,14 @@ export class EncoderLM extends Module {
     return [this.embed, ...(this.posEmbed ? [this.posEmbed] : []), this.encoder, this.head];
   }
 
-  /** ids [L, B] ([B, L] batch first) -> logits [L, B, V] ([B, L, V]). A causal LM adds the causal mask itself. */
-  forward(b: PlanBuilder, ids: Act, args: SelfAttentionArgs): Promise<Act> {
+  /**
+   * ids [L, B] ([B, L] batch first) -> logits [L, B, V] ([B, L, V]). A causal LM adds the causal mask itself.
+   * With caches (incremental decoding) the ids sit at positions [pos, pos + L) and earlier keys come from the caches.
+   */
+  forward(b: PlanBuilder, ids: Act, args: SelfAttentionArgs, pos = 0, caches?: readonly SelfCache[]): Promise<Act> {
     return b.module(this.path, [ids], async ([ids]) => {
-      const x = await this.tokens.forward(b, this.embed, ids, args.B, args.L, args.batchFirst);
-      const h = await this.encoder.forward(b, x, { ...args, causal: args.causal || this.causal });
+      const x = await this.tokens.forward(b, this.embed, ids, args.B, args.L, args.batchFirst, pos);
+      const h = await this.encoder.forward(b, x, { ...args, causal: args.causal || this.causal }, caches);
       return this.head.forward(b, h);
     });
   }

@@ -1,5 +1,5 @@
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
-import type { MemoryArgs } from './decoder_layer.ts';
+import type { DecoderCache, MemoryArgs } from './decoder_layer.ts';
 import { Embedding, TokenInput } from './embedding.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { Linear } from './linear.ts';
@@ -36,6 +36,21 @@ export class Seq2SeqTransformer extends Module {
 
   override children(): Module[] {
     return [this.srcEmbed, this.tgtEmbed, ...(this.posEmbed ? [this.posEmbed] : []), this.transformer, this.generator];
+  }
+
+  /** Incremental decoding, part 1: src ids -> memory (copied into `memory`, an external) and each decoder layer's memory k|v. */
+  async encode(b: PlanBuilder, src: Act, srcArgs: SelfAttentionArgs, memory: Act, crossKv: readonly Act[]): Promise<void> {
+    const x = await this.tokens.forward(b, this.srcEmbed, src, srcArgs.B, srcArgs.L, srcArgs.batchFirst);
+    const m = await this.transformer.encoder.forward(b, x, srcArgs);
+    b.copy('keep memory', m, 0, memory, 0, m.size);
+    this.transformer.decoder.layers.forEach((layer, i) => layer.multiheadAttn.projectMemory(b, m, crossKv[i]));
+  }
+
+  /** Incremental decoding, part 2: the new target ids at positions [pos, pos + L) -> their logits, through the caches. */
+  async decodeStep(b: PlanBuilder, tgt: Act, tgtArgs: SelfAttentionArgs, pos: number, memory: Act, mem: MemoryArgs, caches: readonly DecoderCache[]): Promise<Act> {
+    const y = await this.tokens.forward(b, this.tgtEmbed, tgt, tgtArgs.B, tgtArgs.L, tgtArgs.batchFirst, pos);
+    const h = await this.transformer.decoder.forward(b, y, memory, tgtArgs, mem, caches);
+    return this.generator.forward(b, h);
   }
 
   /** src ids [S, B] / tgt ids [T, B] ([B, S] / [B, T] batch first) -> logits [T, B, Vt] ([B, T, Vt]). */
