@@ -14,7 +14,18 @@ const rootToDemo: Plugin = {
   },
 };
 
-export default defineConfig({
+// `vite build --mode lib` (npm run build, run by npm install): the library and the CLI for Node, into dist/.
+const lib = {
+  build: {
+    ssr: true,
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'node20',
+    rollupOptions: { input: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts' } },
+  },
+};
+
+export default defineConfig(({ mode }) => (mode === 'lib' ? lib : {
   plugins: [rootToDemo],
   server: { host: '127.0.0.1', port: 5173, strictPort: true },
   preview: { host: '127.0.0.1', port: 5173, strictPort: true },
@@ -22,4 +33,4 @@ export default defineConfig({
     target: 'es2022',
     rollupOptions: { input: { demo: 'demo/index.html' } },
   },
-});
+}));

@@ -1,0 +1,13 @@
+// attnscope: the browser-safe API (no Node imports). Node adds `attnscope/node` for Dawn.
+export { GpuContext, type GpuRequirements } from './gpu/context.ts';
+export { GpuError } from './gpu/errors.ts';
+export { Model, type ForwardResult } from './model/model.ts';
+export type { GenerateOptions, GenerateResult } from './model/generate.ts';
+export { generateSquareSubsequentMask, InputError, type InputTensor, type ModelInputs } from './model/inputs.ts';
+export { readModelFile, writeModelFile, parseConfig, expectedTensors, type ModelConfig } from './model/config.ts';
+export { ModelFileError } from './model/errors.ts';
+export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
+export type { CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PreHookFn } from './hooks/registry.ts';
+export { CaptureBudgetError } from './hooks/observer.ts';
+export { Module } from './nn/module.ts';
+export { Tensor } from './tensor.ts';

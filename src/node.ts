@@ -1,0 +1,2 @@
+// attnscope/node: a GpuContext through Dawn (the `webgpu` package), with SwiftShader as the CPU fallback.
+export { createNodeContext, SWIFTSHADER_ICD } from './gpu/node.ts';
