@@ -6,11 +6,12 @@ import { createNodeContext } from './gpu/node.ts';
 import type { HookRecord } from './hooks/registry.ts';
 import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
 import { Model } from './model/model.ts';
+import { formatProfile } from './model/profile.ts';
 import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 
 const USAGE = `usage:
   attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors]
-                [--capture PATTERN]... [--average-heads] [--repeat N] [--debug]
+                [--capture PATTERN]... [--average-heads] [--repeat N] [--profile FILE.json] [--debug]
   attnscope info MODEL.safetensors
 
 run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT_NAMES.join(', ')}
@@ -19,6 +20,8 @@ run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT
         --capture PATTERN (repeatable; a module path or glob such as 'encoder.layers.*.self_attn')
         also writes each matched module's inputs and outputs as '<path>.input' ('.input.1', …) and
         '<path>.output'; attention modules add '<path>.weights' [B, H, L, S] ([B, L, S] with --average-heads).
+        --profile FILE.json times every dispatch with GPU timestamps (median of --repeat runs, default 5),
+        prints the top kernels and modules, and writes the full report to FILE.json.
 info    prints the model's config and its modules, named as PyTorch names them.`;
 
 class UsageError extends Error {}
@@ -49,6 +52,7 @@ interface RunOptions {
   repeat?: string;
   capture?: string[];
   'average-heads'?: boolean;
+  profile?: string;
 }
 
 /** A hook record's tensors under the CLI's names: '<path>.input[.i]', '<path>.output[.i]', '<path>.weights'. */
@@ -81,6 +85,12 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
     for (const p of paths) {
       const attention = modules.get(p)!.kind === 'MultiheadAttention';
       model.setForwardHook(p, p, undefined, attention ? { averageHeads: opts['average-heads'] } : {});
+    }
+    if (opts.profile) {
+      const report = await model.profile(inputs, { runs: opts.repeat === undefined ? 5 : repeat });
+      console.log(formatProfile(report));
+      writeAtomically(opts.profile, new TextEncoder().encode(JSON.stringify({ date: new Date().toISOString(), model: modelPath, ...report }, null, 2)));
+      console.log(`wrote ${opts.profile}`);
     }
     const times: number[] = [];
     let result;
@@ -134,6 +144,7 @@ async function main(argv: string[]): Promise<void> {
       repeat: { type: 'string' },
       capture: { type: 'string', multiple: true },
       'average-heads': { type: 'boolean' },
+      profile: { type: 'string' },
       debug: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

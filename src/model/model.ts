@@ -9,10 +9,11 @@ import { Seq2SeqTransformer, type TokenOptions } from '../nn/seq2seq.ts';
 import { Transformer } from '../nn/transformer.ts';
 import { HookObserver } from '../hooks/observer.ts';
 import { type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
-import { Plan, type PlanStats } from '../scheduler/compile.ts';
+import { type DispatchTiming, Plan, type PlanStats } from '../scheduler/compile.ts';
 import { type Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
+import { aggregate, median, type ProfileReport } from './profile.ts';
 import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs, tokenInput } from './inputs.ts';
 
 /** What a forward returns: the output tensor in PyTorch's layout. */
@@ -226,6 +227,52 @@ export class Model {
   }
 
   private async forwardNow(inputs: ModelInputs): Promise<ForwardResult> {
+    const { entry, data, shape } = await this.prepare(inputs);
+    const { outputs, captures } = await entry.plan.run(data);
+    this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
+    return { output: outputs[0], shape };
+  }
+
+  /**
+   * Where a forward's time goes: the median wall time and CPU phases of `runs` ordinary forwards, then (with
+   * timestamp-query) `runs` profiled forwards timing every dispatch in its own compute pass, summed per kernel and
+   * per module path. Hooks stay active, so capture costs show up too.
+   */
+  profile(inputs: ModelInputs, opts: { runs?: number } = {}): Promise<ProfileReport> {
+    const run = this.queue.then(() => this.profileNow(inputs, opts.runs ?? 5));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async profileNow(inputs: ModelInputs, runs: number): Promise<ProfileReport> {
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`profile: runs ${runs} must be a positive integer`);
+    const { entry, data } = await this.prepare(inputs);
+    await entry.plan.run(data, 'warm-up');
+    const walls: number[] = [];
+    const cpus: { encodeSubmitMs: number; waitMs: number; readbackMs: number }[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const r = await entry.plan.run(data);
+      walls.push(performance.now() - t0);
+      cpus.push(r.cpu);
+    }
+    const timestamps = this.ctx.features.has('timestamp-query');
+    const report: ProfileReport = {
+      adapter: this.ctx.adapterName,
+      timestamps,
+      runs,
+      forwardMs: median(walls),
+      cpu: { encodeSubmitMs: median(cpus.map((c) => c.encodeSubmitMs)), waitMs: median(cpus.map((c) => c.waitMs)), readbackMs: median(cpus.map((c) => c.readbackMs)) },
+      dispatches: entry.plan.stats.dispatches,
+    };
+    if (!timestamps) return report;
+    const timings: DispatchTiming[][] = [];
+    for (let i = 0; i < runs; i++) timings.push((await entry.plan.run(data, 'profile', true)).timings!);
+    return { ...report, ...aggregate(timings) };
+  }
+
+  /** The cached (or newly compiled) plan for these inputs and the current hooks, and the data to feed it. */
+  private async prepare(inputs: ModelInputs): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
     this.assertLive('forward');
     for (const k of Object.keys(inputs)) {
       if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
@@ -248,9 +295,7 @@ export class Model {
     this.plans.set(key, entry);
     this.lastPlan = entry.plan;
     // A cached plan's inputs are the acts recorded when it was built, in the same order as these feeds.
-    const { outputs, captures } = await entry.plan.run(f.feeds.map((x) => x.data));
-    this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
-    return { output: outputs[0], shape };
+    return { entry, data: f.feeds.map((x) => x.data), shape };
   }
 
   /** Records the forward for these inputs (validating them) and returns the output activation. */

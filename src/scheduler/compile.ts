@@ -22,15 +22,73 @@ export interface PlanStats {
 
 /** One encoded operation of a compiled plan. */
 type Item =
-  | { kind: 'dispatch'; d: Dispatch }
+  | { kind: 'dispatch'; d: Dispatch; module: string }
   | { kind: 'copy'; from: GPUBuffer; fromOffset: number; to: 'staging' | GPUBuffer; offset: number; bytes: number }
   | { kind: 'host'; step: HostStep };
+
+/** GPU time of one dispatch (timestamp queries around its own compute pass). */
+export interface DispatchTiming {
+  /** The dispatch's label: module path and what it does. */
+  label: string;
+  /** The kernel (pipeline) name: matmul, attention, … */
+  kernel: string;
+  /** The module path that recorded it ('' for the model's own steps). */
+  module: string;
+  ms: number;
+}
 
 export interface RunResult {
   outputs: Float32Array[];
   /** Capture key -> data, in the order the captures were recorded. */
   captures: Map<string, Float32Array>;
+  /** With `profile`: GPU time per dispatch, in plan order. */
+  timings?: DispatchTiming[];
+  /** CPU side: writing inputs + encoding + submitting; waiting for the GPU and the map; copying results out. */
+  cpu: { encodeSubmitMs: number; waitMs: number; readbackMs: number };
 }
+
+/** Timestamp queries of a profiled run: two per dispatch, resolved into one buffer and read with the staging map. */
+class Timestamps {
+  readonly set: GPUQuerySet;
+  readonly resolved: GPUBuffer;
+  readonly read: GPUBuffer;
+  next = 0;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly count: number,
+  ) {
+    this.set = ctx.device.createQuerySet({ type: 'timestamp', count: 2 * count, label: 'profile' });
+    this.resolved = ctx.buffers.create(16 * count, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'profile resolve');
+    this.read = ctx.buffers.create(16 * count, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'profile read');
+  }
+
+  writes(): GPUComputePassTimestampWrites {
+    const i = this.next++;
+    return { querySet: this.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  resolve(enc: GPUCommandEncoder): void {
+    enc.resolveQuerySet(this.set, 0, 2 * this.count, this.resolved, 0);
+    enc.copyBufferToBuffer(this.resolved, 0, this.read, 0, 16 * this.count);
+  }
+
+  async ms(): Promise<number[]> {
+    await this.read.mapAsync(GPUMapMode.READ);
+    const t = new BigInt64Array(this.read.getMappedRange().slice(0));
+    this.read.unmap();
+    return Array.from({ length: this.count }, (_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+  }
+
+  dispose(): void {
+    this.set.destroy();
+    this.ctx.buffers.destroy(this.resolved);
+    this.ctx.buffers.destroy(this.read);
+  }
+}
+
+/** The most dispatches one profiled run can time (two timestamps each in one query set). */
+export const MAX_PROFILED_DISPATCHES = 2048;
 
 /**
  * A recorded forward turned into GPU work once: slots allocated, every Dispatch (pipeline + bind group)
@@ -85,7 +143,7 @@ export class Plan {
     };
     try {
       for (const step of b.steps) {
-        if (step.kind === 'kernel') items.push({ kind: 'dispatch', d: await step.make(resolve) });
+        if (step.kind === 'kernel') items.push({ kind: 'dispatch', d: await step.make(resolve), module: step.module });
         else if (step.kind === 'capture') {
           const a = step.reads[0];
           items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(step.key, a.size * 4), bytes: a.size * 4 });
@@ -121,15 +179,23 @@ export class Plan {
     return this.slots[this.slotOf.get(a.id)!];
   }
 
-  /** Runs the plan: `data[i]` fills `inputs[i]`; returns the outputs and the captures. */
-  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward'): Promise<RunResult> {
+  /**
+   * Runs the plan: `data[i]` fills `inputs[i]`; returns the outputs and the captures. With `profile` (needs the
+   * timestamp-query feature) every dispatch gets its own compute pass with timestamps, and `timings` comes back.
+   */
+  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward', profile = false): Promise<RunResult> {
     if (this.disposed) throw new Error(`${label}: the plan was disposed`);
     if (data.length !== this.inputs.length) throw new Error(`${label}: ${data.length} inputs given, the plan takes ${this.inputs.length}`);
     const { ctx } = this;
     const q = ctx.device.queue;
+    const dispatches = this.items.filter((i) => i.kind === 'dispatch');
+    if (profile && !ctx.features.has('timestamp-query')) throw new Error(`${label}: profiling needs the timestamp-query feature, which this device lacks`);
+    if (profile && dispatches.length > MAX_PROFILED_DISPATCHES) throw new Error(`${label}: ${dispatches.length} dispatches, more than the ${MAX_PROFILED_DISPATCHES} one profiled run can time`);
+    const stamps = profile ? new Timestamps(ctx, dispatches.length) : undefined;
     const staging = ctx.buffers.acquire(Math.max(this.stagingBytes, 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} staging`);
     try {
       return await ctx.scoped(label, async () => {
+        const t0 = performance.now();
         this.inputs.forEach((a, i) => {
           const d = data[i];
           if (d.length !== a.size) throw new Error(`${label}: input ${a.label} has ${d.length} values, expected ${a.size} [${a.shape.join(', ')}]`);
@@ -143,7 +209,8 @@ export class Plan {
         };
         for (const item of this.items) {
           if (item.kind === 'dispatch') {
-            pass ??= enc.beginComputePass({ label });
+            if (stamps) endPass();
+            pass ??= enc.beginComputePass({ label, timestampWrites: stamps?.writes() });
             pass.setPipeline(item.d.pipeline);
             pass.setBindGroup(0, item.d.bindGroup);
             pass.dispatchWorkgroups(...item.d.workgroups);
@@ -158,21 +225,30 @@ export class Plan {
           }
         }
         endPass();
+        stamps?.resolve(enc);
         const nCaptures = this.stats.captures;
         this.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, this.layout[nCaptures + i].offset, a.size * 4));
         q.submit([enc.finish()]);
+        const t1 = performance.now();
+        const timings = stamps && (await stamps.ms()).map((ms, i) => {
+          const d = dispatches[i] as Extract<Item, { kind: 'dispatch' }>;
+          return { label: d.d.label, kernel: d.d.pipeline.label, module: d.module, ms };
+        });
         if (this.stagingBytes === 0) {
           await q.onSubmittedWorkDone();
-          return { outputs: [], captures: new Map() };
+          return { outputs: [], captures: new Map(), timings, cpu: { encodeSubmitMs: t1 - t0, waitMs: performance.now() - t1, readbackMs: 0 } };
         }
         await staging.mapAsync(GPUMapMode.READ, 0, this.stagingBytes);
+        const t2 = performance.now();
         const mapped = staging.getMappedRange(0, this.stagingBytes);
         const slice = (l: { offset: number; bytes: number }) => new Float32Array(mapped.slice(l.offset, l.offset + l.bytes));
         const captures = new Map(this.layout.slice(0, nCaptures).map((l) => [l.key, slice(l)]));
-        return { outputs: this.layout.slice(nCaptures).map(slice), captures };
+        const outputs = this.layout.slice(nCaptures).map(slice);
+        return { outputs, captures, timings, cpu: { encodeSubmitMs: t1 - t0, waitMs: t2 - t1, readbackMs: performance.now() - t2 } };
       });
     } finally {
       ctx.buffers.release(staging);
+      stamps?.dispose();
     }
   }
 
