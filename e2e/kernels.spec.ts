@@ -1,17 +1,27 @@
 import { expect, test } from '@playwright/test';
 
-test('kernel suite passes in headless Chromium on WebGPU', async ({ page }) => {
+// test/browser/: every kernel case and the PyTorch parity cases of a few fixtures, in the page on navigator.gpu.
+test('kernel suite and PyTorch parity pass in headless Chromium on WebGPU', async ({ page }) => {
   const errors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(e.message));
+  const t0 = Date.now();
   await page.goto('/test/browser/index.html');
   await page.waitForFunction(() => window.kernelSuite?.done, undefined, { timeout: 280_000 });
   const r = await page.evaluate(() => window.kernelSuite);
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
   await page.screenshot({ path: 'test-output/kernel-suite.png', fullPage: true });
-  console.log(`browser kernel suite on ${r.adapter}: ${r.passed.length} passed, ${r.failed.length} failed`);
+  const parityPassed = r.passed.filter((n) => n.startsWith('parity ')).length;
+  console.log(
+    `browser suite on ${r.adapter}: ${r.passed.length} passed (${r.passed.length - parityPassed} kernel, ${parityPassed} parity), ` +
+      `${r.failed.length} failed, in ${seconds} s`,
+  );
+  for (const p of r.parity) console.log(`  parity ${p.name}: max |attnscope - torch| ${p.maxAbsError.toExponential(2)}, forward ${p.firstMs.toFixed(0)} ms, cached ${p.cachedMs.toFixed(0)} ms`);
   expect(r.failed, r.failed.map((f) => `${f.name}: ${f.error}`).join('\n')).toEqual([]);
-  expect(r.passed.length).toBeGreaterThan(0);
+  expect(r.passed.length - parityPassed).toBeGreaterThan(0);
+  expect(parityPassed).toBeGreaterThan(0);
+  expect(r.parity.length).toBe(parityPassed);
   expect(errors).toEqual([]);
 });

@@ -1,0 +1,378 @@
+// The `attnscope` CLI as a user runs it: built from src/cli.ts into a fresh folder (never a stale dist/), run with
+// node in a child process, its files and streams checked. Also: models freshly exported by tools/export_torch.py
+// from every config of the fixture matrix match PyTorch through the CLI (when /usr/bin/python3 has torch).
+import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SWIFTSHADER_ICD } from '../src/gpu/node.ts';
+import { INPUT_NAMES } from '../src/model/inputs.ts';
+import { readSafetensors, type TensorEntry, type TensorInput, writeSafetensors } from '../src/model/safetensors.ts';
+import { maxAbsDiff, PARITY_ATOL } from './parity.cases.ts';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const fixtures = join(repo, 'test', 'fixtures');
+const PYTHON = '/usr/bin/python3';
+
+let buildDir = '';
+let cliJs = '';
+let work = '';
+/**
+ * The environment the CLI runs in. Dawn prints adapter-probing noise to stderr on a machine with no GPU (the Vulkan
+ * loader's "XDG_RUNTIME_DIR is invalid", lavapipe's rejection, then the CLI's own SwiftShader notice); the tests
+ * pin what the CLI would pick anyway so stderr holds only what the CLI means to say.
+ */
+let env: NodeJS.ProcessEnv = {};
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function node(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Result {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, args, { cwd: work, env: opts.env ?? env, encoding: 'utf8', timeout: opts.timeout ?? 60_000 });
+  if (r.error) throw new Error(`node ${args.join(' ')}: ${r.error.message}\nstderr: ${r.stderr}`);
+  if (r.signal) throw new Error(`node ${args.join(' ')}: killed by ${r.signal}\nstderr: ${r.stderr}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A child process without blocking the event loop (so several can run at once). */
+function spawnAsync(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeout?: number }): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { ...opts, encoding: 'utf8', timeout: opts.timeout ?? 90_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') reject(new Error(`${cmd} ${args.join(' ')}: ${error.message}\nstderr: ${stderr}`));
+      else resolve({ status: error ? (error.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+const attnscope = (args: string[], opts?: { env?: NodeJS.ProcessEnv }): Result => node([cliJs, ...args], opts);
+
+function lines(s: string): string[] {
+  const l = s.split('\n');
+  if (l.at(-1) === '') l.pop();
+  return l;
+}
+
+/** Asserts a failed run: exit status 1, nothing on stdout, stderr exactly one `attnscope: ` line (then the usage text for usage errors). */
+function expectFailure(r: Result, message: RegExp, opts: { usage?: boolean } = {}): void {
+  const err = lines(r.stderr);
+  expect(r.status, `exit status; stderr:\n${r.stderr}`).toBe(1);
+  expect(err[0], r.stderr).toMatch(/^attnscope: /);
+  expect(err[0]).toMatch(message);
+  if (opts.usage) {
+    expect(err[1], r.stderr).toBe('usage:');
+    expect(err.slice(1).some((l) => l.startsWith('attnscope:')), r.stderr).toBe(false);
+    expect(r.stderr).toContain('attnscope run MODEL.safetensors --inputs IN.safetensors');
+  } else {
+    expect(err, r.stderr).toHaveLength(1);
+  }
+  expect(r.stdout).toBe('');
+}
+
+/** The output file (and any temporary sibling of it) must not exist. */
+function expectNoOutput(out: string): void {
+  expect(existsSync(out), `${out} was left behind`).toBe(false);
+  const dir = join(out, '..');
+  const base = out.slice(dir.length + 1);
+  expect(readdirSync(dir).filter((f) => f.startsWith(base))).toEqual([]);
+}
+
+function readIo(name: string): Map<string, TensorEntry> {
+  return readSafetensors(readFileSync(join(fixtures, `${name}.io.safetensors`)), `${name}.io.safetensors`).tensors;
+}
+
+/** The forward arguments of a fixture's io file, as a list the writer takes. */
+function fixtureInputs(name: string): TensorInput[] {
+  const io = readIo(name);
+  return INPUT_NAMES.flatMap((n) => {
+    const t = io.get(n);
+    return t ? [{ name: n, dtype: t.dtype, shape: t.shape, data: t.data }] : [];
+  });
+}
+
+function writeInputs(file: string, tensors: readonly TensorInput[]): string {
+  const path = join(work, file);
+  writeFileSync(path, writeSafetensors(tensors));
+  return path;
+}
+
+let n = 0;
+/** A fresh output path in the work folder. */
+const outPath = (): string => join(work, `out-${++n}.safetensors`);
+
+function readOutput(path: string): TensorEntry {
+  const f = readSafetensors(readFileSync(path), path);
+  expect([...f.tensors.keys()]).toEqual(['output']);
+  return f.tensors.get('output')!;
+}
+
+beforeAll(() => {
+  // Inside the repository so the bundle's bare imports (webgpu, wgsl-preprocessor) resolve from node_modules.
+  mkdirSync(join(repo, 'test-output'), { recursive: true });
+  buildDir = mkdtempSync(join(repo, 'test-output', 'cli-'));
+  const vite = join(repo, 'node_modules', 'vite', 'bin', 'vite.js');
+  const b = spawnSync(process.execPath, [vite, 'build', '--ssr', 'src/cli.ts', '--outDir', buildDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: repo,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (b.status !== 0) throw new Error(`vite build of src/cli.ts failed (${b.error?.message ?? `status ${b.status}`}):\n${b.stdout}\n${b.stderr}`);
+  cliJs = join(buildDir, 'cli.js');
+  work = mkdtempSync(join(tmpdir(), 'attnscope-cli-test-'));
+
+  // The Vulkan loader wants XDG_RUNTIME_DIR (a private folder; mkdtemp makes it 0700).
+  env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? work };
+  // Where the CLI falls back to SwiftShader (it says so on stderr), pin it: the same adapter, without the probing.
+  if (!env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    const probe = attnscope(['info', join(fixtures, 'len2-h8-seqfirst.model.safetensors')]);
+    if (probe.stderr.includes('using SwiftShader')) env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
+}, 120_000);
+
+afterAll(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('attnscope run', () => {
+  const cases = [
+    { name: 'post-relu-seqfirst', what: 'nn.Transformer [L, B, E], float causal tgt_mask, bool key padding' },
+    { name: 'bool-masks-eps1e-3', what: 'every mask bool', repeat: 2 },
+    { name: 'pre-gelu-batchfirst', what: 'nn.Transformer [B, L, E], bool src_mask' },
+    { name: 'seq2seq-sinusoidal', what: 'token seq2seq, I64 ids [B, L]' },
+  ];
+  for (const c of cases) {
+    it(`${c.name} (${c.what}): output matches PyTorch, one submit`, () => {
+      const inputs = writeInputs(`${c.name}.in.safetensors`, fixtureInputs(c.name));
+      const out = outPath();
+      const args = ['run', join(fixtures, `${c.name}.model.safetensors`), '--inputs', inputs, '--out', out];
+      if (c.repeat) args.push('--repeat', String(c.repeat));
+      const r = attnscope(args);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/\b\d+ dispatches, 1 submit per forward\b/);
+      if (c.repeat) expect(r.stdout).toContain(`median of ${c.repeat}`);
+      expect(lines(r.stdout).at(-1)).toMatch(/^wrote /);
+      expect(lines(r.stdout).at(-1)!.startsWith(`wrote ${out}`)).toBe(true);
+      const want = readIo(c.name).get('output')!;
+      const got = readOutput(out);
+      expect(got.dtype).toBe('F32');
+      expect(got.shape).toEqual(want.shape);
+      const err = maxAbsDiff(got.data, want.data);
+      expect(err, `max |cli - torch| = ${err}`).toBeLessThanOrEqual(PARITY_ATOL);
+      expect(readdirSync(work).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    });
+  }
+});
+
+describe('attnscope run --capture', () => {
+  it('writes the matched modules\' attention weights and outputs, matching PyTorch\'s', () => {
+    const name = 'post-relu-seqfirst';
+    const inputs = writeInputs(`${name}.capture.in.safetensors`, fixtureInputs(name));
+    const out = outPath();
+    const r = attnscope(['run', join(fixtures, `${name}.model.safetensors`), '--inputs', inputs, '--out', out, '--capture', 'encoder.layers.*.self_attn', '--capture', 'decoder.layers.1']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\b\d+ dispatches, 1 submit per forward\b/);
+    const got = readSafetensors(readFileSync(out), out).tensors;
+    const io = readIo(name);
+    for (const t of ['output', 'encoder.layers.0.self_attn.weights', 'encoder.layers.1.self_attn.weights', 'decoder.layers.1.output']) {
+      const g = got.get(t);
+      const w = io.get(t)!;
+      expect(g, `${out} lacks ${t}; it has ${[...got.keys()].join(', ')}`).toBeDefined();
+      expect(g!.shape, t).toEqual(w.shape);
+      const err = maxAbsDiff(g!.data, w.data);
+      expect(err, `${t}: max |cli - torch| = ${err}`).toBeLessThanOrEqual(PARITY_ATOL);
+    }
+  });
+});
+
+describe('attnscope info', () => {
+  it('prints the config and every module by its PyTorch path', () => {
+    const r = attnscope(['info', join(fixtures, 'post-relu-seqfirst.model.safetensors')]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(JSON.parse(out[0])).toMatchObject({ kind: 'transformer', d_model: 24, nhead: 3, num_encoder_layers: 2, num_decoder_layers: 2 });
+    const paths = out.slice(1).map((l) => l.split(/\s+/)[0]);
+    for (const p of ['encoder', 'encoder.layers.0.self_attn', 'encoder.layers.1.linear2', 'encoder.norm', 'decoder.layers.1.multihead_attn.out_proj', 'decoder.layers.1.norm3']) {
+      expect(paths).toContain(p);
+    }
+    expect(out).toContain('encoder.layers.0.self_attn  MultiheadAttention');
+    expect(out).toContain('decoder.layers.1.multihead_attn.out_proj  Linear');
+  });
+
+  it('names a seq2seq model\'s modules under transformer.', () => {
+    const r = attnscope(['info', join(fixtures, 'seq2seq-sinusoidal.model.safetensors')]);
+    expect(r.status).toBe(0);
+    const paths = lines(r.stdout).slice(1).map((l) => l.split(/\s+/)[0]);
+    expect(paths).toEqual(expect.arrayContaining(['transformer.encoder.layers.0.self_attn', 'transformer.decoder.layers.1.multihead_attn', 'generator']));
+  });
+});
+
+describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
+  const model = (name: string) => join(fixtures, `${name}.model.safetensors`);
+
+  it('a missing model file', () => {
+    const inputs = writeInputs('missing.in.safetensors', fixtureInputs('post-relu-seqfirst'));
+    const out = outPath();
+    const missing = join(work, 'no-such-model.safetensors');
+    expectFailure(attnscope(['run', missing, '--inputs', inputs, '--out', out]), /^attnscope: cannot read model file .*no-such-model\.safetensors: ENOENT$/);
+    expectNoOutput(out);
+    expectFailure(attnscope(['info', missing]), /^attnscope: cannot read model file .*no-such-model\.safetensors: ENOENT$/);
+  });
+
+  it('a missing inputs file', () => {
+    const out = outPath();
+    expectFailure(attnscope(['run', model('post-relu-seqfirst'), '--inputs', join(work, 'no-such-inputs.safetensors'), '--out', out]), /cannot read inputs file .*no-such-inputs\.safetensors: ENOENT$/);
+    expectNoOutput(out);
+  });
+
+  it('a corrupt (truncated) model file', () => {
+    const bytes = readFileSync(model('post-relu-seqfirst'));
+    const inputs = writeInputs('corrupt.in.safetensors', fixtureInputs('post-relu-seqfirst'));
+    // Cut inside the header, then inside the data section.
+    for (const [file, keep] of [['cut-header.safetensors', 3000], ['cut-data.safetensors', bytes.length - 1000]] as const) {
+      const path = join(work, file);
+      writeFileSync(path, bytes.subarray(0, keep));
+      const out = outPath();
+      const message = new RegExp(`^attnscope: .*${file.replace('.', '\\.')}: .*\\(truncated\\?\\)$`);
+      expectFailure(attnscope(['run', path, '--inputs', inputs, '--out', out]), message);
+      expectNoOutput(out);
+      expectFailure(attnscope(['info', path]), message);
+    }
+  });
+
+  it('a model file error is reported before any GPU adapter is requested', () => {
+    // With a Vulkan ICD list that names nothing, requesting an adapter makes the CLI fall back to SwiftShader and say
+    // so on stderr (or fail to find one). A model file that cannot be read or parsed needs no GPU to be rejected.
+    const noGpu = { ...env, VK_ICD_FILENAMES: join(work, 'no-such-icd.json') };
+    const path = join(work, 'cut-header-2.safetensors');
+    writeFileSync(path, readFileSync(model('post-relu-seqfirst')).subarray(0, 3000));
+    const inputs = writeInputs('nogpu.in.safetensors', fixtureInputs('post-relu-seqfirst'));
+    expectFailure(attnscope(['info', join(work, 'no-such-model.safetensors')], { env: noGpu }), /cannot read model file/);
+    expectFailure(attnscope(['info', path], { env: noGpu }), /\(truncated\?\)$/);
+    expectFailure(attnscope(['run', path, '--inputs', inputs], { env: noGpu }), /\(truncated\?\)$/);
+  });
+
+  it('an inputs file with a tensor that is not a forward argument', () => {
+    const inputs = writeInputs('bogus.in.safetensors', [...fixtureInputs('post-relu-seqfirst'), { name: 'bogus', dtype: 'F32', shape: [2], data: [1, 2] }]);
+    const out = outPath();
+    expectFailure(attnscope(['run', model('post-relu-seqfirst'), '--inputs', inputs, '--out', out]), /^attnscope: .*bogus\.in\.safetensors: tensor 'bogus' is not a forward argument \(expected some of src, tgt, /);
+    expectNoOutput(out);
+  });
+
+  it('an input of the wrong shape', () => {
+    // post-relu-seqfirst: src is [S, B, E] = [7, 2, 24]; give it E = 23.
+    const tensors = fixtureInputs('post-relu-seqfirst').map((t) => (t.name === 'src' ? { ...t, shape: [7, 2, 23], data: Array.from(t.data).slice(0, 7 * 2 * 23) } : t));
+    const inputs = writeInputs('shape.in.safetensors', tensors);
+    const out = outPath();
+    expectFailure(attnscope(['run', model('post-relu-seqfirst'), '--inputs', inputs, '--out', out]), /^attnscope: input src: shape \[7, 2, 23\], expected \[L, B, E\] with E = 24$/);
+    expectNoOutput(out);
+  });
+
+  it('a token id outside the vocabulary (seq2seq)', () => {
+    const tensors = fixtureInputs('seq2seq-sinusoidal').map((t) => {
+      if (t.name !== 'src') return t;
+      const data = Array.from(t.data);
+      data[4] = 1000;
+      return { ...t, data };
+    });
+    const inputs = writeInputs('vocab.in.safetensors', tensors);
+    const out = outPath();
+    expectFailure(attnscope(['run', model('seq2seq-sinusoidal'), '--inputs', inputs, '--out', out]), /^attnscope: input src: token id 1000 at index 4 is outside the vocabulary \[0, \d+\)$/);
+    expectNoOutput(out);
+  });
+
+  it('usage errors print the usage text', () => {
+    expectFailure(attnscope([]), /^attnscope: no command given$/, { usage: true });
+    expectFailure(attnscope(['frobnicate', model('post-relu-seqfirst')]), /^attnscope: unknown command 'frobnicate'$/, { usage: true });
+    expectFailure(attnscope(['run', model('post-relu-seqfirst')]), /^attnscope: run needs --inputs IN\.safetensors$/, { usage: true });
+    expectFailure(attnscope(['info']), /^attnscope: info needs a MODEL\.safetensors path$/, { usage: true });
+    expectFailure(attnscope(['info', model('post-relu-seqfirst'), 'extra']), /^attnscope: unexpected arguments: extra$/, { usage: true });
+    const out = outPath();
+    expectFailure(attnscope(['run', model('post-relu-seqfirst'), '--inputs', 'x', '--repeat', '0', '--out', out]), /^attnscope: --repeat 0: expected a positive integer$/, { usage: true });
+    expectNoOutput(out);
+  });
+
+  it('an unknown command without a model path is still an unknown command', () => {
+    expectFailure(attnscope(['frobnicate']), /^attnscope: unknown command 'frobnicate'$/, { usage: true });
+  });
+
+  it('an unknown option', () => {
+    expectFailure(attnscope(['info', model('post-relu-seqfirst'), '--frob']), /^attnscope: Unknown option '--frob'/);
+  });
+
+  it('--help prints the usage on stdout and exits 0', () => {
+    const r = attnscope(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(lines(r.stdout)[0]).toBe('usage:');
+  });
+
+  it('--debug adds the stack', () => {
+    const r = attnscope(['info', join(work, 'no-such-model.safetensors'), '--debug']);
+    expect(r.status).toBe(1);
+    const err = lines(r.stderr);
+    expect(err[0]).toMatch(/^attnscope: cannot read model file .*: ENOENT$/);
+    expect(err[1]).toMatch(/^Error: cannot read model file/);
+    expect(err.slice(2).length).toBeGreaterThan(0);
+    expect(err.slice(2).every((l) => /^\s+at /.test(l))).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Acceptance: a newly seeded model exported by tools/export_torch.py from any config in the matrix matches PyTorch
+// through the CLI.
+
+function torchAvailable(): string | undefined {
+  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) return `${PYTHON} cannot import torch and numpy (apt-get install python3-torch python3-numpy)`;
+  return undefined;
+}
+const noTorch = torchAvailable();
+
+describe('models freshly exported by tools/export_torch.py', () => {
+  it.skipIf(noTorch !== undefined)(
+    `every config of the matrix, seed 7, matches PyTorch through the CLI${noTorch ? ` (skipped: ${noTorch})` : ''}`,
+    async () => {
+      const py = async (args: string[]): Promise<string> => {
+        const r = await spawnAsync(PYTHON, ['tools/export_torch.py', ...args], { cwd: repo, env });
+        if (r.status !== 0) throw new Error(`export_torch.py ${args.join(' ')}: status ${r.status}\n${r.stderr}`);
+        return r.stdout;
+      };
+      const configs = lines(await py(['--list'])).map((l) => l.split(/\s+/)[0]);
+      expect(configs.length).toBeGreaterThanOrEqual(20);
+      /** Exports one config, runs it through the CLI; returns the max abs error against PyTorch. */
+      const check = async (name: string): Promise<number> => {
+        const [m, i, e, o] = ['model', 'in', 'expected', 'out'].map((k) => join(work, `export-${name}.${k}.safetensors`));
+        await py(['--config', name, '--seed', '7', '--out', m, '--inputs', i, '--expected', e]);
+        const inputs = [...readSafetensors(readFileSync(i), i).tensors.keys()];
+        expect(inputs.filter((k) => !(INPUT_NAMES as readonly string[]).includes(k)), `${name}: --inputs holds only forward arguments`).toEqual([]);
+        const r = await spawnAsync(process.execPath, [cliJs, 'run', m, '--inputs', i, '--out', o], { cwd: work, env });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        expect(r.stderr, name).toBe('');
+        expect(r.stdout, name).toMatch(/ 1 submit per forward/);
+        const want = readSafetensors(readFileSync(e), e).tensors.get('output')!;
+        const got = readOutput(o);
+        expect(got.shape, name).toEqual(want.shape);
+        return maxAbsDiff(got.data, want.data);
+      };
+      // One per core (at most 4): each is a Python process, then a CLI process (on SwiftShader, mostly pipeline compiles).
+      const errors = new Map<string, number>();
+      const queue = [...configs];
+      const worker = async () => {
+        for (let name = queue.shift(); name !== undefined; name = queue.shift()) errors.set(name, await check(name));
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, worker));
+      console.log(`export_torch.py --seed 7 -> attnscope run, max |cli - torch|:\n${configs.map((c) => `  ${c.padEnd(30)} ${errors.get(c)!.toExponential(2)}`).join('\n')}`);
+      for (const c of configs) expect(errors.get(c), `${c}: max |cli - torch|`).toBeLessThanOrEqual(PARITY_ATOL);
+    },
+    300_000,
+  );
+});
