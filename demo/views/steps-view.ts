@@ -1,0 +1,69 @@
+// Generation step by step: for each generated token (a row), the head-mean attention it paid to each key
+// (source characters for seq2seq) in one layer, drawn as a strip of bars, tallest = where it looked.
+import type { Step } from '../analysis.ts';
+import { cssColor } from './colors.ts';
+import { FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
+
+export class StepsView {
+  readonly canvas = document.createElement('canvas');
+
+  constructor(private readonly host: HTMLElement) {
+    this.canvas.className = 'steps-view';
+    host.append(this.canvas);
+  }
+
+  set(steps: readonly Step[], keys: readonly string[], layer: number): void {
+    const S = keys.length;
+    const avail = Math.max(320, this.host.clientWidth - 8);
+    const labelW = 84;
+    const cw = Math.max(3, Math.min(30, Math.floor((avail - labelW - 10) / Math.max(1, S))));
+    const rh = cw >= 14 ? 30 : 18;
+    const y0 = 30;
+    const w = labelW + S * cw + 10;
+    const h = y0 + steps.length * rh + 6;
+    const ctx = sizeCanvas(this.canvas, w, h);
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, w, h);
+    ctx.font = cw >= 12 ? FONT : FONT_SMALL;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'center';
+    ctx.fillStyle = '#1d2733';
+    if (cw >= 8) for (let j = 0; j < S; j++) ctx.fillText(keys[j], labelW + (j + 0.5) * cw, y0 - 12, cw);
+    ctx.font = UI_FONT;
+    ctx.textAlign = 'left';
+    ctx.fillStyle = '#56606b';
+    ctx.fillText('step → token', 4, y0 - 12);
+    steps.forEach((st, t) => {
+      const row = st.byLayer[layer] ?? new Float32Array(S);
+      let mx = 0;
+      let arg = 0;
+      for (let j = 0; j < S; j++) {
+        if (row[j] > mx) {
+          mx = row[j];
+          arg = j;
+        }
+      }
+      const y = y0 + t * rh;
+      ctx.fillStyle = t % 2 ? '#f7f9fb' : '#fff';
+      ctx.fillRect(0, y, w, rh);
+      ctx.font = FONT;
+      ctx.textAlign = 'left';
+      ctx.fillStyle = '#8994a0';
+      ctx.fillText(String(t).padStart(2, ' '), 4, y + rh / 2);
+      ctx.fillStyle = '#1d2733';
+      ctx.fillText(`→ ${st.label}`, 30, y + rh / 2, labelW - 34);
+      for (let j = 0; j < Math.min(S, row.length); j++) {
+        const v = row[j];
+        const bh = Math.max(v > 0 ? 1 : 0, Math.round((rh - 6) * (mx > 0 ? v / mx : 0)));
+        ctx.fillStyle = cssColor(0.2 + 0.8 * (mx > 0 ? v / mx : 0), 1);
+        ctx.fillRect(labelW + j * cw + 1, y + rh - 3 - bh, Math.max(1, cw - 2), bh);
+      }
+      if (mx > 0) {
+        ctx.strokeStyle = '#d9480f';
+        ctx.lineWidth = 1.5;
+        ctx.strokeRect(labelW + arg * cw + 0.5, y + 2.5, cw - 1, rh - 5);
+      }
+    });
+    this.canvas.dataset.steps = String(steps.length);
+  }
+}
