@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { createNodeContext } from './gpu/node.ts';
 import type { HookRecord } from './hooks/registry.ts';
 import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
+import { readModelFile } from './model/config.ts';
 import { Model } from './model/model.ts';
 import { formatProfile } from './model/profile.ts';
 import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
@@ -68,7 +69,8 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
   if (!opts.inputs) throw new UsageError('run needs --inputs IN.safetensors');
   const repeat = opts.repeat === undefined ? 1 : Number(opts.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat ${opts.repeat}: expected a positive integer`);
-  const modelBytes = readFile(modelPath, 'model file');
+  // Files are read and validated before a GPU is asked for: a bad file fails fast and quietly.
+  const file = readModelFile(readFile(modelPath, 'model file'), modelPath);
   const io = readSafetensors(readFile(opts.inputs, 'inputs file'), opts.inputs);
   const inputs: ModelInputs = {};
   for (const [name, t] of io.tensors) {
@@ -77,7 +79,7 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
   }
   const ctx = await createNodeContext({ who: modelPath });
   try {
-    const model = Model.load(ctx, modelBytes, modelPath);
+    const model = Model.fromFile(ctx, file);
     if (opts['average-heads'] && !opts.capture?.length) throw new UsageError('--average-heads needs --capture');
     const paths = [...new Set((opts.capture ?? []).flatMap((p) => model.modulesMatching(p)))];
     if (paths.includes('')) throw new UsageError('--capture: the root module is the output itself; capture its children');
@@ -114,7 +116,7 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
       const captured = Object.values(model.hooks).flatMap((r) => captureTensors(r, modules.get(r.module)!.kind === 'MultiheadAttention'));
       const tensors = [{ name: 'output', shape, data: output }, ...captured].map((t) => ({ ...t, dtype: 'F32' as const }));
       writeAtomically(opts.out, writeSafetensors(tensors, { producer: 'attnscope' }));
-      console.log(`wrote ${opts.out} (${tensors.length} tensors${captured.length ? `: output and ${captured.length} captures` : ''})`);
+      console.log(`wrote ${opts.out} (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${captured.length ? `: output and ${captured.length} captures` : ''})`);
     }
     model.dispose();
   } finally {
@@ -123,9 +125,10 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
 }
 
 async function info(modelPath: string): Promise<void> {
+  const file = readModelFile(readFile(modelPath, 'model file'), modelPath);
   const ctx = await createNodeContext({ who: modelPath });
   try {
-    const model = Model.load(ctx, readFile(modelPath, 'model file'), modelPath);
+    const model = Model.fromFile(ctx, file);
     console.log(JSON.stringify({ ...model.config, src_vocab: undefined, tgt_vocab: undefined, vocab: undefined }));
     for (const [path, m] of model.namedModules()) console.log(`${path || '(root)'}  ${m.kind}`);
     model.dispose();
@@ -135,31 +138,38 @@ async function info(modelPath: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      inputs: { type: 'string' },
-      out: { type: 'string' },
-      repeat: { type: 'string' },
-      capture: { type: 'string', multiple: true },
-      'average-heads': { type: 'boolean' },
-      profile: { type: 'string' },
-      debug: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        inputs: { type: 'string' },
+        out: { type: 'string' },
+        repeat: { type: 'string' },
+        capture: { type: 'string', multiple: true },
+        'average-heads': { type: 'boolean' },
+        profile: { type: 'string' },
+        debug: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    // Node's message goes on to explain '--' for positionals; the first sentence is the point.
+    throw new UsageError((e as Error).message.split(/\.\s/)[0].replace(/\.$/, ''), { cause: e });
+  }
+  const { values, positionals } = parsed;
   const [command, modelPath, ...rest] = positionals;
   if (values.help) {
     console.log(USAGE);
     return;
   }
   if (!command) throw new UsageError('no command given');
+  if (command !== 'run' && command !== 'info') throw new UsageError(`unknown command '${command}'`);
   if (rest.length) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
   if (!modelPath) throw new UsageError(`${command} needs a MODEL.safetensors path`);
   if (command === 'run') await run(modelPath, values);
-  else if (command === 'info') await info(modelPath);
-  else throw new UsageError(`unknown command '${command}'`);
+  else await info(modelPath);
 }
 
 const argv = process.argv.slice(2);

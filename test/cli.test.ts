@@ -304,7 +304,7 @@ describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
   });
 
   it('an unknown option', () => {
-    expectFailure(attnscope(['info', model('post-relu-seqfirst'), '--frob']), /^attnscope: Unknown option '--frob'/);
+    expectFailure(attnscope(['info', model('post-relu-seqfirst'), '--frob']), /^attnscope: Unknown option '--frob'$/, { usage: true });
   });
 
   it('--help prints the usage on stdout and exits 0', () => {
