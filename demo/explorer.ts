@@ -9,6 +9,9 @@ import { StepsView } from './views/steps-view.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
+/** Longest sequence the rollout is computed for. */
+const MAX_ROLLOUT = 1024;
+
 const KIND_ORDER: AttnKind[] = ['cross', 'enc', 'dec', 'self'];
 const choiceTitle = (c: HeadChoice) => (typeof c === 'number' ? `head ${c}` : c === 'mean' ? 'mean over heads' : 'rollout');
 
@@ -145,8 +148,10 @@ export class Explorer {
     this.renderHeads();
   }
 
+  /** Rollout is for self-attention; it costs O(n³) per layer in JS, so very long sequences go without. */
   private hasRollout(kind: AttnKind): boolean {
-    return kind !== 'cross';
+    const m = this.layers(kind)[0];
+    return kind !== 'cross' && !!m && m.shape[2] <= MAX_ROLLOUT;
   }
 
   private rolloutOf(kind: AttnKind): Matrix[] {
@@ -188,7 +193,8 @@ export class Explorer {
     const oneScale = ($('scale') as HTMLSelectElement).value === 'one';
     this.modelView.set({ layers: maps.length, columns, cells, max: oneScale ? 1 : undefined }, s);
     $('model-view-title').textContent = `${KIND_TITLES[s.kind]}: ${maps.length} layers × ${H} heads`;
-    $('rollout-note').hidden = !this.hasRollout(s.kind);
+    $('rollout-note').hidden = s.kind === 'cross';
+    $('rollout-skipped').hidden = this.hasRollout(s.kind) || s.kind === 'cross';
     $('cross-note').hidden = s.kind !== 'cross';
     this.renderLarge();
     this.renderHeads();

@@ -132,7 +132,7 @@ async function run(): Promise<void> {
     const a = await analyse(model, {
       text,
       maxNewTokens: Math.max(1, Number($<HTMLInputElement>('max-tokens').value) || 16),
-      length: Math.max(1, Math.min(512, Number($<HTMLInputElement>('length').value) || 12)),
+      length: Math.max(1, Math.min(4096, Number($<HTMLInputElement>('length').value) || 12)),
     });
     showError(undefined);
     runs++;
@@ -146,6 +146,7 @@ async function run(): Promise<void> {
     $('verdict').textContent = ex ? (ex.expected === a.output ? '✓ matches the expected answer' : `✗ expected ${ex.expected}`) : '';
     $('timing').textContent = [a.timings.generateMs !== undefined ? `generate ${a.timings.generateMs.toFixed(0)} ms` : '', `forward with ${a.maps.length} captures ${a.timings.forwardMs.toFixed(0)} ms`].filter(Boolean).join(' · ');
     $('notes').textContent = a.notes.join(' ');
+    $('profile-report').replaceChildren(); // a report belongs to the input it was made for
     $('results').hidden = false;
     explorer!.show(a);
     setState('ready');
@@ -175,7 +176,8 @@ async function openFile(file: File): Promise<void> {
     showError(undefined);
   } catch (e) {
     // the previous model stays loaded and usable
-    showError(`Could not open ${file.name}: ${message(e)}`);
+    const msg = message(e);
+    showError(msg.startsWith(file.name) ? `Could not open ${msg}` : `Could not open ${file.name}: ${msg}`);
     setState('error');
     return;
   }
@@ -260,6 +262,7 @@ async function main(): Promise<void> {
   if (!('gpu' in navigator) || !navigator.gpu) {
     $('gpu-missing').hidden = false;
     $('app').hidden = true;
+    $('adapter').textContent = 'no WebGPU';
     setState('no-webgpu');
     return;
   }
@@ -269,6 +272,7 @@ async function main(): Promise<void> {
     $('gpu-missing').hidden = false;
     $('gpu-missing-reason').textContent = `navigator.gpu exists, but no device could be created: ${message(e)}`;
     $('app').hidden = true;
+    $('adapter').textContent = 'no WebGPU device';
     setState('no-webgpu');
     return;
   }

@@ -13,7 +13,7 @@ function table(title: string, rows: { name: string; ms: number; count: number }[
   const t = document.createElement('table');
   t.innerHTML = '<thead><tr><th></th><th>GPU time</th><th>share</th><th>calls</th></tr></thead>';
   const body = document.createElement('tbody');
-  const top = rows[0]?.ms || 1;
+  const top = rows.reduce((m, r) => Math.max(m, r.ms), 0) || 1;
   for (const r of rows) {
     const tr = document.createElement('tr');
     const name = document.createElement('td');

@@ -86,12 +86,14 @@ export class HeatmapView {
     const textW = (labels: string[]) => labels.reduce((m, s) => Math.max(m, probe.measureText(s).width), 0);
     const avail = Math.max(240, this.host.clientWidth - 24);
     const rowLabelW = Math.min(90, textW(d.rows)) + 34;
-    const maxColLabel = Math.min(90, textW(d.cols));
     const cell = Math.max(1, Math.min(34, Math.floor((avail - rowLabelW - 70) / cols), Math.floor(640 / rows)));
     const showLabels = cell >= 9;
-    const rotate = maxColLabel > cell - 2;
+    // a column label stands upright when it fits its cell, else it is turned on its side
+    const turned = d.cols.map((s) => probe.measureText(s).width > cell - 2);
+    const rotate = turned.some((t) => t);
+    const turnedW = Math.min(90, textW(d.cols.filter((_, j) => turned[j])));
     const x0 = rowLabelW;
-    const y0 = 40 + (showLabels ? (rotate ? maxColLabel + 8 : 18) : 4);
+    const y0 = 34 + (showLabels ? Math.max(18, rotate ? turnedW + 10 : 0) : 4);
     const w = x0 + cols * cell + 70;
     const h = y0 + rows * cell + 12;
     this.layout = { x0, y0, cell, w, h, rotate };
@@ -140,7 +142,7 @@ export class HeatmapView {
       for (let j = 0; j < cols; j++) {
         ctx.fillStyle = hv?.col === j ? '#d9480f' : '#1d2733';
         const cx = x0 + (j + 0.5) * cell;
-        if (rotate) {
+        if (turned[j]) {
           ctx.save();
           ctx.translate(cx, y0 - 6);
           ctx.rotate(-Math.PI / 2);
