@@ -59,6 +59,11 @@ export class BufferPool {
     this.parkedCount++;
   }
 
+  /** The buffers parked for reuse, e.g. to check that none was left mapped (release unmaps before parking). */
+  parkedBuffers(): GPUBuffer[] {
+    return [...this.free.values()].flat();
+  }
+
   get stats(): BufferStats {
     let bytes = 0;
     for (const b of this.owned.values()) bytes += b;

@@ -7,7 +7,7 @@
  * seq2seq) is an error. Keys the document does not list at all are not part of ModelConfig: they are passed back as
  * `extra` (tools/export_torch.py `save(module, path, **extra)` may add such keys).
  */
-import { ModelFileError, quote, show } from './errors.ts';
+import { dims, jsonError, ModelFileError, quote, show } from './errors.ts';
 import { isFloatDType, readSafetensors, writeSafetensors, type SafetensorsDType } from './safetensors.ts';
 
 export type ModelKind = 'transformer' | 'encoder' | 'decoder' | 'seq2seq' | 'lm';
@@ -157,7 +157,8 @@ export function splitConfig(json: unknown, fileLabel = 'config'): { config: Mode
   const misplaced = Object.keys(c).find((k) => DOCUMENTED.has(k) && !known.has(k));
   if (misplaced !== undefined) fail(misplaced, `is not a config key for kind "${kind}" (only for ${KINDS.filter((k) => KEYS[k].includes(misplaced)).join(', ')})`);
   const extra: Record<string, unknown> = {};
-  for (const k of Object.keys(c)) if (!DOCUMENTED.has(k)) extra[k] = c[k];
+  // defineProperty: a "__proto__" key is data, not extra's prototype
+  for (const k of Object.keys(c)) if (!DOCUMENTED.has(k)) Object.defineProperty(extra, k, { value: c[k], enumerable: true, writable: true, configurable: true });
 
   const d_model = int('d_model', 1, CONFIG_LIMITS.d_model);
   const nhead = int('nhead', 1, CONFIG_LIMITS.d_model);
@@ -341,13 +342,20 @@ export function checkModelTensors(
   }
   const extra = [...tensors.keys()].filter((n) => !expected.has(n));
   if (extra.length) {
-    const names = extra.slice(0, 5).map(quote).join(', ');
-    fail('unexpected', `${extra.length} tensor${extra.length > 1 ? 's' : ''} not part of a ${config.kind} model with this config: ${names}${extra.length > 5 ? ', …' : ''}`, extra[0]);
+    // Up to 5 names, as many as fit in ~150 characters (the first always, clipped), so the message stays one short line.
+    const shown = [quote(extra[0], 100)];
+    for (const n of extra.slice(1, 5)) {
+      const q = quote(n, 60);
+      if (shown.join(', ').length + q.length > 150) break;
+      shown.push(q);
+    }
+    const names = shown.join(', ') + (extra.length > shown.length ? ', …' : '');
+    fail('unexpected', `${extra.length} tensor${extra.length > 1 ? 's' : ''} not part of a ${config.kind} model with this config: ${names}`, extra[0]);
   }
 }
 
 function fmtShape(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
+  return dims(s);
 }
 
 /** Reads and fully validates an attnscope model file. */
@@ -366,7 +374,7 @@ export function readModelFile(bytes: Uint8Array, fileLabel = 'model file'): Mode
     json = JSON.parse(text);
   } catch (e) {
     throw new ModelFileError(
-      `${fileLabel}: __metadata__["attnscope"] is not valid JSON (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+      `${fileLabel}: __metadata__["attnscope"] is not valid JSON (${jsonError(e)})`,
       'config',
       fileLabel,
     );

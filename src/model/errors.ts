@@ -33,17 +33,61 @@ export class ModelFileError extends Error {
 }
 
 /** A name quoted for a one-line message: JSON escapes newlines and control characters; long names are clipped. */
-export function quote(name: string): string {
-  return JSON.stringify(name.length > 120 ? `${name.slice(0, 120)}…` : name);
+export function quote(name: string, max = 120): string {
+  return JSON.stringify(name.length > max ? `${name.slice(0, max)}…` : name);
 }
 
-/** A value shown in a one-line message, clipped so a hostile file cannot produce a huge message. */
+/**
+ * A value shown in a one-line message, clipped so a hostile file cannot produce a huge message. Bounded in depth as
+ * well as length: JSON.stringify (and String) recurse, and a header nesting arrays 100 000 deep overflows the stack.
+ */
 export function show(value: unknown): string {
-  let s: string;
-  try {
-    s = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    s = String(value);
-  }
+  const budget = { left: 100 };
+  const s = brief(value, 0, budget);
   return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+}
+
+function brief(v: unknown, depth: number, budget: { left: number }): string {
+  if (budget.left <= 0) return '…';
+  let s: string;
+  if (Array.isArray(v) || (typeof v === 'object' && v !== null)) {
+    const array = Array.isArray(v);
+    const [open, close] = array ? ['[', ']'] : ['{', '}'];
+    const keys = array ? [] : Object.keys(v);
+    const n = array ? (v as unknown[]).length : keys.length;
+    if (n === 0) s = open + close;
+    else if (depth >= 4) s = `${open}…${close}`;
+    else {
+      budget.left -= 2;
+      const parts: string[] = [];
+      for (let i = 0; i < n; i++) {
+        if (budget.left <= 0) {
+          parts.push('…');
+          break;
+        }
+        const item = array ? (v as unknown[])[i] : (v as Record<string, unknown>)[keys[i]];
+        const text = brief(item, depth + 1, budget);
+        parts.push(array ? text : `${JSON.stringify(keys[i].slice(0, 40))}:${text}`);
+      }
+      s = open + parts.join(',') + close;
+    }
+  } else if (typeof v === 'string') s = JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v);
+  else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined) s = String(v);
+  else if (v === null) s = 'null';
+  else s = typeof v;
+  budget.left -= s.length;
+  return s;
+}
+
+/** A shape for a one-line message: `[2, 3, 4]`, or its first dims and the count when a hostile shape has many. */
+export function dims(shape: readonly unknown[], max = 8): string {
+  const head = shape.slice(0, max).map((d) => (typeof d === 'number' ? String(d) : show(d)));
+  return shape.length > max ? `[${head.join(', ')}, … (${shape.length} dims)]` : `[${head.join(', ')}]`;
+}
+
+/** A JSON.parse error as one short line: V8 quotes the offending text, which may hold control characters. */
+export function jsonError(e: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  const m = (e instanceof Error ? e.message : String(e)).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return m.length > 100 ? `${m.slice(0, 100)}…` : m;
 }

@@ -33,24 +33,42 @@ export function f32(data: Float32Array, shape: number[]): InputTensor {
   return { dtype: 'F32', shape, data };
 }
 
+/**
+ * The values of a float input as a Float32Array of `numel` values. JS callers may hand in a Float64Array or a plain
+ * array (the types say Float32Array): those are converted, since their bytes written as they are would be garbage.
+ */
+function floatData(name: string, t: InputTensor, numel: number): Float32Array {
+  const d: unknown = t.data;
+  if (!d || typeof (d as ArrayLike<number>).length !== 'number') throw new InputError(`input ${name}: data is ${d === null ? 'null' : typeof d}, not an array of numbers`);
+  const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+  if (data.length !== numel) throw new InputError(`input ${name}: ${data.length} values for shape ${fmt(t.shape)} (${numel} values)`);
+  return data;
+}
+
+const numelOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
 /** A float activation input (src / tgt / memory) of exactly `shape`. */
 export function floatInput(name: string, t: InputTensor, shape: readonly number[]): Float32Array {
   if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16' && t.dtype !== 'F64') throw new InputError(`input ${name}: dtype ${t.dtype}, expected a float tensor`);
   checkShape(name, t.shape, shape);
-  return t.data as Float32Array;
+  return floatData(name, t, numelOf(shape));
 }
 
 export function checkShape(name: string, got: readonly number[], want: readonly number[]): void {
   if (got.length !== want.length || got.some((d, i) => d !== want[i])) throw new InputError(`input ${name}: shape ${fmt(got)}, expected ${fmt(want)}`);
+  if (got.some((d) => !Number.isSafeInteger(d) || d <= 0)) throw new InputError(`input ${name}: shape ${fmt(got)} has an empty or invalid dimension; every dimension must be a positive integer`);
 }
 
 /** Token ids (I32 / I64 / U8) of exactly `shape`, each in [0, vocab). */
 export function tokenInput(name: string, t: InputTensor, shape: readonly number[], vocab: number): Uint32Array {
   if (t.dtype !== 'I32' && t.dtype !== 'I64' && t.dtype !== 'I8' && t.dtype !== 'U8') throw new InputError(`input ${name}: dtype ${t.dtype}, expected integer token ids`);
   checkShape(name, t.shape, shape);
-  const out = new Uint32Array(t.data.length);
-  for (let i = 0; i < t.data.length; i++) {
+  const n = numelOf(shape);
+  if (!t.data || t.data.length !== n) throw new InputError(`input ${name}: ${t.data?.length ?? 'no'} values for shape ${fmt(t.shape)} (${n} values)`);
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
     const v = t.data[i];
+    if (!Number.isInteger(v)) throw new InputError(`input ${name}: token id ${v} at index ${i} is not an integer`);
     if (v < 0 || v >= vocab) throw new InputError(`input ${name}: token id ${v} at index ${i} is outside the vocabulary [0, ${vocab})`);
     out[i] = v;
   }
@@ -67,11 +85,13 @@ export function additiveMask(name: string, t: InputTensor, shapes: readonly (rea
     throw new InputError(`input ${name}: shape ${fmt(t.shape)}, expected ${shapes.map(fmt).join(' or ')}`);
   }
   let data: Float32Array;
+  const n = numelOf(t.shape);
   if (t.dtype === 'BOOL' || t.dtype === 'U8') {
-    data = new Float32Array(t.data.length);
-    for (let i = 0; i < data.length; i++) data[i] = t.data[i] ? -Infinity : 0;
+    if (!t.data || t.data.length !== n) throw new InputError(`input ${name}: ${t.data?.length ?? 'no'} values for shape ${fmt(t.shape)} (${n} values)`);
+    data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = t.data[i] ? -Infinity : 0;
   } else if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64') {
-    data = t.data as Float32Array;
+    data = floatData(name, t, n);
     const nan = data.findIndex((v) => Number.isNaN(v));
     if (nan >= 0) throw new InputError(`input ${name}: NaN at index ${nan}`);
   } else throw new InputError(`input ${name}: dtype ${t.dtype}; masks are F32 (added) or BOOL / U8 (true = blocked)`);

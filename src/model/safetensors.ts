@@ -8,7 +8,7 @@
  *
  * Reading never allocates from a size it has not checked against the bytes actually present.
  */
-import { ModelFileError, quote, show, type ModelFileErrorCode } from './errors.ts';
+import { dims as fmtDims, jsonError, ModelFileError, quote, show, type ModelFileErrorCode } from './errors.ts';
 
 export type FloatDType = 'F32' | 'F16' | 'BF16' | 'F64';
 export type ByteDType = 'U8' | 'BOOL';
@@ -199,7 +199,7 @@ export function readSafetensors(bytes: Uint8Array, fileLabel = 'file'): Safetens
   try {
     header = JSON.parse(text);
   } catch (e) {
-    return fail('bad-json', `header is not valid JSON (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+    return fail('bad-json', `header is not valid JSON (${jsonError(e)})`);
   }
   if (!isPlainObject(header)) fail('bad-header', `header JSON is ${describe(header)}, not an object`);
   const head = header as Record<string, unknown>;
@@ -214,7 +214,8 @@ export function readSafetensors(bytes: Uint8Array, fileLabel = 'file'): Safetens
       if (!isPlainObject(entry)) fail('metadata', `__metadata__ is ${describe(entry)}, not a string -> string map`);
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
         if (typeof v !== 'string') fail('metadata', `__metadata__ value for ${quote(k)} is ${describe(v)}, not a string`);
-        metadata[k] = v as string;
+        // defineProperty: a "__proto__" key is data, not the object's prototype
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
@@ -228,7 +229,7 @@ export function readSafetensors(bytes: Uint8Array, fileLabel = 'file'): Safetens
   for (const t of ordered) {
     if (t.begin === t.end) continue;
     if (prev && t.begin < prev.end) {
-      fail('overlap', `tensors ${quote(prev.name)} [${prev.begin}, ${prev.end}) and ${quote(t.name)} [${t.begin}, ${t.end}) overlap`, t.name);
+      fail('overlap', `tensors ${quote(prev.name, 60)} [${prev.begin}, ${prev.end}) and ${quote(t.name, 60)} [${t.begin}, ${t.end}) overlap`, t.name);
     }
     covered += t.end - t.begin;
     prev = t;
@@ -279,7 +280,7 @@ function parseEntry(name: string, entry: unknown, dataSize: number, fail: Fail):
   const numel = (dims as number[]).reduce((a, d) => a * d, 1);
   const want = numel * DTYPE_BYTES[dt];
   if (want !== en - b) {
-    fail('bad-offsets', `${at}: shape [${(dims as number[]).join(', ')}] of ${dt} needs ${want} bytes but data_offsets [${b}, ${en}] span ${en - b}`, name);
+    fail('bad-offsets', `${at}: shape ${fmtDims(dims)} of ${dt} needs ${want} bytes but data_offsets [${b}, ${en}] span ${en - b}`, name);
   }
   return { name, dtype: dt, shape: (dims as number[]).slice(), begin: b, end: en };
 }
