@@ -165,16 +165,21 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
     await expect(page.locator('#notice')).toContainText('random weights');
   }
   const tLoad = Date.now();
+  await page.screenshot({ path: join(OUT, 'demo-page.png'), fullPage: true });
 
   // 2. the page's captures equal the CLI's for the same forward inputs
   const work = mkdtempSync(join(tmpdir(), 'attnscope-demo-'));
   try {
     const cli = cliCaptures(haveDates ? DATES : FIXTURE, first.inputs, work);
     expect([...cli.keys()].sort()).toEqual(Object.keys(first.captures).sort());
+    let worst = 0;
     for (const [name, t] of cli) {
       expect(first.captures[name].shape, name).toEqual(t.shape);
-      expect(maxDiff(first.captures[name].data, t.data, name), name).toBeLessThan(TOL);
+      const d = maxDiff(first.captures[name].data, t.data, name);
+      expect(d, name).toBeLessThan(TOL);
+      worst = Math.max(worst, d);
     }
+    console.log(`page vs CLI: ${cli.size} attention captures, max |difference| ${worst.toExponential(2)}`);
     // the large view shows the head mean of the selected module, equal to the CLI's
     const large = first.large;
     expect(large.choice).toBe('mean');
