@@ -39,6 +39,8 @@ export class HookObserver implements ModuleObserver {
     /** The hook by name at run time: a cached plan calls the fn registered now, not the one it was built with. */
     private readonly current: (name: string) => Hook | undefined,
     private readonly budget: number,
+    /** Wraps every call of a hook fn (the model refuses forwards from inside one: they would wait on themselves). */
+    private readonly callHook: <T>(call: () => T) => T = (call) => call(),
   ) {}
 
   private on(path: string, kind: Hook['kind']): Hook[] {
@@ -99,7 +101,7 @@ export class HookObserver implements ModuleObserver {
       const fresh = uniq.map((a) => b.act(a.shape, `${path} input (pre-hook ${h.name})`));
       b.host(`pre-hook ${h.name}`, uniq, fresh, async (data) => {
         const input = seen.map((a) => ({ shape: [...a.shape], data: data[uniq.indexOf(a)] }));
-        const given = await (this.hookNow(h).fn as PreHookFn)(this.module(path), input);
+        const given = await this.callHook(() => (this.hookNow(h).fn as PreHookFn)(this.module(path), input));
         const next = given ?? input;
         checkTensors(`pre-hook '${h.name}' on ${path}`, 'input', next, seen);
         this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'forward_pre', input: next });
@@ -152,7 +154,7 @@ export class HookObserver implements ModuleObserver {
       const view = (a: Act): CapturedTensor => ({ shape: [...a.shape], data: data[reads.indexOf(a)] });
       const input = ins.map(view);
       const output = outs.map(view);
-      const r = await (this.hookNow(h).fn as ForwardHookFn)(this.module(path), input, output);
+      const r = await this.callHook(() => (this.hookNow(h).fn as ForwardHookFn)(this.module(path), input, output));
       const next = r?.output ?? output;
       checkTensors(`forward hook '${h.name}' on ${path}`, 'output', next, outs);
       this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'forward', input: r?.input ?? input, output: next });
@@ -176,9 +178,11 @@ export class HookObserver implements ModuleObserver {
         this.specs.filter((s) => s.hook === h.name && s.field === f).map((s) => ({ shape: s.shape, data: captures.get(s.key)! }));
       let record: HookRecord = { name: h.name, module: h.path, kind: h0.kind, input: field('input') };
       if (h.kind === 'forward') {
-        record.output = field('output');
+        const output = field('output');
+        record.output = output;
         if (h.fn) {
-          const r = await (h.fn as ForwardHookFn)(this.module(h.path), record.input, record.output);
+          const input = record.input;
+          const r = await this.callHook(() => (h.fn as ForwardHookFn)(this.module(h.path), input, output));
           if (r) record = { ...record, input: r.input ?? record.input, output: r.output ?? record.output };
         }
       }

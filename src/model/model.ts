@@ -202,7 +202,34 @@ export class Model {
 
   /** Runs one forward (queued behind any running one); hooks' records land in `hooks`. */
   forward(inputs: ModelInputs): Promise<ForwardResult> {
-    const run = this.queue.then(() => this.forwardNow(inputs));
+    return this.enqueue('forward', () => {
+      if (inputs === null || typeof inputs !== 'object') throw new InputError('forward: inputs must be an object of named tensors ({src, tgt, ...})');
+      return this.forwardNow(inputs);
+    });
+  }
+
+  /** Hook fns being called right now: a forward started from one would queue behind the forward waiting on it. */
+  private hookCalls = 0;
+
+  private inHook<T>(call: () => T): T {
+    this.hookCalls++;
+    try {
+      const r = call();
+      if (r instanceof Promise) return r.finally(() => this.hookCalls--) as T;
+      this.hookCalls--;
+      return r;
+    } catch (e) {
+      this.hookCalls--;
+      throw e;
+    }
+  }
+
+  /** Forwards, profiles and generations run one after another; one started from inside a hook fn is refused. */
+  private enqueue<T>(what: string, body: () => Promise<T>): Promise<T> {
+    if (this.hookCalls > 0) {
+      return Promise.reject(new Error(`${what}: called while a hook fn of this model is running; a hook cannot run its own model (it would wait on itself)`));
+    }
+    const run = this.queue.then(body);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -212,17 +239,17 @@ export class Model {
    * step and each record carries its step. `src`: source ids (seq2seq) or the prompt (lm), [L, B] / [B, L].
    */
   generate(src: InputTensor, opts: GenerateOptions): Promise<GenerateResult> {
-    const run = this.queue.then(() => {
+    return this.enqueue('generate', () => {
       this.assertLive('generate');
       return generate({ ctx: this.ctx, config: this.config, root: this.root, builder: () => this.builder() }, src, opts);
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   private builder(): { b: PlanBuilder; observer?: HookObserver } {
     const hooks = this.registry.all();
-    const observer = hooks.length ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes) : undefined;
+    const observer = hooks.length
+      ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes, (call) => this.inHook(call))
+      : undefined;
     return { b: new PlanBuilder(this.ctx, observer), observer };
   }
 
@@ -239,9 +266,7 @@ export class Model {
    * per module path. Hooks stay active, so capture costs show up too.
    */
   profile(inputs: ModelInputs, opts: { runs?: number } = {}): Promise<ProfileReport> {
-    const run = this.queue.then(() => this.profileNow(inputs, opts.runs ?? 5));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue('profile', () => this.profileNow(inputs, opts.runs ?? 5));
   }
 
   private async profileNow(inputs: ModelInputs, runs: number): Promise<ProfileReport> {
