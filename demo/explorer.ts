@@ -35,7 +35,7 @@ export class Explorer {
     this.modelView = new ModelView($('model-view-host'), (layer, choice) => this.select({ ...this.sel!, layer, choice }));
     this.large = new HeatmapView($('large-host'), (c) => this.hover(c));
     this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token to isolate its lines.'));
-    this.steps = new StepsView($('steps-host'));
+    this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar for its value.'));
     for (const k of KIND_ORDER) {
       $(`kind-${k}`).addEventListener('click', () => this.setKind(k));
     }

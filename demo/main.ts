@@ -169,7 +169,10 @@ async function run(): Promise<void> {
 }
 
 async function openFile(file: File): Promise<void> {
-  if (busy) return;
+  if (busy) {
+    showError(`${file.name}: the model is busy with a run; open the file again when it has finished.`);
+    return;
+  }
   try {
     const src = await fileModel(file);
     useModel(src);

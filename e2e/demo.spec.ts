@@ -244,7 +244,14 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   await page.locator('#head-host').screenshot({ path: join(OUT, 'demo-head-view.png') });
   await page.locator('#head-host input[data-head="0"]').check();
   await page.mouse.move(0, 0);
-  if (await page.locator('#steps-card').isVisible()) await page.locator('#steps-card').screenshot({ path: join(OUT, 'demo-steps.png') });
+  // generation steps: hovering a bar names the step, the key and the weight recorded by generate()
+  const stepsCanvas = page.locator('#steps-host canvas');
+  await expect(stepsCanvas).toHaveAttribute('data-steps', String(first.steps.length));
+  const sb = (await stepsCanvas.boundingBox())!;
+  await page.mouse.move(sb.x + (await data(stepsCanvas, 'x0')) + (await data(stepsCanvas, 'cell')) / 2, sb.y + (await data(stepsCanvas, 'y0')) + (await data(stepsCanvas, 'row-h')) / 2);
+  await expect(page.locator('#step-info')).toContainText('step 0 →');
+  await page.locator('#steps-card').screenshot({ path: join(OUT, 'demo-steps.png') });
+  await page.mouse.move(0, 0);
 
   // 7. exports: PNG of the large view and of the model view, the captures as .safetensors
   for (const id of ['#export-large', '#export-model']) {

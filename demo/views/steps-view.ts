@@ -6,13 +6,31 @@ import { FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export class StepsView {
   readonly canvas = document.createElement('canvas');
+  private geom = { labelW: 0, y0: 0, cw: 0, rh: 0 };
+  private current?: { steps: readonly Step[]; keys: readonly string[]; layer: number };
 
-  constructor(private readonly host: HTMLElement) {
+  constructor(
+    private readonly host: HTMLElement,
+    private readonly onHover: (text: string) => void,
+  ) {
     this.canvas.className = 'steps-view';
     host.append(this.canvas);
+    this.canvas.addEventListener('mousemove', (e) => {
+      const c = this.current;
+      if (!c) return;
+      const r = this.canvas.getBoundingClientRect();
+      const { labelW, y0, cw, rh } = this.geom;
+      const t = Math.floor((e.clientY - r.top - y0) / rh);
+      const j = Math.floor((e.clientX - r.left - labelW) / cw);
+      const st = c.steps[t];
+      const v = st?.byLayer[c.layer]?.[j];
+      this.onHover(st && v !== undefined && j < c.keys.length ? `step ${t} → ${JSON.stringify(st.label)}: key ${j} ${JSON.stringify(c.keys[j])} gets ${v.toFixed(4)}` : '');
+    });
+    this.canvas.addEventListener('mouseleave', () => this.onHover(''));
   }
 
   set(steps: readonly Step[], keys: readonly string[], layer: number): void {
+    this.current = { steps, keys, layer };
     const S = keys.length;
     const avail = Math.max(320, this.host.clientWidth - 8);
     const labelW = 84;
@@ -20,6 +38,8 @@ export class StepsView {
     const rh = cw >= 14 ? 30 : 18;
     const y0 = 30;
     const w = labelW + S * cw + 10;
+    this.geom = { labelW, y0, cw, rh };
+    Object.assign(this.canvas.dataset, { x0: String(labelW), y0: String(y0), cell: String(cw), rowH: String(rh) });
     const h = y0 + steps.length * rh + 6;
     const ctx = sizeCanvas(this.canvas, w, h);
     ctx.fillStyle = '#fff';
