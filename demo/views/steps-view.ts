@@ -53,6 +53,9 @@ export class StepsView {
     ctx.textAlign = 'left';
     ctx.fillStyle = '#56606b';
     ctx.fillText('step → token', 4, y0 - 12);
+    // one scale for every step, so a diffuse step shows low bars and a sharp one a single tall bar
+    let top = 0;
+    for (const st of steps) for (const v of st.byLayer[layer] ?? []) top = Math.max(top, v);
     steps.forEach((st, t) => {
       const row = st.byLayer[layer] ?? new Float32Array(S);
       let mx = 0;
@@ -74,8 +77,9 @@ export class StepsView {
       ctx.fillText(`→ ${st.label}`, 30, y + rh / 2, labelW - 34);
       for (let j = 0; j < Math.min(S, row.length); j++) {
         const v = row[j];
-        const bh = Math.max(v > 0 ? 1 : 0, Math.round((rh - 6) * (mx > 0 ? v / mx : 0)));
-        ctx.fillStyle = cssColor(0.2 + 0.8 * (mx > 0 ? v / mx : 0), 1);
+        const f = top > 0 ? v / top : 0;
+        const bh = Math.max(v > 0 ? 1 : 0, Math.round((rh - 6) * f));
+        ctx.fillStyle = cssColor(0.25 + 0.75 * f, 1);
         ctx.fillRect(labelW + j * cw + 1, y + rh - 3 - bh, Math.max(1, cw - 2), bh);
       }
       if (mx > 0) {
