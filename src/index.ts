@@ -3,6 +3,7 @@ export { GpuContext, type GpuRequirements } from './gpu/context.ts';
 export { GpuError } from './gpu/errors.ts';
 export { Model, type ForwardResult } from './model/model.ts';
 export type { GenerateOptions, GenerateResult } from './model/generate.ts';
+export { formatProfile, type ProfileReport } from './model/profile.ts';
 export { generateSquareSubsequentMask, InputError, type InputTensor, type ModelInputs } from './model/inputs.ts';
 export { readModelFile, writeModelFile, parseConfig, expectedTensors, type ModelConfig } from './model/config.ts';
 export { ModelFileError } from './model/errors.ts';

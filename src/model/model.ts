@@ -140,6 +140,11 @@ export class Model {
     return this.registry.patch(name, target, value);
   }
 
+  /** Names of the registered hooks and interventions (pattern registrations appear as `name[path]`). */
+  hookNames(): string[] {
+    return this.registry.all().map((h) => h.name);
+  }
+
   /** Removes a hook (or every hook a pattern registered under that name) and its stored record. */
   delHook(name: string): void {
     this.registry.delete(name);
