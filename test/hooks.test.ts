@@ -211,6 +211,10 @@ describe('misuse fails clearly', () => {
   it('duplicate names, unknown paths, unknown hooks, bad options, backward hooks, after dispose', async () => {
     const { model, inputs } = load('post-relu-seqfirst');
     model.setForwardHook('a', 'encoder.layers.0');
+    model.setForwardHook('p', 'decoder.layers.*.norm1');
+    expect(model.hookNames()).toEqual(['a', 'p[decoder.layers.0.norm1]', 'p[decoder.layers.1.norm1]']);
+    model.delHook('p');
+    expect(model.hookNames()).toEqual(['a']);
     expect(() => model.setForwardHook('a', 'encoder.layers.1')).toThrow(/a hook named 'a' already exists/);
     expect(() => model.setForwardHook('b', 'encoder.layer.0')).toThrow(/no module 'encoder.layer.0'/);
     expect(() => model.setForwardHook('c', 'encoder.*.nothing')).toThrow(/matches no module/);
