@@ -1,0 +1,490 @@
+// attnscope next to its peers, one run, side by side: the same PyTorch-built nn.Transformer (seq-first, batch 1,
+// causal tgt mask) through
+//   attnscope (node)                Dawn (the `webgpu` package)
+//   attnscope (browser)             headless Chromium (/usr/bin/chromium), navigator.gpu, page bench/page/
+//   attnscope+captures (browser)    the same with a forward hook on every self_attn and multihead_attn
+//   ort-webgpu                      onnxruntime-web's WebGPU execution provider ('onnxruntime-web/webgpu': native
+//                                   C++ EP), same page, same adapter
+//   ort-webgpu (jsep)               the WebGPU EP of the package's default entry ('onnxruntime-web': JS kernels)
+//   ort-wasm                        its wasm (CPU) execution provider, for reference
+//   torch CPU                       PyTorch 1.13 (/usr/bin/python3), all CPU threads, timed just before the others
+// Every forward is awaited with its output on the CPU and checked against PyTorch's output. Engines run interleaved
+// round-robin (the starting engine rotates each round) so load on the machine hits them evenly.
+// Models, ONNX files, inputs and PyTorch outputs come from tools/export_bench_models.py into bench/models/ (ignored by
+// git), run here when they are missing and torch is installed.
+// Run: npm run bench [-- --configs small,medium[,large]] [--repeats 10] [--warmup 1] [--profile] [--json FILE]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from '@playwright/test';
+import { createServer, type ViteDevServer } from 'vite';
+import playwrightConfig, { CHROMIUM } from '../playwright.config.ts';
+import type { GpuContext } from '../src/gpu/context.ts';
+import { createNodeContext } from '../src/gpu/node.ts';
+import type { ModelInputs } from '../src/model/inputs.ts';
+import { Model } from '../src/model/model.ts';
+import type { ProfileReport } from '../src/model/profile.ts';
+import { readSafetensors } from '../src/model/safetensors.ts';
+import type { CaptureCheck, LoadResult, PageEngine, PageInfo, RunResult } from './page/main.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MODELS = join(ROOT, 'bench', 'models');
+const RESULTS = join(ROOT, 'bench', 'results');
+const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+const EXPORTER = join(ROOT, 'tools', 'export_bench_models.py');
+const FILES = ['.safetensors', '.onnx', '.io.safetensors', '.json'];
+
+const CONFIGS = ['small', 'medium', 'large'] as const;
+type ConfigName = (typeof CONFIGS)[number];
+
+const PAGE_ENGINES: readonly PageEngine[] = ['attnscope (browser)', 'attnscope+captures (browser)', 'ort-webgpu', 'ort-webgpu (jsep)', 'ort-wasm'];
+type Engine = 'attnscope (node)' | PageEngine;
+const ENGINES: readonly Engine[] = ['attnscope (node)', ...PAGE_ENGINES];
+
+interface Options {
+  configs: ConfigName[];
+  repeats: number;
+  warmup: number;
+  profile: boolean;
+  json?: string;
+}
+
+/** What tools/export_bench_models.py wrote next to the model (<name>.json). */
+interface ExportInfo {
+  num_encoder_layers: number;
+  num_decoder_layers: number;
+  d_model: number;
+  nhead: number;
+  dim_feedforward: number;
+  length: number;
+  seed: number;
+  parameters: number;
+  torch: string;
+  onnx: { opset: number; inputs: string[]; ops: Record<string, number> };
+}
+
+/** <name>.torch.json: PyTorch CPU forward latency. */
+interface TorchTiming {
+  torch: string;
+  threads: number;
+  date: string;
+  medianMs: number;
+  minMs: number;
+  samplesMs: number[];
+  /** The same on one thread (absent on a one-CPU machine). */
+  oneThread?: { medianMs: number; minMs: number; samplesMs: number[] };
+  maxAbsDiffVsStoredOutput?: number;
+}
+
+interface EngineResult {
+  engine: Engine;
+  medianMs?: number;
+  minMs?: number;
+  /** The first forward: pipelines compiled, plan / session built, then run. */
+  firstMs?: number;
+  loadMs?: number;
+  samplesMs: number[];
+  /** max |output - PyTorch's output| of the last forward. */
+  maxAbsErr?: number;
+  error?: string;
+}
+
+interface ConfigResult {
+  name: ConfigName;
+  shape: string;
+  parameters: number;
+  onnxOps: Record<string, number>;
+  engines: EngineResult[];
+  torch?: TorchTiming & { stale: boolean };
+  /** ort-webgpu / attnscope (browser), medians: above 1, attnscope is faster. */
+  ortWebgpuOverAttnscope?: number;
+  /** ort-webgpu / attnscope (node). */
+  ortWebgpuOverAttnscopeNode?: number;
+  /** ort-webgpu (jsep) / attnscope (browser). */
+  ortJsepOverAttnscope?: number;
+  /** attnscope+captures / attnscope (browser), medians. */
+  captureOverhead?: number;
+  /** Median over rounds of captures / no-captures of the same round (robust to slow drift). */
+  captureOverheadPaired?: number;
+  captures?: CaptureCheck;
+  /** model.profile() in Node: the most expensive kernels, without and with captures. */
+  profile?: { none: TopKernels; captures: TopKernels };
+  totalMs: number;
+}
+
+type TopKernels = Pick<ProfileReport, 'forwardMs' | 'cpu' | 'gpuMs' | 'dispatches'> & { byKernel: { kernel: string; ms: number; count: number }[] };
+
+function usage(msg: string): never {
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large] [--repeats N>=1] [--warmup N>=0] [--profile] [--json FILE]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { configs: ['small', 'medium'], repeats: 10, warmup: 1, profile: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => argv[++i] ?? usage(`${a} needs a value`);
+    const int = (min: number) => {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) usage(`${a} ${v}: expected an integer >= ${min}`);
+      return n;
+    };
+    if (a === '--configs') {
+      const names = value().split(',').map((s) => s.trim()).filter((s) => s);
+      for (const n of names) if (!(CONFIGS as readonly string[]).includes(n)) usage(`--configs: unknown config '${n}' (known: ${CONFIGS.join(', ')})`);
+      if (!names.length) usage('--configs: no config named');
+      o.configs = names as ConfigName[];
+    } else if (a === '--repeats') o.repeats = int(1);
+    else if (a === '--warmup') o.warmup = int(0);
+    else if (a === '--profile') o.profile = true;
+    else if (a === '--json') o.json = value();
+    else usage(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
+const log = (s: string) => console.error(s);
+
+/** The adapter of the device onnxruntime-web's WebGPU provider created (reported by the page). */
+let ortWebgpuAdapter: string | undefined;
+
+/** "google swiftshader swiftshader-device-subzero- SwiftShader driver 5.0.0" -> "swiftshader". */
+function adapterSlug(name: string): string {
+  const lower = name.toLowerCase();
+  for (const k of ['swiftshader', 'lavapipe', 'llvmpipe', 'nvidia', 'amd', 'intel', 'apple', 'qualcomm', 'arm']) if (lower.includes(k)) return k;
+  return lower.replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'unknown';
+}
+
+const haveFiles = (c: ConfigName) => FILES.every((ext) => existsSync(join(MODELS, c + ext)));
+
+function hasTorch(): boolean {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 120_000 });
+  return r.status === 0;
+}
+
+function runExporter(args: string[]): boolean {
+  log(`$ ${relative(ROOT, PYTHON) || PYTHON} ${relative(ROOT, EXPORTER)} ${args.join(' ')}`);
+  const r = spawnSync(PYTHON, [EXPORTER, ...args, '--out', MODELS], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_800_000 });
+  if (r.status !== 0) log(`bench: the exporter failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})`);
+  return r.status === 0;
+}
+
+/**
+ * Makes the models that are missing (and times PyTorch on the rest) when torch is installed. Returns the configs
+ * that have their files and whether the PyTorch timings are from this run.
+ */
+function prepareModels(o: Options): { ready: ConfigName[]; fresh: boolean } {
+  mkdirSync(MODELS, { recursive: true });
+  const missing = o.configs.filter((c) => !haveFiles(c));
+  if (!hasTorch()) {
+    const hint = `PyTorch is not installed for ${PYTHON} (apt-get install -y python3-torch python3-numpy gives torch 1.13; see README, Benchmarks)`;
+    if (missing.length) log(`bench: skipping ${missing.join(', ')}: ${hint}, so bench/models/${missing[0]}.* cannot be made`);
+    else log(`bench: ${hint}: PyTorch CPU times are the stored ones (bench/models/*.torch.json)`);
+    return { ready: o.configs.filter((c) => haveFiles(c)), fresh: false };
+  }
+  const times = ['--repeats', String(Math.max(10, o.repeats)), '--warmup', '3'];
+  if (missing.length) runExporter(['--configs', missing.join(','), ...times]);
+  const present = o.configs.filter((c) => !missing.includes(c) && haveFiles(c));
+  const fresh = present.length ? runExporter(['--configs', present.join(','), '--time-only', ...times]) : true;
+  return { ready: o.configs.filter((c) => haveFiles(c)), fresh };
+}
+
+function readTorchTiming(c: ConfigName, fresh: boolean): (TorchTiming & { stale: boolean }) | undefined {
+  const p = join(MODELS, `${c}.torch.json`);
+  if (!existsSync(p)) return undefined;
+  return { ...(JSON.parse(readFileSync(p, 'utf8')) as TorchTiming), stale: !fresh };
+}
+
+function readInputs(c: ConfigName): { inputs: ModelInputs; expected: Float32Array } {
+  const io = readSafetensors(readFileSync(join(MODELS, `${c}.io.safetensors`)), `${c}.io.safetensors`);
+  const t = (n: string) => {
+    const e = io.tensors.get(n);
+    if (!e || e.dtype !== 'F32') throw new Error(`${c}.io.safetensors: no F32 tensor '${n}'`);
+    return e;
+  };
+  return { inputs: { src: t('src'), tgt: t('tgt'), tgt_mask: t('tgt_mask') }, expected: t('output').data as Float32Array };
+}
+
+/** Vite's dev server with the project config, on a free port, cross-origin isolated (wasm threads need it). */
+async function startServer(): Promise<{ server: ViteDevServer; url: string }> {
+  const server = await createServer({
+    root: ROOT,
+    logLevel: 'warn',
+    clearScreen: false,
+    server: {
+      host: '127.0.0.1',
+      port: 5180,
+      strictPort: false,
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+      // No file watching, no HMR: an edit elsewhere in the tree during a run must not reload the page mid-benchmark.
+      hmr: false,
+      watch: null,
+    },
+    // onnxruntime-web finds its worker and .wasm relative to its own module: serve it as it is, not pre-bundled.
+    optimizeDeps: { exclude: ['onnxruntime-web'] },
+  });
+  await server.listen();
+  const url = server.resolvedUrls?.local[0];
+  if (!url) throw new Error('vite: the dev server has no local URL');
+  return { server, url };
+}
+
+async function openPage(url: string): Promise<{ page: Page; close: () => Promise<void>; info: PageInfo }> {
+  const args = playwrightConfig.use?.launchOptions?.args ?? ['--enable-unsafe-webgpu', '--no-sandbox'];
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') log(`  [page ${m.type()}] ${m.text()}`);
+    });
+    page.on('pageerror', (e) => log(`  [page error] ${e.message}`));
+    await page.goto(new URL('bench/page/', url).href);
+    await page.waitForFunction(() => window.peers !== undefined, undefined, { timeout: 120_000 });
+    const info = await page.evaluate(() => window.peers.info);
+    return { page, info, close: () => browser.close() };
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
+}
+
+function topKernels(r: ProfileReport): TopKernels {
+  return { forwardMs: r.forwardMs, cpu: r.cpu, gpuMs: r.gpuMs, dispatches: r.dispatches, byKernel: (r.byKernel ?? []).slice(0, 8) };
+}
+
+async function benchConfig(o: Options, ctx: GpuContext, page: Page | undefined, c: ConfigName, torch: ConfigResult['torch']): Promise<ConfigResult> {
+  const t0 = performance.now();
+  const info = JSON.parse(readFileSync(join(MODELS, `${c}.json`), 'utf8')) as ExportInfo;
+  const shape = `${info.num_encoder_layers}+${info.num_decoder_layers}, E ${info.d_model}, H ${info.nhead}, ff ${info.dim_feedforward}, L ${info.length}`;
+  log(`${c} (${shape}): loading`);
+  const { inputs, expected } = readInputs(c);
+  const results = new Map<Engine, EngineResult>(ENGINES.map((e) => [e, { engine: e, samplesMs: [] }]));
+  const fail = (e: Engine, err: unknown) => {
+    const r = results.get(e)!;
+    r.error ??= errorText(err);
+    log(`  ${c} ${e}: failed: ${r.error}`);
+  };
+
+  const l0 = performance.now();
+  const model = Model.load(ctx, readFileSync(join(MODELS, `${c}.safetensors`)), `${c}.safetensors`);
+  results.get('attnscope (node)')!.loadMs = performance.now() - l0;
+  let captures: CaptureCheck | undefined;
+  try {
+    if (page) {
+      const loads: LoadResult[] = await page.evaluate(([n, e]) => window.peers.load(n, e), [c, PAGE_ENGINES] as const);
+      for (const l of loads) {
+        results.get(l.engine)!.loadMs = l.loadMs;
+        if (l.error) fail(l.engine, l.error);
+        if (l.adapter && l.adapter !== ortWebgpuAdapter) log(`  ${c} ${l.engine}: adapter ${l.adapter}`);
+        if (l.adapter) ortWebgpuAdapter = l.adapter;
+      }
+    } else for (const e of PAGE_ENGINES) fail(e, 'no browser');
+
+    /** One forward of one engine; undefined when it failed (the engine is then dropped). */
+    const once = async (e: Engine): Promise<RunResult | undefined> => {
+      const r = results.get(e)!;
+      if (r.error) return undefined;
+      try {
+        if (e !== 'attnscope (node)') return await page!.evaluate(([n, x]) => window.peers.run(n, x), [c, e] as const);
+        const s = performance.now();
+        const out = await model.forward(inputs);
+        return { ms: performance.now() - s, maxAbsErr: maxAbsDiff(out.output, expected) };
+      } catch (err) {
+        fail(e, err);
+        return undefined;
+      }
+    };
+    const record = (e: Engine, x: RunResult | undefined, timed: boolean) => {
+      if (!x) return;
+      const r = results.get(e)!;
+      r.maxAbsErr = x.maxAbsErr;
+      if (x.captures) captures = x.captures;
+      if (timed) r.samplesMs.push(x.ms);
+      else r.firstMs ??= x.ms;
+    };
+    for (const e of ENGINES) {
+      record(e, await once(e), false);
+      const r = results.get(e)!;
+      if (!r.error) log(`  ${c} ${e}: first forward ${r.firstMs!.toFixed(0)} ms, max |err| vs torch ${r.maxAbsErr!.toExponential(2)}`);
+    }
+    for (let w = 0; w < o.warmup; w++) for (const e of ENGINES) record(e, await once(e), false);
+    for (let round = 0; round < o.repeats; round++) {
+      for (let i = 0; i < ENGINES.length; i++) {
+        const e = ENGINES[(round + i) % ENGINES.length];
+        record(e, await once(e), true);
+      }
+      const shown = ENGINES.filter((e) => !results.get(e)!.error).map((e) => `${e} ${results.get(e)!.samplesMs.at(-1)!.toFixed(0)}`);
+      log(`  ${c} round ${round + 1}/${o.repeats}: ${shown.join(', ')} ms`);
+    }
+
+    let profile: ConfigResult['profile'];
+    if (o.profile) {
+      log(`  ${c}: model.profile() in node, without and with captures`);
+      const none = topKernels(await model.profile(inputs, { runs: 3 }));
+      model.setForwardHook('self', '**.self_attn');
+      model.setForwardHook('cross', '**.multihead_attn');
+      const hooked = topKernels(await model.profile(inputs, { runs: 3 }));
+      profile = { none, captures: hooked };
+    }
+    if (page) await page.evaluate((n) => window.peers.unload(n), c);
+
+    for (const r of results.values()) {
+      if (r.error || !r.samplesMs.length) continue;
+      r.medianMs = median(r.samplesMs);
+      r.minMs = Math.min(...r.samplesMs);
+    }
+    const m = (e: Engine) => results.get(e)!.medianMs;
+    const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a / b : undefined);
+    const plain = results.get('attnscope (browser)')!.samplesMs;
+    const hooked = results.get('attnscope+captures (browser)')!.samplesMs;
+    return {
+      name: c,
+      shape,
+      parameters: info.parameters,
+      onnxOps: info.onnx.ops,
+      engines: [...results.values()],
+      torch,
+      ortWebgpuOverAttnscope: ratio(m('ort-webgpu'), m('attnscope (browser)')),
+      ortWebgpuOverAttnscopeNode: ratio(m('ort-webgpu'), m('attnscope (node)')),
+      ortJsepOverAttnscope: ratio(m('ort-webgpu (jsep)'), m('attnscope (browser)')),
+      captureOverhead: ratio(m('attnscope+captures (browser)'), m('attnscope (browser)')),
+      captureOverheadPaired: plain.length && plain.length === hooked.length ? median(hooked.map((h, i) => h / plain[i])) : undefined,
+      captures,
+      profile,
+      totalMs: performance.now() - t0,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+const ms = (x?: number) => (x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const times = (x?: number) => (x === undefined ? '—' : `${x.toFixed(2)}×`);
+const err = (x?: number) => (x === undefined ? '—' : x.toExponential(1));
+
+function table(results: ConfigResult[]): string {
+  const threads = results.find((r) => r.torch)?.torch?.threads ?? cpus().length;
+  const lines = [
+    `| config | ${ENGINES.join(' | ')} | torch CPU (${threads} threads) | torch CPU (1 thread) | ort-webgpu / attnscope | ort-webgpu (jsep) / attnscope | capture overhead |`,
+    `| --- |${' ---: |'.repeat(ENGINES.length + 5)}`,
+  ];
+  for (const r of results) {
+    const e = (n: Engine) => {
+      const x = r.engines.find((y) => y.engine === n)!;
+      return x.error ? 'failed' : ms(x.medianMs);
+    };
+    const stored = r.torch?.stale ? ' (stored)' : '';
+    const torch = r.torch ? `${ms(r.torch.medianMs)}${stored} | ${r.torch.oneThread ? `${ms(r.torch.oneThread.medianMs)}${stored}` : '—'}` : '— | —';
+    lines.push(
+      `| ${r.name} (${r.shape}) | ${ENGINES.map(e).join(' | ')} | ${torch} | ${times(r.ortWebgpuOverAttnscope)} | ${times(r.ortJsepOverAttnscope)} | ` +
+        `${times(r.captureOverhead)}${r.captureOverheadPaired ? ` (paired ${times(r.captureOverheadPaired)})` : ''} |`,
+    );
+  }
+  lines.push('', 'max |output − PyTorch output| (last forward) and first forward (compile + run), ms:', '');
+  lines.push(`| config | ${ENGINES.join(' | ')} |`, `| --- |${ENGINES.map(() => ' ---: |').join('')}`);
+  for (const r of results) {
+    const cell = (n: Engine) => {
+      const x = r.engines.find((y) => y.engine === n)!;
+      return x.error ? `failed: ${x.error.slice(0, 60)}` : `${err(x.maxAbsErr)}; first ${ms(x.firstMs)}`;
+    };
+    lines.push(`| ${r.name} | ${ENGINES.map(cell).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const { ready, fresh } = prepareModels(o);
+  if (!ready.length) {
+    log('bench: no config has its models in bench/models/: nothing to run');
+    return;
+  }
+  const torchMs = performance.now() - started;
+  const ctx = await createNodeContext();
+  let server: ViteDevServer | undefined;
+  let browser: Awaited<ReturnType<typeof openPage>> | undefined;
+  const results: ConfigResult[] = [];
+  try {
+    const s = await startServer();
+    server = s.server;
+    try {
+      browser = await openPage(s.url);
+      log(`browser: ${browser.info.adapter}; onnxruntime-web ${browser.info.ortVersion}, wasm threads ${browser.info.wasmThreads}${browser.info.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`);
+    } catch (e) {
+      log(`bench: no browser engines: ${errorText(e)}`);
+    }
+    log(`node: ${ctx.adapterName}`);
+    for (const c of ready) results.push(await benchConfig(o, ctx, browser?.page, c, readTorchTiming(c, fresh)));
+  } finally {
+    await browser?.close();
+    await server?.close();
+    ctx.dispose();
+  }
+  const totalMs = performance.now() - started;
+  const info = browser?.info;
+  console.log(
+    `\nnn.Transformer forward, median of ${o.repeats} after ${o.warmup} warm-up round(s), ms (seq-first, batch 1, causal tgt mask; output read back; engines interleaved)` +
+      `\nnode: ${ctx.adapterName}; browser: ${info ? `${info.adapter}, ${info.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}` : 'none'}` +
+      `; onnxruntime-web ${info?.ortVersion ?? '—'} (wasm threads ${info?.wasmThreads ?? '—'}); torch ${results.find((r) => r.torch)?.torch?.torch ?? '—'} on ${cpus().length} CPU threads\n`,
+  );
+  console.log(table(results));
+  for (const r of results) {
+    if (r.captures) {
+      const k = r.captures;
+      console.log(`\n${r.name} captures: ${k.records} records, ${(k.bytes / 1024).toFixed(0)} KiB per forward; max |row sum − 1| ${err(k.maxRowSumErr)}, max causal leak ${err(k.maxCausalLeak)}`);
+    }
+    if (r.profile) {
+      for (const [name, p] of Object.entries(r.profile)) {
+        const top = p.byKernel.slice(0, 5).map((k) => `${k.kernel} ${k.ms.toFixed(1)} ms ×${k.count}`).join(', ');
+        console.log(
+          `${r.name} node profile (${name}): forward ${ms(p.forwardMs)} ms (encode+submit ${ms(p.cpu.encodeSubmitMs)}, wait ${ms(p.cpu.waitMs)}, readback ${ms(p.cpu.readbackMs)}), ` +
+            `GPU ${ms(p.gpuMs)} ms in ${p.dispatches} dispatches; top kernels: ${top}`,
+        );
+      }
+    }
+  }
+  const torchNote = fresh ? `PyTorch timed in this run (${(torchMs / 1000).toFixed(0)} s incl. any export)` : 'PyTorch times are stored ones';
+  console.log(`\ntotal ${(totalMs / 1000).toFixed(0)} s (${results.map((r) => `${r.name} ${(r.totalMs / 1000).toFixed(0)} s`).join(', ')}; ${torchNote})`);
+  const out = o.json ?? join(RESULTS, `peers-${adapterSlug(ctx.adapterName)}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  const record = {
+    adapter: ctx.adapterName,
+    browserAdapter: info?.adapter,
+    ortWebgpuAdapter,
+    date: new Date().toISOString(),
+    repeats: o.repeats,
+    warmup: o.warmup,
+    cpuThreads: cpus().length,
+    browser: info?.userAgent,
+    onnxruntimeWeb: info?.ortVersion,
+    wasmThreads: info?.wasmThreads,
+    totalMs,
+    results,
+  };
+  writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`wrote ${relative(ROOT, out)}`);
+}
+
+await main();
