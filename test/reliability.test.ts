@@ -142,6 +142,27 @@ describe('bad inputs to Model.forward', () => {
   });
 });
 
+describe('lengths beyond device limits', () => {
+  it('an activation over maxStorageBufferBindingSize fails before anything is allocated, naming it and the limit', async () => {
+    const m = Model.load(ctx, modelBytes(NAME), NAME);
+    try {
+      const limit = ctx.limits.maxStorageBufferBindingSize;
+      // Captured weights [B, H, L, L] of the encoder's first self-attention: 2 * 3 * L^2 * 4 bytes > limit.
+      const L = Math.ceil(Math.sqrt(limit / 24)) + 1;
+      m.captureBudgetBytes = Infinity;
+      m.setForwardHook('w', 'encoder.layers.0.self_attn');
+      const before = ctx.buffers.stats;
+      const src = f32([L, 2, 24], new Float32Array(L * 2 * 24));
+      await expect(m.forward({ src, tgt: inputs.tgt })).rejects.toThrow(
+        new RegExp(`activation encoder\\.layers\\.0\\.self_attn weights \\[2, 3, ${L}, ${L}\\] needs \\d+ bytes, over maxStorageBufferBindingSize ${limit}`),
+      );
+      expect(ctx.buffers.stats.live).toBe(before.live);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
 describe('a fully masked attention row', () => {
   it('gets zero probabilities and finite outputs (PyTorch >= 2.5; torch 1.13 gives NaN)', async () => {
     // Every key of batch element 1 is padding, in the encoder's self-attention and the decoder's cross-attention.

@@ -55,10 +55,11 @@ export class MultiheadAttention extends Module {
   readonly inProjBias?: Tensor;
   readonly outProj: Linear;
   readonly headDim: number;
+  /** in_proj_bias rows of q, k|v, k and v as buffers of their own (binding offsets must be 256-byte aligned). */
   private readonly biasSlices = new Map<string, Tensor>();
 
   constructor(
-    private readonly w: Weights,
+    w: Weights,
     path: string,
     readonly embedDim: number,
     readonly numHeads: number,
@@ -69,6 +70,11 @@ export class MultiheadAttention extends Module {
     this.headDim = embedDim / numHeads;
     this.inProjWeight = w.take(`${path}.in_proj_weight`, [3 * embedDim, embedDim]);
     if (bias) this.inProjBias = w.take(`${path}.in_proj_bias`, [3 * embedDim]);
+    if (bias) {
+      for (const [first, count] of [[0, 1], [1, 2], [1, 1], [2, 1]]) {
+        this.biasSlices.set(`${first}:${count}`, w.slice(`${path}.in_proj_bias`, first * embedDim, count * embedDim));
+      }
+    }
     this.outProj = new Linear(w, joinPath(path, 'out_proj'), embedDim, embedDim, bias);
   }
 
@@ -76,24 +82,18 @@ export class MultiheadAttention extends Module {
     return [this.outProj];
   }
 
-  /** in_proj_bias rows [start, start + len), as its own buffer (binding offsets must be 256-byte aligned). */
-  private bias(start: number, len: number): GPUBufferBinding | undefined {
+  /** in_proj_bias for projection rows [first, first + count) of E each. */
+  private bias(first: number, count: number): GPUBufferBinding | undefined {
     if (!this.inProjBias) return undefined;
-    if (start === 0 && len === 3 * this.embedDim) return { buffer: this.inProjBias.buffer };
-    const key = `${start}:${len}`;
-    let t = this.biasSlices.get(key);
-    if (!t) {
-      t = this.w.slice(`${this.path}.in_proj_bias`, start, len);
-      this.biasSlices.set(key, t);
-    }
-    return { buffer: t.buffer };
+    if (count === 3) return { buffer: this.inProjBias.buffer };
+    return { buffer: this.biasSlices.get(`${first}:${count}`)!.buffer };
   }
 
   /** x [.., E] times in_proj rows [first, first + count) of E each -> [.., count * E]. */
   private project(b: PlanBuilder, x: Act, first: number, count: number, label: string): Act {
     const E = this.embedDim;
     const y = b.act([...x.shape.slice(0, -1), count * E], `${this.path} ${label}`);
-    const bias = this.bias(first * E, count * E);
+    const bias = this.bias(first, count);
     b.step(`in_proj ${label}`, [x], [y], (r) =>
       matmul(b.ctx, { a: r(x), b: { buffer: this.inProjWeight.buffer }, c: r(y), bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
     );
@@ -103,7 +103,7 @@ export class MultiheadAttention extends Module {
   /** memory [.., E] -> packed k|v [.., 2E] written into `out` (a cross-attention cache, computed once per source). */
   projectMemory(b: PlanBuilder, memory: Act, out: Act): void {
     const E = this.embedDim;
-    const bias = this.bias(E, 2 * E);
+    const bias = this.bias(1, 2);
     b.step(`${this.path} memory k|v`, [memory], [out], (r) =>
       matmul(b.ctx, { a: r(memory), b: { buffer: this.inProjWeight.buffer }, c: r(out), bias }, { M: memory.size / E, N: 2 * E, K: E, transB: true, offB: E * E }, `${this.path} memory k|v`),
     );
