@@ -1,0 +1,327 @@
+// Whole-model forward latency of an nn.Transformer with and without attention capture, same run, same device.
+// Variants, interleaved round-robin (ABCABC…) so machine noise hits them evenly:
+//   none     no hooks (fused attention, probabilities never materialised)
+//   hooked   a forward hook on every self_attn and multihead_attn (inputs, outputs, per-head weights copied back)
+//   avg      the same hooks with averageHeads (weights averaged over heads on the GPU before the copy)
+// Each forward is the awaited Model.forward: inputs written, one submit, output and captures mapped back.
+// Run: npm run bench:model [-- --json bench/results/model-<adapter>.json] [--configs small,medium,large] [--reps N (default: small 30, medium and large 10)] [--warmup 1]
+import { writeFileSync } from 'node:fs';
+import type { GpuContext } from '../src/gpu/context.ts';
+import { createNodeContext } from '../src/gpu/node.ts';
+import type { HookOptions } from '../src/hooks/registry.ts';
+import { expectedTensors, type ModelConfig, writeModelFile } from '../src/model/config.ts';
+import { f32, generateSquareSubsequentMask, type ModelInputs } from '../src/model/inputs.ts';
+import { Model } from '../src/model/model.ts';
+
+interface BenchConfig {
+  name: string;
+  encoderLayers: number;
+  decoderLayers: number;
+  dModel: number;
+  nhead: number;
+  ff: number;
+  /** src and tgt length (batch 1, seq-first). */
+  length: number;
+  /** Timed rounds unless --reps says otherwise (each round runs every variant once). */
+  reps: number;
+}
+
+const CONFIGS: BenchConfig[] = [
+  { name: 'small', encoderLayers: 2, decoderLayers: 2, dModel: 64, nhead: 4, ff: 256, length: 16, reps: 30 },
+  { name: 'medium', encoderLayers: 4, decoderLayers: 4, dModel: 256, nhead: 8, ff: 1024, length: 64, reps: 10 },
+  { name: 'large', encoderLayers: 6, decoderLayers: 6, dModel: 512, nhead: 8, ff: 2048, length: 128, reps: 10 },
+];
+
+type VariantName = 'none' | 'hooked' | 'avg';
+const VARIANTS: { name: VariantName; hooks?: HookOptions }[] = [{ name: 'none' }, { name: 'hooked', hooks: {} }, { name: 'avg', hooks: { averageHeads: true } }];
+
+interface VariantResult {
+  variant: VariantName;
+  /**
+   * The first forward of the variant: records and compiles its plan (slots, bind groups) and runs it. Each config
+   * gets a fresh device, so 'none' (run first) also compiles every shared pipeline; 'hooked' and 'avg' compile
+   * only what they add (the probability-writing attention, the head average).
+   */
+  firstForwardMs: number;
+  medianMs: number;
+  minMs: number;
+  /** medianMs / the no-hooks medianMs. */
+  ratio: number;
+  /** Median over rounds of this variant's time / the no-hooks time of the same round (robust to slow drift). */
+  pairedRatio: number;
+  samplesMs: number[];
+  /**
+   * Process CPU time (user + system, every thread) per forward. On SwiftShader the kernels run on the process's
+   * own threads, so this is the work done, much less disturbed by other load on the machine than wall time.
+   */
+  cpuMedianMs: number;
+  /** cpuMedianMs / the no-hooks cpuMedianMs. */
+  cpuRatio: number;
+  cpuSamplesMs: number[];
+  dispatches: number;
+  submitsPerForward: number;
+  captures: number;
+  /** Bytes mapped back per forward: captures plus the output. */
+  readbackBytes: number;
+  /** Bytes of the plan's activation slots. */
+  slotBytes: number;
+  peakLiveBytes: number;
+  /** Plan steps per kind ("attention (weights)", "capture", "select weights", …): what hooking adds. */
+  stepKinds: Record<string, number>;
+  /** Hook records stored by the last forward. */
+  hookRecords: number;
+  /** max |output - no-hooks output| of the last forward (hooking must not change the result). */
+  maxAbsDiffVsNone: number;
+}
+
+interface ConfigResult {
+  config: BenchConfig;
+  parameters: number;
+  weightBytes: number;
+  /** Building the weights, writing and reading the model file, uploading. */
+  loadMs: number;
+  /** Wall time of this config's whole measurement (warm-up included). */
+  totalMs: number;
+  variants: VariantResult[];
+}
+
+/** mulberry32: small, fast, seeded. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uniform(rand: () => number, n: number, bound: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * bound;
+  return out;
+}
+
+function modelConfig(c: BenchConfig): ModelConfig {
+  return {
+    format_version: 1,
+    kind: 'transformer',
+    d_model: c.dModel,
+    nhead: c.nhead,
+    dim_feedforward: c.ff,
+    num_encoder_layers: c.encoderLayers,
+    num_decoder_layers: c.decoderLayers,
+    activation: 'relu',
+    layer_norm_eps: 1e-5,
+    norm_first: false,
+    batch_first: false,
+    bias: true,
+    encoder_norm: true,
+    decoder_norm: true,
+  };
+}
+
+/**
+ * Seeded weights of realistic magnitude: matrices uniform(±1/sqrt(fan_in)), biases likewise with their matrix's
+ * fan_in, LayerNorm weight 1 and bias 0.
+ */
+function randomWeights(config: ModelConfig, seed: number): Map<string, Float32Array> {
+  const rand = rng(seed);
+  const shapes = expectedTensors(config);
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, d) => a * d, 1);
+    if (/(^|\.)norm\d*\.weight$/.test(name)) out.set(name, new Float32Array(n).fill(1));
+    else if (/(^|\.)norm\d*\.bias$/.test(name)) out.set(name, new Float32Array(n));
+    else if (shape.length === 2) out.set(name, uniform(rand, n, 1 / Math.sqrt(shape[1])));
+    else {
+      const matrix = shapes.get(name.replace(/bias$/, 'weight'))!;
+      out.set(name, uniform(rand, n, 1 / Math.sqrt(matrix[1])));
+    }
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** "encoder.layers.0.self_attn: attention (weights)" -> "attention (weights)"; captures collapse to "capture". */
+function stepKinds(labels: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of labels) {
+    const rest = l.includes(': ') ? l.slice(l.lastIndexOf(': ') + 2) : l;
+    const kind = rest.startsWith('capture ') ? 'capture' : rest;
+    out[kind] = (out[kind] ?? 0) + 1;
+  }
+  return out;
+}
+
+async function benchConfig(ctx: GpuContext, c: BenchConfig, repsArg: number | undefined, warmup: number, log: (s: string) => void): Promise<ConfigResult> {
+  const t0 = performance.now();
+  const reps = repsArg ?? c.reps;
+  const config = modelConfig(c);
+  const weights = randomWeights(config, 1234);
+  const parameters = [...weights.values()].reduce((n, w) => n + w.length, 0);
+  const model = Model.load(ctx, writeModelFile(config, weights), `bench ${c.name}`);
+  weights.clear();
+  const loadMs = performance.now() - t0;
+  try {
+    const rand = rng(99);
+    const E = c.dModel;
+    const L = c.length;
+    const inputs: ModelInputs = {
+      src: f32(uniform(rand, L * E, 1), [L, 1, E]), // [S, B, E]
+      tgt: f32(uniform(rand, L * E, 1), [L, 1, E]), // [T, B, E]
+      tgt_mask: generateSquareSubsequentMask(L), // [T, T], detected as causal
+    };
+    let hooked = false;
+    /** Registers the variant's hooks (outside the timed region); the plan for each hook set stays cached. */
+    const set = (v: (typeof VARIANTS)[number]) => {
+      if (hooked) for (const n of ['self', 'cross']) model.delHook(n);
+      hooked = !!v.hooks;
+      if (!v.hooks) return;
+      model.setForwardHook('self', '**.self_attn', undefined, v.hooks);
+      model.setForwardHook('cross', '**.multihead_attn', undefined, v.hooks);
+    };
+    const samples = new Map<VariantName, number[]>(VARIANTS.map((v) => [v.name, []]));
+    const cpu = new Map<VariantName, number[]>(VARIANTS.map((v) => [v.name, []]));
+    const first = new Map<VariantName, number>();
+    const last = new Map<VariantName, { output: Float32Array; labels: readonly string[]; hooks: number }>();
+    const stats = new Map<VariantName, NonNullable<Model['planStats']>>();
+    /** One awaited forward: wall ms and process CPU ms. */
+    const forward = async (v: (typeof VARIANTS)[number]): Promise<{ ms: number; cpuMs: number }> => {
+      set(v);
+      const c0 = process.cpuUsage();
+      const s = performance.now();
+      const r = await model.forward(inputs);
+      const ms = performance.now() - s;
+      const c = process.cpuUsage(c0);
+      last.set(v.name, { output: r.output, labels: model.planSteps, hooks: Object.keys(model.hooks).length });
+      stats.set(v.name, model.planStats!);
+      return { ms, cpuMs: (c.user + c.system) / 1000 };
+    };
+    for (const v of VARIANTS) {
+      first.set(v.name, (await forward(v)).ms);
+      log(`  ${c.name} ${v.name}: first forward ${first.get(v.name)!.toFixed(0)} ms`);
+    }
+    for (let r = 0; r < warmup; r++) for (const v of VARIANTS) await forward(v);
+    for (let r = 0; r < reps; r++) {
+      // Rotate the starting variant too, so none of them always runs right after another.
+      for (let i = 0; i < VARIANTS.length; i++) {
+        const v = VARIANTS[(r + i) % VARIANTS.length];
+        const { ms, cpuMs } = await forward(v);
+        samples.get(v.name)!.push(ms);
+        cpu.get(v.name)!.push(cpuMs);
+      }
+      const show = (v: (typeof VARIANTS)[number]) => `${v.name} ${samples.get(v.name)!.at(-1)!.toFixed(0)} (cpu ${cpu.get(v.name)!.at(-1)!.toFixed(0)})`;
+      log(`  ${c.name} round ${r + 1}/${reps}: ${VARIANTS.map(show).join(', ')} ms`);
+    }
+    set(VARIANTS[0]);
+    const base = median(samples.get('none')!);
+    const cpuBase = median(cpu.get('none')!);
+    const variants = VARIANTS.map((v): VariantResult => {
+      const s = samples.get(v.name)!;
+      const st = stats.get(v.name)!;
+      const l = last.get(v.name)!;
+      return {
+        variant: v.name,
+        firstForwardMs: first.get(v.name)!,
+        medianMs: median(s),
+        minMs: Math.min(...s),
+        ratio: median(s) / base,
+        pairedRatio: median(s.map((x, i) => x / samples.get('none')![i])),
+        samplesMs: s,
+        cpuMedianMs: median(cpu.get(v.name)!),
+        cpuRatio: median(cpu.get(v.name)!) / cpuBase,
+        cpuSamplesMs: cpu.get(v.name)!,
+        dispatches: st.dispatches,
+        submitsPerForward: st.submitsPerForward,
+        captures: st.captures,
+        readbackBytes: st.readbackBytes,
+        slotBytes: st.slotBytes,
+        peakLiveBytes: st.peakLiveBytes,
+        stepKinds: stepKinds(l.labels),
+        hookRecords: l.hooks,
+        maxAbsDiffVsNone: maxAbsDiff(l.output, last.get('none')!.output),
+      };
+    });
+    return { config: c, parameters, weightBytes: model.weightBytes, loadMs, totalMs: performance.now() - t0, variants };
+  } finally {
+    model.dispose();
+  }
+}
+
+function arg(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
+const mib = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+
+async function main(): Promise<void> {
+  const jsonOut = arg('--json');
+  const names = (arg('--configs') ?? 'small,medium').split(',').map((s) => s.trim()).filter((s) => s);
+  const reps = arg('--reps') === undefined ? undefined : Number(arg('--reps'));
+  const warmup = Number(arg('--warmup') ?? 1);
+  if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) throw new Error(`--reps ${arg('--reps')}: expected a positive integer`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup ${arg('--warmup')}: expected a non-negative integer`);
+  const configs = names.map((n) => {
+    const c = CONFIGS.find((x) => x.name === n);
+    if (!c) throw new Error(`--configs: unknown config '${n}' (known: ${CONFIGS.map((x) => x.name).join(', ')})`);
+    return c;
+  });
+  const results: ConfigResult[] = [];
+  const started = performance.now();
+  let adapter = '';
+  for (const c of configs) {
+    console.error(`${c.name}: ${c.encoderLayers}+${c.decoderLayers} layers, d_model ${c.dModel}, ${c.nhead} heads, ff ${c.ff}, length ${c.length}`);
+    // A fresh device per config: its first forward compiles every pipeline it uses, as a cold start does.
+    const ctx = await createNodeContext({ who: 'bench:model' });
+    adapter = ctx.adapterName;
+    try {
+      results.push(await ctx.scoped(`bench ${c.name}`, () => benchConfig(ctx, c, reps, warmup, (s) => console.error(s))));
+    } finally {
+      ctx.dispose();
+    }
+  }
+  const totalMs = performance.now() - started;
+  const label = { none: 'no hooks', hooked: 'all attention hooked', avg: 'hooked, averageHeads' };
+  console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
+  console.log('| config | variant | rounds | median ms | min ms | hooked / none (medians) | hooked / none (paired) | CPU ms | CPU hooked / none | first forward ms | dispatches | submits | captures | readback | slots | weights |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const c = r.config;
+    const name = `${c.name} (${c.encoderLayers}+${c.decoderLayers}, E ${c.dModel}, H ${c.nhead}, ff ${c.ff}, L ${c.length})`;
+    for (const v of r.variants) {
+      console.log(
+        `| ${name} | ${label[v.variant]} | ${v.samplesMs.length} | ${v.medianMs.toFixed(1)} | ${v.minMs.toFixed(1)} | ` +
+          `${v.variant === 'none' ? '' : `${v.ratio.toFixed(3)}x`} | ${v.variant === 'none' ? '' : `${v.pairedRatio.toFixed(3)}x`} | ` +
+          `${v.cpuMedianMs.toFixed(1)} | ${v.variant === 'none' ? '' : `${v.cpuRatio.toFixed(3)}x`} | ` +
+          `${v.firstForwardMs.toFixed(0)} | ${v.dispatches} | ${v.submitsPerForward} | ${v.captures} | ${mib(v.readbackBytes)} | ${mib(v.slotBytes)} | ${mib(r.weightBytes)} |`,
+      );
+    }
+  }
+  for (const r of results) {
+    for (const v of r.variants) {
+      if (v.maxAbsDiffVsNone > 1e-3) console.log(`\nwarning: ${r.config.name} ${v.variant}: output differs from no-hooks by ${v.maxAbsDiffVsNone.toExponential(2)}`);
+    }
+  }
+  console.log(`\ntotal ${(totalMs / 1000).toFixed(1)} s (${results.map((r) => `${r.config.name} ${(r.totalMs / 1000).toFixed(1)} s`).join(', ')})`);
+  if (jsonOut) {
+    const out = { adapter, date: new Date().toISOString(), warmup, totalMs, results };
+    writeFileSync(jsonOut, `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`wrote ${jsonOut}`);
+  }
+}
+
+await main();
