@@ -53,6 +53,14 @@ export class Explorer {
     return this.modelView.canvas;
   }
 
+  get headCanvas(): HTMLCanvasElement {
+    return this.heads.canvas;
+  }
+
+  get stepsCanvas(): HTMLCanvasElement {
+    return this.steps.canvas;
+  }
+
   get largeCanvas(): HTMLCanvasElement {
     return this.large.canvas;
   }

@@ -229,6 +229,13 @@ function wireInputs(): void {
     const s = explorer?.selection;
     if (s) void exportPng(explorer!.modelCanvas, `attnscope-${s.kind}-model-view.png`).catch((e) => showError(message(e)));
   });
+  $('export-head').addEventListener('click', () => {
+    const s = explorer?.selection;
+    if (s) void exportPng(explorer!.headCanvas, `attnscope-${s.kind}-head-view.png`).catch((e) => showError(message(e)));
+  });
+  $('export-steps').addEventListener('click', () => {
+    if (explorer) void exportPng(explorer.stepsCanvas, 'attnscope-generation-steps.png').catch((e) => showError(message(e)));
+  });
   $('export-tensors').addEventListener('click', () => {
     const a = explorer?.analysis;
     if (!a || !current) return;

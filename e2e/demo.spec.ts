@@ -253,8 +253,8 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   await page.locator('#steps-card').screenshot({ path: join(OUT, 'demo-steps.png') });
   await page.mouse.move(0, 0);
 
-  // 7. exports: PNG of the large view and of the model view, the captures as .safetensors
-  for (const id of ['#export-large', '#export-model']) {
+  // 7. exports: PNG of every view, the captures as .safetensors
+  for (const id of ['#export-large', '#export-model', '#export-head', '#export-steps']) {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.locator(id).click()]);
     const p = join(OUT, `demo-export-${id.slice(8)}.png`);
     await dl.saveAs(p);
