@@ -43,7 +43,11 @@ export class PipelineCache {
     let module = this.modules.get(moduleKey);
     if (!module) {
       const code = preprocess(spec.kernel, spec.source, spec.defines ?? {});
+      // Parse errors arrive through the error scope on some implementations, through getCompilationInfo on others.
+      this.device.pushErrorScope('validation');
       module = this.device.createShaderModule({ label: spec.kernel, code });
+      const scoped = await this.device.popErrorScope();
+      if (scoped) throw new GpuError(`kernel ${spec.kernel} (${sortedJson(spec.defines)}) failed to compile: ${scoped.message.split('\n')[0]}`, 'validation');
       const info = await module.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === 'error');
       if (errors.length > 0) {
