@@ -258,9 +258,12 @@ async function openPage(url: string): Promise<{ page: Page; close: () => Promise
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') log(`  [page ${m.type()}] ${m.text()}`);
     });
+    // An error before window.peers exists (a module that fails to load) ends the wait at once.
+    const broken = new Promise<never>((_, reject) => page.once('pageerror', (e) => reject(new Error(`the bench page failed to start: ${e.message}`))));
+    broken.catch(() => undefined); // handled by the race below; later page errors are only logged
     page.on('pageerror', (e) => log(`  [page error] ${e.message}`));
     await page.goto(new URL('bench/page/', url).href);
-    await page.waitForFunction(() => window.peers !== undefined, undefined, { timeout: 120_000 });
+    await Promise.race([page.waitForFunction(() => window.peers !== undefined, undefined, { timeout: 120_000 }), broken]);
     const info = await page.evaluate(() => window.peers.info);
     return { page, info, close: () => browser.close() };
   } catch (e) {
