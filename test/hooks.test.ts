@@ -111,6 +111,24 @@ describe('capture mechanics', () => {
     }
   });
 
+  it('copies an activation once however many hooks see it', async () => {
+    const { model, io, inputs } = load('post-relu-seqfirst');
+    try {
+      model.setForwardHook('ca', 'decoder.layers.*.multihead_attn');
+      await model.forward(inputs);
+      // Per layer: query, memory (key = value), attn_output, attn_weights; the memory is shared by both layers.
+      expect(model.planStats!.captures).toBe(7);
+      const [r0, r1] = [model.hooks['ca[decoder.layers.0.multihead_attn]'], model.hooks['ca[decoder.layers.1.multihead_attn]']];
+      expect(r0.input.length).toBe(3);
+      expect(r1.input[1].data).toEqual(r0.input[1].data);
+      expect(r1.input[1].data).not.toBe(r0.input[1].data); // records never alias: a fn may edit its arrays in place
+      expect(r0.input[2].data).not.toBe(r0.input[1].data);
+      expect(maxDiff(r1.input[2].data, expected(io, 'encoder.output'))).toBeLessThanOrEqual(1e-4);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('cuts heads and queries on the GPU before the copy', async () => {
     const { model, io, inputs } = load('pre-gelu-batchfirst');
     try {

@@ -60,10 +60,11 @@ export class HookObserver implements ModuleObserver {
   }
 
   private capture(b: PlanBuilder, h: Hook, field: 'input' | 'output', index: number, a: Act): void {
-    // Self-attention's query, key and value are one activation: copy it once.
-    const same = this.specs.find((s) => s.hook === h.name && s.field === field && s.act === a.id);
+    // An activation is written once and never changed, so one copy serves every hook that sees it: self-attention's
+    // query, key and value, or the encoder memory every decoder layer's cross-attention reads.
+    const same = this.specs.find((s) => s.act === a.id);
     if (same) {
-      this.specs.push({ ...same, index });
+      this.specs.push({ ...same, hook: h.name, field, index });
       return;
     }
     this.captureBytes += a.size * 4;
@@ -166,6 +167,16 @@ export class HookObserver implements ModuleObserver {
   /** Builds every hook's record from one run's captures, calling the fns that edit stored copies. */
   async records(captures: ReadonlyMap<string, Float32Array>): Promise<Map<string, HookRecord>> {
     const out = new Map<string, HookRecord>();
+    // A copy shared by several hooks (or fields) is handed out once as is, then as copies: records never alias.
+    const handed = new Set<string>();
+    const data = (key: string) => {
+      const d = captures.get(key)!;
+      if (!handed.has(key)) {
+        handed.add(key);
+        return d;
+      }
+      return d.slice();
+    };
     for (const h0 of this.hooks) {
       if (h0.kind !== 'forward' && h0.kind !== 'forward_pre') continue;
       const host = this.hostRecords.get(h0.name);
@@ -175,7 +186,7 @@ export class HookObserver implements ModuleObserver {
       }
       const h = this.hookNow(h0);
       const field = (f: 'input' | 'output') =>
-        this.specs.filter((s) => s.hook === h.name && s.field === f).map((s) => ({ shape: s.shape, data: captures.get(s.key)! }));
+        this.specs.filter((s) => s.hook === h.name && s.field === f).map((s) => ({ shape: s.shape, data: data(s.key) }));
       let record: HookRecord = { name: h.name, module: h.path, kind: h0.kind, input: field('input') };
       if (h.kind === 'forward') {
         const output = field('output');
