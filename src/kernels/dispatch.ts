@@ -44,12 +44,15 @@ export function grid1d(ctx: GpuContext, count: number): [number, number, number]
   return [Math.ceil(count / y), y, 1];
 }
 
+/** Records one dispatch into a compute pass. */
+export function encodeOne(pass: GPUComputePassEncoder, d: Dispatch): void {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(...d.workgroups);
+}
+
 export function encode(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
-  for (const d of dispatches) {
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, d.bindGroup);
-    pass.dispatchWorkgroups(...d.workgroups);
-  }
+  for (const d of dispatches) encodeOne(pass, d);
 }
 
 /** Encodes the list into one compute pass of one command buffer, submits it once, and waits for the queue. */

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { type Dispatch, release } from '../kernels/dispatch.ts';
+import { type Dispatch, encodeOne, release } from '../kernels/dispatch.ts';
 import { assignSlots } from './lifetimes.ts';
 import type { Act, HostStep, ModuleCall, PlanBuilder } from './plan.ts';
 
@@ -211,9 +211,7 @@ export class Plan {
           if (item.kind === 'dispatch') {
             if (stamps) endPass();
             pass ??= enc.beginComputePass({ label, timestampWrites: stamps?.writes() });
-            pass.setPipeline(item.d.pipeline);
-            pass.setBindGroup(0, item.d.bindGroup);
-            pass.dispatchWorkgroups(...item.d.workgroups);
+            encodeOne(pass, item.d);
           } else if (item.kind === 'copy') {
             endPass();
             enc.copyBufferToBuffer(item.from, item.fromOffset, item.to === 'staging' ? staging : item.to, item.offset, item.bytes);
