@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectedTensors, parseConfig, readModelFile, splitConfig, writeModelFile, type ModelConfig } from '../src/model/config.ts';
-import { ModelFileError } from '../src/model/errors.ts';
+import { expectModelFileError as expectError } from './model-file-error.ts';
 import { readSafetensors, writeSafetensors, type TensorInput } from '../src/model/safetensors.ts';
-
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): ModelFileError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected a ${code} error`).toBeInstanceOf(ModelFileError);
-  const e = err as ModelFileError;
-  expect(e.code, e.message).toBe(code);
-  expect(e.message).not.toContain('\n');
-  for (const f of fragments) expect(e.message).toContain(f);
-  return e;
-}
 
 const common = {
   format_version: 1,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelFileError } from '../src/model/errors.ts';
+import { expectModelFileError as expectError } from './model-file-error.ts';
 import {
   bf16ArrayToF32,
   bf16ToF32,
@@ -32,22 +32,6 @@ function craft(header: unknown, data: Uint8Array = new Uint8Array(0), headerLen?
 
 function f32Bytes(values: number[]): Uint8Array {
   return new Uint8Array(new Float32Array(values).buffer);
-}
-
-/** Runs `fn`, expects a ModelFileError with `code` whose message names the label and every fragment. */
-function expectError(fn: () => unknown, code: string, ...fragments: string[]): ModelFileError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected a ${code} error`).toBeInstanceOf(ModelFileError);
-  const e = err as ModelFileError;
-  expect(e.code, e.message).toBe(code);
-  expect(e.message).not.toContain('\n');
-  for (const f of fragments) expect(e.message).toContain(f);
-  return e;
 }
 
 const L = 'crafted.safetensors';
