@@ -309,12 +309,13 @@ export class Model {
     }
     const { b, observer } = this.builder();
     const f = new Feeder(b);
-    const { out, shape } = await this.record(f, inputs);
+    const { shape, body } = this.record(f, inputs);
     const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}`;
     let entry = this.plans.get(key);
     if (entry) this.plans.delete(key); // re-inserted below as the most recent
     else {
-      b.output(out);
+      // Only a plan that is not cached yet records its modules.
+      b.output(await body());
       entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer };
       while (this.plans.size >= PLAN_CACHE_SIZE) {
         const [oldest, old] = this.plans.entries().next().value!;
@@ -328,8 +329,11 @@ export class Model {
     return { entry, data: f.feeds.map((x) => x.data), shape };
   }
 
-  /** Records the forward for these inputs (validating them) and returns the output activation. */
-  private async record(f: Feeder, x: ModelInputs): Promise<{ out: Act; shape: number[] }> {
+  /**
+   * Validates the inputs and feeds them (which fixes the plan's key); `body` records the modules' forward and
+   * returns the output activation, needed only when the plan is not cached.
+   */
+  private record(f: Feeder, x: ModelInputs): { shape: number[]; body: () => Promise<Act> } {
     const c = this.config;
     const E = c.d_model;
     const H = c.nhead;
@@ -368,13 +372,15 @@ export class Model {
       if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
       const src = seq('src', x.src!, B, S);
       const tgt = seq('tgt', x.tgt!, B, T);
-      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S));
-      return { out, shape: shapeOf(B, T) };
+      const args = [b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S)] as const;
+      const root = this.root;
+      return { shape: shapeOf(B, T), body: () => root.forward(...args) };
     }
     if (this.root instanceof TransformerEncoder) {
       const [B, S] = dims('src', need('src'));
-      const out = await this.root.forward(b, seq('src', x.src!, B, S), selfArgs('src', B, S));
-      return { out, shape: shapeOf(B, S) };
+      const args = [b, seq('src', x.src!, B, S), selfArgs('src', B, S)] as const;
+      const root = this.root;
+      return { shape: shapeOf(B, S), body: () => root.forward(...args) };
     }
     if (this.root instanceof TransformerDecoder) {
       const [B, T] = dims('tgt', need('tgt'));
@@ -383,8 +389,9 @@ export class Model {
       const tgt = seq('tgt', x.tgt!, B, T);
       const memory = seq('memory', x.memory!, B, S);
       checkShape('memory', x.memory!.shape, shapeOf(B, S));
-      const out = await this.root.forward(b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S));
-      return { out, shape: shapeOf(B, T) };
+      const args = [b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S)] as const;
+      const root = this.root;
+      return { shape: shapeOf(B, T), body: () => root.forward(...args) };
     }
     /** (B, L) of token ids [L, B] / [B, L]. */
     const idDims = (name: string, t: InputTensor): [number, number] => {
@@ -399,13 +406,15 @@ export class Model {
       if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
       const src = ids('src', x.src!, c.src_vocab.length);
       const tgt = ids('tgt', x.tgt!, c.tgt_vocab.length);
-      const out = await this.root.forward(b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S));
-      return { out, shape: logits(B, T, c.tgt_vocab.length) };
+      const args = [b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S)] as const;
+      const root = this.root;
+      return { shape: logits(B, T, c.tgt_vocab.length), body: () => root.forward(...args) };
     }
     if (this.root instanceof EncoderLM && c.kind === 'lm') {
       const [B, L] = idDims('src', need('src'));
-      const out = await this.root.forward(b, ids('src', x.src!, c.vocab.length), selfArgs('src', B, L));
-      return { out, shape: logits(B, L, c.vocab.length) };
+      const args = [b, ids('src', x.src!, c.vocab.length), selfArgs('src', B, L)] as const;
+      const root = this.root;
+      return { shape: logits(B, L, c.vocab.length), body: () => root.forward(...args) };
     }
     throw new Error(`model kind ${c.kind} has no forward`);
   }
