@@ -241,7 +241,11 @@ describe('misuse fails clearly', () => {
     expect(() => model.setForwardHook('e', 'encoder.layers.0.self_attn', undefined, { heads: [7] })).not.toThrow();
     await expect(model.forward(inputs)).rejects.toThrow(/head 7 does not exist/);
     model.delHook('e');
-    expect(() => model.setBackwardHook('g', 'encoder.layers.0')).toThrow(/not supported yet/);
+    expect(() => model.setBackwardHook('g', 'encoder.layer.0')).toThrow(/no module 'encoder.layer.0'/);
+    model.setBackwardHook('g', 'encoder.layers.0');
+    await model.forward(inputs); // a backward hook changes nothing without a backward
+    expect(model.hooks.g).toBeUndefined();
+    model.delHook('g');
     model.setForwardPreHook('bad', 'encoder.layers.0.norm1', () => [{ shape: [1], data: new Float32Array(1) }]);
     await expect(model.forward(inputs)).rejects.toThrow(/pre-hook 'bad' on encoder.layers.0.norm1: input\[0\] must keep shape/);
     model.delHook('bad');

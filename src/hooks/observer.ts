@@ -1,12 +1,15 @@
 import { attnSelect, attnSelection } from '../kernels/attn_select.ts';
 import type { Module } from '../nn/module.ts';
-import type { Act, ModuleObserver, PlanBuilder } from '../scheduler/plan.ts';
-import { type CapturedTensor, type ForwardHookFn, type Hook, type HookRecord, type PreHookFn, weightSelection } from './registry.ts';
+import type { BackwardObserver } from '../scheduler/backward.ts';
+import type { Act, ModuleCall, ModuleObserver, PlanBuilder } from '../scheduler/plan.ts';
+import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type Hook, type HookRecord, type PreHookFn, weightSelection } from './registry.ts';
 
-/** One capture copy of a plan: which hook, which field, which position. */
+type Field = 'input' | 'output' | 'weightsGrad';
+
+/** One capture copy of a plan: which hook, which field, which position. `act` -1: no gradient, zeros. */
 interface CaptureSpec {
   hook: string;
-  field: 'input' | 'output';
+  field: Field;
   index: number;
   key: string;
   shape: number[];
@@ -27,7 +30,7 @@ const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB`
  * (inputs) and exit (outputs), GPU-side cuts of attention weights, and host round trips for hooks whose fn
  * feeds the computation. After a run, `records` assembles what each hook stores.
  */
-export class HookObserver implements ModuleObserver {
+export class HookObserver implements ModuleObserver, BackwardObserver {
   private readonly specs: CaptureSpec[] = [];
   /** Records made inside host steps during the current run. */
   private readonly hostRecords = new Map<string, HookRecord>();
@@ -59,7 +62,11 @@ export class HookObserver implements ModuleObserver {
     return this.on(path, 'forward').length > 0;
   }
 
-  private capture(b: PlanBuilder, h: Hook, field: 'input' | 'output', index: number, a: Act): void {
+  observesBackward(path: string): boolean {
+    return this.on(path, 'backward').length > 0;
+  }
+
+  private capture(b: PlanBuilder, h: Hook, field: Field, index: number, a: Act): void {
     // An activation is written once and never changed, so one copy serves every hook that sees it: self-attention's
     // query, key and value, or the encoder memory every decoder layer's cross-attention reads.
     const same = this.specs.find((s) => s.act === a.id);
@@ -112,7 +119,61 @@ export class HookObserver implements ModuleObserver {
       ins = ins.map((a) => swap.get(a)!);
     }
     for (const h of this.on(path, 'forward')) if (!h.opts.writeBack) ins.forEach((a, i) => this.capture(b, h, 'input', i, a));
+    if (b.grad && this.observesBackward(path)) {
+      // PyTorch's full backward hooks see the gradients of the module's own uses of its inputs: the module reads
+      // fresh copies, so their gradients are exactly that (self-attention's query, key and value apart).
+      ins = ins.map((a) => {
+        if (a.ids) return a;
+        const alias = b.act(a.shape, `${path} input`);
+        b.copy('input for backward hooks', a, 0, alias, 0, a.size);
+        return alias;
+      });
+    }
     return ins;
+  }
+
+  async moduleGrads(
+    b: PlanBuilder,
+    call: ModuleCall,
+    gradIn: readonly (Act | undefined)[],
+    gradOut: readonly (Act | undefined)[],
+    kept: ReadonlyMap<string, Act>,
+  ): Promise<readonly (Act | undefined)[] | undefined> {
+    const path = call.path;
+    const weights = kept.get('weights');
+    let ins = [...gradIn];
+    let changed = false;
+    for (const h of this.on(path, 'backward')) {
+      if (!h.fn) {
+        const grab = (field: Field, i: number, g: Act | undefined, like: Act) => {
+          if (g) this.capture(b, h, field, i, g);
+          else this.specs.push({ hook: h.name, field, index: i, key: '', shape: [...like.shape], act: -1 });
+        };
+        ins.forEach((g, i) => grab('input', i, g, call.inputs[i]));
+        gradOut.forEach((g, i) => grab('output', i, g, call.outputs[i]));
+        if (weights) this.capture(b, h, 'weightsGrad', 0, weights);
+        continue;
+      }
+      // fn sees the gradients on the CPU and may replace the input gradients: a round trip inside the backward.
+      const reads = [...new Set([...ins, ...gradOut, weights].filter((a): a is Act => !!a))];
+      const float = call.inputs.map((a) => !a.ids);
+      const fresh = call.inputs.map((a, i) => (float[i] ? b.act(a.shape, `${path} grad input (hook ${h.name})`) : undefined));
+      const seen = [...ins];
+      b.host(`backward hook ${h.name}`, reads, fresh.filter((a): a is Act => !!a), async (data) => {
+        const view = (g: Act | undefined, like: Act): CapturedTensor => ({ shape: [...like.shape], data: g ? data[reads.indexOf(g)] : new Float32Array(like.size) });
+        const gradInput = call.inputs.map((a, i) => view(seen[i], a));
+        const gradOutput = call.outputs.map((a, i) => view(gradOut[i], a));
+        const wg = weights && view(weights, weights);
+        const r = await this.callHook(() => (this.hookNow(h).fn as BackwardHookFn)(this.module(path), gradInput, gradOutput, wg));
+        const next = r ?? gradInput;
+        checkTensors(`backward hook '${h.name}' on ${path}`, 'grad_input', next, call.inputs);
+        this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'backward', input: next, output: gradOutput, ...(wg ? { weightsGrad: wg } : {}) });
+        return next.filter((_, i) => float[i]).map((t) => t.data);
+      });
+      ins = fresh;
+      changed = true;
+    }
+    return changed ? ins : undefined;
   }
 
   async exit(b: PlanBuilder, path: string, ins: readonly Act[], outs: readonly Act[]): Promise<readonly Act[]> {
@@ -164,8 +225,11 @@ export class HookObserver implements ModuleObserver {
     return fresh;
   }
 
-  /** Builds every hook's record from one run's captures, calling the fns that edit stored copies. */
-  async records(captures: ReadonlyMap<string, Float32Array>): Promise<Map<string, HookRecord>> {
+  /**
+   * Builds the records of the forward (and forward-pre) hooks, or of the backward hooks, from one run of that
+   * phase's captures, calling the fns that edit stored copies.
+   */
+  async records(captures: ReadonlyMap<string, Float32Array>, phase: 'forward' | 'backward' = 'forward'): Promise<Map<string, HookRecord>> {
     const out = new Map<string, HookRecord>();
     // A copy shared by several hooks (or fields) is handed out once as is, then as copies: records never alias.
     const handed = new Set<string>();
@@ -178,16 +242,23 @@ export class HookObserver implements ModuleObserver {
       return d.slice();
     };
     for (const h0 of this.hooks) {
-      if (h0.kind !== 'forward' && h0.kind !== 'forward_pre') continue;
+      if ((h0.kind === 'backward') !== (phase === 'backward') || (h0.kind !== 'forward' && h0.kind !== 'forward_pre' && h0.kind !== 'backward')) continue;
       const host = this.hostRecords.get(h0.name);
       if (host) {
         out.set(h0.name, host);
         continue;
       }
       const h = this.hookNow(h0);
-      const field = (f: 'input' | 'output') =>
-        this.specs.filter((s) => s.hook === h.name && s.field === f).map((s) => ({ shape: s.shape, data: data(s.key) }));
+      const field = (f: Field) =>
+        this.specs
+          .filter((s) => s.hook === h.name && s.field === f)
+          .map((s) => ({ shape: s.shape, data: s.act < 0 ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)) : data(s.key) }));
       let record: HookRecord = { name: h.name, module: h.path, kind: h0.kind, input: field('input') };
+      if (h.kind === 'backward') {
+        record.output = field('output');
+        const [weightsGrad] = field('weightsGrad');
+        if (weightsGrad) record.weightsGrad = weightsGrad;
+      }
       if (h.kind === 'forward') {
         const output = field('output');
         record.output = output;

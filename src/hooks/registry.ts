@@ -25,6 +25,11 @@ export interface HookRecord {
   output?: CapturedTensor[];
   /** generate(): the decoding step the record belongs to. */
   step?: number;
+  /**
+   * Backward hooks on a MultiheadAttention: the gradient of the attention probabilities [B, H, L, S] (the
+   * target's gradient with respect to the softmax output that weighs the values).
+   */
+  weightsGrad?: CapturedTensor;
 }
 
 /** fn of a forward hook: may return replacements for what is stored (and, with writeBack, what flows on). */
@@ -33,6 +38,19 @@ export type ForwardHookFn = (
   input: CapturedTensor[],
   output: CapturedTensor[],
 ) => void | { input?: CapturedTensor[]; output?: CapturedTensor[] } | Promise<void | { input?: CapturedTensor[]; output?: CapturedTensor[] }>;
+
+/**
+ * fn of a backward hook (PyTorch's full backward hook): the gradients of the module's inputs and outputs, and for
+ * a MultiheadAttention the gradient of its attention probabilities. May return replacements for the input
+ * gradients, which then flow on. An input no gradient reaches (token ids, or one the target does not depend on)
+ * reads as zeros.
+ */
+export type BackwardHookFn = (
+  module: Module,
+  gradInput: CapturedTensor[],
+  gradOutput: CapturedTensor[],
+  weightsGrad?: CapturedTensor,
+) => void | CapturedTensor[] | Promise<void | CapturedTensor[]>;
 
 /** fn of a forward-pre hook: may return the inputs the module then sees. */
 export type PreHookFn = (module: Module, input: CapturedTensor[]) => void | CapturedTensor[] | Promise<void | CapturedTensor[]>;
@@ -55,7 +73,7 @@ export interface Hook {
   name: string;
   path: string;
   kind: HookKind | InterventionKind;
-  fn?: ForwardHookFn | PreHookFn;
+  fn?: ForwardHookFn | PreHookFn | BackwardHookFn;
   opts: HookOptions;
   /** scale_heads: f32 [H] factors; patch: the replacement output. Owned by the registry. */
   buffer?: GPUBuffer;

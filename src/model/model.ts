@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { TransformerDecoder } from '../nn/decoder.ts';
-import type { MemoryArgs } from '../nn/decoder_layer.ts';
+import { type MemoryArgs, TransformerDecoderLayer } from '../nn/decoder_layer.ts';
 import { TransformerEncoder } from '../nn/encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from '../nn/encoder_layer.ts';
 import { type Module, Weights } from '../nn/module.ts';
@@ -8,18 +8,55 @@ import { EncoderLM } from '../nn/lm.ts';
 import { Seq2SeqTransformer, type TokenOptions } from '../nn/seq2seq.ts';
 import { Transformer } from '../nn/transformer.ts';
 import { HookObserver } from '../hooks/observer.ts';
-import { type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
+import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
+import { recordBackward } from '../scheduler/backward.ts';
 import { type DispatchTiming, Plan, type PlanStats } from '../scheduler/compile.ts';
 import { type Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import { aggregate, median, type ProfileReport } from './profile.ts';
+import { type BackwardTarget, seedFor } from './target.ts';
+import { type AttentionRole, type RelevanceMaps, relevanceMaps } from './relevance.ts';
 import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs, tokenInput } from './inputs.ts';
 
 /** What a forward returns: the output tensor in PyTorch's layout. */
 export interface ForwardResult {
   output: Float32Array;
   shape: number[];
+}
+
+export interface ForwardOptions {
+  /**
+   * Keep what a backward needs (every attention's probabilities, and the activations the backward reads) so that
+   * `backward(target)` can follow. Costs memory, not time: the forward runs the same kernels.
+   */
+  grad?: boolean;
+}
+
+/** One attention module's probabilities and their gradient, from a backward. */
+export interface AttentionGrad {
+  /** The MultiheadAttention's path. */
+  path: string;
+  /** [B, H, L, S] */
+  weights: CapturedTensor;
+  /** d(target)/d(weights) [B, H, L, S]; zeros when the target does not depend on this module. */
+  grad: CapturedTensor;
+}
+
+/** What a backward returns. */
+export interface BackwardResult {
+  /** The target's value (Σ seed · output). */
+  value: number;
+  /** Gradients of the forward's float inputs (src, tgt, memory) by name; token-id inputs have none. */
+  inputs: Record<string, CapturedTensor>;
+  /** Every MultiheadAttention in forward order: its probabilities and their gradient (relevance maps use them). */
+  attention: AttentionGrad[];
+}
+
+/** What a gradient plan reads back after its backward phase. */
+interface GradOutputs {
+  inputs: { name: string; shape: number[]; act?: Act }[];
+  attention: { path: string; shape: number[]; hasGrad: boolean }[];
 }
 
 /** One input of a plan: where its data goes and the data itself. */
@@ -36,7 +73,7 @@ class Feeder {
   constructor(readonly b: PlanBuilder) {}
 
   tensor(name: string, shape: number[], data: Float32Array | Uint32Array): Act {
-    const act = this.b.input(shape, name);
+    const act = this.b.input(shape, name, data instanceof Uint32Array);
     this.feeds.push({ act, data });
     this.key.push(`${name}[${shape}]`);
     return act;
@@ -76,11 +113,14 @@ const PLAN_CACHE_SIZE = 16;
 interface CachedPlan {
   plan: Plan;
   observer?: HookObserver;
+  grad?: GradOutputs;
 }
 
 export class Model {
   private readonly plans = new Map<string, CachedPlan>();
   private lastPlan?: Plan;
+  /** The last forward, when it kept what a backward needs. */
+  private lastGrad?: { entry: CachedPlan; output: Float32Array; shape: number[]; hooks: Record<string, HookRecord> };
   private disposed = false;
   private readonly registry: HookRegistry;
   private readonly modulesByPath: Map<string, Module>;
@@ -118,11 +158,14 @@ export class Model {
     return this.registry.add(name, 'forward_pre', target, fn, {});
   }
 
-  /** Gradients are not implemented yet: this keeps the seed's signature and says so. */
-  setBackwardHook(name: string, target: string | Module, _fn?: (...args: unknown[]) => unknown): HookHandle {
+  /**
+   * PyTorch's full backward hook: after every `backward`, `hooks[name]` holds the gradients of the module's inputs
+   * (`input`, grad_input) and outputs (`output`, grad_output), and for a MultiheadAttention `weightsGrad`, the
+   * gradient of its attention probabilities. fn may return replacement input gradients, which then flow on.
+   */
+  setBackwardHook(name: string, target: string | Module, fn?: BackwardHookFn): HookHandle {
     this.assertLive('setBackwardHook');
-    this.registry.resolve(target);
-    throw new Error(`setBackwardHook('${name}'): backward hooks are not supported yet (attnscope has no gradients yet)`);
+    return this.registry.add(name, 'backward', target, fn, {});
   }
 
   /**
@@ -206,11 +249,56 @@ export class Model {
   }
 
   /** Runs one forward (queued behind any running one); hooks' records land in `hooks`. */
-  forward(inputs: ModelInputs): Promise<ForwardResult> {
+  forward(inputs: ModelInputs, opts: ForwardOptions = {}): Promise<ForwardResult> {
     return this.enqueue('forward', () => {
       if (inputs === null || typeof inputs !== 'object') throw new InputError('forward: inputs must be an object of named tensors ({src, tgt, ...})');
-      return this.forwardNow(inputs);
+      return this.forwardNow(inputs, opts.grad ?? false);
     });
+  }
+
+  /**
+   * Backpropagates `target` (a scalar function of the last forward's output) on the GPU through that forward,
+   * which must have run with `{ grad: true }`. Backward hooks' records land in `hooks` beside the forward's.
+   */
+  backward(target: BackwardTarget): Promise<BackwardResult> {
+    return this.enqueue('backward', () => this.backwardNow(target));
+  }
+
+  /**
+   * Gradient-weighted attention rolled out across layers (relevance maps, Chefer et al. 2021) from a backward's
+   * attention probabilities and gradients: which input tokens the backward's target depends on, per position.
+   */
+  relevanceMaps(result: BackwardResult): RelevanceMaps {
+    return relevanceMaps(result.attention.map((a) => ({ role: this.attentionRole(a.path), weights: a.weights, grad: a.grad })));
+  }
+
+  /** Encoder self-attention, decoder self-attention or cross-attention, from the module that owns it. */
+  private attentionRole(path: string): AttentionRole {
+    const m = this.modulesByPath.get(path);
+    if (m?.kind !== 'MultiheadAttention') throw new Error(`relevance: ${path} is not a MultiheadAttention of this model`);
+    const parent = this.modulesByPath.get(path.includes('.') ? path.slice(0, path.lastIndexOf('.')) : '');
+    if (parent instanceof TransformerDecoderLayer) return parent.selfAttn === m ? 'decoder' : 'cross';
+    return 'encoder';
+  }
+
+  private async backwardNow(target: BackwardTarget): Promise<BackwardResult> {
+    this.assertLive('backward');
+    const last = this.lastGrad;
+    if (!last || last.entry.plan !== this.lastPlan) throw new Error('backward: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first');
+    const { seed, value } = seedFor(target, last.shape, last.output);
+    const { entry } = last;
+    const grad = entry.grad!;
+    const { outputs, captures } = await entry.plan.run([seed], 'backward', false, 'backward');
+    const records = entry.observer ? Object.fromEntries(await entry.observer.records(captures, 'backward')) : {};
+    this.hooks = { ...last.hooks, ...records };
+    let k = 0;
+    const inputs = Object.fromEntries(grad.inputs.map((i) => [i.name, { shape: i.shape, data: i.act ? outputs[k++] : new Float32Array(i.shape.reduce((a, b) => a * b, 1)) }]));
+    const attention = grad.attention.map((a) => {
+      const weights = captures.get(`attention ${a.path}`)!;
+      const g = a.hasGrad ? captures.get(`attention grad ${a.path}`)! : new Float32Array(weights.length);
+      return { path: a.path, weights: { shape: a.shape, data: weights }, grad: { shape: a.shape, data: g } };
+    });
+    return { value, inputs, attention };
   }
 
   /** Hook fns being called right now: a forward started from one would queue behind the forward waiting on it. */
@@ -250,19 +338,43 @@ export class Model {
     });
   }
 
-  private builder(): { b: PlanBuilder; observer?: HookObserver } {
+  private builder(grad = false): { b: PlanBuilder; observer?: HookObserver } {
     const hooks = this.registry.all();
     const observer = hooks.length
       ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes, (call) => this.inHook(call))
       : undefined;
-    return { b: new PlanBuilder(this.ctx, observer), observer };
+    return { b: new PlanBuilder(this.ctx, observer, grad), observer };
   }
 
-  private async forwardNow(inputs: ModelInputs): Promise<ForwardResult> {
-    const { entry, data, shape } = await this.prepare(inputs);
+  private async forwardNow(inputs: ModelInputs, grad: boolean): Promise<ForwardResult> {
+    this.lastGrad = undefined;
+    const { entry, data, shape } = await this.prepare(inputs, grad);
     const { outputs, captures } = await entry.plan.run(data);
     this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
+    if (grad) this.lastGrad = { entry, output: outputs[0], shape, hooks: this.hooks };
     return { output: outputs[0], shape };
+  }
+
+  /**
+   * Records the backward of a gradient plan after its forward: the gradients of the float inputs come back as the
+   * backward phase's outputs; every attention's probabilities and their gradient are captured.
+   */
+  private async recordGrad(b: PlanBuilder, output: Act, f: Feeder, observer?: HookObserver): Promise<GradOutputs> {
+    const { grads, kept } = await recordBackward(b, output, observer);
+    const inputs = f.feeds
+      .filter((x) => x.data instanceof Float32Array && ['src', 'tgt', 'memory'].includes(x.act.label))
+      .map((x) => ({ name: x.act.label, shape: [...x.act.shape], act: grads.get(x.act.id) }));
+    b.output(...inputs.flatMap((i) => (i.act ? [i.act] : [])));
+    const attention = b.calls
+      .filter((c) => this.modulesByPath.get(c.path)?.kind === 'MultiheadAttention')
+      .map((c) => {
+        const [, weights] = c.outputs;
+        b.capture(`attention ${c.path}`, weights);
+        const g = kept.get(c.path)?.get('weights');
+        if (g) b.capture(`attention grad ${c.path}`, g);
+        return { path: c.path, shape: [...weights.shape], hasGrad: !!g };
+      });
+    return { inputs, attention };
   }
 
   /**
@@ -302,21 +414,23 @@ export class Model {
   }
 
   /** The cached (or newly compiled) plan for these inputs and the current hooks, and the data to feed it. */
-  private async prepare(inputs: ModelInputs): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
+  private async prepare(inputs: ModelInputs, grad = false): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
     this.assertLive('forward');
     for (const k of Object.keys(inputs)) {
       if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
     }
-    const { b, observer } = this.builder();
+    const { b, observer } = this.builder(grad);
     const f = new Feeder(b);
     const { shape, body } = this.record(f, inputs);
-    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}`;
+    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}${grad ? '#grad' : ''}`;
     let entry = this.plans.get(key);
     if (entry) this.plans.delete(key); // re-inserted below as the most recent
     else {
       // Only a plan that is not cached yet records its modules.
-      b.output(await body());
-      entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer };
+      const out = await body();
+      b.output(out);
+      const gradOut = grad ? await this.recordGrad(b, out, f, observer) : undefined;
+      entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer, grad: gradOut };
       while (this.plans.size >= PLAN_CACHE_SIZE) {
         const [oldest, old] = this.plans.entries().next().value!;
         old.plan.dispose();

@@ -1,5 +1,6 @@
 import { sinusoidalTable, posEnc } from '../kernels/posenc.ts';
 import { embedding } from '../kernels/embedding.ts';
+import { passGrad } from '../scheduler/backward.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type Weights } from './module.ts';
@@ -24,8 +25,12 @@ export class Embedding extends Module {
   forward(b: PlanBuilder, ids: Act, scale = 1): Promise<Act> {
     return b.module(this.path, [ids], async ([ids]) => {
       const out = b.act([...ids.shape, this.dim], `${this.path} out`);
-      b.step('embedding', [ids], [out], (r) =>
-        embedding(b.ctx, { ids: r(ids), table: { buffer: this.weight.buffer }, out: r(out) }, { n: ids.size, vocab: this.num, C: this.dim, scale }, `${this.path} embedding`),
+      b.step(
+        'embedding',
+        [ids],
+        [out],
+        (r) => embedding(b.ctx, { ids: r(ids), table: { buffer: this.weight.buffer }, out: r(out) }, { n: ids.size, vocab: this.num, C: this.dim, scale }, `${this.path} embedding`),
+        () => undefined, // token ids take no gradient
       );
       return out;
     });
@@ -54,8 +59,12 @@ export class TokenInput {
     const pe = this.positional === 'learned' ? this.posEmbed!.weight : this.table;
     if (!pe) return x;
     const out = b.act(x.shape, `${table.path} + positions`);
-    b.step('positions', [x], [out], (r) =>
-      posEnc(b.ctx, { x: r(x), pe: { buffer: pe.buffer }, out: r(out) }, { B, L, C: this.dim, batchFirst, posOffset }, this.maxLen, `${table.path} positions`),
+    b.step(
+      'positions',
+      [x],
+      [out],
+      (r) => posEnc(b.ctx, { x: r(x), pe: { buffer: pe.buffer }, out: r(out) }, { B, L, C: this.dim, batchFirst, posOffset }, this.maxLen, `${table.path} positions`),
+      passGrad(out, [x]),
     );
     return out;
   }

@@ -1,5 +1,7 @@
 import { add } from '../kernels/add.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
+import { layerNormBackward } from '../kernels/layernorm_backward.ts';
+import { passGrad } from '../scheduler/backward.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type Weights } from './module.ts';
@@ -24,7 +26,13 @@ export class LayerNorm extends Module {
   forward(b: PlanBuilder, x: Act): Promise<Act> {
     return b.module(this.path, [x], async ([x]) => {
       const y = b.act(x.shape, `${this.path} out`);
-      b.step('layernorm', [x], [y], (r) => layerNorm(b.ctx, { x: r(x), y: r(y), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`));
+      b.step(
+        'layernorm',
+        [x],
+        [y],
+        (r) => layerNorm(b.ctx, { x: r(x), y: r(y), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`),
+        (g) => g.give(x, this.inputGrad(b, x, g.grad(y)!)),
+      );
       return y;
     });
   }
@@ -37,18 +45,37 @@ export class LayerNorm extends Module {
     // A hooked norm must see its input before it runs: then the add is a step of its own.
     if (b.observer?.observes(this.path)) {
       const sum = b.act(x.shape, `${this.path} in`);
-      b.step('residual add', [x, residual], [sum], (r) => add(b.ctx, { a: r(x), b: r(residual), out: r(sum) }, x.size, `${this.path} residual add`));
+      b.step('residual add', [x, residual], [sum], (r) => add(b.ctx, { a: r(x), b: r(residual), out: r(sum) }, x.size, `${this.path} residual add`), passGrad(sum, [x, residual]));
       return [sum, await this.forward(b, sum)];
     }
     const h = b.act(x.shape, `${this.path} in`);
     const y = await b.module(this.path, [h], async ([h]) => {
       const out = b.act(x.shape, `${this.path} out`);
-      b.step('add+layernorm', [x, residual], [h, out], (r) =>
-        layerNorm(b.ctx, { x: r(x), residual: r(residual), sum: r(h), y: r(out), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} add+layernorm`),
+      b.step(
+        'add+layernorm',
+        [x, residual],
+        [h, out],
+        (r) => layerNorm(b.ctx, { x: r(x), residual: r(residual), sum: r(h), y: r(out), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} add+layernorm`),
+        (g) => {
+          // h feeds the norm and (pre-norm) the next residual join: its gradient is both, then the sum's addends share it.
+          const dOut = g.grad(out);
+          const dh = dOut ? this.inputGrad(b, h, dOut, g.grad(h)) : g.grad(h)!;
+          g.give(x, dh);
+          g.give(residual, dh);
+        },
       );
       return out;
     });
     return [h, y];
+  }
+
+  /** dx of y = LN(x) for dy, plus `also` (x's gradient from its other readers) when given. */
+  private inputGrad(b: PlanBuilder, x: Act, dy: Act, also?: Act): Act {
+    const dx = b.act(x.shape, `${this.path} grad input`);
+    b.step('grad layernorm', [x, dy, ...(also ? [also] : [])], [dx], (r) =>
+      layerNormBackward(b.ctx, { x: r(x), dy: r(dy), dx: r(dx), weight: { buffer: this.weight.buffer }, dxAdd: also && r(also) }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm`),
+    );
+    return dx;
   }
 
   private affine() {

@@ -1,9 +1,11 @@
-import { attention, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attentionKeyGrad, attentionProbsGrad, attentionQueryGrad, attentionValueGrad } from '../kernels/attention_backward.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { scaleHeads } from '../kernels/scale_heads.ts';
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import { softmaxBackward } from '../kernels/softmax_backward.ts';
+import type { Act, GradContext, PlanBuilder, Resolve } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
-import { Linear } from './linear.ts';
+import { Linear, linearInputGrad } from './linear.ts';
 import { joinPath, Module, type Weights } from './module.ts';
 
 /** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
@@ -94,8 +96,12 @@ export class MultiheadAttention extends Module {
     const E = this.embedDim;
     const y = b.act([...x.shape.slice(0, -1), count * E], `${this.path} ${label}`);
     const bias = this.bias(first, count);
-    b.step(`in_proj ${label}`, [x], [y], (r) =>
-      matmul(b.ctx, { a: r(x), b: { buffer: this.inProjWeight.buffer }, c: r(y), bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
+    b.step(
+      `in_proj ${label}`,
+      [x],
+      [y],
+      (r) => matmul(b.ctx, { a: r(x), b: { buffer: this.inProjWeight.buffer }, c: r(y), bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
+      (g) => g.give(x, linearInputGrad(g.b, g.grad(y)!, this.inProjWeight.buffer, x.shape, first * E * E)),
     );
     return y;
   }
@@ -149,6 +155,30 @@ export class MultiheadAttention extends Module {
   }
 
   /**
+   * The backward of the attention step: dP = dO·Vᵀ (kept as the module's `weights` gradient), dS through the
+   * softmax, then dQ, dK, dV written at the sources' own layouts into gradients shaped like the source activations
+   * (a packed q|k|v projection gets one packed gradient, each kernel filling its columns).
+   */
+  private attentionGrad(g: GradContext, src: { q: Src; k: Src; v: Src }, o: Act, probs: Act, shape: AttentionShape): void {
+    const { b } = g;
+    const dO = g.grad(o)!;
+    const dP = b.act(probs.shape, `${this.path} grad weights`);
+    b.step('grad weights', [dO, src.v.act], [dP], (r) => attentionProbsGrad(b.ctx, { dO: r(dO), v: r(src.v.act), dP: r(dP) }, shape, `${this.path} grad weights`));
+    g.keep('weights', dP);
+    const dS = b.act(probs.shape, `${this.path} grad scores`);
+    b.step('grad softmax', [probs, dP], [dS], (r) => softmaxBackward(b.ctx, { p: r(probs), dp: r(dP), dx: r(dS) }, { rows: probs.size / shape.S, n: shape.S }, `${this.path} grad softmax`));
+    const grads = new Map<Act, Act>();
+    const gradOf = (a: Act) => grads.get(a) ?? grads.set(a, b.act(a.shape, `${this.path} grad ${a.label}`)).get(a)!;
+    const dq = gradOf(src.q.act);
+    const dk = gradOf(src.k.act);
+    const dv = gradOf(src.v.act);
+    b.step('grad q', [dS, src.k.act], [dq], (r) => attentionQueryGrad(b.ctx, { dS: r(dS), k: r(src.k.act), dq: r(dq) }, shape, `${this.path} grad q`));
+    b.step('grad k', [dS, src.q.act], [dk], (r) => attentionKeyGrad(b.ctx, { dS: r(dS), q: r(src.q.act), dk: r(dk) }, shape, `${this.path} grad k`));
+    b.step('grad v', [probs, dO], [dv], (r) => attentionValueGrad(b.ctx, { p: r(probs), dO: r(dO), dv: r(dv) }, shape, `${this.path} grad v`));
+    for (const [a, d] of grads) g.give(a, d);
+  }
+
+  /**
    * Returns [attn_output, attn_weights?] like PyTorch's forward(query, key, value, ...). With a cache
    * (incremental decoding) keys and values come from it: a self cache also receives the new rows.
    */
@@ -158,23 +188,40 @@ export class MultiheadAttention extends Module {
       const { B, L, batchFirst } = a;
       const { acts, q, k, v, S } = this.sources(b, query, key, value, a, cache);
       const o = b.act(query.shape, `${this.path} heads`);
-      const probs = b.wantsWeights(this.path) ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
+      const probs = b.wantsWeights(this.path) || b.grad ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
       const reads = [...new Set([...acts, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
       const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
-      b.step(probs ? 'attention (weights)' : 'attention', reads, probs ? [o, probs] : [o], (r) =>
-        attention(
-          b.ctx,
-          { q: r(q.act), k: r(k.act), v: r(v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) },
-          { B, H: this.numHeads, L, S, D: this.headDim, causal: a.causal ?? false, maskBatched, q: q.lay, k: k.lay, v: v.lay, o: rowLayout(B, L, E, batchFirst) },
-          `${this.path} attention`,
-          { writeProbs: !!probs },
-        ),
+      const shape: AttentionShape = { B, H: this.numHeads, L, S, D: this.headDim, causal: a.causal ?? false, maskBatched, q: q.lay, k: k.lay, v: v.lay, o: rowLayout(B, L, E, batchFirst) };
+      b.step(
+        probs ? 'attention (weights)' : 'attention',
+        reads,
+        probs ? [o, probs] : [o],
+        (r) =>
+          attention(
+            b.ctx,
+            { q: r(q.act), k: r(k.act), v: r(v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) },
+            shape,
+            `${this.path} attention`,
+            { writeProbs: !!probs },
+          ),
+        (g) => {
+          if (cache) throw new Error(`${this.path}: no backward through a KV cache (incremental decoding)`);
+          if (!probs) throw new Error(`${this.path}: the attention probabilities were not kept for the backward`);
+          this.attentionGrad(g, { q, k, v }, o, probs, shape);
+        },
       );
       const scales = b.observer?.headScales(this.path);
       if (scales) {
-        b.step('scale heads', [o], [o], (r) =>
-          scaleHeads(b.ctx, { x: r(o), scale: { buffer: scales } }, { rows: o.size / E, H: this.numHeads, D: this.headDim }, `${this.path} scale heads`),
-        );
+        const rows = o.size / E;
+        const scale = (x: Act) => (r: Resolve) => scaleHeads(b.ctx, { x: r(x), scale: { buffer: scales } }, { rows, H: this.numHeads, D: this.headDim }, `${this.path} scale heads`);
+        // In place: the backward scales a copy of o's gradient and hands it to o as it was before the step.
+        b.step('scale heads', [o], [o], scale(o), (g) => {
+          const d = g.grad(o)!;
+          const c = g.b.act(o.shape, `${this.path} grad heads`);
+          g.b.copy('copy gradient', d, 0, c, 0, d.size);
+          g.b.step('grad scale heads', [c], [c], scale(c));
+          g.give(o, c);
+        });
       }
       const out = await this.outProj.forward(b, o);
       return probs ? [out, probs] : [out];

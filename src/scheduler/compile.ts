@@ -18,6 +18,8 @@ export interface PlanStats {
   peakLiveBytes: number;
   /** Bytes if every activation had its own buffer. */
   unsharedBytes: number;
+  /** A gradient plan's backward phase: its dispatches, submits, captures and bytes read back. */
+  backward?: { dispatches: number; submits: number; captures: number; readbackBytes: number };
 }
 
 /** One encoded operation of a compiled plan. */
@@ -90,33 +92,58 @@ class Timestamps {
 /** The most dispatches one profiled run can time (two timestamps each in one query set). */
 export const MAX_PROFILED_DISPATCHES = 2048;
 
+/** One part of a plan that runs on its own call: the forward, or the backward after it. */
+interface Phase {
+  /** Items [from, to) of the plan. */
+  from: number;
+  to: number;
+  inputs: readonly Act[];
+  outputs: readonly Act[];
+  /** Staging layout: capture keys then outputs, each at a byte offset. */
+  layout: { key: string; offset: number; bytes: number }[];
+  stagingBytes: number;
+  captures: number;
+}
+
+export type PhaseName = 'forward' | 'backward';
+
 /**
- * A recorded forward turned into GPU work once: slots allocated, every Dispatch (pipeline + bind group)
- * made. `run` writes the inputs, encodes everything into one command buffer (compute passes split only where
- * a capture copy sits), copies captures and outputs into one staging buffer, submits once and maps once.
- * Host steps (transforming hooks) end the command buffer, read back, call the hook and continue.
+ * A recorded forward (and, for a gradient plan, its backward) turned into GPU work once: slots allocated, every
+ * Dispatch (pipeline + bind group) made. `run` writes the phase's inputs, encodes its steps into one command
+ * buffer (compute passes split only where a copy sits), copies captures and outputs into one staging buffer,
+ * submits once and maps once. Host steps (transforming hooks) end the command buffer, read back, call the hook
+ * and continue. The backward phase reads what the forward phase left in the slots.
  */
 export class Plan {
   private disposed = false;
 
   private constructor(
     private readonly ctx: GpuContext,
-    readonly inputs: readonly Act[],
-    readonly outputs: readonly Act[],
     readonly calls: readonly ModuleCall[],
     /** Step labels in order ("encoder.layers.0.self_attn: attention (weights)", "capture …"). */
     readonly labels: readonly string[],
     private readonly slots: GPUBuffer[],
     private readonly slotOf: Map<number, number>,
     private readonly items: readonly Item[],
-    /** Staging layout: capture keys then outputs, each at a byte offset. */
-    private readonly layout: { key: string; offset: number; bytes: number }[],
-    private readonly stagingBytes: number,
+    private readonly phases: { forward: Phase; backward?: Phase },
     readonly stats: PlanStats,
   ) {}
 
+  get inputs(): readonly Act[] {
+    return this.phases.forward.inputs;
+  }
+
+  get outputs(): readonly Act[] {
+    return this.phases.forward.outputs;
+  }
+
+  get hasBackward(): boolean {
+    return !!this.phases.backward;
+  }
+
   static async compile(ctx: GpuContext, b: PlanBuilder, label = 'plan'): Promise<Plan> {
-    const { slotOf, slotSizes, peakLive } = assignSlots(b.acts, b.steps, b.inputs, b.outputs, new Set(b.externals.keys()));
+    const bw = b.backward;
+    const { slotOf, slotSizes, peakLive } = assignSlots(b.acts, b.steps, [...b.inputs, ...(bw?.inputs ?? [])], [...b.outputs, ...(bw?.outputs ?? [])], new Set(b.externals.keys()), bw?.start);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const limit = ctx.limits.maxStorageBufferBindingSize;
     for (const a of b.acts) {
@@ -134,19 +161,22 @@ export class Plan {
     };
     const resolve = (a: Act): GPUBufferBinding => ({ buffer: slot(a), offset: 0, size: a.size * 4 });
     const items: Item[] = [];
-    const layout: { key: string; offset: number; bytes: number }[] = [];
-    let staging = 0;
-    const place = (key: string, bytes: number) => {
-      layout.push({ key, offset: staging, bytes });
-      staging += bytes;
-      return layout[layout.length - 1].offset;
+    const split = bw?.start ?? b.steps.length;
+    const phase = (from: number, to: number, inputs: readonly Act[], outputs: readonly Act[]): Phase => ({ from, to, inputs: [...inputs], outputs: [...outputs], layout: [], stagingBytes: 0, captures: 0 });
+    const forward = phase(0, split, b.inputs, b.outputs);
+    const backward = bw && phase(split, b.steps.length, bw.inputs, bw.outputs);
+    const place = (p: Phase, key: string, bytes: number) => {
+      p.layout.push({ key, offset: p.stagingBytes, bytes });
+      p.stagingBytes += bytes;
+      return p.layout[p.layout.length - 1].offset;
     };
     try {
-      for (const step of b.steps) {
+      for (const [i, step] of b.steps.entries()) {
+        const p = i < split ? forward : backward!;
         if (step.kind === 'kernel') items.push({ kind: 'dispatch', d: await step.make(resolve), module: step.module });
         else if (step.kind === 'capture') {
           const a = step.reads[0];
-          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(step.key, a.size * 4), bytes: a.size * 4 });
+          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(p, step.key, a.size * 4), bytes: a.size * 4 });
         } else if (step.kind === 'fill') {
           const a = step.writes[0];
           items.push({ kind: 'copy', from: step.source, fromOffset: 0, to: slot(a), offset: 0, bytes: a.size * 4 });
@@ -159,44 +189,53 @@ export class Plan {
       for (const s of slots) ctx.buffers.destroy(s);
       throw e;
     }
-    const captures = layout.length;
-    for (const [i, a] of b.outputs.entries()) place(`output ${i}`, a.size * 4);
+    for (const p of [forward, ...(backward ? [backward] : [])]) {
+      p.captures = p.layout.length;
+      for (const [i, a] of p.outputs.entries()) place(p, `output ${i}`, a.size * 4);
+    }
+    const count = (p: Phase, kind: Item['kind']) => items.slice(p.from, p.to).filter((i) => i.kind === kind).length;
     const stats: PlanStats = {
-      dispatches: items.filter((i) => i.kind === 'dispatch').length,
-      submitsPerForward: 1 + items.filter((i) => i.kind === 'host').length,
-      captures,
-      readbackBytes: staging,
+      dispatches: count(forward, 'dispatch'),
+      submitsPerForward: 1 + count(forward, 'host'),
+      captures: forward.captures,
+      readbackBytes: forward.stagingBytes,
       slots: slots.length,
       slotBytes: slotSizes.reduce((x, y) => x + y, 0) * 4,
       peakLiveBytes: peakLive * 4,
       unsharedBytes: b.acts.reduce((x, a) => x + a.size, 0) * 4,
+      ...(backward ? { backward: { dispatches: count(backward, 'dispatch'), submits: 1 + count(backward, 'host'), captures: backward.captures, readbackBytes: backward.stagingBytes } } : {}),
     };
-    return new Plan(ctx, [...b.inputs], [...b.outputs], [...b.calls], b.steps.map((st) => st.label), slots, slotOf, items, layout, staging, stats);
+    return new Plan(ctx, [...b.calls], b.steps.map((st) => st.label), slots, slotOf, items, { forward, backward }, stats);
   }
 
-  /** The slot of a plan input or output (those are never external). */
+  /** The slot of a phase input or output (those are never external). */
   private slot(a: Act): GPUBuffer {
     return this.slots[this.slotOf.get(a.id)!];
   }
 
   /**
-   * Runs the plan: `data[i]` fills `inputs[i]`; returns the outputs and the captures. With `profile` (needs the
-   * timestamp-query feature) every dispatch gets its own compute pass with timestamps, and `timings` comes back.
+   * Runs one phase (the forward by default): `data[i]` fills its `inputs[i]`; returns its outputs and captures.
+   * With `profile` (needs the timestamp-query feature) every dispatch gets its own compute pass with timestamps,
+   * and `timings` comes back.
    */
-  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward', profile = false): Promise<RunResult> {
+  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward', profile = false, phaseName: PhaseName = 'forward'): Promise<RunResult> {
     if (this.disposed) throw new Error(`${label}: the plan was disposed`);
-    if (data.length !== this.inputs.length) throw new Error(`${label}: ${data.length} inputs given, the plan takes ${this.inputs.length}`);
+    const phase = this.phases[phaseName];
+    if (!phase) throw new Error(`${label}: the plan has no ${phaseName} phase`);
+    if (data.length !== phase.inputs.length) throw new Error(`${label}: ${data.length} inputs given, the plan takes ${phase.inputs.length}`);
     const { ctx } = this;
     const q = ctx.device.queue;
-    const dispatches = this.items.filter((i) => i.kind === 'dispatch');
+    const items = this.items.slice(phase.from, phase.to);
+    const dispatches = items.filter((i) => i.kind === 'dispatch');
     if (profile && !ctx.features.has('timestamp-query')) throw new Error(`${label}: profiling needs the timestamp-query feature, which this device lacks`);
     if (profile && dispatches.length > MAX_PROFILED_DISPATCHES) throw new Error(`${label}: ${dispatches.length} dispatches, more than the ${MAX_PROFILED_DISPATCHES} one profiled run can time`);
     const stamps = profile ? new Timestamps(ctx, dispatches.length) : undefined;
-    const staging = ctx.buffers.acquire(Math.max(this.stagingBytes, 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} staging`);
+    const { stagingBytes, layout, captures: nCaptures } = phase;
+    const staging = ctx.buffers.acquire(Math.max(stagingBytes, 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} staging`);
     try {
       return await ctx.scoped(label, async () => {
         const t0 = performance.now();
-        this.inputs.forEach((a, i) => {
+        phase.inputs.forEach((a, i) => {
           const d = data[i];
           if (d.length !== a.size) throw new Error(`${label}: input ${a.label} has ${d.length} values, expected ${a.size} [${a.shape.join(', ')}]`);
           q.writeBuffer(this.slot(a), 0, d.buffer, d.byteOffset, d.byteLength);
@@ -207,7 +246,7 @@ export class Plan {
           pass?.end();
           pass = undefined;
         };
-        for (const item of this.items) {
+        for (const item of items) {
           if (item.kind === 'dispatch') {
             if (stamps) endPass();
             pass ??= enc.beginComputePass({ label, timestampWrites: stamps?.writes() });
@@ -224,24 +263,23 @@ export class Plan {
         }
         endPass();
         stamps?.resolve(enc);
-        const nCaptures = this.stats.captures;
-        this.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, this.layout[nCaptures + i].offset, a.size * 4));
+        phase.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, layout[nCaptures + i].offset, a.size * 4));
         q.submit([enc.finish()]);
         const t1 = performance.now();
         const timings = stamps && (await stamps.ms()).map((ms, i) => {
           const d = dispatches[i] as Extract<Item, { kind: 'dispatch' }>;
           return { label: d.d.label, kernel: d.d.pipeline.label, module: d.module, ms };
         });
-        if (this.stagingBytes === 0) {
+        if (stagingBytes === 0) {
           await q.onSubmittedWorkDone();
           return { outputs: [], captures: new Map(), timings, cpu: { encodeSubmitMs: t1 - t0, waitMs: performance.now() - t1, readbackMs: 0 } };
         }
-        await staging.mapAsync(GPUMapMode.READ, 0, this.stagingBytes);
+        await staging.mapAsync(GPUMapMode.READ, 0, stagingBytes);
         const t2 = performance.now();
-        const mapped = staging.getMappedRange(0, this.stagingBytes);
+        const mapped = staging.getMappedRange(0, stagingBytes);
         const slice = (l: { offset: number; bytes: number }) => new Float32Array(mapped.slice(l.offset, l.offset + l.bytes));
-        const captures = new Map(this.layout.slice(0, nCaptures).map((l) => [l.key, slice(l)]));
-        const outputs = this.layout.slice(nCaptures).map(slice);
+        const captures = new Map(layout.slice(0, nCaptures).map((l) => [l.key, slice(l)]));
+        const outputs = layout.slice(nCaptures).map(slice);
         return { outputs, captures, timings, cpu: { encodeSubmitMs: t1 - t0, waitMs: t2 - t1, readbackMs: performance.now() - t2 } };
       });
     } finally {

@@ -12,7 +12,9 @@ export interface SlotAssignment {
  * Assigns activations to reusable slots by lifetime. An activation lives from the step that first writes it
  * (inputs: before step 0) to the last step that reads it (outputs: past the end). At each step, slots whose
  * activations are dead are freed before the step's outputs are placed, best fit first — never onto a slot the
- * same step reads, because those activations are still alive.
+ * same step reads, because those activations are still alive. With `backwardStart`, steps from there on form a
+ * phase that may run several times after one run of the steps before it: what the forward leaves for the
+ * backward lives to the end.
  */
 export function assignSlots(
   acts: readonly Act[],
@@ -20,6 +22,7 @@ export function assignSlots(
   inputs: readonly Act[],
   outputs: readonly Act[],
   external: ReadonlySet<number> = new Set(),
+  backwardStart = steps.length,
 ): SlotAssignment {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
@@ -29,6 +32,7 @@ export function assignSlots(
     for (const a of s.reads) last.set(a.id, i);
   });
   for (const a of outputs) last.set(a.id, steps.length);
+  for (const [id, l] of last) if (l >= backwardStart && (first.get(id) ?? -1) < backwardStart) last.set(id, steps.length);
   for (const id of external) {
     first.delete(id);
     last.delete(id);

@@ -12,6 +12,8 @@ export interface Act {
   /** Shape for readers and capture; row-major. */
   readonly shape: readonly number[];
   readonly label: string;
+  /** u32 token ids: no gradient flows to them. */
+  readonly ids?: boolean;
 }
 
 /** Resolves an activation to what a kernel binds. */
@@ -25,10 +27,28 @@ interface StepBase {
   writes: readonly Act[];
 }
 
+/**
+ * What a backward pass may do while it replays a forward step in reverse: read the gradients of the step's
+ * outputs and hand gradients to its inputs, recording backward steps on `b` (see scheduler/backward.ts).
+ */
+export interface GradContext {
+  readonly b: PlanBuilder;
+  /** The full gradient of an activation the step wrote; undefined when none flows to it (it is zero). */
+  grad(a: Act): Act | undefined;
+  /** Adds `g` to the gradient of `to`, an activation the step read. */
+  give(to: Act, g: Act): void;
+  /** Keeps `g` under `name` for the module being replayed (an attention's probability gradient for its hooks). */
+  keep(name: string, g: Act): void;
+}
+
+/** The backward of a kernel step; a step without one stops every gradient that reaches it with an error. */
+export type GradRule = (g: GradContext) => void | Promise<void>;
+
 /** A kernel call: how to make its Dispatch once buffers are known. */
 export interface KernelStep extends StepBase {
   kind: 'kernel';
   make: (resolve: Resolve) => Promise<Dispatch>;
+  grad?: GradRule;
 }
 
 /** A copy of an activation into the forward's staging buffer (a capture); `key` names it in the result. */
@@ -70,6 +90,8 @@ export interface ModuleCall {
   /** Step index of the module's first step, and one past its last. */
   begin: number;
   end: number;
+  /** Step index where the module's own body began (after what the observer recorded at its entry). */
+  body: number;
   inputs: readonly Act[];
   outputs: readonly Act[];
 }
@@ -101,11 +123,15 @@ export class PlanBuilder {
   readonly outputs: Act[] = [];
   /** Activations that live in buffers owned outside the plan (KV caches): never given a slot. */
   readonly externals = new Map<number, GPUBuffer>();
+  /** The backward phase, once `beginBackward` was called: its first step and its own inputs and outputs. */
+  backward?: { start: number; inputs: Act[]; outputs: Act[] };
   private readonly stack: string[] = [];
 
   constructor(
     readonly ctx: GpuContext,
     readonly observer?: ModuleObserver,
+    /** The forward will be followed by a backward: attention keeps its probabilities for it. */
+    readonly grad = false,
   ) {}
 
   /** A new activation of the given shape. */
@@ -117,10 +143,11 @@ export class PlanBuilder {
     return a;
   }
 
-  /** An activation filled from the CPU before the plan runs (model inputs, masks). */
-  input(shape: readonly number[], label: string): Act {
-    const a = this.act(shape, label);
-    this.inputs.push(a);
+  /** An activation filled from the CPU before its phase runs (model inputs, masks; a backward's seed). */
+  input(shape: readonly number[], label: string, ids = false): Act {
+    const a: Act = { ...this.act(shape, label), ...(ids ? { ids } : {}) };
+    this.acts[a.id] = a;
+    (this.backward?.inputs ?? this.inputs).push(a);
     return a;
   }
 
@@ -132,21 +159,37 @@ export class PlanBuilder {
     return a;
   }
 
-  /** Marks activations to be read back after the plan runs. */
+  /** Marks activations to be read back after their phase runs. */
   output(...acts: Act[]): void {
-    this.outputs.push(...acts);
+    (this.backward?.outputs ?? this.outputs).push(...acts);
+  }
+
+  /** Steps, inputs and outputs from here on form the backward phase, which runs on its own after the forward. */
+  beginBackward(): void {
+    if (this.backward) throw new Error('plan: the backward phase has begun already');
+    this.backward = { start: this.steps.length, inputs: [], outputs: [] };
   }
 
   get path(): string {
     return this.stack[this.stack.length - 1] ?? '';
   }
 
+  /** Records what `body` records as if the module at `path` did (backward steps carry their forward module's path). */
+  async at<T>(path: string, body: () => Promise<T>): Promise<T> {
+    this.stack.push(path);
+    try {
+      return await body();
+    } finally {
+      this.stack.pop();
+    }
+  }
+
   private base(label: string, reads: readonly Act[], writes: readonly Act[]): StepBase {
     return { label: this.path ? `${this.path}: ${label}` : label, module: this.path, reads, writes };
   }
 
-  step(label: string, reads: readonly Act[], writes: readonly Act[], make: KernelStep['make']): void {
-    this.steps.push({ kind: 'kernel', ...this.base(label, reads, writes), make });
+  step(label: string, reads: readonly Act[], writes: readonly Act[], make: KernelStep['make'], grad?: GradRule): void {
+    this.steps.push({ kind: 'kernel', ...this.base(label, reads, writes), make, ...(grad ? { grad } : {}) });
   }
 
   capture(key: string, act: Act): void {
@@ -180,9 +223,10 @@ export class PlanBuilder {
     const begin = this.steps.length;
     try {
       const ins = this.observer ? this.observer.enter(this, path, inputs) : inputs;
+      const bodyStart = this.steps.length;
       const out = await body([...ins]);
       const outs: Act[] = Array.isArray(out) ? out : [out as Act];
-      this.calls.push({ path, begin, end: this.steps.length, inputs: ins, outputs: outs });
+      this.calls.push({ path, begin, end: this.steps.length, body: bodyStart, inputs: ins, outputs: outs });
       if (!this.observer) return out;
       const replaced = await this.observer.exit(this, path, ins, outs);
       return (Array.isArray(out) ? [...replaced] : replaced[0]) as T;
