@@ -7,12 +7,13 @@ import type { HookRecord } from './hooks/registry.ts';
 import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
 import { readModelFile } from './model/config.ts';
 import { Model } from './model/model.ts';
+import type { BackwardTarget } from './model/target.ts';
 import { formatProfile } from './model/profile.ts';
 import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 
 const USAGE = `usage:
   attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors]
-                [--capture PATTERN]... [--average-heads] [--repeat N] [--profile FILE.json] [--debug]
+                [--capture PATTERN]... [--average-heads] [--relevance TARGET] [--repeat N] [--profile FILE.json] [--debug]
   attnscope info MODEL.safetensors
 
 run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT_NAMES.join(', ')}
@@ -21,6 +22,12 @@ run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT
         --capture PATTERN (repeatable; a module path or glob such as 'encoder.layers.*.self_attn')
         also writes each matched module's inputs and outputs as '<path>.input' ('.input.1', …) and
         '<path>.output'; attention modules add '<path>.weights' [B, H, L, S] ([B, L, S] with --average-heads).
+        --relevance TARGET backpropagates a scalar of the output on the GPU and writes the relevance maps
+        (gradient-weighted attention rolled out across layers, Chefer et al. 2021) as 'relevance.source'
+        [B, S, S], 'relevance.target' [B, T, T] and 'relevance.cross' [B, T, S] (those the model has), and the
+        gradients of float inputs as '<input>.grad'. TARGET names output elements, one entry per dim of the
+        output: an index, FROM:TO, or ':' (all), negative from the end; the target is their sum.
+        E.g. --relevance=-1,0,7 is logit 7 at the last position of batch 0 (seq-first [T, B, V]).
         --profile FILE.json times every dispatch with GPU timestamps (median of --repeat runs, default 5),
         prints the top kernels and modules, and writes the full report to FILE.json.
 info    prints the model's config and its modules, named as PyTorch names them.`;
@@ -49,6 +56,7 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
 
 interface RunOptions {
   inputs?: string;
+  relevance?: string;
   out?: string;
   repeat?: string;
   capture?: string[];
@@ -63,6 +71,24 @@ function captureTensors(rec: HookRecord, attention: boolean): { name: string; sh
     ...rec.input.map((t, i) => ({ name: named('input', i), ...t })),
     ...(rec.output ?? []).map((t, i) => ({ name: named('output', i), ...t })),
   ];
+}
+
+/** '-1,0,2:5' -> a backward target over an output of `shape`: an index when every entry is one, else a slice. */
+function parseTarget(spec: string, shape: readonly number[]): BackwardTarget {
+  const parts = spec.split(',').map((p) => p.trim());
+  if (parts.length !== shape.length) throw new UsageError(`--relevance ${spec}: ${parts.length} entries for an output of ${shape.length} dims [${shape.join(', ')}]`);
+  const int = (s: string, dflt: number): number => {
+    if (s === '') return dflt;
+    if (!/^-?\d+$/.test(s)) throw new UsageError(`--relevance ${spec}: '${s}' is not an integer`);
+    return Number(s);
+  };
+  const dims = parts.map((p, k): number | [number, number] => {
+    if (!p.includes(':')) return int(p, NaN);
+    const [a, b, ...more] = p.split(':');
+    if (more.length) throw new UsageError(`--relevance ${spec}: '${p}' is not FROM:TO`);
+    return [int(a, 0), int(b, shape[k])];
+  });
+  return dims.every((d) => typeof d === 'number') ? { index: dims as number[] } : { slice: dims };
 }
 
 async function run(modelPath: string, opts: RunOptions): Promise<void> {
@@ -98,7 +124,7 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
     let result;
     for (let i = 0; i < repeat; i++) {
       const t0 = performance.now();
-      result = await model.forward(inputs);
+      result = await model.forward(inputs, { grad: opts.relevance !== undefined });
       times.push(performance.now() - t0);
     }
     const { output, shape } = result!;
@@ -112,11 +138,21 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
         `; ${s.dispatches} dispatches, ${s.submitsPerForward} submit per forward; activations ${s.slotBytes} B in ${s.slots} buffers ` +
         `(largest live set ${s.peakLiveBytes} B, unshared ${s.unsharedBytes} B); weights ${model.weightBytes} B`,
     );
+    const explained: { name: string; shape: number[]; data: Float32Array }[] = [];
+    if (opts.relevance !== undefined) {
+      const r = await model.backward(parseTarget(opts.relevance, shape));
+      const maps = model.relevanceMaps(r);
+      explained.push(...Object.entries(maps).map(([k, t]) => ({ name: `relevance.${k}`, ...t! })));
+      explained.push(...Object.entries(r.inputs).map(([k, t]) => ({ name: `${k}.grad`, ...t })));
+      const s = model.planStats!.backward!;
+      console.log(`relevance of ${opts.relevance} (value ${r.value.toPrecision(6)}): ${Object.keys(maps).join(', ')}; backward ${s.dispatches} dispatches, ${s.submits} submit`);
+    }
     if (opts.out) {
       const captured = Object.values(model.hooks).flatMap((r) => captureTensors(r, modules.get(r.module)!.kind === 'MultiheadAttention'));
-      const tensors = [{ name: 'output', shape, data: output }, ...captured].map((t) => ({ ...t, dtype: 'F32' as const }));
+      const tensors = [{ name: 'output', shape, data: output }, ...captured, ...explained].map((t) => ({ ...t, dtype: 'F32' as const }));
       writeAtomically(opts.out, writeSafetensors(tensors, { producer: 'attnscope' }));
-      console.log(`wrote ${opts.out} (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${captured.length ? `: output and ${captured.length} captures` : ''})`);
+      const extra = [captured.length ? `${captured.length} captures` : '', explained.length ? `${explained.length} relevance tensors` : ''].filter(Boolean);
+      console.log(`wrote ${opts.out} (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${extra.length ? `: output and ${extra.join(' and ')}` : ''})`);
     }
     model.dispose();
   } finally {
@@ -150,13 +186,17 @@ async function main(argv: string[]): Promise<void> {
         capture: { type: 'string', multiple: true },
         'average-heads': { type: 'boolean' },
         profile: { type: 'string' },
+        relevance: { type: 'string' },
         debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
-    // Node's message goes on to explain '--' for positionals; the first sentence is the point.
-    throw new UsageError((e as Error).message.split(/\.\s/)[0].replace(/\.$/, ''), { cause: e });
+    // Node's message goes on to explain '--' for positionals; the first sentence is the point, plus how to pass
+    // a value that starts with a dash (a negative index).
+    const msg = (e as Error).message;
+    const dash = /use '(--[\w-]+)=-XYZ'/.exec(msg);
+    throw new UsageError(msg.split(/\.\s/)[0].replace(/\.$/, '') + (dash ? ` (a value starting with a dash goes as ${dash[1]}=-1,…)` : ''), { cause: e });
   }
   const { values, positionals } = parsed;
   const [command, modelPath, ...rest] = positionals;

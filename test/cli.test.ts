@@ -191,6 +191,48 @@ describe('attnscope run --capture', () => {
   });
 });
 
+describe('attnscope run --relevance', () => {
+  const grads = (name: string) => readSafetensors(readFileSync(join(fixtures, `${name}.grad.safetensors`)), name).tensors;
+  for (const [name, target] of [['post-relu-seqfirst', '-1,0,0'], ['seq2seq-sinusoidal', '0,-1,0'], ['lm-learned-causal', '-1,0,0']]) {
+    it(`${name} '${target}': relevance maps match the same rules on PyTorch's autograd`, () => {
+      const inputs = writeInputs(`${name}.relevance.in.safetensors`, fixtureInputs(name));
+      const out = outPath();
+      const r = attnscope(['run', join(fixtures, `${name}.model.safetensors`), '--inputs', inputs, '--out', out, `--relevance=${target}`]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`relevance of ${target} \\(value -?[\\d.e+-]+\\): [a-z, ]+; backward \\d+ dispatches, 1 submit`));
+      const got = readSafetensors(readFileSync(out), out).tensors;
+      const want = [...grads(name)].filter(([k]) => k.startsWith('relevance_last.'));
+      expect(want.length).toBeGreaterThan(0);
+      expect([...got.keys()].filter((k) => k.startsWith('relevance.')).sort()).toEqual(want.map(([k]) => k.replace('relevance_last.', 'relevance.')).sort());
+      for (const [k, w] of want) {
+        const g = got.get(k.replace('relevance_last.', 'relevance.'))!;
+        expect(g.shape).toEqual(w.shape);
+        const scale = Math.max(...Array.from(w.data as Float32Array, Math.abs));
+        expect(maxAbsDiff(g.data, w.data) / scale, k).toBeLessThanOrEqual(1e-4);
+      }
+    });
+  }
+
+  it('a target that does not fit the output is a usage error', () => {
+    const name = 'post-relu-seqfirst';
+    const inputs = writeInputs(`${name}.relevance-bad.in.safetensors`, fixtureInputs(name));
+    const cases = [
+      ['--relevance', '0,0', /--relevance 0,0: 2 entries for an output of 3 dims \[5, 2, 24\]/],
+      ['--relevance', 'x,0,0', /'x' is not an integer/],
+      ['--relevance', '9,0,0', /dim 0: 9 is out of range for size 5/],
+      ['--relevance', '-1,0,0', /argument is ambiguous \(a value starting with a dash goes as --relevance=-1,…\)/],
+    ] as const;
+    for (const [flag, target, msg] of cases) {
+      const out = outPath();
+      const r = attnscope(['run', join(fixtures, `${name}.model.safetensors`), '--inputs', inputs, '--out', out, flag, target]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+});
+
 describe('attnscope info', () => {
   it('prints the config and every module by its PyTorch path', () => {
     const r = attnscope(['info', join(fixtures, 'post-relu-seqfirst.model.safetensors')]);

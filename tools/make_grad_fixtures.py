@@ -16,6 +16,7 @@ Stored:
   <path>.weights_grad     MultiheadAttention: d(target)/d(attention probabilities) [B, H, L, S]
   relevance.<map>         Chefer et al. 2021 relevance maps (source [B,S,S], target [B,T,T], cross [B,T,S]),
                           computed here in torch from the probabilities and their gradients
+  relevance_last.<map>    the same for the target "output element 0 at the last position of batch 0"
 The probability gradients come from the softmax inside F.multi_head_attention_forward: its output is the
 tensor the values are weighted with, so its .grad (retain_grad) is exactly that gradient.
 """
@@ -148,7 +149,18 @@ def grad_fixture(entry):
                 raise RuntimeError(f"{entry['name']}: rebuilt module does not reproduce the stored output")
             g = torch.Generator().manual_seed(fx.seed + 99)
             seed = torch.randn(out.shape, generator=g)
-            out.backward(seed)
+            out.backward(seed, retain_graph=True)
+            for h in handles:
+                h.remove()
+            first = [(path, y.grad.clone()) for path, y in probs]
+            # A second target: output element 0 at the last position of batch 0 (the CLI's '-1,0,0' seq-first).
+            for _, y in probs:
+                y.grad = None
+            last = torch.zeros(out.shape)
+            last_index = (0, -1, 0) if cfg["bf"] else (-1, 0, 0)
+            last[last_index] = 1
+            out.backward(last)
+            second = [(path, y.grad.clone()) for path, y in probs]
     finally:
         F.softmax = orig_softmax
         for m in patched:
@@ -160,16 +172,20 @@ def grad_fixture(entry):
     for n in float_inputs:
         tensors[f"{n}.grad"] = inputs[n].grad.detach().clone()
     seen = set()
-    attn = []
-    for (path, H), y in probs:
+    attn, attn_last = [], []
+    for ((path, H), y), (_, g1), (_, g2) in zip(probs, first, second):
         if path in seen:
             raise RuntimeError(f"{path}: attention ran twice")
         seen.add(path)
         BH, L, S = y.shape
-        tensors[f"{path}.weights_grad"] = y.grad.detach().reshape(BH // H, H, L, S).clone()
-        attn.append((role(module, path), y.detach().reshape(BH // H, H, L, S), tensors[f"{path}.weights_grad"]))
+        shape = (BH // H, H, L, S)
+        tensors[f"{path}.weights_grad"] = g1.reshape(shape)
+        attn.append((role(module, path), y.detach().reshape(shape), g1.reshape(shape)))
+        attn_last.append((role(module, path), y.detach().reshape(shape), g2.reshape(shape)))
     for k, v in relevance(attn).items():
         tensors[f"relevance.{k}"] = v
+    for k, v in relevance(attn_last).items():
+        tensors[f"relevance_last.{k}"] = v
     tensors.update(got)
     for n, t in tensors.items():
         if not torch.isfinite(t).all():
