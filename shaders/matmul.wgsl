@@ -1,15 +1,17 @@
-// matmul.wgsl — C[b] = A[b] · op(B[b]) (+ bias), all row-major f32.
+// matmul.wgsl — C[b] = op(A[b]) · op(B[b]) (+ bias), all row-major f32.
 //
 // Bindings (group 0):
-//   0  a      storage read   A [batch, M, K]                       (element offset offA, batch stride strideA)
+//   0  a      storage read   A [batch, M, K], or [batch, K, M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
+//                                                                  (element offset offA, batch stride strideA)
 //   1  b      storage read   B [batch, K, N], or [batch, N, K] with TRANS_B (PyTorch Linear weight [out, in])
 //   2  c      storage rw     C [batch, M, N]
 //   3  bias   storage read   [N]                                   (only with BIAS)
 //   4  p      uniform        Params
 // A batch stride of 0 broadcasts that operand (one weight for every batch).
 //
-// Defines: TRANS_B, BIAS, VEC4 (vec4 loads: K % 4 == 0, and N % 4 == 0 without TRANS_B; offsets and
-// strides multiples of 4 — the host checks). Overrides: WG (threads per side). Each thread owns a
+// Defines: TRANS_A, TRANS_B, BIAS, VEC4 (vec4 loads along the stored rows: K % 4 == 0 for A, or M % 4 == 0
+// with TRANS_A; K % 4 == 0 for B with TRANS_B, else N % 4 == 0; offsets and strides multiples of 4 — the
+// host checks). Overrides: WG (threads per side). Each thread owns a
 // 4x4 block of C, so one workgroup computes a (4*WG) x (4*WG) tile, stepping through K by TK.
 // Grid: (ceil(N / (4*WG)), ceil(M / (4*WG)), batch).
 
@@ -117,6 +119,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
+#if TRANS_A
+    // A stored [K, M]: TK rows of A x BM columns, loaded as quads along M (like B without TRANS_B).
+    for (var i = t; i < TK * BM / 4u; i += threads) {
+      let k = i / (BM / 4u);
+      let mq = (i % (BM / 4u)) * 4u;
+      var v = vec4<f32>(0.0);
+      if (k0 + k < p.K && row0 + mq < p.M) {
+        v = load4A(baseA + (k0 + k) * p.M + row0 + mq, p.M - row0 - mq);
+      }
+      storeA(k * BM + mq, 1u, v);
+    }
+#else
     // A tile: BM rows x TK columns, loaded as quads along K.
     for (var i = t; i < BM * TK / 4u; i += threads) {
       let r = i / (TK / 4u);
@@ -127,6 +141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       }
       storeA(kq * BM + r, BM, v);
     }
+#endif
 #if TRANS_B
     // B stored [N, K]: the tile is BN rows of B x TK, loaded like A.
     for (var i = t; i < BN * TK / 4u; i += threads) {
