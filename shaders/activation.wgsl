@@ -1,13 +1,17 @@
 // activation.wgsl — y = act(x + bias[col]) elementwise over [rows, C], f32; act is ReLU or exact GELU
 // (PyTorch's approximate='none': 0.5 * v * (1 + erf(v / sqrt(2)))). The bias add makes it a Linear epilogue.
+// With BACKWARD it is the gradient instead: y = dy * act'(x), x the activation's input (pre-activation);
+// relu' = 1 where x > 0, else 0 (PyTorch's choice at 0), gelu' = Phi(x) + x * phi(x).
 //
 // Bindings (group 0):
 //   0  x     storage read        X [rows, C]   (absent with INPLACE: y is read and overwritten)
-//   1  y     storage read_write  Y [rows, C]
+//   1  y     storage read_write  Y [rows, C]   (dX with BACKWARD)
 //   2  bias  storage read        [C]           (only with BIAS; broadcast over rows)
 //   3  p     uniform             Params        (n and C counted in units: elements, or vec4s under VEC4)
+//   4  dy    storage read        dY [rows, C]  (only with BACKWARD)
 //
-// Defines: GELU (else ReLU), INPLACE, BIAS, VEC4 (one vec4 per thread: n % 4 == 0, and C % 4 == 0 with a bias).
+// Defines: GELU (else ReLU), INPLACE, BIAS, VEC4 (one vec4 per thread: n % 4 == 0, and C % 4 == 0 with a bias),
+// BACKWARD (needs x: not with INPLACE or BIAS).
 // Overrides: WG (threads per workgroup). One unit per thread. Grid: grid1d(ceil(units / WG)).
 
 struct Params {
@@ -32,6 +36,9 @@ alias T = f32;
 @group(0) @binding(2) var<storage, read> bias: array<T>;
 #endif
 @group(0) @binding(3) var<uniform> p: Params;
+#if BACKWARD
+@group(0) @binding(4) var<storage, read> dy: array<T>;
+#endif
 
 // erf in f32, max abs error 6.3e-8 (1.06 ulp) measured against a f64 erf on 3e6 points of [0, 6]
 // (with a correctly rounded exp; the GPU's exp adds its own few ulp of 0.16 at most).
@@ -74,6 +81,20 @@ fn act(v: T) -> T {
 #endif
 }
 
+// g * act'(v). Selects, not products, so a zero slope gives exactly 0 whatever g is.
+fn actGrad(v: T, g: T) -> T {
+#if GELU
+  // Phi(v) = (1 + erf(v / sqrt 2)) / 2, phi(v) = exp(-v^2 / 2) / sqrt(2 pi). For |v| past 1e19 v * v is inf,
+  // exp gives 0 and the slope is Phi: 0 or 1, as it should be.
+  let cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752));
+  let pdf = exp(-0.5 * v * v) * 0.39894228040143268;
+  return g * fma(v, pdf, cdf);
+#else
+  // NaN > 0 is false: a NaN input gets a zero gradient.
+  return select(T(0.0), g, v > T(0.0));
+#endif
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -84,6 +105,9 @@ fn main(
   if (i >= p.n) {
     return;
   }
+#if BACKWARD
+  y[i] = actGrad(x[i], dy[i]);
+#else
 #if INPLACE
   var v = y[i];
 #else
@@ -93,4 +117,5 @@ fn main(
   v += bias[i % p.C];
 #endif
   y[i] = act(v);
+#endif
 }

@@ -42,12 +42,52 @@ export async function activation(
   const pipeline = await ctx.pipelines.get({
     kernel: 'activation',
     source,
-    defines: { GELU: kind === 'gelu', INPLACE: !bufs.x, BIAS: !!bufs.bias, VEC4: vec4 },
+    defines: { GELU: kind === 'gelu', INPLACE: !bufs.x, BIAS: !!bufs.bias, VEC4: vec4, BACKWARD: false },
     constants: { WG },
   });
   const params = ctx.uniform(`${label} params`, [n / unit, C / unit]);
   const grid = grid1d(ctx, Math.ceil(n / unit / WG));
   return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, bufs.bias, { buffer: params }], grid, [params]);
+}
+
+/** Elements a binding exposes to the shader (f32). */
+function elems(b: GPUBufferBinding): number {
+  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
+}
+
+/**
+ * dx = dy · f'(x) elementwise over n (relu: 1 where x > 0 else 0, PyTorch's convention at 0 is 0; gelu
+ * exact-erf: Φ(x) + x·φ(x)). x is the activation's INPUT (pre-activation). dx must be a buffer of its own
+ * (it may not be x or dy: WebGPU forbids one buffer being read-only and writable storage in one dispatch).
+ */
+export async function activationBackward(
+  ctx: GpuContext,
+  kind: ActivationKind,
+  bufs: { x: GPUBufferBinding; dy: GPUBufferBinding; dx: GPUBufferBinding },
+  n: number,
+  label = `${kind} backward`,
+): Promise<Dispatch> {
+  if (kind !== 'relu' && kind !== 'gelu') throw new Error(`${label}: unknown activation '${String(kind)}'`);
+  if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32) throw new Error(`${label}: n = ${n} is not a positive 32-bit integer`);
+  for (const name of ['x', 'dy', 'dx'] as const) {
+    const b = bufs[name];
+    if (!b?.buffer) throw new Error(`${label}: buffer ${name} is missing`);
+    if (elems(b) < n) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, n = ${n} needs ${n}`);
+  }
+  if (bufs.dx.buffer === bufs.x.buffer || bufs.dx.buffer === bufs.dy.buffer) {
+    throw new Error(`${label}: dx must be a buffer distinct from x and dy`);
+  }
+  const vec4 = n % 4 === 0;
+  const unit = vec4 ? 4 : 1;
+  const pipeline = await ctx.pipelines.get({
+    kernel: 'activation',
+    source,
+    defines: { GELU: kind === 'gelu', INPLACE: false, BIAS: false, VEC4: vec4, BACKWARD: true },
+    constants: { WG },
+  });
+  const params = ctx.uniform(`${label} params`, [n / unit, n / unit]);
+  const grid = grid1d(ctx, Math.ceil(n / unit / WG));
+  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.dx, undefined, { buffer: params }, bufs.dy], grid, [params]);
 }
 
 /**
@@ -129,4 +169,24 @@ export function activationRef(kind: ActivationKind, x: Float32Array, bias?: Floa
   const fn = kind === 'gelu' ? geluRef : reluRef;
   const C = bias?.length ?? 1;
   return x.map((v, i) => fn(bias ? Math.fround(v + bias[i % C]) : v));
+}
+
+/** d/dv of the exact GELU in f64: Φ(v) + v·φ(v). */
+export function geluGradRef(v: number): number {
+  return 0.5 * (1 + erf64(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+}
+
+/** d/dv of ReLU: 1 where v > 0, else 0 (PyTorch's choice at 0; NaN gets 0). */
+export function reluGradRef(v: number): number {
+  return v > 0 ? 1 : 0;
+}
+
+/** CPU reference: dx = dy · f'(x) with the slope in f64, the product rounded to f32; a zero slope gives 0 for any dy. */
+export function activationBackwardRef(kind: ActivationKind, x: Float32Array, dy: Float32Array): Float32Array {
+  if (x.length !== dy.length) throw new Error(`activationBackwardRef: x has ${x.length} elements, dy ${dy.length}`);
+  const fn = kind === 'gelu' ? geluGradRef : reluGradRef;
+  return x.map((v, i) => {
+    const slope = fn(v);
+    return slope === 0 ? 0 : dy[i] * slope;
+  });
 }

@@ -1,4 +1,14 @@
-import { activation, type ActivationKind, activationRef, erf64, erfF32, geluRef } from '../../src/kernels/activation.ts';
+import {
+  activation,
+  activationBackward,
+  activationBackwardRef,
+  type ActivationKind,
+  activationRef,
+  erf64,
+  erfF32,
+  geluGradRef,
+  geluRef,
+} from '../../src/kernels/activation.ts';
 import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 interface ActOptions {
@@ -61,6 +71,60 @@ const gelu: [string, ActOptions][] = [
   ['vec4, bias of odd length falls back to scalar (4x17 + bias)', { rows: 4, C: 17, bias: true }],
 ];
 
+interface BackOptions {
+  n: number;
+  lo?: number;
+  hi?: number;
+  special?: number[];
+}
+
+function actBackCase(kind: ActivationKind, name: string, o: BackOptions, seed: number): GpuCase {
+  const label = `activation backward ${kind} ${name}`;
+  return {
+    name: label,
+    run: (ctx) =>
+      withScope(ctx, async (s) => {
+        const rand = rng(seed);
+        const x = uniform(rand, o.n, o.lo ?? -6, o.hi ?? 6);
+        if (o.special) x.set(o.special.slice(0, o.n));
+        const dy = uniform(rand, o.n, -2, 2);
+        const bufs = { x: s.upload(x, 'x'), dy: s.upload(dy, 'dy'), dx: s.empty(o.n, 'dx') };
+        await s.run(await activationBackward(ctx, kind, bufs, o.n, label));
+        const got = await s.read(bufs.dx);
+        const want = activationBackwardRef(kind, x, dy);
+        // ReLU is exact. GELU: relative to |dy| (the slope is at most 1.13); measured at most 2.3e-7 · |dy| on
+        // SwiftShader, the bound leaves room for a GPU's exp (WGSL allows 3 + 2|x| ulp).
+        const tol = kind === 'relu' ? { atol: 0 } : { atol: 1e-30, rtol: 1e-6, scale: dy };
+        assertClose(label, got, want, { ...tol, shape: [o.n] });
+        if (kind === 'relu') {
+          for (let i = 0; i < o.n; i++) {
+            if (!(x[i] > 0) && !Object.is(got[i], 0) && !Object.is(got[i], -0)) throw new Error(`${label}: x[${i}] = ${x[i]} gave ${got[i]}, want 0`);
+          }
+        }
+      }),
+  };
+}
+
+const backSpecial = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 1, -1, -0.7517916, 3, -3, 5.5, -5.5, 9, -9, 10, -10, 30, -30, 100, -100, 1e4, -1e4, 1e20, -1e20, 3e38, -3e38];
+
+const reluBack: [string, BackOptions][] = [
+  ['n=1', { n: 1 }],
+  ['exactly 0, -0 and tiny values', { n: backSpecial.length, special: backSpecial }],
+  // ±1.2e-38: the smallest normal f32s (WGSL may flush subnormals to 0, and SwiftShader does: 1e-38 > 0 is false there).
+  ['vec4 with zeros, 4x331', { n: 1324, special: [0, -0, 0, 0, 1.2e-38, -1.2e-38, 0] }],
+  ['70001 elements', { n: 70001 }],
+];
+
+const geluBack: [string, BackOptions][] = [
+  ['n=1', { n: 1 }],
+  ['special values up to |x| = 3e38', { n: backSpecial.length, special: backSpecial }],
+  ['n=13', { n: 13 }],
+  ['5x257 in [-6, 6]', { n: 1285 }],
+  ['vec4 1024', { n: 1024 }],
+  ['vec4 66000 in [-12, 12]', { n: 66000, lo: -12, hi: 12 }],
+  ['70001 elements in [-6, 6]', { n: 70001 }],
+];
+
 function cpuCase(name: string, body: () => void): GpuCase {
   return { name, run: async () => body() };
 }
@@ -106,6 +170,58 @@ export const cases: GpuCase[] = [
       atol: 1e-15,
     });
   }),
+  cpuCase('activation geluGradRef is the derivative of geluRef (central differences)', () => {
+    // Σ gelu(x)·dy in f64: its change under x[i] ± h, over 2h, must be dy[i]·gelu'(x[i]).
+    const rand = rng(650);
+    const x = uniform(rand, 64, -6, 6);
+    x.set([0, -0.7517916, 1, -1, 3, -3, 8, -8]);
+    const dy = uniform(rand, 64, -2, 2);
+    const loss = (v: ArrayLike<number>) => Array.from(v).reduce((acc, vi, i) => acc + geluRef(vi) * dy[i], 0);
+    const grad = activationBackwardRef('gelu', x, dy);
+    const fd: number[] = [];
+    for (let i = 0; i < x.length; i++) {
+      const h = 1e-4 * Math.max(1, Math.abs(x[i]));
+      const plus = Float64Array.from(x);
+      const minus = Float64Array.from(x);
+      plus[i] += h;
+      minus[i] -= h;
+      fd.push((loss(plus) - loss(minus)) / (2 * h));
+    }
+    // Relative to |dy| (the slope is O(1), and crosses 0 near -0.75): central differences in f64 are good
+    // to ~1e-8 here, far inside the 1e-3 a wrong formula would miss by.
+    assertClose('gelu finite differences', fd, grad, { atol: 1e-12, rtol: 1e-6, scale: dy });
+    // Φ(±1) ± φ(1) from math.erf and math.exp.
+    assertClose('geluGradRef known values', [geluGradRef(0), geluGradRef(1), geluGradRef(-1)], [0.5, 1.0833154705876864, -0.0833154705876863], { atol: 1e-15 });
+  }),
+  cpuCase('activation relu backward reference: 0 at x = 0', () => {
+    const got = activationBackwardRef('relu', Float32Array.from([-1, -0, 0, 1e-45, 2, NaN]), Float32Array.from([5, 5, 5, 5, 5, 5]));
+    assertClose('relu backward ref', got, [0, 0, 0, 5, 5, 0], { atol: 0 });
+  }),
+  {
+    name: 'activation backward rejects bad arguments',
+    run: (ctx) =>
+      withScope(ctx, async (s) => {
+        const x = s.empty(8, 'x');
+        const dy = s.empty(8, 'dy');
+        const dx = s.empty(8, 'dx');
+        const bad: [string, () => Promise<unknown>, RegExp][] = [
+          ['n = 0', () => activationBackward(ctx, 'gelu', { x, dy, dx }, 0, 'gb'), /gb: n = 0/],
+          ['n = 2.5', () => activationBackward(ctx, 'gelu', { x, dy, dx }, 2.5, 'gb'), /gb: n = 2.5/],
+          ['short dy', () => activationBackward(ctx, 'relu', { x, dy, dx }, 9, 'rb'), /rb: buffer x holds 8 f32 elements, n = 9/],
+          ['dx is dy', () => activationBackward(ctx, 'relu', { x, dy, dx: dy }, 8, 'rb'), /rb: dx must be a buffer distinct/],
+          ['unknown kind', () => activationBackward(ctx, 'tanh' as ActivationKind, { x, dy, dx }, 8, 'tb'), /tb: unknown activation 'tanh'/],
+        ];
+        for (const [what, f, re] of bad) {
+          const err = await f().then(
+            () => 'no error',
+            (e: unknown) => String(e),
+          );
+          if (!re.test(err)) throw new Error(`activation backward ${what}: got '${err}', want ${re}`);
+        }
+      }),
+  },
+  ...reluBack.map(([name, o], i) => actBackCase('relu', name, o, 660 + i)),
+  ...geluBack.map(([name, o], i) => actBackCase('gelu', name, o, 680 + i)),
   ...relu.map(([name, o], i) => actCase('relu', name, o, 500 + i)),
   ...gelu.map(([name, o], i) => actCase('gelu', name, o, 600 + i)),
 ];
