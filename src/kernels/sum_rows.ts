@@ -1,0 +1,59 @@
+import type { GpuContext } from '../gpu/context.ts';
+import source from '../../shaders/sum_rows.wgsl?raw';
+import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+
+/** A row-major [rows, n] matrix, summed over its rows. */
+export interface SumRowsShape {
+  rows: number;
+  n: number;
+}
+
+/** Units (columns, or vec4s of columns) per workgroup, most row lanes, rows per lane per chunk. */
+const UC = 16;
+const MAX_RL = 16;
+const CH = 64;
+
+/** Row lanes: a power of two, at most MAX_RL and at most rows (idle lanes would still pay for the barriers). */
+function rowLanes(rows: number): number {
+  let rl = 1;
+  while (rl * 2 <= Math.min(rows, MAX_RL)) rl *= 2;
+  return rl;
+}
+
+/** Elements a binding exposes to the shader (f32). */
+function elems(b: GPUBufferBinding): number {
+  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
+}
+
+/**
+ * y[n] = Σ_rows x[rows, n]: column sums, e.g. a Linear's bias gradient db = Σ_m dY[m, :].
+ * Deterministic (fixed order, no atomics) and accurate over many rows: 16 row lanes per column (fewer for
+ * fewer than 16 rows), each summing chunks of 64 of its rows into a partial before adding it to its total, the
+ * lanes added as a tree.
+ * y must be a buffer of its own (not x).
+ */
+export async function sumRows(ctx: GpuContext, bufs: { x: GPUBufferBinding; y: GPUBufferBinding }, shape: SumRowsShape, label = 'sum_rows'): Promise<Dispatch> {
+  const { rows, n } = shape;
+  for (const [k, v] of [['rows', rows], ['n', n]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
+  }
+  if (rows * n >= 2 ** 32) throw new Error(`${label}: rows * n = ${rows * n} does not fit 32-bit indexing`);
+  for (const [name, b, need] of [['x', bufs.x, rows * n], ['y', bufs.y, n]] as const) {
+    if (elems(b) < need) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, the shape [${rows}, ${n}] needs ${need}`);
+  }
+  if (bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same GPUBuffer; y needs a buffer of its own`);
+  const vec4 = n % 4 === 0;
+  const units = vec4 ? n / 4 : n;
+  const pipeline = await ctx.pipelines.get({ kernel: 'sum_rows', source, defines: { VEC4: vec4 }, constants: { UC, RL: rowLanes(rows), CH } });
+  const params = ctx.uniform(`${label} params`, [rows, units]);
+  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, { buffer: params }], grid1d(ctx, Math.ceil(units / UC)), [params]);
+}
+
+/** CPU reference: column sums in f64, rounded to f32. */
+export function sumRowsRef(x: Float32Array, shape: SumRowsShape): Float32Array {
+  const { rows, n } = shape;
+  if (x.length < rows * n) throw new Error(`sumRowsRef: x has ${x.length} elements, the shape [${rows}, ${n}] needs ${rows * n}`);
+  const acc = new Float64Array(n);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < n; c++) acc[c] += x[r * n + c];
+  return Float32Array.from(acc);
+}
