@@ -2,6 +2,7 @@
 // forward hook on every attention module, giving the full [1, H, L, S] maps of every kind.
 import { type GenerateResult, generateSquareSubsequentMask, type InputTensor, type Model, type ModelInputs } from '../src/index.ts';
 import { type AttnKind, type AttnMap, classify } from './attention.ts';
+import { type Relevance, relevanceRows } from './relevance.ts';
 import { detokenize, outputVocab, tokenize, tokenLabel } from './tokenize.ts';
 
 /** One generated token and where it looked: head-mean attention over the keys, per layer. */
@@ -21,12 +22,14 @@ export interface Analysis {
   /** Token labels of each axis kind: queries and keys of every AttnKind. */
   axes: Partial<Record<AttnKind, { rows: string[]; cols: string[]; rowsPredicted?: string[] }>>;
   maps: AttnMap[];
+  /** Relevance of the input tokens for each output position (gradient × attention, rolled out). */
+  relevance: Relevance;
   steps: Step[];
   /** Keys of the per-step view (source tokens, or the growing sequence of an lm). */
   stepKeys: string[];
   /** What the full forward was fed, as the CLI's inputs file holds it. */
   inputs: ModelInputs;
-  timings: { generateMs?: number; forwardMs: number };
+  timings: { generateMs?: number; forwardMs: number; relevanceMs: number };
   notes: string[];
 }
 
@@ -191,18 +194,20 @@ export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
   }
 
   // One full forward with a hook per attention module (hook name = module path, like the CLI's captures).
-  // They stay registered after it, so profile() times the same forward, captures included.
+  // They stay registered after it, so profile() times the same forward, captures included. It keeps what the
+  // relevance backwards need.
   for (const p of paths) model.setForwardHook(p, p);
   const t1 = performance.now();
-  await model.forward(inputs);
+  const fwd = await model.forward(inputs, { grad: true });
   const forwardMs = performance.now() - t1;
+  const relevance = await relevanceRows(model, fwd);
   const maps: AttnMap[] = paths.map((p) => {
     const w = model.hooks[p]?.output?.[1];
     if (!w) throw new Error(`no attention weights were captured for ${p}`);
     const { kind, layer } = classify(p, c.kind);
     return { path: p, kind, layer, heads: w.shape[1], shape: w.shape, data: w.data };
   });
-  return { text: o.text, output, generatedIds, axes, maps, steps, stepKeys, inputs, timings: { generateMs, forwardMs }, notes };
+  return { text: o.text, output, generatedIds, axes, maps, relevance, steps, stepKeys, inputs, timings: { generateMs, forwardMs, relevanceMs: relevance.ms }, notes };
 }
 
 /** Removes the capture hooks analyse() left on the model. */

@@ -29,6 +29,7 @@ export class Explorer {
   private readonly large: HeatmapView;
   private readonly heads: HeadView;
   private readonly steps: StepsView;
+  private readonly relevance: HeatmapView;
   private largeMatrix?: { matrix: Matrix; rows: string[]; cols: string[] };
 
   constructor() {
@@ -36,6 +37,7 @@ export class Explorer {
     this.large = new HeatmapView($('large-host'), (c) => this.hover(c));
     this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token to isolate its lines.'));
     this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar for its value.'));
+    this.relevance = new HeatmapView($('relevance-host'), (c) => this.hoverRelevance(c));
     for (const k of KIND_ORDER) {
       $(`kind-${k}`).addEventListener('click', () => this.setKind(k));
     }
@@ -63,6 +65,10 @@ export class Explorer {
 
   get largeCanvas(): HTMLCanvasElement {
     return this.large.canvas;
+  }
+
+  get relevanceCanvas(): HTMLCanvasElement {
+    return this.relevance.canvas;
   }
 
   get selection(): Selection | undefined {
@@ -207,6 +213,38 @@ export class Explorer {
     this.renderLarge();
     this.renderHeads();
     this.renderSteps();
+    this.renderRelevance();
+  }
+
+  /** Rows: output positions labelled by the token they predict; columns: the input tokens of the map. */
+  private relevanceAxes(): { rows: string[]; cols: string[] } {
+    const a = this.a!;
+    const ax = a.relevance.map === 'cross' ? a.axes.cross! : (a.axes.self ?? a.axes.enc)!;
+    const rows = ax.rowsPredicted?.some((p) => p !== '') ? ax.rows.map((r, i) => `${r}→${ax.rowsPredicted![i] ?? ''}`) : ax.rows;
+    return { rows, cols: ax.cols };
+  }
+
+  private renderRelevance(): void {
+    const r = this.a!.relevance;
+    const { rows, cols } = this.relevanceAxes();
+    const colAxis = r.map === 'cross' ? 'source tokens' : 'input tokens';
+    this.relevance.set({ matrix: r.matrix, rows, cols, max: Math.max(1e-6, maxOf(r.matrix)), rowAxis: 'output positions (input→prediction)', colAxis });
+    $('relevance-title').textContent = `Relevance of each ${colAxis.slice(0, -1)} for each prediction · ${r.matrix.rows} backwards in ${r.ms.toFixed(0)} ms`;
+    $('relevance-target').textContent = r.target;
+    this.relevance.canvas.dataset.map = r.map;
+    this.hoverRelevance(undefined);
+  }
+
+  private hoverRelevance(c: HoverCell | undefined): void {
+    const info = $('relevance-info');
+    if (!c || !this.a) {
+      info.textContent = 'Hover a cell: its row is an output position, its column an input token; the colour is its relevance.';
+      info.classList.remove('active');
+      return;
+    }
+    const { rows, cols } = this.relevanceAxes();
+    info.textContent = `position ${c.row} ${JSON.stringify(rows[c.row])} ← token ${c.col} ${JSON.stringify(cols[c.col])}: relevance ${c.value.toFixed(4)}`;
+    info.classList.add('active');
   }
 
   private renderLarge(): void {
@@ -277,6 +315,7 @@ export class Explorer {
         data: arr(this.largeMatrix.matrix.data),
       },
       steps: a.steps.map((st) => ({ token: st.token, label: st.label, byLayer: st.byLayer.map(arr) })),
+      relevance: { map: a.relevance.map, targets: a.relevance.targets, rows: a.relevance.matrix.rows, cols: a.relevance.matrix.cols, data: arr(a.relevance.matrix.data) },
     };
   }
 }

@@ -144,7 +144,7 @@ async function run(): Promise<void> {
     const ex = source.info?.examples?.find((e) => e.input === text);
     $('verdict').className = ex ? (ex.expected === a.output ? 'ok' : 'bad') : '';
     $('verdict').textContent = ex ? (ex.expected === a.output ? '✓ matches the expected answer' : `✗ expected ${ex.expected}`) : '';
-    $('timing').textContent = [a.timings.generateMs !== undefined ? `generate ${a.timings.generateMs.toFixed(0)} ms` : '', `forward with ${a.maps.length} captures ${a.timings.forwardMs.toFixed(0)} ms`].filter(Boolean).join(' · ');
+    $('timing').textContent = [a.timings.generateMs !== undefined ? `generate ${a.timings.generateMs.toFixed(0)} ms` : '', `forward with ${a.maps.length} captures ${a.timings.forwardMs.toFixed(0)} ms`, `relevance ${a.timings.relevanceMs.toFixed(0)} ms`].filter(Boolean).join(' · ');
     $('notes').textContent = a.notes.join(' ');
     $('profile-report').replaceChildren(); // a report belongs to the input it was made for
     $('results').hidden = false;
@@ -232,6 +232,9 @@ function wireInputs(): void {
   $('export-head').addEventListener('click', () => {
     const s = explorer?.selection;
     if (s) void exportPng(explorer!.headCanvas, `attnscope-${s.kind}-head-view.png`).catch((e) => showError(message(e)));
+  });
+  $('export-relevance').addEventListener('click', () => {
+    if (explorer?.analysis) void exportPng(explorer.relevanceCanvas, 'attnscope-relevance.png').catch((e) => showError(message(e)));
   });
   $('export-steps').addEventListener('click', () => {
     if (explorer) void exportPng(explorer.stepsCanvas, 'attnscope-generation-steps.png').catch((e) => showError(message(e)));

@@ -30,6 +30,7 @@ interface Snapshot {
   captures: Record<string, Tensor>;
   large: { kind: string; layer: number; choice: number | 'mean' | 'rollout'; module: string; rows: number; cols: number; data: (number | string)[] };
   steps: { token: number; label: string; byLayer: (number | string)[][] }[];
+  relevance: { map: 'cross' | 'source'; targets: { index?: number[] }[]; rows: number; cols: number; data: (number | string)[] };
 }
 
 const num = (v: number | string) => (typeof v === 'number' ? v : Number(v));
@@ -102,8 +103,8 @@ function rolloutRef(layers: { shape: number[]; data: Float32Array }[]): Float64A
   return r!;
 }
 
-/** The real CLI on the page's forward inputs: `attnscope run MODEL --inputs IN --out OUT --capture ...`. */
-function cliCaptures(model: string, inputs: Record<string, Tensor>, dir: string): Map<string, { shape: number[]; data: Float32Array }> {
+/** The real CLI on the page's forward inputs: `attnscope run MODEL --inputs IN --out OUT ...args`; every tensor it wrote. */
+function cliRun(model: string, inputs: Record<string, Tensor>, dir: string, args: string[]): Map<string, { shape: number[]; data: Float32Array }> {
   const cli = join(repo, 'dist', 'cli.js');
   if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run npm run build (npm ci runs it)');
   const IN = join(dir, 'in.safetensors');
@@ -113,15 +114,19 @@ function cliCaptures(model: string, inputs: Record<string, Tensor>, dir: string)
     writeSafetensors(Object.entries(inputs).map(([name, t]) => ({ name, dtype: t.dtype as 'F32', shape: t.shape, data: t.data.map(num) }))),
   );
   const env = { ...process.env, ...(existsSync(SWIFTSHADER_ICD) && !process.env.VK_ICD_FILENAMES ? { VK_ICD_FILENAMES: SWIFTSHADER_ICD } : {}) };
-  execFileSync(process.execPath, [cli, 'run', model, '--inputs', IN, '--out', OUTF, '--capture', '**.self_attn', '--capture', '**.multihead_attn'], {
+  execFileSync(process.execPath, [cli, 'run', model, '--inputs', IN, '--out', OUTF, ...args], {
     env,
     timeout: 120_000,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = readSafetensors(readFileSync(OUTF), OUTF);
-  const m = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, t] of out.tensors) if (name.endsWith('.weights')) m.set(name, { shape: t.shape, data: t.data as Float32Array });
-  return m;
+  return new Map([...out.tensors].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]));
+}
+
+/** The CLI's attention captures ('<path>.weights') for the page's forward inputs. */
+function cliCaptures(model: string, inputs: Record<string, Tensor>, dir: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const all = cliRun(model, inputs, dir, ['--capture', '**.self_attn', '--capture', '**.multihead_attn']);
+  return new Map([...all].filter(([name]) => name.endsWith('.weights')));
 }
 
 async function hoverCell(page: Page, canvas: Locator, row: number, col: number): Promise<void> {
@@ -225,6 +230,32 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
     await page.locator('.maps-card').screenshot({ path: join(OUT, 'demo-encoder-rollout.png') });
     await page.locator('#kind-cross').click();
     await expect(page.locator('#large-title')).toContainText('Cross-attention');
+
+    // 5b. relevance: one GPU backward per output position; each row equals the CLI's --relevance for that row's
+    // target (the predicted token's logit), which the CLI suite checks against PyTorch autograd
+    await expect(page.locator('#relevance-card')).toBeVisible();
+    const rel = first.relevance;
+    expect(rel.map).toBe('cross');
+    expect(rel.rows).toBe(first.steps.length);
+    expect(rel.data.every((v) => num(v) >= 0)).toBe(true);
+    for (const i of [0, rel.rows - 1]) {
+      const idx = rel.targets[i].index!;
+      expect(idx[2]).toBe(first.steps[i].token); // the predicted token is the one generated there
+      const maps = cliRun(haveDates ? DATES : FIXTURE, first.inputs, work, [`--relevance=${idx.join(',')}`]);
+      const cross = maps.get('relevance.cross')!;
+      const S = cross.shape[2];
+      expect(S).toBe(rel.cols);
+      const row = rel.data.slice(i * S, (i + 1) * S);
+      expect(maxDiff(row, cross.data.subarray(i * S, (i + 1) * S), `relevance row ${i}`), `relevance row ${i}`).toBeLessThan(1e-4);
+      expect(Math.max(...row.map(num))).toBeGreaterThan(0);
+    }
+    const relCanvas = page.locator('#relevance-host canvas');
+    await relCanvas.scrollIntoViewIfNeeded();
+    await hoverCell(page, relCanvas, rel.rows - 1, 0);
+    await expect(page.locator('#relevance-info')).toContainText(`position ${rel.rows - 1} `);
+    await expect(page.locator('#relevance-info')).toContainText(num(rel.data[(rel.rows - 1) * rel.cols]).toFixed(4));
+    await page.locator('#relevance-card').screenshot({ path: join(OUT, 'demo-relevance.png') });
+    await page.mouse.move(0, 0);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -254,7 +285,7 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   await page.mouse.move(0, 0);
 
   // 7. exports: PNG of every view, the captures as .safetensors
-  for (const id of ['#export-large', '#export-model', '#export-head', '#export-steps']) {
+  for (const id of ['#export-large', '#export-model', '#export-head', '#export-steps', '#export-relevance']) {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.locator(id).click()]);
     const p = join(OUT, `demo-export-${id.slice(8)}.png`);
     await dl.saveAs(p);
@@ -321,6 +352,9 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   const lm = await snapshot(page);
   expect(lm.steps.length).toBeGreaterThan(0);
   expect(Object.keys(lm.captures).sort()).toEqual(['encoder.layers.0.self_attn.weights', 'encoder.layers.1.self_attn.weights']);
+  expect(lm.relevance.map).toBe('source');
+  expect(lm.relevance.rows).toBe(lm.relevance.cols);
+  await expect(page.locator('#relevance-title')).toContainText(`${lm.relevance.rows} backwards`);
   await page.screenshot({ path: join(OUT, 'demo-lm.png'), fullPage: true });
 
   console.log(`demo e2e: first result after ${((tLoad - t0) / 1000).toFixed(1)} s, whole test ${((Date.now() - t0) / 1000).toFixed(1)} s (${haveDates ? 'dates model' : 'fixture stand-in'})`);
