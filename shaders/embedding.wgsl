@@ -1,5 +1,6 @@
-// embedding.wgsl — out[i, :] = table[ids[i], :] * scale (nn.Embedding, times sqrt(d_model) in the
-// PyTorch tutorials), f32 table, u32 ids.
+// embedding.wgsl — out[i, :] = table[ids[i], :]: nn.Embedding, a plain row copy of an f32 table by u32 ids. The
+// tutorials' `* sqrt(d_model)` is outside nn.Embedding, so it is applied by the positions step (posenc.wgsl), and
+// a hook on the embedding module sees the rows as stored.
 //
 // Bindings (group 0):
 //   0  ids    storage read        [n] u32
@@ -16,7 +17,6 @@ struct Params {
   n: u32,
   C: u32,
   vocab: u32,
-  scale: f32,
 }
 
 override WG: u32 = 256;
@@ -45,5 +45,5 @@ fn main(
   let row = i / p.C;
   let col = i - row * p.C;
   let id = min(ids[row], p.vocab - 1u);
-  out[i] = table[id * p.C + col] * p.scale;
+  out[i] = table[id * p.C + col];
 }

@@ -1,5 +1,5 @@
-// embedding_backward.wgsl — the gradient of embedding.wgsl's table: dTable[v, :] = scale * (sum of dy[i, :] over
-// every i with ids[i] == v), 0 for rows no id hits. Deterministic: no atomics; every (v, column) is summed by one
+// embedding_backward.wgsl — the gradient of embedding.wgsl's table: dTable[v, :] = the sum of dy[i, :] over every
+// i with ids[i] == v, 0 for rows no id hits. Deterministic: no atomics; every (v, column) is summed by one
 // thread in increasing i.
 //
 // Bindings (group 0):
@@ -22,7 +22,6 @@ struct Params {
   n: u32,
   C: u32,
   vocab: u32,
-  scale: f32,
   colBlocks: u32,
 }
 
@@ -88,7 +87,7 @@ fn main(
   if (inCol) {
     let rows = min(VB, p.vocab - v0);
     for (var r = 0u; r < rows; r++) {
-      dTable[(v0 + r) * p.C + col] = acc[r * WG + t] * p.scale;
+      dTable[(v0 + r) * p.C + col] = acc[r * WG + t];
     }
   }
 }

@@ -2,12 +2,11 @@ import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/embedding.wgsl?raw';
 import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 
-/** n token ids looked up in a [vocab, C] table; each row is multiplied by scale (default 1). */
+/** n token ids looked up in a [vocab, C] table (rows copied as stored: embed_scale belongs to `posEnc`). */
 export interface EmbeddingShape {
   n: number;
   vocab: number;
   C: number;
-  scale?: number;
 }
 
 /**
@@ -37,30 +36,23 @@ export function checkTokenIds(ids: ArrayLike<number>, vocab: number, label: stri
 }
 
 export async function embedding(ctx: GpuContext, bufs: EmbeddingBuffers, shape: EmbeddingShape, label = 'embedding'): Promise<Dispatch> {
-  const { n, vocab, C, scale = 1 } = shape;
+  const { n, vocab, C } = shape;
   for (const [k, v] of Object.entries({ n, vocab, C })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   }
-  if (!Number.isFinite(scale)) throw new Error(`${label}: scale = ${scale} is not finite`);
   // Flat indices are u32 in the shader.
   if (vocab * C >= 2 ** 32 || n * C >= 2 ** 32) throw new Error(`${label}: [${vocab}, ${C}] table or [${n}, ${C}] output exceeds 2^32 elements`);
   const vec4 = C % 4 === 0;
   const unit = vec4 ? 4 : 1;
   const pipeline = await ctx.pipelines.get({ kernel: 'embedding', source, defines: { VEC4: vec4 }, constants: { WG } });
-  const params = ctx.uniform(`${label} params`, [n, C / unit, vocab, scale], new Set([3]));
+  const params = ctx.uniform(`${label} params`, [n, C / unit, vocab]);
   const grid = grid1d(ctx, Math.ceil((n * C) / unit / WG));
   return makeDispatch(ctx, label, pipeline, [bufs.ids, bufs.table, bufs.out, { buffer: params }], grid, [params]);
 }
 
-/**
- * CPU reference: rows of `table` [vocab, C] times scale. The scale is an f32 on the GPU (as PyTorch casts
- * a Python scalar multiplying an f32 tensor), so it is rounded to f32 here; the product rounds once.
- */
-export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, C: number, scale = 1): Float32Array {
-  scale = Math.fround(scale);
+/** CPU reference: the rows of `table` [vocab, C] named by ids, copied. */
+export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, C: number): Float32Array {
   const out = new Float32Array(ids.length * C);
-  for (let i = 0; i < ids.length; i++) {
-    for (let c = 0; c < C; c++) out[i * C + c] = table[ids[i] * C + c] * scale;
-  }
+  for (let i = 0; i < ids.length; i++) out.set(table.subarray(ids[i] * C, ids[i] * C + C), i * C);
   return out;
 }

@@ -20,7 +20,7 @@ function elems(b: GPUBufferBinding): number {
 }
 
 /**
- * dTable[v, c] = scale · Σ_{i: ids[i] == v} dy[i, c] for every v in [0, vocab) (rows no id hits are 0):
+ * dTable[v, c] = Σ_{i: ids[i] == v} dy[i, c] for every v in [0, vocab) (rows no id hits are 0):
  * the gradient of `embedding`'s table. `ids` [n] u32 (checked with checkTokenIds; an id >= vocab is clamped to
  * vocab - 1 as in the forward), dy [n, C], dTable [vocab, C] (fully overwritten).
  * Deterministic, no atomics: a workgroup owns 8 table rows x up to 64 column units (vec4s when C % 4 == 0) and
@@ -33,11 +33,10 @@ export async function embeddingBackward(
   shape: EmbeddingShape,
   label = 'embedding_backward',
 ): Promise<Dispatch> {
-  const { n, vocab, C, scale = 1 } = shape;
+  const { n, vocab, C } = shape;
   for (const [k, v] of Object.entries({ n, vocab, C })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   }
-  if (!Number.isFinite(scale)) throw new Error(`${label}: scale = ${scale} is not finite`);
   if (vocab * C >= 2 ** 32 || n * C >= 2 ** 32) throw new Error(`${label}: [${vocab}, ${C}] table or [${n}, ${C}] gradient exceeds 2^32 elements`);
   for (const [name, b, need] of [['ids', bufs.ids, n], ['dy', bufs.dy, n * C], ['dTable', bufs.dTable, vocab * C]] as const) {
     if (elems(b) < need) throw new Error(`${label}: buffer ${name} holds ${elems(b)} elements, the shape needs ${need}`);
@@ -50,18 +49,14 @@ export async function embeddingBackward(
   const wg = workgroupSize(units);
   const colBlocks = Math.ceil(units / wg);
   const pipeline = await ctx.pipelines.get({ kernel: 'embedding_backward', source, defines: { VEC4: vec4 }, constants: { WG: wg, VB } });
-  const params = ctx.uniform(`${label} params`, [n, units, vocab, scale, colBlocks], new Set([3]));
+  const params = ctx.uniform(`${label} params`, [n, units, vocab, colBlocks]);
   const grid = grid1d(ctx, Math.ceil(vocab / VB) * colBlocks);
   return makeDispatch(ctx, label, pipeline, [bufs.ids, bufs.dy, bufs.dTable, { buffer: params }], grid, [params]);
 }
 
-/**
- * CPU reference: per table row the sum of its tokens' dy rows in f64, times scale rounded to f32 (the f32 the
- * GPU multiplies by), rounded to f32 once. Ids must be in [0, vocab).
- */
+/** CPU reference: per table row the sum of its tokens' dy rows in f64, rounded to f32 once. Ids must be in [0, vocab). */
 export function embeddingBackwardRef(ids: ArrayLike<number>, dy: Float32Array, shape: EmbeddingShape): Float32Array {
   const { n, vocab, C } = shape;
-  const scale = Math.fround(shape.scale ?? 1);
   if (ids.length < n || dy.length < n * C) throw new Error(`embeddingBackwardRef: ${ids.length} ids and ${dy.length} dy values, the shape needs ${n} and ${n * C}`);
   const checked = checkTokenIds(Array.prototype.slice.call(ids, 0, n) as number[], vocab, 'embeddingBackwardRef');
   const acc = new Float64Array(vocab * C);
@@ -69,5 +64,5 @@ export function embeddingBackwardRef(ids: ArrayLike<number>, dy: Float32Array, s
     const row = checked[i] * C;
     for (let c = 0; c < C; c++) acc[row + c] += dy[i * C + c];
   }
-  return Float32Array.from(acc, (v) => v * scale);
+  return Float32Array.from(acc);
 }

@@ -12,15 +12,18 @@ export interface PosEncShape {
   C: number;
   batchFirst: boolean;
   posOffset?: number;
+  /** multiplies x first (embed_scale, e.g. sqrt(d_model)); default 1. Rounded to f32, must be finite. */
+  scale?: number;
 }
 
 /**
- * out = x + pe[positions]; `pe` is a [maxLen, C] table from `sinusoidalTable` (or a model file's `pe` buffer).
- * Without `x` the encoding is added to `out` in place.
+ * out = x * scale + pe[positions]; `pe` is a [maxLen, C] table from `sinusoidalTable` (or a model file's `pe`
+ * buffer, or learned positions). Without `x` the step works in place on `out`.
  */
 export interface PosEncBuffers {
   x?: GPUBufferBinding;
-  pe: GPUBufferBinding;
+  /** absent: no positions are added, the step only scales */
+  pe?: GPUBufferBinding;
   out: GPUBufferBinding;
 }
 
@@ -48,40 +51,71 @@ export function sinusoidalTable(maxLen: number, C: number): Float32Array {
   return t;
 }
 
-/** Checks the shape against a table of maxLen positions and fills in posOffset. */
-export function checkPosEncShape(label: string, s: PosEncShape, maxLen: number): Required<PosEncShape> {
-  const full = { posOffset: 0, ...s };
+/** Checks the shape (and, given the table's row count maxLen, the positions against it); fills in posOffset and scale. */
+export function checkPosEncShape(label: string, s: PosEncShape, maxLen?: number): Required<PosEncShape> {
+  const full = { posOffset: 0, scale: 1, ...s };
   for (const k of ['B', 'L', 'C'] as const) {
     if (!Number.isInteger(full[k]) || full[k] < 1) throw new Error(`${label}: ${k} = ${full[k]} is not a positive integer`);
   }
   if (!Number.isInteger(full.posOffset) || full.posOffset < 0) throw new Error(`${label}: posOffset = ${full.posOffset} is not a non-negative integer`);
-  if (full.posOffset + full.L > maxLen) {
+  if (typeof full.scale !== 'number' || !Number.isFinite(full.scale)) throw new Error(`${label}: scale = ${full.scale} is not finite`);
+  // The f32 the shader multiplies by must be finite too (1e39 rounds to Infinity).
+  if (!Number.isFinite(Math.fround(full.scale))) throw new Error(`${label}: scale = ${full.scale} overflows f32`);
+  if (full.B * full.L * full.C >= 2 ** 32) throw new Error(`${label}: [${full.B}, ${full.L}, ${full.C}] exceeds 2^32 elements`);
+  if (maxLen !== undefined && full.posOffset + full.L > maxLen) {
     throw new Error(`${label}: positions ${full.posOffset}..${full.posOffset + full.L - 1} exceed the ${maxLen}-position encoding table`);
   }
   return full;
 }
 
-/** `maxLen` is the table's row count (its binding holds maxLen * C floats). */
+/** Elements a binding exposes to the shader (4-byte words). */
+function elems(b: GPUBufferBinding): number {
+  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
+}
+
+/**
+ * out = x * scale + pe[position] (pe absent: x * scale only). Without `x`, in place on `out`. `maxLen` is pe's
+ * row count (its binding holds maxLen * C floats); it is checked only when pe is given.
+ */
 export async function posEnc(ctx: GpuContext, bufs: PosEncBuffers, shape: PosEncShape, maxLen: number, label = 'posenc'): Promise<Dispatch> {
-  const s = checkPosEncShape(label, shape, maxLen);
-  if (bufs.x && bufs.x.buffer === bufs.out.buffer) throw new Error(`${label}: x and out are the same buffer; omit x to add in place`);
+  const s = checkPosEncShape(label, shape, bufs.pe ? maxLen : undefined);
+  const n = s.B * s.L * s.C;
+  const need: [string, GPUBufferBinding | undefined, number][] = [
+    ['x', bufs.x, n],
+    ['pe', bufs.pe, maxLen * s.C],
+    ['out', bufs.out, n],
+  ];
+  for (const [name, b, want] of need) {
+    if (b && elems(b) < want) throw new Error(`${label}: buffer ${name} holds ${elems(b)} elements, the shape needs ${want}`);
+  }
+  if (bufs.x && bufs.x.buffer === bufs.out.buffer) throw new Error(`${label}: x and out are the same buffer; omit x to work in place`);
+  if (bufs.pe && bufs.pe.buffer === bufs.out.buffer) throw new Error(`${label}: pe and out are the same buffer`);
   const vec4 = s.C % 4 === 0;
   const unit = vec4 ? 4 : 1;
-  const n = s.B * s.L * s.C;
-  const pipeline = await ctx.pipelines.get({ kernel: 'posenc', source, defines: { INPLACE: !bufs.x, VEC4: vec4 }, constants: { WG } });
-  const params = ctx.uniform(`${label} params`, [n / unit, s.C / unit, s.L, s.batchFirst ? 1 : s.B, s.posOffset]);
+  const pipeline = await ctx.pipelines.get({ kernel: 'posenc', source, defines: { INPLACE: !bufs.x, PE: !!bufs.pe, VEC4: vec4 }, constants: { WG } });
+  const params = ctx.uniform(`${label} params`, [n / unit, s.C / unit, s.L, s.batchFirst ? 1 : s.B, s.posOffset, s.scale, 0], new Set([5]));
   const grid = grid1d(ctx, Math.ceil(n / unit / WG));
   return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.pe, bufs.out, { buffer: params }], grid, [params]);
 }
 
-/** CPU reference: x + PE with PE from `sinusoid` in f64, the sum rounded to f32 once. */
-export function posEncRef(x: Float32Array, shape: PosEncShape): Float32Array {
+/**
+ * CPU reference, rounding as PyTorch's `embed(src) * scale + pe` does in f32: the scale is rounded to f32 (a Python
+ * scalar times an f32 tensor), the product x * scale rounded to f32 (its own kernel), then PE from `sinusoid` in
+ * f64 added and the sum rounded to f32 once. The GPU rounds the product too (the shader keeps a compiler from
+ * fusing it into an FMA) but adds the f32 table, so the two are at most 1 ulp of the result plus the table's
+ * rounding (2^-25) apart. withPe false: x * scale rounded once, which the GPU matches bit for bit.
+ */
+export function posEncRef(x: Float32Array, shape: PosEncShape, withPe = true): Float32Array {
   const { B, L, C, batchFirst, posOffset = 0 } = shape;
+  const scale = Math.fround(shape.scale ?? 1);
   const out = new Float32Array(B * L * C);
   for (let b = 0; b < B; b++) {
     for (let l = 0; l < L; l++) {
       const base = (batchFirst ? b * L + l : l * B + b) * C;
-      for (let c = 0; c < C; c++) out[base + c] = x[base + c] + sinusoid(l + posOffset, c, C);
+      for (let c = 0; c < C; c++) {
+        const scaled = Math.fround(x[base + c] * scale);
+        out[base + c] = withPe ? scaled + sinusoid(l + posOffset, c, C) : scaled;
+      }
     }
   }
   return out;

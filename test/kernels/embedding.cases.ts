@@ -10,7 +10,8 @@ interface EmbOptions {
   n: number;
   vocab: number;
   C: number;
-  scale?: number;
+  /** Table values to use instead of random ones (cycled over the table). */
+  values?: number[];
   /** Ids uploaded as they are, bypassing checkTokenIds (to see the shader's clamp). */
   rawIds?: number[];
 }
@@ -22,7 +23,7 @@ function embCase(name: string, o: EmbOptions, seed: number): GpuCase {
     run: (ctx) =>
       withScope(ctx, async (s) => {
         const rand = rng(seed);
-        const table = uniform(rand, o.vocab * o.C);
+        const table = o.values ? Float32Array.from({ length: o.vocab * o.C }, (_, k) => o.values![k % o.values!.length]) : uniform(rand, o.vocab * o.C);
         const ids = o.rawIds
           ? Uint32Array.from(o.rawIds)
           : checkTokenIds(
@@ -32,10 +33,16 @@ function embCase(name: string, o: EmbOptions, seed: number): GpuCase {
             );
         const out = s.empty(ids.length * o.C, 'out');
         const bufs = { ids: uploadIds(s, ids), table: s.upload(table, 'table'), out };
-        await s.run(await embedding(ctx, bufs, { n: ids.length, vocab: o.vocab, C: o.C, scale: o.scale }, label));
+        await s.run(await embedding(ctx, bufs, { n: ids.length, vocab: o.vocab, C: o.C }, label));
         const clamped = Array.from(ids, (id) => Math.min(id, o.vocab - 1));
-        // A row copy times an f32 scale: bit-exact.
-        assertClose(label, await s.read(out), embeddingRef(clamped, table, o.C, o.scale), { atol: 0, shape: [ids.length, o.C] });
+        // A row copy: bit-exact, compared as bits so -0 and NaN payloads count too.
+        const got = await s.read(out);
+        const want = embeddingRef(clamped, table, o.C);
+        assertClose(label, got, want, { atol: 0, shape: [ids.length, o.C] });
+        const gotBits = new Uint32Array(got.buffer, got.byteOffset, got.length);
+        const wantBits = new Uint32Array(want.buffer, want.byteOffset, want.length);
+        const k = wantBits.findIndex((w, j) => gotBits[j] !== w);
+        if (k >= 0) throw new Error(`${label}: index ${k} has bits 0x${gotBits[k].toString(16)}, want 0x${wantBits[k].toString(16)} (${want[k]})`);
       }),
   };
 }
@@ -43,11 +50,14 @@ function embCase(name: string, o: EmbOptions, seed: number): GpuCase {
 const specs: [string, EmbOptions][] = [
   ['vocab 1, C 1, n 1', { n: 1, vocab: 1, C: 1 }],
   ['vocab 50, C 7, n 13', { n: 13, vocab: 50, C: 7 }],
-  ['vec4: vocab 1000, C 64, n 300, scale sqrt(64)', { n: 300, vocab: 1000, C: 64, scale: 8 }],
-  ['vec4: C 4, n 5, scale sqrt(512) (not an f32)', { n: 5, vocab: 9, C: 4, scale: Math.sqrt(512) }],
-  ['vocab 97, C 37, n 2000 (74000 elements)', { n: 2000, vocab: 97, C: 37, scale: Math.sqrt(37) }],
+  ['vec4: vocab 1000, C 64, n 300', { n: 300, vocab: 1000, C: 64 }],
+  ['vec4: C 4, n 5, vocab 9', { n: 5, vocab: 9, C: 4 }],
+  ['vocab 97, C 37, n 2000 (74000 elements)', { n: 2000, vocab: 97, C: 37 }],
   ['vec4: vocab 31, C 256, n 300 (76800 elements)', { n: 300, vocab: 31, C: 256 }],
   ['out-of-range ids are clamped to the last row', { n: 6, vocab: 10, C: 3, rawIds: [0, 9, 10, 11, 4294967295, 5] }],
+  // A copy, not arithmetic: no rounding, sign or NaN change (subnormals are left out: a GPU may flush them on load).
+  ['rows are copied as stored (-0, ±Infinity, NaN, 1e38, 2^-126)', { n: 9, vocab: 7, C: 5, values: [-0, Infinity, -Infinity, NaN, 1e38, 2 ** -126, -1 / 3] }],
+  ['vec4: rows are copied as stored (-0, ±Infinity, NaN)', { n: 11, vocab: 3, C: 8, values: [-0, Infinity, NaN, -Infinity, 0.1, -7] }],
 ];
 
 export const cases: GpuCase[] = [

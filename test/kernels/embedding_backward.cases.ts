@@ -35,10 +35,10 @@ function ebCase(name: string, o: EbOptions, seed: number): GpuCase {
         const got = await s.read(bufs.dTable);
         const clamped = Array.from(ids, (id) => Math.min(id, o.vocab - 1));
         const want = embeddingBackwardRef(clamped, dy, o);
-        // Relative to scale · Σ|dy| over the row's tokens, the rounding scale of any summation order (measured: at
-        // most 1.9e-7 of it).
-        const scale = embeddingBackwardRef(clamped, dy.map(Math.abs), { ...o, scale: Math.abs(o.scale ?? 1) });
-        assertClose(label, got, want, { rtol: 1e-6, scale, shape: [o.vocab, o.C] });
+        // Relative to Σ|dy| over the row's tokens, the rounding scale of any summation order (measured: at most
+        // 1.9e-7 of it).
+        const mag = embeddingBackwardRef(clamped, dy.map(Math.abs), o);
+        assertClose(label, got, want, { rtol: 1e-6, scale: mag, shape: [o.vocab, o.C] });
         const hit = new Set(clamped);
         for (let v = 0; v < o.vocab; v++) {
           if (hit.has(v)) continue;
@@ -53,21 +53,21 @@ function ebCase(name: string, o: EbOptions, seed: number): GpuCase {
 const specs: [string, EbOptions][] = [
   ['vocab 1, C 1, n 1', { n: 1, vocab: 1, C: 1 }],
   ['vocab 50 (half unused), C 7, n 13', { n: 13, vocab: 50, C: 7, used: 25 }],
-  ['repeated ids: vocab 10, C 33, n 200, scale sqrt(33)', { n: 200, vocab: 10, C: 33, scale: Math.sqrt(33) }],
-  ['vec4: vocab 1000, C 64, n 300, scale 8 (most rows unused)', { n: 300, vocab: 1000, C: 64, scale: 8 }],
-  ['vec4: vocab 13 (partial row block), C 4, n 40, scale -0.5', { n: 40, vocab: 13, C: 4, scale: -0.5 }],
+  ['repeated ids: vocab 10, C 33, n 200', { n: 200, vocab: 10, C: 33 }],
+  ['vec4: vocab 1000, C 64, n 300 (most rows unused)', { n: 300, vocab: 1000, C: 64 }],
+  ['vec4: vocab 13 (partial row block), C 4, n 40', { n: 40, vocab: 13, C: 4 }],
   ['one id 2000 times: vocab 5, C 37, n 2000', { n: 2000, vocab: 5, C: 37, used: 1 }],
-  ['vec4: C 260 (two column blocks), vocab 20, n 100, scale sqrt(260)', { n: 100, vocab: 20, C: 260, scale: Math.sqrt(260) }],
+  ['vec4: C 260 (two column blocks), vocab 20, n 100', { n: 100, vocab: 20, C: 260 }],
   ['C 257 (five column blocks), vocab 9, n 77', { n: 77, vocab: 9, C: 257, used: 6 }],
-  ['n 130 (three id chunks) vec4 C 256, vocab 17', { n: 130, vocab: 17, C: 256, scale: 2 }],
+  ['n 130 (three id chunks) vec4 C 256, vocab 17', { n: 130, vocab: 17, C: 256 }],
   ['vocab 524289, C 1 (2-D grid), n 5', { n: 5, vocab: 524289, C: 1, rawIds: [0, 524288, 7, 524288, 262144] }],
   ['out-of-range ids are clamped to the last row', { n: 6, vocab: 10, C: 3, rawIds: [0, 9, 10, 11, 4294967295, 5] }],
 ];
 
-/** Σ (embedding(ids) · scale) · dy in f64: the scalar whose table gradient the backward computes. */
-function lossF64(ids: ArrayLike<number>, table: ArrayLike<number>, dy: Float32Array, C: number, scale: number): number {
+/** Σ embedding(ids) · dy in f64: the scalar whose table gradient the backward computes. */
+function lossF64(ids: ArrayLike<number>, table: ArrayLike<number>, dy: Float32Array, C: number): number {
   let total = 0;
-  for (let i = 0; i < ids.length; i++) for (let c = 0; c < C; c++) total += table[ids[i] * C + c] * scale * dy[i * C + c];
+  for (let i = 0; i < ids.length; i++) for (let c = 0; c < C; c++) total += table[ids[i] * C + c] * dy[i * C + c];
   return total;
 }
 
@@ -77,7 +77,7 @@ export const cases: GpuCase[] = [
     name: 'embedding_backward reference is the gradient (central differences; unused rows 0)',
     run: async () => {
       const rand = rng(990);
-      const shape = { n: 9, vocab: 6, C: 3, scale: 1.5 };
+      const shape = { n: 9, vocab: 6, C: 3 };
       const ids = [0, 2, 2, 5, 0, 2, 1, 1, 0];
       const table = uniform(rand, shape.vocab * shape.C);
       const dy = uniform(rand, shape.n * shape.C);
@@ -88,12 +88,12 @@ export const cases: GpuCase[] = [
         const minus = Float64Array.from(table);
         plus[k] += h;
         minus[k] -= h;
-        return (lossF64(ids, plus, dy, shape.C, shape.scale) - lossF64(ids, minus, dy, shape.C, shape.scale)) / (2 * h);
+        return (lossF64(ids, plus, dy, shape.C) - lossF64(ids, minus, dy, shape.C)) / (2 * h);
       });
       assertClose('embedding d/dtable', fd, ref, { atol: 1e-6 });
       // The forward really is the function differentiated: embeddingRef agrees with the f64 lookup.
-      const y = embeddingRef(ids, table, shape.C, shape.scale);
-      assertClose('embedding forward', [y.reduce((a, v, i) => a + v * dy[i], 0)], [lossF64(ids, table, dy, shape.C, shape.scale)], { atol: 1e-5 });
+      const y = embeddingRef(ids, table, shape.C);
+      assertClose('embedding forward', [y.reduce((a, v, i) => a + v * dy[i], 0)], [lossF64(ids, table, dy, shape.C)], { atol: 1e-5 });
       for (let c = 0; c < shape.C; c++) if (ref[3 * shape.C + c] !== 0 || ref[4 * shape.C + c] !== 0) throw new Error('embeddingBackwardRef: unused rows are not 0');
     },
   },
@@ -107,7 +107,6 @@ export const cases: GpuCase[] = [
         const sh = { n: 4, vocab: 5, C: 3 };
         const bad: [string, () => Promise<unknown>, RegExp][] = [
           ['vocab = 0', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, vocab: 0 }, 'eb'), /eb: vocab = 0 is not a positive integer/],
-          ['scale NaN', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, scale: NaN }, 'eb'), /eb: scale = NaN/],
           ['short ids', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, n: 5 }, 'eb'), /eb: buffer ids holds 4 elements, the shape needs 5/],
           ['short dy', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, C: 4, vocab: 3 }, 'eb'), /eb: buffer dy holds 12 elements, the shape needs 16/],
           ['short table', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, vocab: 6 }, 'eb'), /eb: buffer dTable holds 15 elements, the shape needs 18/],
