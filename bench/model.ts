@@ -3,6 +3,9 @@
 //   none     no hooks (fused attention, probabilities never materialised)
 //   hooked   a forward hook on every self_attn and multihead_attn (inputs, outputs, per-head weights copied back)
 //   avg      the same hooks with averageHeads (weights averaged over heads on the GPU before the copy)
+//   grad     no hooks, forward({ grad: true }): keeps what a backward reads (every attention's probabilities)
+//   backward the backward of one output element after a grad forward (only the backward is timed): one submit,
+//            input gradients and every attention's probabilities and their gradient mapped back
 // Each forward is the awaited Model.forward: inputs written, one submit, output and captures mapped back.
 // Run: npm run bench:model [-- --json bench/results/model-<adapter>.json] [--configs small,medium,large] [--reps N (default: small 30, medium and large 10)] [--warmup 1]
 import { writeFileSync } from 'node:fs';
@@ -32,8 +35,14 @@ const CONFIGS: BenchConfig[] = [
   { name: 'large', encoderLayers: 6, decoderLayers: 6, dModel: 512, nhead: 8, ff: 2048, length: 128, reps: 10 },
 ];
 
-type VariantName = 'none' | 'hooked' | 'avg';
-const VARIANTS: { name: VariantName; hooks?: HookOptions }[] = [{ name: 'none' }, { name: 'hooked', hooks: {} }, { name: 'avg', hooks: { averageHeads: true } }];
+type VariantName = 'none' | 'hooked' | 'avg' | 'grad' | 'backward';
+const VARIANTS: { name: VariantName; hooks?: HookOptions; grad?: 'forward' | 'backward' }[] = [
+  { name: 'none' },
+  { name: 'hooked', hooks: {} },
+  { name: 'avg', hooks: { averageHeads: true } },
+  { name: 'grad', grad: 'forward' },
+  { name: 'backward', grad: 'backward' },
+];
 
 interface VariantResult {
   variant: VariantName;
@@ -198,16 +207,19 @@ async function benchConfig(ctx: GpuContext, c: BenchConfig, repsArg: number | un
     const first = new Map<VariantName, number>();
     const last = new Map<VariantName, { output: Float32Array; labels: readonly string[]; hooks: number }>();
     const stats = new Map<VariantName, NonNullable<Model['planStats']>>();
-    /** One awaited forward: wall ms and process CPU ms. */
+    /** One awaited forward (or, for 'backward', the backward after an untimed grad forward): wall ms and process CPU ms. */
     const forward = async (v: (typeof VARIANTS)[number]): Promise<{ ms: number; cpuMs: number }> => {
       set(v);
+      const pre = v.grad === 'backward' ? await model.forward(inputs, { grad: true }) : undefined;
       const c0 = process.cpuUsage();
       const s = performance.now();
-      const r = await model.forward(inputs);
+      const r = pre ? (await model.backward({ index: [L - 1, 0, 0] }), pre) : await model.forward(inputs, { grad: v.grad === 'forward' });
       const ms = performance.now() - s;
       const c = process.cpuUsage(c0);
       last.set(v.name, { output: r.output, labels: model.planSteps, hooks: Object.keys(model.hooks).length });
-      stats.set(v.name, model.planStats!);
+      const st = model.planStats!;
+      // The backward's own dispatches, submits and readback.
+      stats.set(v.name, pre ? { ...st, dispatches: st.backward!.dispatches, submitsPerForward: st.backward!.submits, captures: st.backward!.captures, readbackBytes: st.backward!.readbackBytes } : st);
       return { ms, cpuMs: (c.user + c.system) / 1000 };
     };
     for (const v of VARIANTS) {
@@ -295,9 +307,9 @@ async function main(): Promise<void> {
     }
   }
   const totalMs = performance.now() - started;
-  const label = { none: 'no hooks', hooked: 'all attention hooked', avg: 'hooked, averageHeads' };
+  const label = { none: 'no hooks', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
   console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
-  console.log('| config | variant | rounds | median ms | min ms | hooked / none (medians) | hooked / none (paired) | CPU ms | CPU hooked / none | first forward ms | dispatches | submits | captures | readback | slots | weights |');
+  console.log('| config | variant | rounds | median ms | min ms | / none (medians) | / none (paired) | CPU ms | CPU / none | first call ms | dispatches | submits | captures | readback | slots | weights |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const c = r.config;

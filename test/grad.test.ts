@@ -81,14 +81,21 @@ describe('gradients equal PyTorch autograd (≤ 1e-4 relative)', () => {
       }
     });
 
-    it(`${name}: full backward hooks on attention, layers, stacks, a linear and a norm`, async () => {
+    it(`${name}: full backward hooks on attention, layers, stacks, a linear and a norm; every parameter's gradient`, async () => {
       const { model, grad, inputs } = load(name);
       try {
         const paths = [...new Set([...grad.tensors.keys()].flatMap((k) => /^(.*)\.grad_output\.0$/.exec(k)?.[1] ?? []))];
         expect(paths.length).toBeGreaterThan(3);
         paths.forEach((p, i) => model.setBackwardHook(`b${i}`, p));
-        await model.forward(inputs, { grad: true });
+        await model.forward(inputs, { grad: true, params: '**' });
         const r = await model.backward({ grad: seedOf(grad) });
+        expect(Object.keys(r.params)).toEqual(model.paramNames());
+        for (const [n, g] of Object.entries(r.params)) {
+          const w = grad.tensors.get(`param.${n}`);
+          // Parameters autograd never reached (none here) would be zeros.
+          if (w) expect(relErr(`param ${n}`, g, w), `param ${n}`).toBeLessThanOrEqual(TOL);
+          else expect(g.data.every((v) => v === 0), `param ${n} is zero`).toBe(true);
+        }
         for (const [n, g] of Object.entries(r.inputs)) expect(relErr(`${n}.grad`, g, want(grad, `${n}.grad`)), `${n}.grad with hooks`).toBeLessThanOrEqual(TOL);
         paths.forEach((p, i) => {
           const rec = model.hooks[`b${i}`];
@@ -158,6 +165,21 @@ describe('backward targets, hook fns and misuse', () => {
       await expect(model.backward({ index: [0.5, 0, 0] })).rejects.toThrow(/not an integer/);
       await expect(model.backward({ grad: new Float32Array(3) })).rejects.toThrow(/Float32Array of 240 values/);
       await expect(model.backward({} as never)).rejects.toThrow(/\{index\}, \{slice\} or \{grad\}/);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('params: names and globs select parameters; bad ones are refused', async () => {
+    const { model, grad, inputs } = load(name);
+    try {
+      await model.forward(inputs, { grad: true, params: ['encoder.layers.*.linear1.weight', 'decoder.norm.bias'] });
+      const r = await model.backward({ grad: seedOf(grad) });
+      expect(Object.keys(r.params)).toEqual(['encoder.layers.0.linear1.weight', 'encoder.layers.1.linear1.weight', 'decoder.norm.bias']);
+      expect(r.params['encoder.layers.0.linear1.weight'].shape).toEqual([48, 24]);
+      expect(relErr('decoder.norm.bias', r.params['decoder.norm.bias'], want(grad, 'param.decoder.norm.bias'))).toBeLessThanOrEqual(TOL);
+      await expect(model.forward(inputs, { grad: true, params: 'encoder.nothing' })).rejects.toThrow(/params 'encoder.nothing' matches no parameter/);
+      await expect(model.forward(inputs, { params: '**' })).rejects.toThrow(/params needs grad: true/);
     } finally {
       model.dispose();
     }

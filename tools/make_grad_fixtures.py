@@ -13,6 +13,7 @@ Stored:
   <input>.grad            src / tgt / memory when they are float inputs
   <path>.grad_input.<i>   grad_input[i] of the hook on <path> (absent where PyTorch gives None)
   <path>.grad_output.<i>  grad_output[i]
+  param.<name>            d(target)/d(parameter) for every parameter autograd reached (state_dict names)
   <path>.weights_grad     MultiheadAttention: d(target)/d(attention probabilities) [B, H, L, S]
   relevance.<map>         Chefer et al. 2021 relevance maps (source [B,S,S], target [B,T,T], cross [B,T,S]),
                           computed here in torch from the probabilities and their gradients
@@ -149,7 +150,12 @@ def grad_fixture(entry):
                 raise RuntimeError(f"{entry['name']}: rebuilt module does not reproduce the stored output")
             g = torch.Generator().manual_seed(fx.seed + 99)
             seed = torch.randn(out.shape, generator=g)
+            module.zero_grad(set_to_none=True)
             out.backward(seed, retain_graph=True)
+            param_grads = OrderedDict((n, p.grad.detach().clone()) for n, p in module.named_parameters() if p.grad is not None)
+            input_grads = OrderedDict((n, inputs[n].grad.detach().clone()) for n in float_inputs)
+            # Full backward hooks stay attached to this forward's graph: they fire again in the second backward.
+            hook_grads = OrderedDict(got)
             for h in handles:
                 h.remove()
             first = [(path, y.grad.clone()) for path, y in probs]
@@ -169,8 +175,8 @@ def grad_fixture(entry):
             h.remove()
 
     tensors = OrderedDict(seed=seed)
-    for n in float_inputs:
-        tensors[f"{n}.grad"] = inputs[n].grad.detach().clone()
+    for n, g in input_grads.items():
+        tensors[f"{n}.grad"] = g
     seen = set()
     attn, attn_last = [], []
     for ((path, H), y), (_, g1), (_, g2) in zip(probs, first, second):
@@ -186,7 +192,9 @@ def grad_fixture(entry):
         tensors[f"relevance.{k}"] = v
     for k, v in relevance(attn_last).items():
         tensors[f"relevance_last.{k}"] = v
-    tensors.update(got)
+    tensors.update(hook_grads)
+    for n, g in param_grads.items():
+        tensors[f"param.{n}"] = g
     for n, t in tensors.items():
         if not torch.isfinite(t).all():
             raise RuntimeError(f"{entry['name']}: {n} has non-finite values")

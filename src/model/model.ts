@@ -8,7 +8,7 @@ import { EncoderLM } from '../nn/lm.ts';
 import { Seq2SeqTransformer, type TokenOptions } from '../nn/seq2seq.ts';
 import { Transformer } from '../nn/transformer.ts';
 import { HookObserver } from '../hooks/observer.ts';
-import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
+import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, globToRegExp, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
 import { recordBackward } from '../scheduler/backward.ts';
 import { type DispatchTiming, Plan, type PlanStats } from '../scheduler/compile.ts';
 import { type Act, PlanBuilder } from '../scheduler/plan.ts';
@@ -31,6 +31,11 @@ export interface ForwardOptions {
    * `backward(target)` can follow. Costs memory, not time: the forward runs the same kernels.
    */
   grad?: boolean;
+  /**
+   * With grad: parameters whose gradients the backward also returns, by state_dict name or glob
+   * ('encoder.layers.*.linear1.weight', '**' for all).
+   */
+  params?: string | readonly string[];
 }
 
 /** One attention module's probabilities and their gradient, from a backward. */
@@ -51,11 +56,15 @@ export interface BackwardResult {
   inputs: Record<string, CapturedTensor>;
   /** Every MultiheadAttention in forward order: its probabilities and their gradient (relevance maps use them). */
   attention: AttentionGrad[];
+  /** Gradients of the parameters the forward's `params` named, by state_dict name, in PyTorch's shapes. */
+  params: Record<string, CapturedTensor>;
 }
 
 /** What a gradient plan reads back after its backward phase. */
 interface GradOutputs {
   inputs: { name: string; shape: number[]; act?: Act }[];
+  /** Parameters asked for; each gradient comes back in parts, as backward outputs after the inputs'. */
+  params: { name: string; shape: number[]; parts: { offset: number; size: number }[] }[];
   attention: { path: string; shape: number[]; hasGrad: boolean }[];
 }
 
@@ -252,8 +261,30 @@ export class Model {
   forward(inputs: ModelInputs, opts: ForwardOptions = {}): Promise<ForwardResult> {
     return this.enqueue('forward', () => {
       if (inputs === null || typeof inputs !== 'object') throw new InputError('forward: inputs must be an object of named tensors ({src, tgt, ...})');
-      return this.forwardNow(inputs, opts.grad ?? false);
+      const params = opts.params === undefined ? [] : this.paramsMatching(opts.params);
+      if (params.length && !opts.grad) throw new InputError('forward: params needs grad: true');
+      return this.forwardNow(inputs, opts.grad ?? false, params);
     });
+  }
+
+  /** State_dict names of the parameters, in the order the modules hold them. */
+  paramNames(): string[] {
+    return [...this.weights.params.keys()];
+  }
+
+  /** Parameter names matching names or globs; each pattern must match one at least. */
+  private paramsMatching(patterns: string | readonly string[]): string[] {
+    const all = this.paramNames();
+    const list = typeof patterns === 'string' ? [patterns] : patterns;
+    if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) throw new InputError('forward: params must be a name or glob, or a list of them');
+    const out = new Set<string>();
+    for (const p of list) {
+      const re = globToRegExp(p);
+      const hits = all.filter((n) => re.test(n));
+      if (!hits.length) throw new InputError(`forward: params '${p}' matches no parameter of this model (e.g. ${all.slice(0, 3).join(', ')})`);
+      hits.forEach((n) => out.add(n));
+    }
+    return all.filter((n) => out.has(n));
   }
 
   /**
@@ -292,13 +323,24 @@ export class Model {
     const records = entry.observer ? Object.fromEntries(await entry.observer.records(captures, 'backward')) : {};
     this.hooks = { ...last.hooks, ...records };
     let k = 0;
-    const inputs = Object.fromEntries(grad.inputs.map((i) => [i.name, { shape: i.shape, data: i.act ? outputs[k++] : new Float32Array(i.shape.reduce((a, b) => a * b, 1)) }]));
+    const zeros = (shape: number[]) => new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const inputs = Object.fromEntries(grad.inputs.map((i) => [i.name, { shape: i.shape, data: i.act ? outputs[k++] : zeros(i.shape) }]));
+    const params = Object.fromEntries(
+      grad.params.map((p) => {
+        const data = zeros(p.shape);
+        for (const part of p.parts) {
+          const d = outputs[k++];
+          for (let i = 0; i < part.size; i++) data[part.offset + i] += d[i];
+        }
+        return [p.name, { shape: p.shape, data }];
+      }),
+    );
     const attention = grad.attention.map((a) => {
       const weights = captures.get(`attention ${a.path}`)!;
       const g = a.hasGrad ? captures.get(`attention grad ${a.path}`)! : new Float32Array(weights.length);
       return { path: a.path, weights: { shape: a.shape, data: weights }, grad: { shape: a.shape, data: g } };
     });
-    return { value, inputs, attention };
+    return { value, inputs, attention, params };
   }
 
   /** Hook fns being called right now: a forward started from one would queue behind the forward waiting on it. */
@@ -346,9 +388,9 @@ export class Model {
     return { b: new PlanBuilder(this.ctx, observer, grad), observer };
   }
 
-  private async forwardNow(inputs: ModelInputs, grad: boolean): Promise<ForwardResult> {
+  private async forwardNow(inputs: ModelInputs, grad: boolean, params: readonly string[] = []): Promise<ForwardResult> {
     this.lastGrad = undefined;
-    const { entry, data, shape } = await this.prepare(inputs, grad);
+    const { entry, data, shape } = await this.prepare(inputs, grad, params);
     const { outputs, captures } = await entry.plan.run(data);
     this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
     if (grad) this.lastGrad = { entry, output: outputs[0], shape, hooks: this.hooks };
@@ -359,12 +401,15 @@ export class Model {
    * Records the backward of a gradient plan after its forward: the gradients of the float inputs come back as the
    * backward phase's outputs; every attention's probabilities and their gradient are captured.
    */
-  private async recordGrad(b: PlanBuilder, output: Act, f: Feeder, observer?: HookObserver): Promise<GradOutputs> {
-    const { grads, kept } = await recordBackward(b, output, observer);
+  private async recordGrad(b: PlanBuilder, output: Act, f: Feeder, observer: HookObserver | undefined, wanted: readonly string[]): Promise<GradOutputs> {
+    const { grads, kept, params: parts } = await recordBackward(b, output, observer, (n) => wanted.includes(n));
     const inputs = f.feeds
       .filter((x) => x.data instanceof Float32Array && ['src', 'tgt', 'memory'].includes(x.act.label))
       .map((x) => ({ name: x.act.label, shape: [...x.act.shape], act: grads.get(x.act.id) }));
     b.output(...inputs.flatMap((i) => (i.act ? [i.act] : [])));
+    // A parameter no gradient reaches (a head the target does not use) comes back as zeros.
+    const params = wanted.map((name) => ({ name, shape: this.weights.params.get(name)!, parts: parts.filter((p) => p.name === name) }));
+    for (const p of params) b.output(...p.parts.map((x) => x.act));
     const attention = b.calls
       .filter((c) => this.modulesByPath.get(c.path)?.kind === 'MultiheadAttention')
       .map((c) => {
@@ -374,7 +419,7 @@ export class Model {
         if (g) b.capture(`attention grad ${c.path}`, g);
         return { path: c.path, shape: [...weights.shape], hasGrad: !!g };
       });
-    return { inputs, attention };
+    return { inputs, attention, params: params.map((p) => ({ ...p, parts: p.parts.map((x) => ({ offset: x.offset, size: x.act.size })) })) };
   }
 
   /**
@@ -414,7 +459,7 @@ export class Model {
   }
 
   /** The cached (or newly compiled) plan for these inputs and the current hooks, and the data to feed it. */
-  private async prepare(inputs: ModelInputs, grad = false): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
+  private async prepare(inputs: ModelInputs, grad = false, params: readonly string[] = []): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
     this.assertLive('forward');
     for (const k of Object.keys(inputs)) {
       if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
@@ -422,14 +467,14 @@ export class Model {
     const { b, observer } = this.builder(grad);
     const f = new Feeder(b);
     const { shape, body } = this.record(f, inputs);
-    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}${grad ? '#grad' : ''}`;
+    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}${grad ? `#grad:${params.join(',')}` : ''}`;
     let entry = this.plans.get(key);
     if (entry) this.plans.delete(key); // re-inserted below as the most recent
     else {
       // Only a plan that is not cached yet records its modules.
       const out = await body();
       b.output(out);
-      const gradOut = grad ? await this.recordGrad(b, out, f, observer) : undefined;
+      const gradOut = grad ? await this.recordGrad(b, out, f, observer, params) : undefined;
       entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer, grad: gradOut };
       while (this.plans.size >= PLAN_CACHE_SIZE) {
         const [oldest, old] = this.plans.entries().next().value!;

@@ -1,14 +1,11 @@
 import { sinusoidalTable, posEnc } from '../kernels/posenc.ts';
 import { embedding } from '../kernels/embedding.ts';
-import { passGrad } from '../scheduler/backward.ts';
+import { embeddingBackward } from '../kernels/embedding_backward.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type Weights } from './module.ts';
 
-/**
- * torch.nn.Embedding: ids [..] -> rows of weight [num, dim]. `scale` (the wrappers' embed_scale) is applied in
- * the same pass, so a hook on this module sees the scaled rows.
- */
+/** torch.nn.Embedding: ids [..] -> rows of weight [num, dim], as PyTorch's module returns them (unscaled). */
 export class Embedding extends Module {
   readonly weight: Tensor;
 
@@ -22,22 +19,35 @@ export class Embedding extends Module {
     this.weight = w.take(`${path}.weight`, [num, dim]);
   }
 
-  forward(b: PlanBuilder, ids: Act, scale = 1): Promise<Act> {
+  forward(b: PlanBuilder, ids: Act): Promise<Act> {
     return b.module(this.path, [ids], async ([ids]) => {
       const out = b.act([...ids.shape, this.dim], `${this.path} out`);
+      const shape = { n: ids.size, vocab: this.num, C: this.dim };
       b.step(
         'embedding',
         [ids],
         [out],
-        (r) => embedding(b.ctx, { ids: r(ids), table: { buffer: this.weight.buffer }, out: r(out) }, { n: ids.size, vocab: this.num, C: this.dim, scale }, `${this.path} embedding`),
-        () => undefined, // token ids take no gradient
+        (r) => embedding(b.ctx, { ids: r(ids), table: { buffer: this.weight.buffer }, out: r(out) }, shape, `${this.path} embedding`),
+        (g) => {
+          // Token ids take no gradient; the table may.
+          const name = `${this.path}.weight`;
+          if (!g.wantsParam(name)) return;
+          const dy = g.grad(out)!;
+          const d = g.b.act([this.num, this.dim], `grad ${name}`);
+          g.b.step('grad embedding', [ids, dy], [d], (r) => embeddingBackward(b.ctx, { ids: r(ids), dy: r(dy), dTable: r(d) }, shape, `${this.path} grad embedding`));
+          g.giveParam(name, d);
+        },
       );
       return out;
     });
   }
 }
 
-/** Token embeddings times embed_scale plus positions (sinusoidal table, learned pos_embed, or none). */
+/**
+ * Token embeddings times embed_scale plus positions (sinusoidal table, learned pos_embed, or none), as the
+ * exported wrappers compute `embed(ids) * scale + pe`: the embedding module's output is unscaled, and the scale
+ * and the positions are one step after it.
+ */
 export class TokenInput {
   private readonly table?: Tensor;
 
@@ -55,16 +65,37 @@ export class TokenInput {
   /** ids [B, L] (batch first) or [L, B] -> [B, L, E] or [L, B, E], at positions posOffset.. (incremental decoding). */
   async forward(b: PlanBuilder, table: Embedding, ids: Act, B: number, L: number, batchFirst: boolean, posOffset = 0): Promise<Act> {
     if (posOffset + L > this.maxLen) throw new Error(`sequence length ${posOffset + L} exceeds the model's max_len ${this.maxLen}`);
-    const x = await table.forward(b, ids, this.scale);
+    const x = await table.forward(b, ids);
     const pe = this.positional === 'learned' ? this.posEmbed!.weight : this.table;
-    if (!pe) return x;
-    const out = b.act(x.shape, `${table.path} + positions`);
+    const { scale } = this;
+    if (!pe && scale === 1) return x;
+    const out = b.act(x.shape, `${table.path} ${pe ? '+ positions' : 'scaled'}`);
+    const shape = { B, L, C: this.dim, batchFirst, posOffset, scale };
     b.step(
-      'positions',
+      pe ? 'positions' : 'scale',
       [x],
       [out],
-      (r) => posEnc(b.ctx, { x: r(x), pe: { buffer: pe.buffer }, out: r(out) }, { B, L, C: this.dim, batchFirst, posOffset }, this.maxLen, `${table.path} positions`),
-      passGrad(out, [x]),
+      (r) => posEnc(b.ctx, { x: r(x), pe: pe && { buffer: pe.buffer }, out: r(out) }, shape, this.maxLen, `${table.path} ${pe ? 'positions' : 'scale'}`),
+      (g) => {
+        const dOut = g.grad(out)!;
+        if (scale === 1) g.give(x, dOut);
+        else {
+          // dx = dOut * scale: the same kernel without positions.
+          const dx = g.b.act(x.shape, `${table.path} grad scaled`);
+          g.b.step('grad scale', [dOut], [dx], (r) => posEnc(b.ctx, { x: r(dOut), out: r(dx) }, shape, this.maxLen, `${table.path} grad scale`));
+          g.give(x, dx);
+        }
+        const name = this.posEmbed && `${this.posEmbed.path}.weight`;
+        if (!name || !g.wantsParam(name)) return;
+        // Learned positions are an embedding looked up by position: row r of x is position l + posOffset.
+        const pos = Uint32Array.from({ length: B * L }, (_, r) => (batchFirst ? r % L : Math.floor(r / B)) + posOffset);
+        const ids = g.b.constant(pos, [B * L], `${name} positions`);
+        const d = g.b.act([this.maxLen, this.dim], `grad ${name}`);
+        g.b.step('grad positions', [ids, dOut], [d], (r) =>
+          embeddingBackward(b.ctx, { ids: r(ids), dy: r(dOut), dTable: r(d) }, { n: B * L, vocab: this.maxLen, C: this.dim }, `${table.path} grad positions`),
+        );
+        g.giveParam(name, d);
+      },
     );
     return out;
   }

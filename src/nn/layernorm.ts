@@ -1,8 +1,8 @@
 import { add } from '../kernels/add.ts';
 import { layerNorm } from '../kernels/layernorm.ts';
-import { layerNormBackward } from '../kernels/layernorm_backward.ts';
+import { layerNormBackward, layerNormParamGrads } from '../kernels/layernorm_backward.ts';
 import { passGrad } from '../scheduler/backward.ts';
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type Weights } from './module.ts';
 
@@ -31,7 +31,11 @@ export class LayerNorm extends Module {
         [x],
         [y],
         (r) => layerNorm(b.ctx, { x: r(x), y: r(y), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`),
-        (g) => g.give(x, this.inputGrad(b, x, g.grad(y)!)),
+        (g) => {
+          const dy = g.grad(y)!;
+          g.give(x, this.inputGrad(b, x, dy));
+          this.paramGrads(g, x, dy);
+        },
       );
       return y;
     });
@@ -60,6 +64,7 @@ export class LayerNorm extends Module {
           // h feeds the norm and (pre-norm) the next residual join: its gradient is both, then the sum's addends share it.
           const dOut = g.grad(out);
           const dh = dOut ? this.inputGrad(b, h, dOut, g.grad(h)) : g.grad(h)!;
+          if (dOut) this.paramGrads(g, h, dOut);
           g.give(x, dh);
           g.give(residual, dh);
         },
@@ -76,6 +81,20 @@ export class LayerNorm extends Module {
       layerNormBackward(b.ctx, { x: r(x), dy: r(dy), dx: r(dx), weight: { buffer: this.weight.buffer }, dxAdd: also && r(also) }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm`),
     );
     return dx;
+  }
+
+  /** dWeight = Σ_rows dy·x̂ and dBias = Σ_rows dy, those asked for. */
+  private paramGrads(g: GradContext, x: Act, dy: Act): void {
+    const { b } = g;
+    const [w, bias] = [`${this.path}.weight`, this.bias && `${this.path}.bias`];
+    const dW = g.wantsParam(w) ? b.act([this.dim], `grad ${w}`) : undefined;
+    const dB = bias && g.wantsParam(bias) ? b.act([this.dim], `grad ${bias}`) : undefined;
+    if (!dW && !dB) return;
+    b.step('grad layernorm params', [x, dy], [dW, dB].filter((a): a is Act => !!a), (r) =>
+      layerNormParamGrads(b.ctx, { x: r(x), dy: r(dy), dWeight: dW && r(dW), dBias: dB && r(dB) }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm params`),
+    );
+    if (dW) g.giveParam(w, dW);
+    if (dB) g.giveParam(bias!, dB);
   }
 
   private affine() {

@@ -1,5 +1,6 @@
 import { matmul } from '../kernels/matmul.ts';
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import { sumRows } from '../kernels/sum_rows.ts';
+import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type Weights } from './module.ts';
 
@@ -33,7 +34,11 @@ export class Linear extends Module {
         [x],
         [y],
         (r) => matmul(b.ctx, { a: r(x), b: { buffer: weight.buffer }, c: r(y), bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: true }, `${this.path} linear`),
-        (g) => g.give(x, linearInputGrad(g.b, g.grad(y)!, weight.buffer, x.shape, 0)),
+        (g) => {
+          const dy = g.grad(y)!;
+          g.give(x, linearInputGrad(g.b, dy, weight.buffer, x.shape, 0));
+          projectionParamGrads(g, x, dy, `${this.path}.weight`, bias && `${this.path}.bias`);
+        },
       );
       return y;
     });
@@ -50,4 +55,25 @@ export function linearInputGrad(b: PlanBuilder, dy: Act, weight: GPUBuffer, shap
   const dx = b.act(shape, `${b.path} grad input`);
   b.step('grad input', [dy], [dx], (r) => matmul(b.ctx, { a: r(dy), b: { buffer: weight }, c: r(dx) }, { M: dy.size / N, N: K, K: N, offB }, `${b.path} grad input`));
   return dx;
+}
+
+/**
+ * Parameter gradients of y = x · Wᵀ + b where W is rows [row, row + out) of a weight [.., in]: dW = dyᵀ · x and
+ * db = Σ_rows dy, each computed only when asked for and handed over as that part of the parameter.
+ */
+export function projectionParamGrads(g: GradContext, x: Act, dy: Act, weight: string, bias: string | undefined, row = 0): void {
+  const { b } = g;
+  const K = x.shape[x.shape.length - 1];
+  const N = dy.shape[dy.shape.length - 1];
+  const M = dy.size / N;
+  if (g.wantsParam(weight)) {
+    const dW = b.act([N, K], `grad ${weight}`);
+    b.step('grad weight', [dy, x], [dW], (r) => matmul(b.ctx, { a: r(dy), b: r(x), c: r(dW) }, { M: N, N: K, K: M, transA: true }, `${b.path} grad weight`));
+    g.giveParam(weight, dW, row * K);
+  }
+  if (bias && g.wantsParam(bias)) {
+    const db = b.act([N], `grad ${bias}`);
+    b.step('grad bias', [dy], [db], (r) => sumRows(b.ctx, { x: r(dy), y: r(db) }, { rows: M, n: N }, `${b.path} grad bias`));
+    g.giveParam(bias, db, row);
+  }
 }

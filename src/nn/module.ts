@@ -12,6 +12,8 @@ export function joinPath(parent: string, name: string): string {
  */
 export class Weights {
   private readonly uploaded: Tensor[] = [];
+  /** Shapes of the parameters modules took, by state_dict name, in the order they were taken. */
+  readonly params = new Map<string, number[]>();
 
   constructor(
     readonly ctx: GpuContext,
@@ -29,6 +31,7 @@ export class Weights {
     if (data.length !== n) throw new Error(`weights: tensor '${name}' has ${data.length} values, expected [${shape.join(', ')}]`);
     const t = Tensor.upload(this.ctx, data, shape, name);
     this.uploaded.push(t);
+    this.params.set(name, [...shape]);
     return t;
   }
 

@@ -5,7 +5,7 @@ import { scaleHeads } from '../kernels/scale_heads.ts';
 import { softmaxBackward } from '../kernels/softmax_backward.ts';
 import type { Act, GradContext, PlanBuilder, Resolve } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
-import { Linear, linearInputGrad } from './linear.ts';
+import { Linear, linearInputGrad, projectionParamGrads } from './linear.ts';
 import { joinPath, Module, type Weights } from './module.ts';
 
 /** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
@@ -101,7 +101,11 @@ export class MultiheadAttention extends Module {
       [x],
       [y],
       (r) => matmul(b.ctx, { a: r(x), b: { buffer: this.inProjWeight.buffer }, c: r(y), bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
-      (g) => g.give(x, linearInputGrad(g.b, g.grad(y)!, this.inProjWeight.buffer, x.shape, first * E * E)),
+      (g) => {
+        const dy = g.grad(y)!;
+        g.give(x, linearInputGrad(g.b, dy, this.inProjWeight.buffer, x.shape, first * E * E));
+        projectionParamGrads(g, x, dy, `${this.path}.in_proj_weight`, this.inProjBias && `${this.path}.in_proj_bias`, first * E);
+      },
     );
     return y;
   }

@@ -18,9 +18,18 @@ export interface BackwardObserver {
   ): Promise<readonly (Act | undefined)[] | undefined>;
 }
 
+/** A part of a parameter's gradient: elements [offset, offset + act.size); parts of one parameter add up. */
+export interface ParamGrad {
+  name: string;
+  offset: number;
+  act: Act;
+}
+
 export interface Backward {
   /** The gradient of the forward's output, filled from the CPU when the backward phase runs. */
   seed: Act;
+  /** Gradients of the parameters `wantsParam` asked for, in parts. */
+  params: ParamGrad[];
   /** Final gradient of every forward activation one reached (absent: zero). */
   grads: ReadonlyMap<number, Act>;
   /** What the step rules kept per module path (an attention's `weights` gradient). */
@@ -33,13 +42,14 @@ export interface Backward {
  * feeds several steps. The steps form the plan's backward phase; they read the forward's activations in place,
  * so those live on in the plan's slots exactly as long as a backward step needs them.
  */
-export async function recordBackward(b: PlanBuilder, output: Act, observer?: BackwardObserver): Promise<Backward> {
+export async function recordBackward(b: PlanBuilder, output: Act, observer?: BackwardObserver, wantsParam: (name: string) => boolean = () => false): Promise<Backward> {
   const end = b.steps.length;
   const steps = b.steps.slice(0, end);
   b.beginBackward();
   const seed = b.input(output.shape, 'backward seed');
   const grads = new Map<number, Act>([[output.id, seed]]);
   const kept = new Map<string, Map<string, Act>>();
+  const params: ParamGrad[] = [];
   const observed = observer ? b.calls.filter((c) => observer.observesBackward(c.path)) : [];
   const gradOut = new Map<ModuleCall, (Act | undefined)[]>();
 
@@ -110,10 +120,15 @@ export async function recordBackward(b: PlanBuilder, output: Act, observer?: Bac
         m.set(name, d);
         kept.set(st.module, m);
       },
+      wantsParam,
+      giveParam: (name, d, offset = 0) => {
+        if (!wantsParam(name)) throw new Error(`backward: ${st.label} gave a gradient for parameter ${name}, which was not asked for`);
+        params.push({ name, offset, act: d });
+      },
     };
     await b.at(st.module, async () => rule(g));
   }
-  return { seed, grads, kept };
+  return { seed, grads, kept, params };
 }
 
 /** The backward of a sum (or an identity): every addend gets the sum's gradient. */

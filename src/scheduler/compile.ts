@@ -143,7 +143,16 @@ export class Plan {
 
   static async compile(ctx: GpuContext, b: PlanBuilder, label = 'plan'): Promise<Plan> {
     const bw = b.backward;
-    const { slotOf, slotSizes, peakLive } = assignSlots(b.acts, b.steps, [...b.inputs, ...(bw?.inputs ?? [])], [...b.outputs, ...(bw?.outputs ?? [])], new Set(b.externals.keys()), bw?.start);
+    // Constants live from before the first step to past the last, like an input that is also an output.
+    const constants = b.acts.filter((a) => b.constants.has(a.id));
+    const { slotOf, slotSizes, peakLive } = assignSlots(
+      b.acts,
+      b.steps,
+      [...b.inputs, ...(bw?.inputs ?? []), ...constants],
+      [...b.outputs, ...(bw?.outputs ?? []), ...constants],
+      new Set(b.externals.keys()),
+      bw?.start,
+    );
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const limit = ctx.limits.maxStorageBufferBindingSize;
     for (const a of b.acts) {
@@ -160,6 +169,10 @@ export class Plan {
       return slots[s];
     };
     const resolve = (a: Act): GPUBufferBinding => ({ buffer: slot(a), offset: 0, size: a.size * 4 });
+    for (const a of constants) {
+      const d = b.constants.get(a.id)!;
+      ctx.device.queue.writeBuffer(slot(a), 0, d.buffer, d.byteOffset, d.byteLength);
+    }
     const items: Item[] = [];
     const split = bw?.start ?? b.steps.length;
     const phase = (from: number, to: number, inputs: readonly Act[], outputs: readonly Act[]): Phase => ({ from, to, inputs: [...inputs], outputs: [...outputs], layout: [], stagingBytes: 0, captures: 0 });

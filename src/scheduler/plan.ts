@@ -39,6 +39,10 @@ export interface GradContext {
   give(to: Act, g: Act): void;
   /** Keeps `g` under `name` for the module being replayed (an attention's probability gradient for its hooks). */
   keep(name: string, g: Act): void;
+  /** Whether the gradient of parameter `name` (its state_dict name) was asked for. */
+  wantsParam(name: string): boolean;
+  /** Adds `g` to elements [offset, offset + g.size) of parameter `name`'s gradient. */
+  giveParam(name: string, g: Act, offset?: number): void;
 }
 
 /** The backward of a kernel step; a step without one stops every gradient that reaches it with an error. */
@@ -123,6 +127,8 @@ export class PlanBuilder {
   readonly outputs: Act[] = [];
   /** Activations that live in buffers owned outside the plan (KV caches): never given a slot. */
   readonly externals = new Map<number, GPUBuffer>();
+  /** Activations written once when the plan is compiled (index tables): their slots are never shared. */
+  readonly constants = new Map<number, Float32Array | Uint32Array>();
   /** The backward phase, once `beginBackward` was called: its first step and its own inputs and outputs. */
   backward?: { start: number; inputs: Act[]; outputs: Act[] };
   private readonly stack: string[] = [];
@@ -148,6 +154,14 @@ export class PlanBuilder {
     const a: Act = { ...this.act(shape, label), ...(ids ? { ids } : {}) };
     this.acts[a.id] = a;
     (this.backward?.inputs ?? this.inputs).push(a);
+    return a;
+  }
+
+  /** An activation holding `data` for the plan's whole life (written once, when it is compiled). */
+  constant(data: Float32Array | Uint32Array, shape: readonly number[], label: string): Act {
+    const a = this.act(shape, label);
+    if (data.length !== a.size) throw new Error(`constant ${label}: ${data.length} values for [${shape.join(', ')}]`);
+    this.constants.set(a.id, data);
     return a;
   }
 
