@@ -140,19 +140,18 @@ export class PlanBuilder {
     readonly grad = false,
   ) {}
 
-  /** A new activation of the given shape. */
-  act(shape: readonly number[], label: string): Act {
+  /** A new activation of the given shape (`ids`: it holds token ids). */
+  act(shape: readonly number[], label: string, ids = false): Act {
     const size = shape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(size) || size < 1) throw new Error(`activation ${label}: bad shape [${shape.join(', ')}]`);
-    const a: Act = { id: this.acts.length, size, shape: [...shape], label };
+    const a: Act = { id: this.acts.length, size, shape: [...shape], label, ...(ids ? { ids } : {}) };
     this.acts.push(a);
     return a;
   }
 
   /** An activation filled from the CPU before its phase runs (model inputs, masks; a backward's seed). */
   input(shape: readonly number[], label: string, ids = false): Act {
-    const a: Act = { ...this.act(shape, label), ...(ids ? { ids } : {}) };
-    this.acts[a.id] = a;
+    const a = this.act(shape, label, ids);
     (this.backward?.inputs ?? this.inputs).push(a);
     return a;
   }
