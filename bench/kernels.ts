@@ -1,8 +1,10 @@
-// Matmul throughput: the tiled kernel next to the naive baseline, same run, same device.
-// Run: npm run bench:kernels [-- --json bench/results/kernels-<adapter>.json]
+// Matmul throughput: the tiled kernel next to the naive baseline, same run, same device. Then attention three ways
+// (the fused kernel, the prob-writing kernel, attentionSteps: matmul, masked softmax, matmul), interleaved.
+// Run: npm run bench:kernels [-- --json bench/results/kernels-<adapter>.json] [-- --only matmul|attention]
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
+import { attention, type AttentionShape, attentionLayout, attentionSteps, layoutExtent } from '../src/kernels/attention.ts';
 import { type Dispatch, encode, release } from '../src/kernels/dispatch.ts';
 import { matmul, type MatmulShape } from '../src/kernels/matmul.ts';
 import { matmulNaive } from '../src/kernels/matmul_naive.ts';
@@ -20,6 +22,70 @@ const SHAPES: [string, MatmulShape][] = [
   ['1024x1024x1024', { M: 1024, N: 1024, K: 1024 }],
   ['M64 K1024 N4096 (Linear, B^T)', { M: 64, N: 4096, K: 1024, transB: true }],
 ];
+
+/** Attention shapes of the issue #6 profile (medium: the 4+4-layer d_model 256 model at length 64) and a larger one. */
+const ATTENTION: [string, AttentionShape][] = [
+  ['medium B1 H8 D32 L=S=64', { B: 1, H: 8, L: 64, S: 64, D: 32 }],
+  ['large B1 H8 D64 L=S=128', { B: 1, H: 8, L: 128, S: 128, D: 64 }],
+];
+
+interface AttentionRow {
+  shape: string;
+  kernel: 'fused' | 'writeProbs' | 'steps';
+  medianMs: number;
+  gflops: number;
+}
+
+/**
+ * Median wall time of each variant (a list of dispatches), `reps` back-to-back copies per submit, the variants
+ * interleaved round by round so that load from other processes hits them alike. Round 0 warms up.
+ */
+async function timeInterleaved(ctx: GpuContext, variants: readonly (readonly Dispatch[])[], reps: number, rounds: number): Promise<number[]> {
+  const samples: number[][] = variants.map(() => []);
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const [i, ds] of variants.entries()) {
+      const t0 = performance.now();
+      const enc = ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (let k = 0; k < reps; k++) encode(pass, ds);
+      pass.end();
+      ctx.device.queue.submit([enc.finish()]);
+      await ctx.device.queue.onSubmittedWorkDone();
+      if (r > 0) samples[i].push((performance.now() - t0) / reps);
+    }
+  }
+  return samples.map((x) => x.sort((a, b) => a - b)[Math.floor(x.length / 2)]);
+}
+
+async function benchAttention(ctx: GpuContext): Promise<AttentionRow[]> {
+  const rows: AttentionRow[] = [];
+  for (const [name, shape] of ATTENTION) {
+    const s = attentionLayout(shape);
+    const E = s.H * s.D;
+    const fill = (n: number, label: string) => Tensor.upload(ctx, Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37)), [n], label);
+    const tensors = [
+      fill(layoutExtent(s.q, s.B, s.L, E), 'q'),
+      fill(layoutExtent(s.k, s.B, s.S, E), 'k'),
+      fill(layoutExtent(s.v, s.B, s.S, E), 'v'),
+      Tensor.empty(ctx, [layoutExtent(s.o, s.B, s.L, E)], 'o'),
+      Tensor.empty(ctx, [s.B * s.H * s.L * s.S], 'probs'),
+    ];
+    const [q, k, v, o, probs] = tensors.map((t) => ({ buffer: t.buffer }));
+    const variants: [AttentionRow['kernel'], Dispatch[]][] = [
+      ['fused', [await attention(ctx, { q, k, v, o }, shape, 'fused')]],
+      ['writeProbs', [await attention(ctx, { q, k, v, o, probs }, shape, 'writeProbs', { writeProbs: true })]],
+      ['steps', await attentionSteps(ctx, { q, k, v, o, probs }, shape, 'steps')],
+    ];
+    // Q·Kᵀ and P·V: 2 * 2*L*S*D per (b, h); the softmax is not counted.
+    const flop = 4 * s.B * s.H * s.L * s.S * s.D;
+    const reps = Math.max(1, Math.round(2e7 / flop));
+    const ms = await ctx.scoped(`attention ${name}`, () => timeInterleaved(ctx, variants.map(([, ds]) => ds), reps, 12));
+    variants.forEach(([kernel], i) => rows.push({ shape: name, kernel, medianMs: ms[i], gflops: flop / ms[i] / 1e6 }));
+    release(ctx, variants.flatMap(([, ds]) => ds));
+    for (const t of tensors) t.dispose();
+  }
+  return rows;
+}
 
 /** Median wall time of one dispatch, timing `reps` back-to-back dispatches per submit. */
 async function time(ctx: GpuContext, d: Dispatch, reps: number, rounds: number): Promise<number> {
@@ -40,10 +106,14 @@ async function time(ctx: GpuContext, d: Dispatch, reps: number, rounds: number):
 
 async function main(): Promise<void> {
   const jsonAt = process.argv.indexOf('--json');
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+  if (only !== undefined && only !== 'matmul' && only !== 'attention') throw new Error(`--only ${only}: expected matmul or attention`);
   const ctx = await createNodeContext({ who: 'bench:kernels' });
   const rows: Row[] = [];
+  let attentionRows: AttentionRow[] = [];
   try {
-    for (const [name, shape] of SHAPES) {
+    for (const [name, shape] of only === 'attention' ? [] : SHAPES) {
       const { M, N, K } = shape;
       const a = Tensor.upload(ctx, new Float32Array(M * K).fill(0.5), [M, K], 'a');
       const b = Tensor.upload(ctx, new Float32Array(K * N).fill(0.25), [K, N], 'b');
@@ -61,20 +131,36 @@ async function main(): Promise<void> {
       }
       for (const t of [a, b, c]) t.dispose();
     }
+    if (only !== 'matmul') attentionRows = await benchAttention(ctx);
   } finally {
     ctx.dispose();
   }
-  console.log(`\nmatmul on ${ctx.adapterName} (median of 5 rounds)\n`);
-  console.log('| shape | kernel | ms | GFLOP/s | tiled / naive |');
-  console.log('| --- | --- | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const naive = rows.find((x) => x.shape === r.shape && x.kernel === 'naive')!;
-    const ratio = r.kernel === 'tiled' ? `${(naive.medianMs / r.medianMs).toFixed(2)}x` : '';
-    console.log(`| ${r.shape} | ${r.kernel} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(1)} | ${ratio} |`);
+  if (rows.length > 0) {
+    console.log(`\nmatmul on ${ctx.adapterName} (median of 5 rounds)\n`);
+    console.log('| shape | kernel | ms | GFLOP/s | tiled / naive |');
+    console.log('| --- | --- | ---: | ---: | ---: |');
+    for (const r of rows) {
+      const naive = rows.find((x) => x.shape === r.shape && x.kernel === 'naive')!;
+      const ratio = r.kernel === 'tiled' ? `${(naive.medianMs / r.medianMs).toFixed(2)}x` : '';
+      console.log(`| ${r.shape} | ${r.kernel} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(1)} | ${ratio} |`);
+    }
+  }
+  if (attentionRows.length > 0) {
+    console.log(`\nattention on ${ctx.adapterName} (median of 12 interleaved rounds; GFLOP/s counts Q·Kᵀ and P·V)\n`);
+    console.log('| shape | fused ms | writeProbs ms | steps ms | fused / steps | writeProbs / steps | steps GFLOP/s |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name] of ATTENTION) {
+      const at = (k: AttentionRow['kernel']) => attentionRows.find((r) => r.shape === name && r.kernel === k)!;
+      const [f, w, st] = [at('fused'), at('writeProbs'), at('steps')];
+      console.log(
+        `| ${name} | ${f.medianMs.toFixed(2)} | ${w.medianMs.toFixed(2)} | ${st.medianMs.toFixed(2)} | ` +
+          `${(f.medianMs / st.medianMs).toFixed(2)}x | ${(w.medianMs / st.medianMs).toFixed(2)}x | ${st.gflops.toFixed(2)} |`,
+      );
+    }
   }
   if (jsonAt > 0) {
     const out = process.argv[jsonAt + 1];
-    writeFileSync(out, JSON.stringify({ adapter: ctx.adapterName, date: new Date().toISOString(), rows }, null, 2));
+    writeFileSync(out, JSON.stringify({ adapter: ctx.adapterName, date: new Date().toISOString(), rows, attention: attentionRows }, null, 2));
     console.log(`\nwrote ${out}`);
   }
 }

@@ -1,17 +1,20 @@
-// matmul.wgsl — C[b] = op(A[b]) · op(B[b]) (+ bias), all row-major f32.
+// matmul.wgsl — C[z] = op(A[z]) · op(B[z]) (+ bias), all row-major f32, rows of any stride.
 //
 // Bindings (group 0):
-//   0  a      storage read   A [batch, M, K], or [batch, K, M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
-//                                                                  (element offset offA, batch stride strideA)
-//   1  b      storage read   B [batch, K, N], or [batch, N, K] with TRANS_B (PyTorch Linear weight [out, in])
-//   2  c      storage rw     C [batch, M, N]
+//   0  a      storage read   A [batch][M rows of K], or [batch][K rows of M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
+//   1  b      storage read   B [batch][K rows of N], or [batch][N rows of K] with TRANS_B (PyTorch Linear weight [out, in])
+//   2  c      storage rw     C [batch][M rows of N]
 //   3  bias   storage read   [N]                                   (only with BIAS)
 //   4  p      uniform        Params
-// A batch stride of 0 broadcasts that operand (one weight for every batch).
+// Row r of operand X in batch z starts at offX + (z / inner)*strideX + (z % inner)*innerX + r*ldX (elements).
+// The dense defaults are ld = the stored row length, inner = 1 (innerX unused), so z*strideX; a stride of 0
+// broadcasts that operand (one weight for every batch). The two-level batch and the row strides let the
+// operands be strided per-head views: attention's Q·Kᵀ and P·V read Q/K/V as column slices of packed rows
+// (z = b*H + h: outer stride = the batch stride of the rows, inner stride = the head dim).
 //
 // Defines: TRANS_A, TRANS_B, BIAS, VEC4 (vec4 loads along the stored rows: K % 4 == 0 for A, or M % 4 == 0
-// with TRANS_A; K % 4 == 0 for B with TRANS_B, else N % 4 == 0; offsets and strides multiples of 4 — the
-// host checks). Overrides: WG (threads per side). Each thread owns a
+// with TRANS_A; K % 4 == 0 for B with TRANS_B, else N % 4 == 0; offsets, strides and lda / ldb multiples
+// of 4 — the host checks). Overrides: WG (threads per side: 4, 8 or 16, matmul.ts workgroupSize). Each thread owns a
 // 4x4 block of C, so one workgroup computes a (4*WG) x (4*WG) tile, stepping through K by TK.
 // Grid: (ceil(N / (4*WG)), ceil(M / (4*WG)), batch).
 
@@ -19,6 +22,8 @@ struct Params {
   M: u32, N: u32, K: u32, batch: u32,
   strideA: u32, strideB: u32, strideC: u32,
   offA: u32, offB: u32, offC: u32,
+  lda: u32, ldb: u32, ldc: u32, inner: u32,
+  innerA: u32, innerB: u32, innerC: u32,
 }
 
 override WG: u32 = 16;
@@ -97,7 +102,7 @@ fn storeC(baseC: u32, row: u32, col0: u32, v: vec4<f32>) {
 #if BIAS
     x += bias[col];
 #endif
-    c[baseC + row * p.N + col] = x;
+    c[baseC + row * p.ldc + col] = x;
   }
 }
 
@@ -109,9 +114,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let t = lid.y * WG + lid.x;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-  let bat = wid.z;
-  let baseA = p.offA + bat * p.strideA;
-  let baseB = p.offB + bat * p.strideB;
+  let outer = wid.z / p.inner;
+  let inn = wid.z - outer * p.inner;
+  let baseA = p.offA + outer * p.strideA + inn * p.innerA;
+  let baseB = p.offB + outer * p.strideB + inn * p.innerB;
 
   // The thread's 4x4 block of C: rows lid.y + i*WG (acc_i), columns lid.x + j*WG (component j).
   var acc0 = vec4<f32>(0.0);
@@ -126,7 +132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let mq = (i % (BM / 4u)) * 4u;
       var v = vec4<f32>(0.0);
       if (k0 + k < p.K && row0 + mq < p.M) {
-        v = load4A(baseA + (k0 + k) * p.M + row0 + mq, p.M - row0 - mq);
+        v = load4A(baseA + (k0 + k) * p.lda + row0 + mq, p.M - row0 - mq);
       }
       storeA(k * BM + mq, 1u, v);
     }
@@ -137,7 +143,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let kq = (i % (TK / 4u)) * 4u;
       var v = vec4<f32>(0.0);
       if (row0 + r < p.M && k0 + kq < p.K) {
-        v = load4A(baseA + (row0 + r) * p.K + k0 + kq, p.K - k0 - kq);
+        v = load4A(baseA + (row0 + r) * p.lda + k0 + kq, p.K - k0 - kq);
       }
       storeA(kq * BM + r, BM, v);
     }
@@ -149,7 +155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let kq = (i % (TK / 4u)) * 4u;
       var v = vec4<f32>(0.0);
       if (col0 + n < p.N && k0 + kq < p.K) {
-        v = load4B(baseB + (col0 + n) * p.K + k0 + kq, p.K - k0 - kq);
+        v = load4B(baseB + (col0 + n) * p.ldb + k0 + kq, p.K - k0 - kq);
       }
       storeB(kq * BN + n, BN, v);
     }
@@ -160,7 +166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let nq = (i % (BN / 4u)) * 4u;
       var v = vec4<f32>(0.0);
       if (k0 + k < p.K && col0 + nq < p.N) {
-        v = load4B(baseB + (k0 + k) * p.N + col0 + nq, p.N - col0 - nq);
+        v = load4B(baseB + (k0 + k) * p.ldb + col0 + nq, p.N - col0 - nq);
       }
       storeB(k * BN + nq, 1u, v);
     }
@@ -179,7 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
 
-  let baseC = p.offC + bat * p.strideC;
+  let baseC = p.offC + outer * p.strideC + inn * p.innerC;
   let r = row0 + lid.y;
   let col = col0 + lid.x;
   storeC(baseC, r, col, acc0);

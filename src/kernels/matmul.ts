@@ -2,7 +2,11 @@ import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/matmul.wgsl?raw';
 import { type Dispatch, makeDispatch } from './dispatch.ts';
 
-/** C[b] = op(A[b]) · op(B[b]) (+ bias). Strides and offsets are in elements; a stride of 0 broadcasts. */
+/**
+ * C[z] = op(A[z]) · op(B[z]) (+ bias) for z < batch. Strides and offsets are in elements; a stride of 0 broadcasts.
+ * Row r of operand X (a, b or c) in batch z starts at offX + (z / inner)·strideX + (z % inner)·innerStrideX + r·ldX
+ * (integer division); the defaults (dense rows, inner = 1) give offX + z·strideX + r·(stored row length).
+ */
 export interface MatmulShape {
   M: number;
   N: number;
@@ -21,6 +25,29 @@ export interface MatmulShape {
   offA?: number;
   offB?: number;
   offC?: number;
+  /** Row stride of A as stored (≥ K, or ≥ M with transA); default the row length. */
+  lda?: number;
+  /** Row stride of B as stored (≥ N, or ≥ K with transB); default the row length. */
+  ldb?: number;
+  /** Row stride of C (≥ N); default N. */
+  ldc?: number;
+  /**
+   * Two-level batch: batch index z is (z / inner, z % inner); the outer index steps by strideX, the inner one by
+   * innerStrideX. Default 1 (a plain batch). Attention per (batch b, head h): z = b·H + h, inner = H.
+   */
+  inner?: number;
+  innerStrideA?: number;
+  innerStrideB?: number;
+  innerStrideC?: number;
+}
+
+export interface MatmulOptions {
+  /**
+   * Threads per side of the workgroup: 4, 8 or 16 (default), a (4·WG) x (4·WG) tile of C per workgroup. On SwiftShader
+   * small ones win for small products (a workgroup's invocations run as coroutines switched at every barrier):
+   * attention's per-head 64x64x32 products run ~2.5x faster with 4 than with 16.
+   */
+  workgroupSize?: 4 | 8 | 16;
 }
 
 export interface MatmulBuffers {
@@ -31,9 +58,9 @@ export interface MatmulBuffers {
 }
 
 const WG = 16;
-const TILE = 4 * WG;
+const WORKGROUP_SIZES = [4, 8, 16];
 
-/** Fills in the defaults for batch, strides and offsets. */
+/** Fills in the defaults for batch, strides, offsets, row strides and the inner batch. */
 export function matmulLayout(s: MatmulShape): Required<MatmulShape> {
   return {
     batch: 1,
@@ -45,21 +72,53 @@ export function matmulLayout(s: MatmulShape): Required<MatmulShape> {
     offA: 0,
     offB: 0,
     offC: 0,
+    lda: s.transA ? s.M : s.K,
+    ldb: s.transB ? s.K : s.N,
+    ldc: s.N,
+    inner: 1,
+    innerStrideA: 0,
+    innerStrideB: 0,
+    innerStrideC: 0,
     ...s,
   };
 }
 
-export function checkMatmulShape(label: string, s: Required<MatmulShape>): void {
+/** True when the shape uses row strides or a two-level batch (only the tiled matmul has them). */
+function isStrided(s: Required<MatmulShape>): boolean {
+  return s.lda !== (s.transA ? s.M : s.K) || s.ldb !== (s.transB ? s.K : s.N) || s.ldc !== s.N || s.inner !== 1;
+}
+
+/** Checks a filled-in shape. `strided`: the kernel reads lda / ldb / ldc and inner (matmul does, matmul_naive does not). */
+export function checkMatmulShape(label: string, s: Required<MatmulShape>, strided = false): void {
   for (const [k, v] of Object.entries(s)) {
-    if (typeof v === 'number' && (!Number.isInteger(v) || v < 0)) throw new Error(`${label}: ${k} = ${v} is not a non-negative integer`);
+    if (typeof v === 'number' && (!Number.isInteger(v) || v < 0 || v >= 2 ** 32)) throw new Error(`${label}: ${k} = ${v} is not a non-negative 32-bit integer`);
   }
   if (s.M < 1 || s.N < 1 || s.K < 1 || s.batch < 1) throw new Error(`${label}: M, N, K and batch must be at least 1 (got ${s.M}, ${s.N}, ${s.K}, ${s.batch})`);
+  if (!strided && isStrided(s)) throw new Error(`${label}: row strides (lda, ldb, ldc) and a two-level batch (inner) need the tiled matmul`);
+  if (s.inner < 1) throw new Error(`${label}: inner must be at least 1 (got ${s.inner})`);
+  // [name, row stride, stored rows, row length]; a stride matters only with more than one row.
+  const ops: [string, number, number, number][] = [
+    ['lda', s.lda, s.transA ? s.K : s.M, s.transA ? s.M : s.K],
+    ['ldb', s.ldb, s.transB ? s.N : s.K, s.transB ? s.K : s.N],
+    ['ldc', s.ldc, s.M, s.N],
+  ];
+  for (const [name, ld, rows, row] of ops) {
+    if (rows > 1 && ld < row) throw new Error(`${label}: ${name} = ${ld} is shorter than a stored row (${row} elements)`);
+  }
 }
 
 /** vec4 loads need every stored row of A and B (and every base offset) to start on a 4-element boundary. */
 function canVec4(s: Required<MatmulShape>): boolean {
   const along = [s.transA ? s.M : s.K, s.transB ? s.K : s.N];
-  return [...along, s.strideA, s.strideB, s.offA, s.offB].every((v) => v % 4 === 0);
+  return [...along, s.strideA, s.strideB, s.offA, s.offB, s.lda, s.ldb, s.innerStrideA, s.innerStrideB].every((v) => v % 4 === 0);
+}
+
+/** The largest batch offset (z / inner)·stride + (z % inner)·innerStride over z < batch. */
+function maxBatchOffset(s: Required<MatmulShape>, stride: number, innerStride: number): number {
+  const at = (z: number) => Math.floor(z / s.inner) * stride + (z % s.inner) * innerStride;
+  // Both terms grow with their index: the maximum is at the last z or at the end of the last full inner run.
+  const lastFull = Math.floor(s.batch / s.inner) * s.inner - 1;
+  return Math.max(at(s.batch - 1), lastFull >= 0 ? at(lastFull) : 0);
 }
 
 /** Elements a binding exposes to the shader (f32). */
@@ -68,49 +127,74 @@ function elems(b: GPUBufferBinding): number {
 }
 
 /** WGSL clamps out-of-bounds accesses silently, so every element the shape reaches must be in its binding. */
+/**
+ * The number of elements a buffer needs for operand 'a', 'b' or 'c' of the shape: its largest batch offset
+ * plus its last row's end.
+ */
+export function matmulExtent(shape: MatmulShape, operand: 'a' | 'b' | 'c'): number {
+  const s = matmulLayout(shape);
+  const [off, stride, inner, ld, rows, row] =
+    operand === 'a' ? [s.offA, s.strideA, s.innerStrideA, s.lda, s.transA ? s.K : s.M, s.transA ? s.M : s.K]
+    : operand === 'b' ? [s.offB, s.strideB, s.innerStrideB, s.ldb, s.transB ? s.N : s.K, s.transB ? s.K : s.N]
+    : [s.offC, s.strideC, s.innerStrideC, s.ldc, s.M, s.N];
+  return off + maxBatchOffset(s, stride, inner) + (rows - 1) * ld + row;
+}
+
 function checkMatmulBuffers(label: string, bufs: MatmulBuffers, s: Required<MatmulShape>): void {
-  const extent = (off: number, stride: number, size: number) => off + (s.batch - 1) * stride + size;
   const need: [string, GPUBufferBinding | undefined, number][] = [
-    ['a', bufs.a, extent(s.offA, s.strideA, s.M * s.K)],
-    ['b', bufs.b, extent(s.offB, s.strideB, s.N * s.K)],
-    ['c', bufs.c, extent(s.offC, s.strideC, s.M * s.N)],
+    ['a', bufs.a, matmulExtent(s, 'a')],
+    ['b', bufs.b, matmulExtent(s, 'b')],
+    ['c', bufs.c, matmulExtent(s, 'c')],
     ['bias', bufs.bias, s.N],
   ];
   for (const [name, b, n] of need) {
+    if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
     if (b && elems(b) < n) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, the shape needs ${n}`);
   }
 }
 
-export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: MatmulShape, label = 'matmul'): Promise<Dispatch> {
+/**
+ * The tiled matmul: one dispatch, a (4·WG) x (4·WG) tile of C per workgroup (WG = opts.workgroupSize, default 16).
+ * C must not share a GPUBuffer with A, B or the bias (WebGPU usage rules); C's rows may be strided (ldc), and only
+ * the M x N elements of each batch are written.
+ */
+export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: MatmulShape, label = 'matmul', opts: MatmulOptions = {}): Promise<Dispatch> {
   const s = matmulLayout(shape);
-  checkMatmulShape(label, s);
+  const wg = opts.workgroupSize ?? WG;
+  if (!WORKGROUP_SIZES.includes(wg)) throw new Error(`${label}: workgroupSize ${wg} is not one of ${WORKGROUP_SIZES.join(', ')}`);
+  checkMatmulShape(label, s, true);
   checkMatmulBuffers(label, bufs, s);
   const pipeline = await ctx.pipelines.get({
     kernel: 'matmul',
     source,
     defines: { TRANS_A: s.transA, TRANS_B: s.transB, BIAS: !!bufs.bias, VEC4: canVec4(s) },
-    constants: { WG },
+    constants: { WG: wg },
   });
-  const params = ctx.uniform(`${label} params`, [s.M, s.N, s.K, s.batch, s.strideA, s.strideB, s.strideC, s.offA, s.offB, s.offC]);
-  const grid: [number, number, number] = [Math.ceil(s.N / TILE), Math.ceil(s.M / TILE), s.batch];
+  const params = ctx.uniform(`${label} params`, [
+    s.M, s.N, s.K, s.batch, s.strideA, s.strideB, s.strideC, s.offA, s.offB, s.offC,
+    s.lda, s.ldb, s.ldc, s.inner, s.innerStrideA, s.innerStrideB, s.innerStrideC,
+  ]);
+  const tile = 4 * wg;
+  const grid: [number, number, number] = [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch];
   return makeDispatch(ctx, label, pipeline, [bufs.a, bufs.b, bufs.c, bufs.bias, { buffer: params }], grid, [params]);
 }
 
-/** CPU reference, accumulating in f64. */
+/** CPU reference, accumulating in f64. Writes only the M x N elements of each batch of C. */
 export function matmulRef(a: Float32Array, b: Float32Array, shape: MatmulShape, bias?: Float32Array, c?: Float32Array): Float32Array {
   const s = matmulLayout(shape);
-  const out = c ?? new Float32Array(s.offC + (s.batch - 1) * s.strideC + s.M * s.N);
-  for (let bt = 0; bt < s.batch; bt++) {
-    const ba = s.offA + bt * s.strideA;
-    const bb = s.offB + bt * s.strideB;
-    const bc = s.offC + bt * s.strideC;
+  const out = c ?? new Float32Array(matmulExtent(s, 'c'));
+  for (let z = 0; z < s.batch; z++) {
+    const [zo, zi] = [Math.floor(z / s.inner), z % s.inner];
+    const ba = s.offA + zo * s.strideA + zi * s.innerStrideA;
+    const bb = s.offB + zo * s.strideB + zi * s.innerStrideB;
+    const bc = s.offC + zo * s.strideC + zi * s.innerStrideC;
     for (let m = 0; m < s.M; m++) {
       for (let n = 0; n < s.N; n++) {
         let acc = bias ? bias[n] : 0;
         for (let k = 0; k < s.K; k++) {
-          acc += (s.transA ? a[ba + k * s.M + m] : a[ba + m * s.K + k]) * (s.transB ? b[bb + n * s.K + k] : b[bb + k * s.N + n]);
+          acc += (s.transA ? a[ba + k * s.lda + m] : a[ba + m * s.lda + k]) * (s.transB ? b[bb + n * s.ldb + k] : b[bb + k * s.ldb + n]);
         }
-        out[bc + m * s.N + n] = acc;
+        out[bc + m * s.ldc + n] = acc;
       }
     }
   }

@@ -3,6 +3,7 @@ import {
   type AttentionShape,
   attentionLayout,
   attentionRef,
+  attentionSteps,
   boolToAdditive,
   layoutExtent,
   MAX_HEAD_DIM,
@@ -22,11 +23,18 @@ interface Spec {
   keyPaddingMask?: (rand: () => number, s: ReturnType<typeof attentionLayout>) => Float32Array;
   /** Shape check for the probabilities: every row sums to 1 unless fully blocked (then 0). */
   zeroRows?: number;
+  /** attentionSteps' matmul workgroup size (default its own). */
+  workgroupSize?: 4 | 8 | 16;
 }
 
-function attentionCase(name: string, spec: Spec, seed: number): GpuCase {
+/**
+ * 'kernel': the fused kernel and the prob-writing one (attention()), checked against each other too;
+ * 'steps': attentionSteps (matmul, masked softmax, matmul). Both against attentionRef with the same tolerances.
+ */
+function attentionCase(name: string, spec: Spec, seed: number, mode: 'kernel' | 'steps'): GpuCase {
+  const label = mode === 'steps' ? `attention steps ${name}` : `attention ${name}`;
   return {
-    name: `attention ${name}`,
+    name: label,
     run: (ctx) =>
       withScope(ctx, async (sc) => {
         const rand = rng(seed);
@@ -61,23 +69,35 @@ function attentionCase(name: string, spec: Spec, seed: number): GpuCase {
           mask: mask && sc.upload(mask, 'mask'),
           keyPaddingMask: kpm && sc.upload(kpm, 'kpm'),
         };
-        const oFused = sc.empty(oLen, 'o fused');
-        const oProbs = sc.empty(oLen, 'o probs');
+        // The output starts random: columns and rows outside the o layout's H*D columns must come back untouched.
+        const o0 = uniform(rand, oLen, 5, 6);
+        const want = attentionRef(q, k, v, shape, { mask, keyPaddingMask: kpm }, o0.slice());
         const probs = sc.empty(pLen, 'probs');
-        await sc.run(
-          await attention(ctx, { ...bufs, o: oFused }, shape, 'attention fused'),
-          await attention(ctx, { ...bufs, o: oProbs, probs }, shape, 'attention probs', { writeProbs: true }),
-        );
-        const [gotFused, gotProbsOut, gotProbs] = [await sc.read(oFused), await sc.read(oProbs), await sc.read(probs)];
-
-        const want = attentionRef(q, k, v, shape, { mask, keyPaddingMask: kpm });
-        const label = `attention ${name}`;
-        assertClose(`${label}: probs`, gotProbs, want.probs, { atol: 1e-6, shape: [B, H, L, S] });
-        assertClose(`${label}: output (prob-writing)`, gotProbsOut, want.out, { atol: 1e-5, shape: [oLen] });
-        assertClose(`${label}: output (fused)`, gotFused, want.out, { atol: 1e-5, shape: [oLen] });
-        assertClose(`${label}: fused vs prob-writing output`, gotFused, gotProbsOut, { atol: 2e-6, shape: [oLen] });
-        for (const [what, a] of [['fused', gotFused], ['prob-writing', gotProbsOut], ['probs', gotProbs]] as const) {
-          if (a.some(Number.isNaN)) throw new Error(`${label}: NaN in the ${what} output`);
+        let gotProbs: Float32Array;
+        if (mode === 'steps') {
+          const o = sc.upload(o0, 'o steps');
+          await sc.run(...(await attentionSteps(ctx, { ...bufs, o, probs }, shape, 'attention steps', { workgroupSize: spec.workgroupSize })));
+          const gotOut = await sc.read(o);
+          gotProbs = await sc.read(probs);
+          assertClose(`${label}: probs`, gotProbs, want.probs, { atol: 1e-6, shape: [B, H, L, S] });
+          assertClose(`${label}: output`, gotOut, want.out, { atol: 1e-5, shape: [oLen] });
+          if (gotOut.some(Number.isNaN) || gotProbs.some(Number.isNaN)) throw new Error(`${label}: NaN in the output or probs`);
+        } else {
+          const oFused = sc.upload(o0, 'o fused');
+          const oProbs = sc.upload(o0, 'o probs');
+          await sc.run(
+            await attention(ctx, { ...bufs, o: oFused }, shape, 'attention fused'),
+            await attention(ctx, { ...bufs, o: oProbs, probs }, shape, 'attention probs', { writeProbs: true }),
+          );
+          const [gotFused, gotProbsOut] = [await sc.read(oFused), await sc.read(oProbs)];
+          gotProbs = await sc.read(probs);
+          assertClose(`${label}: probs`, gotProbs, want.probs, { atol: 1e-6, shape: [B, H, L, S] });
+          assertClose(`${label}: output (prob-writing)`, gotProbsOut, want.out, { atol: 1e-5, shape: [oLen] });
+          assertClose(`${label}: output (fused)`, gotFused, want.out, { atol: 1e-5, shape: [oLen] });
+          assertClose(`${label}: fused vs prob-writing output`, gotFused, gotProbsOut, { atol: 2e-6, shape: [oLen] });
+          for (const [what, a] of [['fused', gotFused], ['prob-writing', gotProbsOut], ['probs', gotProbs]] as const) {
+            if (a.some(Number.isNaN)) throw new Error(`${label}: NaN in the ${what} output`);
+          }
         }
         if (spec.zeroRows !== undefined) {
           let zero = 0;
@@ -160,10 +180,32 @@ const specs: [string, Spec][] = [
     { shape: { B: 3, H: 2, L: 17, S: 17, D: 8, causal: true }, packed: 'batch-first', mask: randomMask(17 * 17, 0.1), keyPaddingMask: padLast([0, 5, 16]) },
   ],
   ['float key-padding mask (finite values)', { shape: { B: 3, H: 2, L: 3, S: 65, D: 8 }, keyPaddingMask: (r, s) => uniform(r, s.B * s.S, -3, 3) }],
+  [
+    'separate seq-first Q/K/V and output B=3 H=2 L=17 S=40 D=12',
+    { shape: { B: 3, H: 2, L: 17, S: 40, D: 12, q: rowLayout(3, 17, 24, false), k: rowLayout(3, 40, 24, false), v: rowLayout(3, 40, 24, false) }, outSeqFirst: true },
+  ],
+  [
+    'separate seq-first, causal L=5 S=19 D=7 + key padding',
+    {
+      shape: { B: 2, H: 3, L: 5, S: 19, D: 7, causal: true, q: rowLayout(2, 5, 21, false), k: rowLayout(2, 19, 21, false), v: rowLayout(2, 19, 21, false) },
+      outSeqFirst: true,
+      keyPaddingMask: padLast([2, 0]),
+    },
+  ],
+  ['medium B=1 H=8 L=S=64 D=32 packed seq-first, causal', { shape: { B: 1, H: 8, L: 64, S: 64, D: 32, causal: true }, packed: 'seq-first' }],
+];
+
+/** Shapes only attentionSteps runs: no head-dim limit, and the other matmul workgroup sizes. */
+const stepsSpecs: [string, Spec][] = [
+  [`D=${MAX_HEAD_DIM + 44} (past the fused kernel's maximum) L=5 S=9`, { shape: { B: 2, H: 2, L: 5, S: 9, D: MAX_HEAD_DIM + 44 } }],
+  ['matmul workgroup 8: packed seq-first B=3 H=5 L=S=17 D=13, causal', { shape: { B: 3, H: 5, L: 17, S: 17, D: 13, causal: true }, packed: 'seq-first', workgroupSize: 8 }],
+  ['matmul workgroup 16: packed batch-first B=3 H=2 L=S=130 D=64, 3-D mask', { shape: { B: 3, H: 2, L: 130, S: 130, D: 64, maskBatched: true }, packed: 'batch-first', mask: randomMask(3 * 2 * 130 * 130, 0.2), workgroupSize: 16 }],
 ];
 
 export const cases: GpuCase[] = [
-  ...specs.map(([name, spec], i) => attentionCase(name, spec, 500 + i)),
+  ...specs.map(([name, spec], i) => attentionCase(name, spec, 500 + i, 'kernel')),
+  ...specs.map(([name, spec], i) => attentionCase(name, spec, 500 + i, 'steps')),
+  ...stepsSpecs.map(([name, spec], i) => attentionCase(name, spec, 600 + i, 'steps')),
   {
     name: `attention rejects D > ${MAX_HEAD_DIM} and a missing probs buffer`,
     run: (ctx) =>
@@ -180,6 +222,25 @@ export const cases: GpuCase[] = [
         await expectThrow('D > max', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 1, L: 1, S: 1, D }), /head dim D = 257 exceeds .* maximum of 256/);
         await expectThrow('writeProbs without probs', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 1, L: 1, S: 1, D: 8 }, 'attention', { writeProbs: true }), /writeProbs needs a probs buffer/);
         await expectThrow('short buffer', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 4, H: 2, L: 100, S: 1, D: 8 }), /buffer q holds/);
+      }),
+  },
+  {
+    name: 'attention steps rejects a missing probs buffer, aliasing outputs and short buffers',
+    run: (ctx) =>
+      withScope(ctx, async (sc) => {
+        const x = sc.empty(1024);
+        const [o, probs] = [sc.empty(256), sc.empty(64)];
+        const shape = { B: 1, H: 2, L: 2, S: 2, D: 4 };
+        const expectThrow = async (what: string, f: () => Promise<unknown>, re: RegExp) => {
+          const err = await f().then(() => 'no error', String);
+          if (!re.test(err)) throw new Error(`attention steps ${what}: got '${err}', want ${re}`);
+        };
+        await expectThrow('no probs', () => attentionSteps(ctx, { q: x, k: x, v: x, o }, shape, 'st'), /st: attentionSteps needs a probs buffer/);
+        await expectThrow('o is probs', () => attentionSteps(ctx, { q: x, k: x, v: x, o, probs: o }, shape, 'st'), /st: buffer o must not be the same GPUBuffer as probs/);
+        await expectThrow('o is q', () => attentionSteps(ctx, { q: x, k: x, v: x, o: x, probs }, shape, 'st'), /st: buffer o must not be the same GPUBuffer as q/);
+        await expectThrow('probs is v', () => attentionSteps(ctx, { q: x, k: x, v: probs, o, probs }, shape, 'st'), /st: buffer probs must not be the same GPUBuffer as v/);
+        await expectThrow('probs is the mask', () => attentionSteps(ctx, { q: x, k: x, v: x, o, probs, mask: probs }, shape, 'st'), /st: buffer probs must not be the same GPUBuffer as mask/);
+        await expectThrow('short probs', () => attentionSteps(ctx, { q: x, k: x, v: x, o, probs }, { ...shape, L: 9, S: 4 }, 'st'), /st: buffer probs holds 64 f32 elements, the shape needs 72/);
       }),
   },
 ];

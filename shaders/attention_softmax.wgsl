@@ -1,0 +1,91 @@
+// attention_softmax.wgsl — the masked softmax step of attention computed as matmul, softmax, matmul,
+// in place on the score rows:
+//
+//   P[b, h, l, :] = softmax_s(scale * P[b, h, l, s] + mask[(b*H + h), l, s] + kpm[b, s])
+//
+// On entry P [B, H, L, S] holds the raw scores Q·Kᵀ of each (batch b, head h); on exit the probabilities.
+// Causal: with causal != 0, key s is blocked for query l when s > l + causalOffset (the host passes S - L
+// by default, right for keys that include a cached prefix); blocked keys get probability exactly 0 and are
+// never read. A query whose keys are all blocked or masked (-inf) gets zero probabilities, not NaN: this
+// matches PyTorch >= 2.5's MultiheadAttention and attention.wgsl.
+//
+// Bindings (group 0):
+//   0  probs  storage rw     P [B, H, L, S] contiguous (scores in, probabilities out)
+//   1  mask   storage read   additive attn mask [L, S] (maskStrideBH = 0, broadcast) or [B*H, L, S]
+//                            (maskStrideBH = L*S, PyTorch's 3-D form)      (only with MASK)
+//   2  kpm    storage read   additive key-padding mask [B, S]              (only with KPM)
+//   3  p      uniform        Params
+//
+// Defines: MASK, KPM. Overrides: WG (threads per workgroup).
+// One thread per row (b, h, l), no workgroup memory and no barriers: SwiftShader runs a workgroup's
+// invocations as coroutines switched at every barrier, which made the tree reductions of a workgroup-per-row
+// softmax cost ~20x more than this whole step for attention-sized rows. The thread walks its row three
+// times (scores with masks and the max; exp and the sum; the normalisation), all in the same P row.
+// Grid: grid1d(ceil(rows / WG)), row = (wid.x + wid.y * nwg.x) * WG + lid.x, rows = B*H*L.
+
+struct Params {
+  rows: u32, L: u32, S: u32, H: u32,
+  scale: f32, causal: u32, causalOffset: i32, maskStrideBH: u32,
+}
+
+override WG: u32 = 64;
+// -FLT_MAX: the running max starts here (WGSL has no -inf literal), so a row of -inf keeps
+// max = -FLT_MAX, every exp() is 0 and the sum is 0, which selects the all-zero row.
+const LOWEST: f32 = -0x1.fffffep+127f;
+
+@group(0) @binding(0) var<storage, read_write> probs: array<f32>;
+#if MASK
+@group(0) @binding(1) var<storage, read> mask: array<f32>;
+#endif
+#if KPM
+@group(0) @binding(2) var<storage, read> kpm: array<f32>;
+#endif
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let row = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  if (row >= p.rows) { return; }
+  let bh = row / p.L;
+  let l = row - bh * p.L;
+  let base = row * p.S;
+  // Keys 0..n-1 are live; causal blocks the rest.
+  var n = p.S;
+  if (p.causal != 0u) { n = u32(clamp(i32(l) + p.causalOffset + 1, 0, i32(p.S))); }
+#if MASK
+  let mb = bh * p.maskStrideBH + l * p.S;
+#endif
+#if KPM
+  let kb = (bh / p.H) * p.S;
+#endif
+
+  var m = LOWEST;
+  for (var s = 0u; s < n; s++) {
+    var x = p.scale * probs[base + s];
+#if MASK
+    x += mask[mb + s];
+#endif
+#if KPM
+    x += kpm[kb + s];
+#endif
+    probs[base + s] = x;
+    m = max(m, x);
+  }
+  var sum = 0.0;
+  for (var s = 0u; s < n; s++) {
+    let e = exp(probs[base + s] - m);
+    probs[base + s] = e;
+    sum += e;
+  }
+  // sum == 0 only when every live score is -inf (or there is none): all zeros.
+  if (sum > 0.0) {
+    for (var s = 0u; s < n; s++) { probs[base + s] = probs[base + s] / sum; }
+  } else {
+    for (var s = 0u; s < n; s++) { probs[base + s] = 0.0; }
+  }
+  for (var s = n; s < p.S; s++) { probs[base + s] = 0.0; }
+}
