@@ -1,6 +1,7 @@
 // Whole-model forward latency of an nn.Transformer with and without attention capture, same run, same device.
 // Variants, interleaved round-robin (ABCABC…) so machine noise hits them evenly:
-//   none     no hooks (fused attention, probabilities never materialised)
+//   none     no hooks, the adapter's attention kernel (ctx.attention: 'steps' on SwiftShader, else 'fused')
+//   fused / steps  no hooks, the other attention kernel (fused: probabilities never materialised)
 //   hooked   a forward hook on every self_attn and multihead_attn (inputs, outputs, per-head weights copied back)
 //   avg      the same hooks with averageHeads (weights averaged over heads on the GPU before the copy)
 //   grad     no hooks, forward({ grad: true }): keeps what a backward reads (every attention's probabilities)
@@ -9,7 +10,7 @@
 // Each forward is the awaited Model.forward: inputs written, one submit, output and captures mapped back.
 // Run: npm run bench:model [-- --json bench/results/model-<adapter>.json] [--configs small,medium,large] [--reps N (default: small 30, medium and large 10)] [--warmup 1]
 import { writeFileSync } from 'node:fs';
-import type { GpuContext } from '../src/gpu/context.ts';
+import { type AttentionKernel, defaultAttentionKernel, type GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { HookOptions } from '../src/hooks/registry.ts';
 import { expectedTensors, type ModelConfig, writeModelFile } from '../src/model/config.ts';
@@ -35,9 +36,11 @@ const CONFIGS: BenchConfig[] = [
   { name: 'large', encoderLayers: 6, decoderLayers: 6, dModel: 512, nhead: 8, ff: 2048, length: 128, reps: 10 },
 ];
 
-type VariantName = 'none' | 'hooked' | 'avg' | 'grad' | 'backward';
-const VARIANTS: { name: VariantName; hooks?: HookOptions; grad?: 'forward' | 'backward' }[] = [
+type VariantName = 'none' | 'fused' | 'steps' | 'hooked' | 'avg' | 'grad' | 'backward';
+const VARIANTS: { name: VariantName; hooks?: HookOptions; grad?: 'forward' | 'backward'; attention?: AttentionKernel }[] = [
   { name: 'none' },
+  { name: 'fused', attention: 'fused' },
+  { name: 'steps', attention: 'steps' },
   { name: 'hooked', hooks: {} },
   { name: 'avg', hooks: { averageHeads: true } },
   { name: 'grad', grad: 'forward' },
@@ -195,15 +198,19 @@ async function benchConfig(ctx: GpuContext, c: BenchConfig, repsArg: number | un
     };
     let hooked = false;
     /** Registers the variant's hooks (outside the timed region); the plan for each hook set stays cached. */
+    // The variant for the other attention kernel only: the adapter's own is 'none'.
+    const kernel = defaultAttentionKernel(ctx.adapterInfo);
+    const list = VARIANTS.filter((v) => v.attention !== kernel);
     const set = (v: (typeof VARIANTS)[number]) => {
+      ctx.attention = v.attention ?? kernel;
       if (hooked) for (const n of ['self', 'cross']) model.delHook(n);
       hooked = !!v.hooks;
       if (!v.hooks) return;
       model.setForwardHook('self', '**.self_attn', undefined, v.hooks);
       model.setForwardHook('cross', '**.multihead_attn', undefined, v.hooks);
     };
-    const samples = new Map<VariantName, number[]>(VARIANTS.map((v) => [v.name, []]));
-    const cpu = new Map<VariantName, number[]>(VARIANTS.map((v) => [v.name, []]));
+    const samples = new Map<VariantName, number[]>(list.map((v) => [v.name, []]));
+    const cpu = new Map<VariantName, number[]>(list.map((v) => [v.name, []]));
     const first = new Map<VariantName, number>();
     const last = new Map<VariantName, { output: Float32Array; labels: readonly string[]; hooks: number }>();
     const stats = new Map<VariantName, NonNullable<Model['planStats']>>();
@@ -222,26 +229,26 @@ async function benchConfig(ctx: GpuContext, c: BenchConfig, repsArg: number | un
       stats.set(v.name, pre ? { ...st, dispatches: st.backward!.dispatches, submitsPerForward: st.backward!.submits, captures: st.backward!.captures, readbackBytes: st.backward!.readbackBytes } : st);
       return { ms, cpuMs: (c.user + c.system) / 1000 };
     };
-    for (const v of VARIANTS) {
+    for (const v of list) {
       first.set(v.name, (await forward(v)).ms);
       log(`  ${c.name} ${v.name}: first forward ${first.get(v.name)!.toFixed(0)} ms`);
     }
-    for (let r = 0; r < warmup; r++) for (const v of VARIANTS) await forward(v);
+    for (let r = 0; r < warmup; r++) for (const v of list) await forward(v);
     for (let r = 0; r < reps; r++) {
       // Rotate the starting variant too, so none of them always runs right after another.
-      for (let i = 0; i < VARIANTS.length; i++) {
-        const v = VARIANTS[(r + i) % VARIANTS.length];
+      for (let i = 0; i < list.length; i++) {
+        const v = list[(r + i) % list.length];
         const { ms, cpuMs } = await forward(v);
         samples.get(v.name)!.push(ms);
         cpu.get(v.name)!.push(cpuMs);
       }
       const show = (v: (typeof VARIANTS)[number]) => `${v.name} ${samples.get(v.name)!.at(-1)!.toFixed(0)} (cpu ${cpu.get(v.name)!.at(-1)!.toFixed(0)})`;
-      log(`  ${c.name} round ${r + 1}/${reps}: ${VARIANTS.map(show).join(', ')} ms`);
+      log(`  ${c.name} round ${r + 1}/${reps}: ${list.map(show).join(', ')} ms`);
     }
-    set(VARIANTS[0]);
+    set(list[0]);
     const base = median(samples.get('none')!);
     const cpuBase = median(cpu.get('none')!);
-    const variants = VARIANTS.map((v): VariantResult => {
+    const variants = list.map((v): VariantResult => {
       const s = samples.get(v.name)!;
       const st = stats.get(v.name)!;
       const l = last.get(v.name)!;
@@ -307,7 +314,7 @@ async function main(): Promise<void> {
     }
   }
   const totalMs = performance.now() - started;
-  const label = { none: 'no hooks', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
+  const label = { none: 'no hooks', fused: 'no hooks, fused attention', steps: 'no hooks, steps attention', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
   console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
   console.log('| config | variant | rounds | median ms | min ms | / none (medians) | / none (paired) | CPU ms | CPU / none | first call ms | dispatches | submits | captures | readback | slots | weights |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

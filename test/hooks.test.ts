@@ -60,6 +60,8 @@ describe('captured attention weights equal PyTorch need_weights=True, average_at
 describe('capture mechanics', () => {
   it('N hooks: one mapAsync per forward; no hooks: no capture work and the fused attention kernel', async () => {
     const { model, io, inputs } = load('post-relu-seqfirst');
+    const kernel = ctx.attention;
+    ctx.attention = 'fused'; // the steps kernel always writes the probabilities (see the steps test below)
     const proto = (globalThis as unknown as { GPUBuffer: { prototype: GPUBuffer } }).GPUBuffer.prototype;
     const original = proto.mapAsync;
     let maps = 0;
@@ -107,6 +109,31 @@ describe('capture mechanics', () => {
       expect(model.hooks).toEqual({});
     } finally {
       proto.mapAsync = original;
+      ctx.attention = kernel;
+      model.dispose();
+    }
+  });
+
+  it('the steps attention kernel: three dispatches per attention, weights captured as with the fused kernel', async () => {
+    const { model, io, inputs } = load('post-relu-seqfirst');
+    const kernel = ctx.attention;
+    try {
+      ctx.attention = 'fused';
+      await model.forward(inputs);
+      const fused = model.planStats!.dispatches;
+      ctx.attention = 'steps';
+      model.setForwardHook('sa', 'encoder.layers.1.self_attn');
+      const { output } = await model.forward(inputs);
+      expect(model.planSteps.filter((l) => l.endsWith(': attention (steps)')).length).toBe(6);
+      model.delHook('sa');
+      await model.forward(inputs);
+      expect(model.planStats!.dispatches).toBe(fused + 2 * 6);
+      expect(maxDiff(output, expected(io, 'output'))).toBeLessThanOrEqual(1e-4);
+      model.setForwardHook('sa', 'encoder.layers.1.self_attn');
+      await model.forward(inputs);
+      expect(maxDiff(model.hooks.sa.output![1].data, expected(io, 'encoder.layers.1.self_attn.weights'))).toBeLessThanOrEqual(1e-5);
+    } finally {
+      ctx.attention = kernel;
       model.dispose();
     }
   });

@@ -1,8 +1,8 @@
 // Parity with PyTorch in Node: every fixture of test/fixtures/index.json through Model.forward, via the shared
-// cases of test/parity.cases.ts (the browser page runs a subset of the same cases).
+// cases of test/parity.cases.ts (the browser page runs a subset of the same cases), with each attention kernel.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, it } from 'vitest';
-import type { GpuContext } from '../src/gpu/context.ts';
+import type { AttentionKernel, GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { parityCases, type ParityResult } from './parity.cases.ts';
 
@@ -26,4 +26,16 @@ const cases = parityCases(
   undefined,
   (r) => results.push(r),
 );
-for (const c of cases) it(c.name, () => c.run(ctx));
+for (const kernel of ['fused', 'steps'] as AttentionKernel[]) {
+  for (const c of cases) {
+    it(`${c.name} (${kernel} attention)`, async () => {
+      const saved = ctx.attention;
+      ctx.attention = kernel;
+      try {
+        await c.run(ctx);
+      } finally {
+        ctx.attention = saved;
+      }
+    });
+  }
+}

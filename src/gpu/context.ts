@@ -24,6 +24,23 @@ export interface GpuRequirements {
   who?: string;
   features?: GPUFeatureName[];
   limits?: Partial<Record<LimitName, number>>;
+  /** The attention kernel models use on this device; by default chosen from the adapter (defaultAttentionKernel). */
+  attention?: AttentionKernel;
+}
+
+/**
+ * How models compute attention: 'fused' is one flash-style kernel per attention (online softmax, probabilities
+ * written only when captured); 'steps' is matmul -> masked softmax -> matmul, always writing the probabilities.
+ */
+export type AttentionKernel = 'fused' | 'steps';
+
+/**
+ * 'steps' on SwiftShader, 'fused' elsewhere. A CPU adapter pays per invocation at every workgroup barrier, which the
+ * fused kernel has many of: there the steps run 3-6x faster (bench:kernels --only attention). GPUs get the kernel
+ * designed for them; which is faster on a real GPU is not measured yet.
+ */
+export function defaultAttentionKernel(info: GPUAdapterInfo): AttentionKernel {
+  return /swiftshader/i.test([info.vendor, info.architecture, info.device, info.description].join(' ')) ? 'steps' : 'fused';
 }
 
 /** Turns (adapter, requirements) into a device descriptor, or an error naming what is missing. */
@@ -53,6 +70,8 @@ export class GpuContext {
   readonly buffers: BufferPool;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
+  /** The attention kernel models use; plans are keyed by it, so it may be changed between forwards. */
+  attention: AttentionKernel;
   private lostInfo: GPUDeviceLostInfo | undefined;
   private uncaptured: GPUError | undefined;
   private disposed = false;
@@ -65,7 +84,10 @@ export class GpuContext {
     readonly device: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo,
     readonly gpu: GPU,
+    attention: AttentionKernel = defaultAttentionKernel(adapterInfo),
   ) {
+    if (attention !== 'fused' && attention !== 'steps') throw new GpuError(`attention kernel '${String(attention)}' is not 'fused' or 'steps'`, 'unsupported');
+    this.attention = attention;
     this.pipelines = new PipelineCache(device);
     this.buffers = new BufferPool(device);
     this.features = new Set(device.features);
@@ -86,7 +108,7 @@ export class GpuContext {
 
   static async fromAdapter(gpu: GPU, adapter: GPUAdapter, req: GpuRequirements = {}): Promise<GpuContext> {
     const device = await adapter.requestDevice(deviceDescriptor(adapter, req));
-    return new GpuContext(device, adapter.info, gpu);
+    return new GpuContext(device, adapter.info, gpu, req.attention);
   }
 
   get lost(): boolean {

@@ -1,4 +1,4 @@
-import { attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attention, type AttentionShape, attentionSteps, type RowLayout, rowLayout } from '../kernels/attention.ts';
 import { attentionKeyGrad, attentionProbsGrad, attentionQueryGrad, attentionValueGrad } from '../kernels/attention_backward.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { scaleHeads } from '../kernels/scale_heads.ts';
@@ -192,22 +192,22 @@ export class MultiheadAttention extends Module {
       const { B, L, batchFirst } = a;
       const { acts, q, k, v, S } = this.sources(b, query, key, value, a, cache);
       const o = b.act(query.shape, `${this.path} heads`);
-      const probs = b.wantsWeights(this.path) || b.grad ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
+      // The weights are an output when someone listens (a hook, a backward); the steps kernel writes them anyway.
+      const listened = b.wantsWeights(this.path) || b.grad;
+      const steps = b.ctx.attention === 'steps';
+      const probs = listened || steps ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
       const reads = [...new Set([...acts, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
       const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
       const shape: AttentionShape = { B, H: this.numHeads, L, S, D: this.headDim, causal: a.causal ?? false, maskBatched, q: q.lay, k: k.lay, v: v.lay, o: rowLayout(B, L, E, batchFirst) };
       b.step(
-        probs ? 'attention (weights)' : 'attention',
+        steps ? 'attention (steps)' : probs ? 'attention (weights)' : 'attention',
         reads,
         probs ? [o, probs] : [o],
-        (r) =>
-          attention(
-            b.ctx,
-            { q: r(q.act), k: r(k.act), v: r(v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) },
-            shape,
-            `${this.path} attention`,
-            { writeProbs: !!probs },
-          ),
+        (r) => {
+          const bufs = { q: r(q.act), k: r(k.act), v: r(v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) };
+          const label = `${this.path} attention`;
+          return steps ? attentionSteps(b.ctx, bufs, shape, label) : attention(b.ctx, bufs, shape, label, { writeProbs: !!probs });
+        },
         (g) => {
           if (cache) throw new Error(`${this.path}: no backward through a KV cache (incremental decoding)`);
           if (!probs) throw new Error(`${this.path}: the attention probabilities were not kept for the backward`);
@@ -228,7 +228,7 @@ export class MultiheadAttention extends Module {
         });
       }
       const out = await this.outProj.forward(b, o);
-      return probs ? [out, probs] : [out];
+      return listened ? [out, probs!] : [out];
     });
   }
 }

@@ -175,9 +175,11 @@ export class Plan {
     }
     const items: Item[] = [];
     const split = bw?.start ?? b.steps.length;
-    const phase = (from: number, to: number, inputs: readonly Act[], outputs: readonly Act[]): Phase => ({ from, to, inputs: [...inputs], outputs: [...outputs], layout: [], stagingBytes: 0, captures: 0 });
-    const forward = phase(0, split, b.inputs, b.outputs);
-    const backward = bw && phase(split, b.steps.length, bw.inputs, bw.outputs);
+    // Phases span items, which a step may make several of: their ends are set once the items are made.
+    const phase = (inputs: readonly Act[], outputs: readonly Act[]): Phase => ({ from: 0, to: 0, inputs: [...inputs], outputs: [...outputs], layout: [], stagingBytes: 0, captures: 0 });
+    const forward = phase(b.inputs, b.outputs);
+    const backward = bw && phase(bw.inputs, bw.outputs);
+    let splitItem = -1;
     const place = (p: Phase, key: string, bytes: number) => {
       p.layout.push({ key, offset: p.stagingBytes, bytes });
       p.stagingBytes += bytes;
@@ -185,8 +187,9 @@ export class Plan {
     };
     try {
       for (const [i, step] of b.steps.entries()) {
+        if (i === split) splitItem = items.length;
         const p = i < split ? forward : backward!;
-        if (step.kind === 'kernel') items.push({ kind: 'dispatch', d: await step.make(resolve), module: step.module });
+        if (step.kind === 'kernel') for (const d of [await step.make(resolve)].flat()) items.push({ kind: 'dispatch', d, module: step.module });
         else if (step.kind === 'capture') {
           const a = step.reads[0];
           items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(p, step.key, a.size * 4), bytes: a.size * 4 });
@@ -202,6 +205,8 @@ export class Plan {
       for (const s of slots) ctx.buffers.destroy(s);
       throw e;
     }
+    forward.to = splitItem < 0 ? items.length : splitItem;
+    if (backward) [backward.from, backward.to] = [forward.to, items.length];
     for (const p of [forward, ...(backward ? [backward] : [])]) {
       p.captures = p.layout.length;
       for (const [i, a] of p.outputs.entries()) place(p, `output ${i}`, a.size * 4);

@@ -51,7 +51,8 @@ export type GradRule = (g: GradContext) => void | Promise<void>;
 /** A kernel call: how to make its Dispatch once buffers are known. */
 export interface KernelStep extends StepBase {
   kind: 'kernel';
-  make: (resolve: Resolve) => Promise<Dispatch>;
+  /** One dispatch, or several that run in order (a kernel recorded as steps of its own). */
+  make: (resolve: Resolve) => Promise<Dispatch | Dispatch[]>;
   grad?: GradRule;
 }
 
