@@ -1,4 +1,5 @@
-// Matmul throughput: the tiled kernel next to the naive baseline, same run, same device. Then attention three ways
+// Matmul throughput: the tiled kernel, the direct one (opts.direct: no workgroup memory, no barriers) and the naive
+// baseline, interleaved, same run, same device. Then attention three ways
 // (the fused kernel, the prob-writing kernel, attentionSteps: matmul, masked softmax, matmul), interleaved.
 // Run: npm run bench:kernels [-- --json bench/results/kernels-<adapter>.json] [-- --only matmul|attention]
 import { writeFileSync } from 'node:fs';
@@ -6,21 +7,29 @@ import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { attention, type AttentionShape, attentionLayout, attentionSteps, layoutExtent } from '../src/kernels/attention.ts';
 import { type Dispatch, encode, release } from '../src/kernels/dispatch.ts';
-import { matmul, type MatmulShape } from '../src/kernels/matmul.ts';
+import { matmul, matmulExtent, type MatmulShape } from '../src/kernels/matmul.ts';
 import { matmulNaive } from '../src/kernels/matmul_naive.ts';
 import { Tensor } from '../src/tensor.ts';
 
+type MatmulKernel = 'tiled' | 'direct' | 'naive';
+
 interface Row {
   shape: string;
-  kernel: string;
+  kernel: MatmulKernel;
   medianMs: number;
   gflops: number;
 }
 
+/** Square products, then the issue #6 model's Linear (B^T), A·B and weight-gradient (A^T) shapes. */
 const SHAPES: [string, MatmulShape][] = [
   ['256x256x256', { M: 256, N: 256, K: 256 }],
   ['1024x1024x1024', { M: 1024, N: 1024, K: 1024 }],
   ['M64 K1024 N4096 (Linear, B^T)', { M: 64, N: 4096, K: 1024, transB: true }],
+  ['M64 K256 N768 (Linear, B^T)', { M: 64, N: 768, K: 256, transB: true }],
+  ['M128 K512 N1536 (Linear, B^T)', { M: 128, N: 1536, K: 512, transB: true }],
+  ['M128 K2048 N512 (Linear, B^T)', { M: 128, N: 512, K: 2048, transB: true }],
+  ['M128 K1536 N512 (A·B)', { M: 128, N: 512, K: 1536 }],
+  ['M256 K64 N256 (weight gradient, A^T)', { M: 256, N: 256, K: 64, transA: true }],
 ];
 
 /** Attention shapes of the issue #6 profile (medium: the 4+4-layer d_model 256 model at length 64) and a larger one. */
@@ -87,23 +96,6 @@ async function benchAttention(ctx: GpuContext): Promise<AttentionRow[]> {
   return rows;
 }
 
-/** Median wall time of one dispatch, timing `reps` back-to-back dispatches per submit. */
-async function time(ctx: GpuContext, d: Dispatch, reps: number, rounds: number): Promise<number> {
-  const samples: number[] = [];
-  for (let r = 0; r < rounds + 1; r++) {
-    const t0 = performance.now();
-    const enc = ctx.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encode(pass, Array(reps).fill(d));
-    pass.end();
-    ctx.device.queue.submit([enc.finish()]);
-    await ctx.device.queue.onSubmittedWorkDone();
-    if (r > 0) samples.push((performance.now() - t0) / reps); // round 0 warms up
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
-}
-
 async function main(): Promise<void> {
   const jsonAt = process.argv.indexOf('--json');
   const onlyAt = process.argv.indexOf('--only');
@@ -114,21 +106,22 @@ async function main(): Promise<void> {
   let attentionRows: AttentionRow[] = [];
   try {
     for (const [name, shape] of only === 'attention' ? [] : SHAPES) {
-      const { M, N, K } = shape;
-      const a = Tensor.upload(ctx, new Float32Array(M * K).fill(0.5), [M, K], 'a');
-      const b = Tensor.upload(ctx, new Float32Array(K * N).fill(0.25), [K, N], 'b');
-      const c = Tensor.empty(ctx, [M, N], 'c');
+      const fill = (n: number, v: number) => Tensor.upload(ctx, new Float32Array(n).fill(v), [n], 'operand');
+      const a = fill(matmulExtent(shape, 'a'), 0.5);
+      const b = fill(matmulExtent(shape, 'b'), 0.25);
+      const c = Tensor.empty(ctx, [matmulExtent(shape, 'c')], 'c');
       const bufs = { a: { buffer: a.buffer }, b: { buffer: b.buffer }, c: { buffer: c.buffer } };
-      const flop = 2 * M * N * K;
-      const reps = Math.max(1, Math.round(2e9 / flop));
-      for (const [kernel, make] of [['tiled', matmul], ['naive', matmulNaive]] as const) {
-        const d = await make(ctx, bufs, shape);
-        await ctx.scoped(`${kernel} ${name}`, async () => {
-          const ms = await time(ctx, d, reps, 5);
-          rows.push({ shape: name, kernel, medianMs: ms, gflops: flop / ms / 1e6 });
-        });
-        release(ctx, [d]);
-      }
+      const variants: [MatmulKernel, Dispatch][] = [
+        ['tiled', await matmul(ctx, bufs, shape)],
+        ['direct', await matmul(ctx, bufs, shape, 'matmul direct', { direct: true })],
+      ];
+      // The naive baseline has no transA.
+      if (!shape.transA) variants.push(['naive', await matmulNaive(ctx, bufs, shape)]);
+      const flop = 2 * shape.M * shape.N * shape.K;
+      const reps = Math.max(1, Math.round(5e8 / flop));
+      const ms = await ctx.scoped(`matmul ${name}`, () => timeInterleaved(ctx, variants.map(([, d]) => [d]), reps, 5));
+      variants.forEach(([kernel], i) => rows.push({ shape: name, kernel, medianMs: ms[i], gflops: flop / ms[i] / 1e6 }));
+      release(ctx, variants.map(([, d]) => d));
       for (const t of [a, b, c]) t.dispose();
     }
     if (only !== 'matmul') attentionRows = await benchAttention(ctx);
@@ -136,13 +129,13 @@ async function main(): Promise<void> {
     ctx.dispose();
   }
   if (rows.length > 0) {
-    console.log(`\nmatmul on ${ctx.adapterName} (median of 5 rounds)\n`);
-    console.log('| shape | kernel | ms | GFLOP/s | tiled / naive |');
+    console.log(`\nmatmul on ${ctx.adapterName} (median of 5 interleaved rounds; tiled / kernel > 1: faster than tiled)\n`);
+    console.log('| shape | kernel | ms | GFLOP/s | tiled / kernel |');
     console.log('| --- | --- | ---: | ---: | ---: |');
     for (const r of rows) {
-      const naive = rows.find((x) => x.shape === r.shape && x.kernel === 'naive')!;
-      const ratio = r.kernel === 'tiled' ? `${(naive.medianMs / r.medianMs).toFixed(2)}x` : '';
-      console.log(`| ${r.shape} | ${r.kernel} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(1)} | ${ratio} |`);
+      const tiled = rows.find((x) => x.shape === r.shape && x.kernel === 'tiled')!;
+      const ratio = r.kernel === 'tiled' ? '' : `${(tiled.medianMs / r.medianMs).toFixed(2)}x`;
+      console.log(`| ${r.shape} | ${r.kernel} | ${r.medianMs.toFixed(2)} | ${r.gflops.toFixed(2)} | ${ratio} |`);
     }
   }
   if (attentionRows.length > 0) {

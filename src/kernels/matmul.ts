@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
+import directSource from '../../shaders/matmul_direct.wgsl?raw';
 import source from '../../shaders/matmul.wgsl?raw';
 import { type Dispatch, makeDispatch } from './dispatch.ts';
 
@@ -43,11 +44,18 @@ export interface MatmulShape {
 
 export interface MatmulOptions {
   /**
-   * Threads per side of the workgroup: 4, 8 or 16 (default), a (4·WG) x (4·WG) tile of C per workgroup. On SwiftShader
-   * small ones win for small products (a workgroup's invocations run as coroutines switched at every barrier):
-   * attention's per-head 64x64x32 products run ~2.5x faster with 4 than with 16.
+   * Threads per side of the workgroup: 4, 8 or 16. Tiled: a (4·WG) x (4·WG) tile of C per workgroup, default 16. On
+   * SwiftShader small ones win for small products (a workgroup's invocations run as coroutines switched at every
+   * barrier): attention's per-head 64x64x32 products run ~2.5x faster with 4 than with 16. Direct: WG·WG invocations
+   * of 8x8 blocks, a (8·WG) x (8·WG) tile, default 8.
    */
   workgroupSize?: 4 | 8 | 16;
+  /**
+   * The barrier-free kernel (matmul_direct.wgsl): each invocation computes an 8x8 block of C straight from global
+   * memory, no workgroup memory. Same contract, shapes and results (up to summation order) as the tiled kernel;
+   * made for CPU adapters (SwiftShader), where it runs ~2-3x faster than the tiled one (bench:kernels).
+   */
+  direct?: boolean;
 }
 
 export interface MatmulBuffers {
@@ -57,7 +65,9 @@ export interface MatmulBuffers {
   bias?: GPUBufferBinding;
 }
 
+/** Default threads per side: tiled, direct. */
 const WG = 16;
+const WG_DIRECT = 8;
 const WORKGROUP_SIZES = [4, 8, 16];
 
 /** Fills in the defaults for batch, strides, offsets, row strides and the inner batch. */
@@ -154,19 +164,21 @@ function checkMatmulBuffers(label: string, bufs: MatmulBuffers, s: Required<Matm
 }
 
 /**
- * The tiled matmul: one dispatch, a (4·WG) x (4·WG) tile of C per workgroup (WG = opts.workgroupSize, default 16).
+ * The matmul: one dispatch; tiled, a (4·WG) x (4·WG) tile of C per workgroup (WG = opts.workgroupSize, default 16),
+ * or with opts.direct the barrier-free kernel, a (8·WG) x (8·WG) tile (default WG 8).
  * C must not share a GPUBuffer with A, B or the bias (WebGPU usage rules); C's rows may be strided (ldc), and only
  * the M x N elements of each batch are written.
  */
 export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: MatmulShape, label = 'matmul', opts: MatmulOptions = {}): Promise<Dispatch> {
   const s = matmulLayout(shape);
-  const wg = opts.workgroupSize ?? WG;
+  const direct = opts.direct ?? false;
+  const wg = opts.workgroupSize ?? (direct ? WG_DIRECT : WG);
   if (!WORKGROUP_SIZES.includes(wg)) throw new Error(`${label}: workgroupSize ${wg} is not one of ${WORKGROUP_SIZES.join(', ')}`);
   checkMatmulShape(label, s, true);
   checkMatmulBuffers(label, bufs, s);
   const pipeline = await ctx.pipelines.get({
-    kernel: 'matmul',
-    source,
+    kernel: direct ? 'matmul_direct' : 'matmul',
+    source: direct ? directSource : source,
     defines: { TRANS_A: s.transA, TRANS_B: s.transB, BIAS: !!bufs.bias, VEC4: canVec4(s) },
     constants: { WG: wg },
   });
@@ -174,7 +186,7 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
     s.M, s.N, s.K, s.batch, s.strideA, s.strideB, s.strideC, s.offA, s.offB, s.offC,
     s.lda, s.ldb, s.ldc, s.inner, s.innerStrideA, s.innerStrideB, s.innerStrideC,
   ]);
-  const tile = 4 * wg;
+  const tile = (direct ? 8 : 4) * wg;
   const grid: [number, number, number] = [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch];
   return makeDispatch(ctx, label, pipeline, [bufs.a, bufs.b, bufs.c, bufs.bias, { buffer: params }], grid, [params]);
 }

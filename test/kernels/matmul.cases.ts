@@ -14,8 +14,9 @@ function matmulCase(
   kernel: keyof typeof kernels = 'matmul',
   opts: MatmulOptions = {},
 ): GpuCase {
+  const label = `${kernel}${opts.direct ? ' direct' : ''} ${name}`;
   return {
-    name: `${kernel} ${name}`,
+    name: label,
     run: (ctx) =>
       withScope(ctx, async (s) => {
         const rand = rng(seed);
@@ -31,7 +32,7 @@ function matmulCase(
         const want = matmulRef(a, b, shape, bias, c0.slice());
         // Relative to sum |a||b| (+|bias|): the scale of the rounding error of any summation order.
         const scale = matmulRef(abs(a), abs(b), shape, bias && abs(bias), new Float32Array(cLen));
-        assertClose(`${kernel} ${name}`, got, want, { rtol: 1e-5, scale, shape: [cLen] });
+        assertClose(label, got, want, { rtol: 1e-5, scale, shape: [cLen] });
       }),
   };
 }
@@ -58,6 +59,8 @@ const shapes: [string, MatmulShape][] = [
   ['transposed A vec4 64x96x144', { M: 64, N: 96, K: 144, transA: true }],
   ['transposed A, M % 4 != 0 (scalar loads) 30x36x64', { M: 30, N: 36, K: 64, transA: true }],
   ['transposed A weight gradient 4096 rows 40x24x4096', { M: 40, N: 24, K: 4096, transA: true }],
+  // vec4 loads along M and N with a K that is no multiple of 4: the direct kernel's K tail under VEC4.
+  ['transposed A vec4, odd K 12x20x13', { M: 12, N: 20, K: 13, transA: true }],
   ['transposed A and B odd 19x23x37', { M: 19, N: 23, K: 37, transA: true, transB: true }],
   ['transposed A and B vec4 2x 40x36x64', { M: 40, N: 36, K: 64, batch: 2, transA: true, transB: true }],
   ['transposed A batched offsets 3x 9x25x16', { M: 9, N: 25, K: 16, batch: 3, offA: 5, offB: 3, offC: 7, transA: true }],
@@ -112,18 +115,30 @@ const smallTiles: [string, MatmulShape][] = [
   ...headShapes(3, 2, 17, 8, true),
 ];
 
-export const cases: GpuCase[] = [
+/**
+ * Every matmul case, for the tiled kernel and for the direct one (opts.direct: 8x8 blocks per invocation, no
+ * workgroup memory), same tolerances. The direct kernel's workgroups of 4x4 and 16x16 invocations (32x32 and
+ * 128x128 tiles) run the small-tile shapes too; its default is 8x8.
+ */
+const kernelCases = (direct: boolean): GpuCase[] => [
   ...shapes.flatMap(([name, shape], i) => [
-    matmulCase(name, shape, false, 100 + i),
-    matmulCase(`${name} + bias`, shape, true, 200 + i),
+    matmulCase(name, shape, false, 100 + i, 'matmul', { direct }),
+    matmulCase(`${name} + bias`, shape, true, 200 + i, 'matmul', { direct }),
   ]),
   ...strided.flatMap(([name, shape], i) => [
-    matmulCase(name, shape, false, 400 + i),
-    matmulCase(`${name} + bias`, shape, true, 450 + i),
+    matmulCase(name, shape, false, 400 + i, 'matmul', { direct }),
+    matmulCase(`${name} + bias`, shape, true, 450 + i, 'matmul', { direct }),
   ]),
-  ...([4, 8] as const).flatMap((wg) =>
-    smallTiles.map(([name, shape], i) => matmulCase(`workgroup ${wg}x${wg}: ${name}${i % 2 ? ' + bias' : ''}`, shape, i % 2 === 1, 500 + wg * 10 + i, 'matmul', { workgroupSize: wg })),
+  ...(direct ? ([4, 16] as const) : ([4, 8] as const)).flatMap((wg) =>
+    smallTiles.map(([name, shape], i) =>
+      matmulCase(`workgroup ${wg}x${wg}: ${name}${i % 2 ? ' + bias' : ''}`, shape, i % 2 === 1, 500 + wg * 10 + i, 'matmul', { workgroupSize: wg, direct }),
+    ),
   ),
+];
+
+export const cases: GpuCase[] = [
+  ...kernelCases(false),
+  ...kernelCases(true),
   matmulCase('primes 67x71x73 + bias', { M: 67, N: 71, K: 73 }, true, 300, 'matmul_naive'),
   matmulCase('transposed batched', { M: 19, N: 23, K: 37, batch: 2, transB: true }, false, 301, 'matmul_naive'),
   {
@@ -165,15 +180,17 @@ export const cases: GpuCase[] = [
           ['ldc short', { M: 2, N: 3, K: 2, ldc: 2 }, /mm: ldc = 2 is shorter than a stored row \(3 elements\)/],
           ['inner 0', { M: 2, N: 2, K: 2, inner: 0 }, /mm: inner must be at least 1/],
         ];
-        for (const [what, shape, re] of bad) {
-          const err = await matmul(ctx, { a, b, c }, shape, 'mm').then(
-            () => 'no error',
-            (e: unknown) => String(e),
-          );
-          if (!re.test(err)) throw new Error(`matmul small ${what}: got '${err}', want ${re}`);
+        for (const direct of [false, true]) {
+          for (const [what, shape, re] of bad) {
+            const err = await matmul(ctx, { a, b, c }, shape, 'mm', { direct }).then(
+              () => 'no error',
+              (e: unknown) => String(e),
+            );
+            if (!re.test(err)) throw new Error(`matmul${direct ? ' direct' : ''} small ${what}: got '${err}', want ${re}`);
+          }
+          const wg = await matmul(ctx, { a, b, c }, { M: 1, N: 1, K: 1 }, 'mm', { workgroupSize: 5 as 4, direct }).then(() => 'no error', String);
+          if (!/mm: workgroupSize 5 is not one of 4, 8, 16/.test(wg)) throw new Error(`matmul${direct ? ' direct' : ''} workgroupSize 5: got '${wg}'`);
         }
-        const wg = await matmul(ctx, { a, b, c }, { M: 1, N: 1, K: 1 }, 'mm', { workgroupSize: 5 as 4 }).then(() => 'no error', String);
-        if (!/mm: workgroupSize 5 is not one of 4, 8, 16/.test(wg)) throw new Error(`matmul workgroupSize 5: got '${wg}'`);
         const naive = await matmulNaive(ctx, { a, b, c }, { M: 2, N: 2, K: 2, ldc: 3 }, 'naive').then(() => 'no error', String);
         if (!/naive: row strides .* need the tiled matmul/.test(naive)) throw new Error(`matmul_naive with ldc: got '${naive}'`);
       }),

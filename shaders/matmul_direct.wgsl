@@ -1,0 +1,256 @@
+// matmul_direct.wgsl — C[z] = op(A[z]) · op(B[z]) (+ bias): matmul.wgsl's contract (bindings, Params, batch and
+// row-stride layout, defines TRANS_A, TRANS_B, BIAS, VEC4 with the same host checks) without workgroup memory or
+// barriers, for CPU adapters.
+//
+// Each invocation computes an 8x8 block of C straight from global memory, stepping through K by 4: per step it reads
+// a 4x4 quad of A for each 4 rows of the block and of B for each 4 columns (vec4 loads along the stored rows under
+// VEC4) and adds their products into four mat4x4 accumulators. Rows and columns past the edge of C read a valid one
+// (clamped) and are not stored; when K is not a multiple of 4 the last K % 4 steps read single elements.
+// Why: SwiftShader runs a workgroup's invocations as coroutines, switching through all of them at every barrier, and
+// its workgroup memory is ordinary memory, so the tiled kernel's staging costs more than it saves there
+// (bench:kernels: ~2.5x faster on the model's Linear shapes).
+//
+// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: as in matmul.wgsl.
+// Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C).
+// Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch).
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  strideA: u32, strideB: u32, strideC: u32,
+  offA: u32, offB: u32, offC: u32,
+  lda: u32, ldb: u32, ldc: u32, inner: u32,
+  innerA: u32, innerB: u32, innerC: u32,
+}
+
+override WG: u32 = 8;
+
+#if VEC4
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+#else
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+#endif
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+#if BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+#endif
+@group(0) @binding(4) var<uniform> p: Params;
+
+// One element of A or B at flat index i (only the K tail reads single elements).
+fn ga(i: u32) -> f32 {
+#if VEC4
+  return a[i / 4u][i % 4u];
+#else
+  return a[i];
+#endif
+}
+
+fn gb(i: u32) -> f32 {
+#if VEC4
+  return b[i / 4u][i % 4u];
+#else
+  return b[i];
+#endif
+}
+
+// Four consecutive elements from flat index i (i % 4 == 0 under VEC4).
+fn va(i: u32) -> vec4<f32> {
+#if VEC4
+  return a[i / 4u];
+#else
+  return vec4<f32>(a[i], a[i + 1u], a[i + 2u], a[i + 3u]);
+#endif
+}
+
+fn vb(i: u32) -> vec4<f32> {
+#if VEC4
+  return b[i / 4u];
+#else
+  return vec4<f32>(b[i], b[i + 1u], b[i + 2u], b[i + 3u]);
+#endif
+}
+
+// Four elements of one stored row at row + o (the clamped offsets along M or N). Under VEC4 o.x is a multiple of 4,
+// or the last index (M - 1 or N - 1) for a quad wholly past the edge, which reads the row's last (valid) quad.
+fn ra4(row: u32, o: vec4<u32>) -> vec4<f32> {
+#if VEC4
+  return a[(row + o.x) / 4u];
+#else
+  return vec4<f32>(a[row + o.x], a[row + o.y], a[row + o.z], a[row + o.w]);
+#endif
+}
+
+fn rb4(row: u32, o: vec4<u32>) -> vec4<f32> {
+#if VEC4
+  return b[(row + o.x) / 4u];
+#else
+  return vec4<f32>(b[row + o.x], b[row + o.y], b[row + o.z], b[row + o.w]);
+#endif
+}
+
+// The quad of A for 4 rows of C and k .. k+3: column i holds A[row i, k .. k+3].
+// Without TRANS_A `at` holds the 4 rows' starts plus k; with it `at.x` is the start of stored row k and `m` the
+// 4 row indices (offsets along the stored rows).
+fn quadA(at: vec4<u32>, m: vec4<u32>) -> mat4x4<f32> {
+#if TRANS_A
+  let r0 = ra4(at.x, m);
+  let r1 = ra4(at.x + p.lda, m);
+  let r2 = ra4(at.x + 2u * p.lda, m);
+  let r3 = ra4(at.x + 3u * p.lda, m);
+  return transpose(mat4x4<f32>(r0, r1, r2, r3));
+#else
+  return mat4x4<f32>(va(at.x), va(at.y), va(at.z), va(at.w));
+#endif
+}
+
+// The quad of B for k .. k+3 and 4 columns of C: column kk holds B[k + kk, those 4 columns].
+// With TRANS_B `at` holds the 4 columns' stored rows' starts plus k; without it `at.x` is the start of stored
+// row k and `n` the 4 column indices.
+fn quadB(at: vec4<u32>, n: vec4<u32>) -> mat4x4<f32> {
+#if TRANS_B
+  return transpose(mat4x4<f32>(vb(at.x), vb(at.y), vb(at.z), vb(at.w)));
+#else
+  let r0 = rb4(at.x, n);
+  let r1 = rb4(at.x + p.ldb, n);
+  let r2 = rb4(at.x + 2u * p.ldb, n);
+  let r3 = rb4(at.x + 3u * p.ldb, n);
+  return mat4x4<f32>(r0, r1, r2, r3);
+#endif
+}
+
+// acc + qb · qa: column i of the result is row i of a 4x4 part of C, accumulated with explicit fma.
+fn col(qb: mat4x4<f32>, v: vec4<f32>, acc: vec4<f32>) -> vec4<f32> {
+  return fma(qb[3], vec4<f32>(v.w), fma(qb[2], vec4<f32>(v.z), fma(qb[1], vec4<f32>(v.y), fma(qb[0], vec4<f32>(v.x), acc))));
+}
+
+fn mad(acc: mat4x4<f32>, qb: mat4x4<f32>, qa: mat4x4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(col(qb, qa[0], acc[0]), col(qb, qa[1], acc[1]), col(qb, qa[2], acc[2]), col(qb, qa[3], acc[3]));
+}
+
+// The K tail's single steps: A[rows m, k] and B[k, columns n].
+fn colA(base: u32, m: vec4<u32>, k: u32) -> vec4<f32> {
+#if TRANS_A
+  let row = base + k * p.lda;
+  return vec4<f32>(ga(row + m.x), ga(row + m.y), ga(row + m.z), ga(row + m.w));
+#else
+  let at = base + m * p.lda + vec4<u32>(k);
+  return vec4<f32>(ga(at.x), ga(at.y), ga(at.z), ga(at.w));
+#endif
+}
+
+fn rowB(base: u32, n: vec4<u32>, k: u32) -> vec4<f32> {
+#if TRANS_B
+  let at = base + n * p.ldb + vec4<u32>(k);
+  return vec4<f32>(gb(at.x), gb(at.y), gb(at.z), gb(at.w));
+#else
+  let row = base + k * p.ldb;
+  return vec4<f32>(gb(row + n.x), gb(row + n.y), gb(row + n.z), gb(row + n.w));
+#endif
+}
+
+// acc + the outer product: column i gets av[i] * bv.
+fn outer(acc: mat4x4<f32>, av: vec4<f32>, bv: vec4<f32>) -> mat4x4<f32> {
+  return acc + mat4x4<f32>(av.x * bv, av.y * bv, av.z * bv, av.w * bv);
+}
+
+// Row m of C, columns n0 .. n0+3 (those below N).
+fn store(baseC: u32, m: u32, n0: u32, v: vec4<f32>) {
+  if (m >= p.M || n0 >= p.N) { return; }
+  var x = v;
+#if BIAS
+  x += vec4<f32>(bias[n0], bias[min(n0 + 1u, p.N - 1u)], bias[min(n0 + 2u, p.N - 1u)], bias[min(n0 + 3u, p.N - 1u)]);
+#endif
+  let at = baseC + m * p.ldc + n0;
+  c[at] = x.x;
+  if (n0 + 1u < p.N) { c[at + 1u] = x.y; }
+  if (n0 + 2u < p.N) { c[at + 2u] = x.z; }
+  if (n0 + 3u < p.N) { c[at + 3u] = x.w; }
+}
+
+fn store4(baseC: u32, m0: u32, n0: u32, acc: mat4x4<f32>) {
+  store(baseC, m0, n0, acc[0]);
+  store(baseC, m0 + 1u, n0, acc[1]);
+  store(baseC, m0 + 2u, n0, acc[2]);
+  store(baseC, m0 + 3u, n0, acc[3]);
+}
+
+// Indices i0 .. i0+3 clamped below n. Under VEC4 along that dimension (n % 4 == 0, i0 % 4 == 0) they stay
+// consecutive, or all become n - 1.
+fn idx4(i0: u32, n: u32) -> vec4<u32> {
+  return min(vec4<u32>(i0, i0 + 1u, i0 + 2u, i0 + 3u), vec4<u32>(n - 1u));
+}
+
+@compute @workgroup_size(WG * WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let m0 = (wid.y * WG + li / WG) * 8u;
+  let n0 = (wid.x * WG + li % WG) * 8u;
+  if (m0 >= p.M || n0 >= p.N) { return; }
+  let outerZ = wid.z / p.inner;
+  let innerZ = wid.z - outerZ * p.inner;
+  let baseA = p.offA + outerZ * p.strideA + innerZ * p.innerA;
+  let baseB = p.offB + outerZ * p.strideB + innerZ * p.innerB;
+  // The block's rows and columns, in two quads each.
+  let m00 = idx4(m0, p.M);
+  let m10 = idx4(m0 + 4u, p.M);
+  let n00 = idx4(n0, p.N);
+  let n01 = idx4(n0 + 4u, p.N);
+
+  // accRC: rows 4R .. 4R+3 (columns of the matrix), columns 4C .. 4C+3 (components) of the block.
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
+
+  // Where the quads start at k = 0 and how far they move per step of 4.
+#if TRANS_A
+  var atA0 = vec4<u32>(baseA);
+  var atA1 = atA0;
+  let stepA = 4u * p.lda;
+#else
+  var atA0 = baseA + m00 * p.lda;
+  var atA1 = baseA + m10 * p.lda;
+  let stepA = 4u;
+#endif
+#if TRANS_B
+  var atB0 = baseB + n00 * p.ldb;
+  var atB1 = baseB + n01 * p.ldb;
+  let stepB = 4u;
+#else
+  var atB0 = vec4<u32>(baseB);
+  var atB1 = atB0;
+  let stepB = 4u * p.ldb;
+#endif
+
+  let K4 = p.K & ~3u;
+  for (var k = 0u; k < K4; k += 4u) {
+    let qa0 = quadA(atA0, m00);
+    let qa1 = quadA(atA1, m10);
+    let qb0 = quadB(atB0, n00);
+    let qb1 = quadB(atB1, n01);
+    acc00 = mad(acc00, qb0, qa0);
+    acc01 = mad(acc01, qb1, qa0);
+    acc10 = mad(acc10, qb0, qa1);
+    acc11 = mad(acc11, qb1, qa1);
+    atA0 += vec4<u32>(stepA);
+    atA1 += vec4<u32>(stepA);
+    atB0 += vec4<u32>(stepB);
+    atB1 += vec4<u32>(stepB);
+  }
+  for (var k = K4; k < p.K; k++) {
+    let av0 = colA(baseA, m00, k);
+    let av1 = colA(baseA, m10, k);
+    let bv0 = rowB(baseB, n00, k);
+    let bv1 = rowB(baseB, n01, k);
+    acc00 = outer(acc00, av0, bv0);
+    acc01 = outer(acc01, av0, bv1);
+    acc10 = outer(acc10, av1, bv0);
+    acc11 = outer(acc11, av1, bv1);
+  }
+
+  let baseC = p.offC + outerZ * p.strideC + innerZ * p.innerC;
+  store4(baseC, m0, n0, acc00);
+  store4(baseC, m0, n0 + 4u, acc01);
+  store4(baseC, m0 + 4u, n0, acc10);
+  store4(baseC, m0 + 4u, n0 + 4u, acc11);
+}
