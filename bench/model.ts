@@ -1,7 +1,9 @@
 // Whole-model forward latency of an nn.Transformer with and without attention capture, same run, same device.
 // Variants, interleaved round-robin (ABCABC…) so machine noise hits them evenly:
-//   none     no hooks, the adapter's attention kernel (ctx.attention: 'steps' on SwiftShader, else 'fused')
-//   fused / steps  no hooks, the other attention kernel (fused: probabilities never materialised)
+//   none     no hooks, the adapter's kernels (ctx.kernels: steps attention + direct matmul on SwiftShader, else
+//            fused attention + tiled matmul)
+//   gpu / cpu  no hooks, the other set: 'gpu' = fused attention (probabilities never materialised) + tiled matmul,
+//            'cpu' = steps attention + direct matmul; only the one that is not the adapter's runs
 //   hooked   a forward hook on every self_attn and multihead_attn (inputs, outputs, per-head weights copied back)
 //   avg      the same hooks with averageHeads (weights averaged over heads on the GPU before the copy)
 //   grad     no hooks, forward({ grad: true }): keeps what a backward reads (every attention's probabilities)
@@ -10,7 +12,7 @@
 // Each forward is the awaited Model.forward: inputs written, one submit, output and captures mapped back.
 // Run: npm run bench:model [-- --json bench/results/model-<adapter>.json] [--configs small,medium,large] [--reps N (default: small 30, medium and large 10)] [--warmup 1]
 import { writeFileSync } from 'node:fs';
-import { type AttentionKernel, defaultAttentionKernel, type GpuContext } from '../src/gpu/context.ts';
+import { defaultKernels, type GpuContext, type KernelChoice } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { HookOptions } from '../src/hooks/registry.ts';
 import { expectedTensors, type ModelConfig, writeModelFile } from '../src/model/config.ts';
@@ -36,11 +38,11 @@ const CONFIGS: BenchConfig[] = [
   { name: 'large', encoderLayers: 6, decoderLayers: 6, dModel: 512, nhead: 8, ff: 2048, length: 128, reps: 10 },
 ];
 
-type VariantName = 'none' | 'fused' | 'steps' | 'hooked' | 'avg' | 'grad' | 'backward';
-const VARIANTS: { name: VariantName; hooks?: HookOptions; grad?: 'forward' | 'backward'; attention?: AttentionKernel }[] = [
+type VariantName = 'none' | 'gpu' | 'cpu' | 'hooked' | 'avg' | 'grad' | 'backward';
+const VARIANTS: { name: VariantName; hooks?: HookOptions; grad?: 'forward' | 'backward'; kernels?: KernelChoice }[] = [
   { name: 'none' },
-  { name: 'fused', attention: 'fused' },
-  { name: 'steps', attention: 'steps' },
+  { name: 'gpu', kernels: { attention: 'fused', matmul: 'tiled' } },
+  { name: 'cpu', kernels: { attention: 'steps', matmul: 'direct' } },
   { name: 'hooked', hooks: {} },
   { name: 'avg', hooks: { averageHeads: true } },
   { name: 'grad', grad: 'forward' },
@@ -198,11 +200,11 @@ async function benchConfig(ctx: GpuContext, c: BenchConfig, repsArg: number | un
     };
     let hooked = false;
     /** Registers the variant's hooks (outside the timed region); the plan for each hook set stays cached. */
-    // The variant for the other attention kernel only: the adapter's own is 'none'.
-    const kernel = defaultAttentionKernel(ctx.adapterInfo);
-    const list = VARIANTS.filter((v) => v.attention !== kernel);
+    // The variant for the other kernel set only: the adapter's own is 'none'.
+    const kernels = defaultKernels(ctx.adapterInfo);
+    const list = VARIANTS.filter((v) => !v.kernels || v.kernels.attention !== kernels.attention);
     const set = (v: (typeof VARIANTS)[number]) => {
-      ctx.attention = v.attention ?? kernel;
+      ctx.kernels = v.kernels ?? kernels;
       if (hooked) for (const n of ['self', 'cross']) model.delHook(n);
       hooked = !!v.hooks;
       if (!v.hooks) return;
@@ -314,7 +316,7 @@ async function main(): Promise<void> {
     }
   }
   const totalMs = performance.now() - started;
-  const label = { none: 'no hooks', fused: 'no hooks, fused attention', steps: 'no hooks, steps attention', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
+  const label = { none: 'no hooks', gpu: 'no hooks, fused attention + tiled matmul', cpu: 'no hooks, steps attention + direct matmul', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
   console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
   console.log('| config | variant | rounds | median ms | min ms | / none (medians) | / none (paired) | CPU ms | CPU / none | first call ms | dispatches | submits | captures | readback | slots | weights |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

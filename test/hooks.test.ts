@@ -60,8 +60,8 @@ describe('captured attention weights equal PyTorch need_weights=True, average_at
 describe('capture mechanics', () => {
   it('N hooks: one mapAsync per forward; no hooks: no capture work and the fused attention kernel', async () => {
     const { model, io, inputs } = load('post-relu-seqfirst');
-    const kernel = ctx.attention;
-    ctx.attention = 'fused'; // the steps kernel always writes the probabilities (see the steps test below)
+    const kernel = ctx.kernels.attention;
+    ctx.kernels.attention = 'fused'; // the steps kernel always writes the probabilities (see the steps test below)
     const proto = (globalThis as unknown as { GPUBuffer: { prototype: GPUBuffer } }).GPUBuffer.prototype;
     const original = proto.mapAsync;
     let maps = 0;
@@ -109,19 +109,19 @@ describe('capture mechanics', () => {
       expect(model.hooks).toEqual({});
     } finally {
       proto.mapAsync = original;
-      ctx.attention = kernel;
+      ctx.kernels.attention = kernel;
       model.dispose();
     }
   });
 
   it('the steps attention kernel: three dispatches per attention, weights captured as with the fused kernel', async () => {
     const { model, io, inputs } = load('post-relu-seqfirst');
-    const kernel = ctx.attention;
+    const kernel = ctx.kernels.attention;
     try {
-      ctx.attention = 'fused';
+      ctx.kernels.attention = 'fused';
       await model.forward(inputs);
       const fused = model.planStats!.dispatches;
-      ctx.attention = 'steps';
+      ctx.kernels.attention = 'steps';
       model.setForwardHook('sa', 'encoder.layers.1.self_attn');
       const { output } = await model.forward(inputs);
       expect(model.planSteps.filter((l) => l.endsWith(': attention (steps)')).length).toBe(6);
@@ -133,7 +133,7 @@ describe('capture mechanics', () => {
       await model.forward(inputs);
       expect(maxDiff(model.hooks.sa.output![1].data, expected(io, 'encoder.layers.1.self_attn.weights'))).toBeLessThanOrEqual(1e-5);
     } finally {
-      ctx.attention = kernel;
+      ctx.kernels.attention = kernel;
       model.dispose();
     }
   });

@@ -1,8 +1,8 @@
 // Parity with PyTorch in Node: every fixture of test/fixtures/index.json through Model.forward, via the shared
-// cases of test/parity.cases.ts (the browser page runs a subset of the same cases), with each attention kernel.
+// cases of test/parity.cases.ts (the browser page runs a subset of the same cases), under both kernel choices.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, it } from 'vitest';
-import type { AttentionKernel, GpuContext } from '../src/gpu/context.ts';
+import type { GpuContext, KernelChoice } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { parityCases, type ParityResult } from './parity.cases.ts';
 
@@ -26,15 +26,20 @@ const cases = parityCases(
   undefined,
   (r) => results.push(r),
 );
-for (const kernel of ['fused', 'steps'] as AttentionKernel[]) {
+// The GPU default (fused attention, tiled matmul) and the SwiftShader default (steps attention, direct matmul).
+const choices: KernelChoice[] = [
+  { attention: 'fused', matmul: 'tiled' },
+  { attention: 'steps', matmul: 'direct' },
+];
+for (const kernels of choices) {
   for (const c of cases) {
-    it(`${c.name} (${kernel} attention)`, async () => {
-      const saved = ctx.attention;
-      ctx.attention = kernel;
+    it(`${c.name} (${kernels.attention} attention, ${kernels.matmul} matmul)`, async () => {
+      const saved = ctx.kernels;
+      ctx.kernels = kernels;
       try {
         await c.run(ctx);
       } finally {
-        ctx.attention = saved;
+        ctx.kernels = saved;
       }
     });
   }

@@ -32,9 +32,9 @@ it('times every dispatch and sums per kernel and module (hooks included)', async
     const sum = (xs: { ms: number }[]) => xs.reduce((a, x) => a + x.ms, 0);
     expect(sum(r.byKernel!)).toBeCloseTo(r.gpuMs!, 6);
     expect(r.byModule![0]).toMatchObject({ module: '', count: r.dispatches });
-    expect(r.byKernel!.map((k) => k.kernel)).toEqual(expect.arrayContaining(['matmul', ctx.attention === 'steps' ? 'attention_softmax' : 'attention', 'layernorm']));
+    expect(r.byKernel!.map((k) => k.kernel)).toEqual(expect.arrayContaining([ctx.kernels.matmul === 'direct' ? 'matmul_direct' : 'matmul', ctx.kernels.attention === 'steps' ? 'attention_softmax' : 'attention', 'layernorm']));
     // The attention's dispatches carry its module's label: one fused kernel, or the steps' three (scores, softmax, P·V).
-    expect(r.perDispatch!.filter((d) => d.label.startsWith('encoder.layers.0.self_attn attention')).length).toBe(ctx.attention === 'steps' ? 3 : 1);
+    expect(r.perDispatch!.filter((d) => d.label.startsWith('encoder.layers.0.self_attn attention')).length).toBe(ctx.kernels.attention === 'steps' ? 3 : 1);
     const layer0 = r.byModule!.find((m) => m.module === 'encoder.layers.0')!;
     expect(layer0.count).toBe(r.perDispatch!.filter((d) => d.module.startsWith('encoder.layers.0')).length);
     expect(formatProfile(r)).toMatch(/matmul[\s\S]*encoder\.layers\.0/);

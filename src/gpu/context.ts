@@ -24,23 +24,31 @@ export interface GpuRequirements {
   who?: string;
   features?: GPUFeatureName[];
   limits?: Partial<Record<LimitName, number>>;
-  /** The attention kernel models use on this device; by default chosen from the adapter (defaultAttentionKernel). */
-  attention?: AttentionKernel;
+  /** Kernel choices for this device; each defaults to defaultKernels(adapter). */
+  kernels?: Partial<KernelChoice>;
 }
 
 /**
- * How models compute attention: 'fused' is one flash-style kernel per attention (online softmax, probabilities
- * written only when captured); 'steps' is matmul -> masked softmax -> matmul, always writing the probabilities.
+ * Which kernels do the work, per device:
+ * - attention: 'fused' is one flash-style kernel per attention (online softmax, probabilities written only when
+ *   captured); 'steps' is matmul -> masked softmax -> matmul, always writing the probabilities.
+ * - matmul: 'tiled' shares workgroup tiles through workgroup memory (barriers per K step); 'direct' has each
+ *   invocation compute an 8x8 block straight from global memory, with no barriers.
  */
-export type AttentionKernel = 'fused' | 'steps';
+export interface KernelChoice {
+  attention: 'fused' | 'steps';
+  matmul: 'tiled' | 'direct';
+}
 
 /**
- * 'steps' on SwiftShader, 'fused' elsewhere. A CPU adapter pays per invocation at every workgroup barrier, which the
- * fused kernel has many of: there the steps run 3-6x faster (bench:kernels --only attention). GPUs get the kernel
- * designed for them; which is faster on a real GPU is not measured yet.
+ * Steps and direct on SwiftShader, fused and tiled elsewhere. A CPU adapter pays per invocation at every workgroup
+ * barrier and gains nothing from workgroup memory: there the steps attention runs 3-6x faster than the fused kernel
+ * and the direct matmul 2-3x faster than the tiled one (bench:kernels). GPUs get the kernels designed for them;
+ * which are faster on a real GPU is not measured yet.
  */
-export function defaultAttentionKernel(info: GPUAdapterInfo): AttentionKernel {
-  return /swiftshader/i.test([info.vendor, info.architecture, info.device, info.description].join(' ')) ? 'steps' : 'fused';
+export function defaultKernels(info: GPUAdapterInfo): KernelChoice {
+  const cpu = /swiftshader/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+  return cpu ? { attention: 'steps', matmul: 'direct' } : { attention: 'fused', matmul: 'tiled' };
 }
 
 /** Turns (adapter, requirements) into a device descriptor, or an error naming what is missing. */
@@ -70,8 +78,8 @@ export class GpuContext {
   readonly buffers: BufferPool;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
-  /** The attention kernel models use; plans are keyed by it, so it may be changed between forwards. */
-  attention: AttentionKernel;
+  /** The kernels models use; plans are keyed by the choice, so it may be changed between forwards. */
+  kernels: KernelChoice;
   private lostInfo: GPUDeviceLostInfo | undefined;
   private uncaptured: GPUError | undefined;
   private disposed = false;
@@ -84,10 +92,12 @@ export class GpuContext {
     readonly device: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo,
     readonly gpu: GPU,
-    attention: AttentionKernel = defaultAttentionKernel(adapterInfo),
+    kernels: Partial<KernelChoice> = {},
   ) {
+    this.kernels = { ...defaultKernels(adapterInfo), ...kernels };
+    const { attention, matmul } = this.kernels;
     if (attention !== 'fused' && attention !== 'steps') throw new GpuError(`attention kernel '${String(attention)}' is not 'fused' or 'steps'`, 'unsupported');
-    this.attention = attention;
+    if (matmul !== 'tiled' && matmul !== 'direct') throw new GpuError(`matmul kernel '${String(matmul)}' is not 'tiled' or 'direct'`, 'unsupported');
     this.pipelines = new PipelineCache(device);
     this.buffers = new BufferPool(device);
     this.features = new Set(device.features);
@@ -108,7 +118,7 @@ export class GpuContext {
 
   static async fromAdapter(gpu: GPU, adapter: GPUAdapter, req: GpuRequirements = {}): Promise<GpuContext> {
     const device = await adapter.requestDevice(deviceDescriptor(adapter, req));
-    return new GpuContext(device, adapter.info, gpu, req.attention);
+    return new GpuContext(device, adapter.info, gpu, req.kernels);
   }
 
   get lost(): boolean {

@@ -53,7 +53,8 @@ export interface MatmulOptions {
   /**
    * The barrier-free kernel (matmul_direct.wgsl): each invocation computes an 8x8 block of C straight from global
    * memory, no workgroup memory. Same contract, shapes and results (up to summation order) as the tiled kernel;
-   * made for CPU adapters (SwiftShader), where it runs ~2-3x faster than the tiled one (bench:kernels).
+   * made for CPU adapters (SwiftShader), where it runs ~2-3x faster than the tiled one (bench:kernels). Default:
+   * ctx.kernels.matmul.
    */
   direct?: boolean;
 }
@@ -171,7 +172,7 @@ function checkMatmulBuffers(label: string, bufs: MatmulBuffers, s: Required<Matm
  */
 export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: MatmulShape, label = 'matmul', opts: MatmulOptions = {}): Promise<Dispatch> {
   const s = matmulLayout(shape);
-  const direct = opts.direct ?? false;
+  const direct = opts.direct ?? ctx.kernels.matmul === 'direct';
   const wg = opts.workgroupSize ?? (direct ? WG_DIRECT : WG);
   if (!WORKGROUP_SIZES.includes(wg)) throw new Error(`${label}: workgroupSize ${wg} is not one of ${WORKGROUP_SIZES.join(', ')}`);
   checkMatmulShape(label, s, true);

@@ -194,7 +194,7 @@ export class MultiheadAttention extends Module {
       const o = b.act(query.shape, `${this.path} heads`);
       // The weights are an output when someone listens (a hook, a backward); the steps kernel writes them anyway.
       const listened = b.wantsWeights(this.path) || b.grad;
-      const steps = b.ctx.attention === 'steps';
+      const steps = b.ctx.kernels.attention === 'steps';
       const probs = listened || steps ? b.act([B, this.numHeads, L, S], `${this.path} weights`) : undefined;
       const reads = [...new Set([...acts, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
       const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
