@@ -1,9 +1,10 @@
 // Whole-model forward latency of an nn.Transformer with and without attention capture, same run, same device.
 // Variants, interleaved round-robin (ABCABC…) so machine noise hits them evenly:
-//   none     no hooks, the adapter's kernels (ctx.kernels: steps attention + direct matmul on SwiftShader, else
-//            fused attention + tiled matmul)
-//   gpu / cpu  no hooks, the other set: 'gpu' = fused attention (probabilities never materialised) + tiled matmul,
-//            'cpu' = steps attention + direct matmul; only the one that is not the adapter's runs
+//   none     no hooks, the adapter's kernels (ctx.kernels: steps attention, direct matmul, narrow rows on SwiftShader, else
+//            fused attention, tiled matmul, wide rows)
+//   gpu / cpu  no hooks, the other set: 'gpu' = fused attention (probabilities never materialised) + tiled matmul +
+//            wide layer norm, 'cpu' = steps attention + direct matmul + narrow layer norm; only the one that is not
+//            the adapter's runs
 //   hooked   a forward hook on every self_attn and multihead_attn (inputs, outputs, per-head weights copied back)
 //   avg      the same hooks with averageHeads (weights averaged over heads on the GPU before the copy)
 //   grad     no hooks, forward({ grad: true }): keeps what a backward reads (every attention's probabilities)
@@ -41,8 +42,8 @@ const CONFIGS: BenchConfig[] = [
 type VariantName = 'none' | 'gpu' | 'cpu' | 'hooked' | 'avg' | 'grad' | 'backward';
 const VARIANTS: { name: VariantName; hooks?: HookOptions; grad?: 'forward' | 'backward'; kernels?: KernelChoice }[] = [
   { name: 'none' },
-  { name: 'gpu', kernels: { attention: 'fused', matmul: 'tiled' } },
-  { name: 'cpu', kernels: { attention: 'steps', matmul: 'direct' } },
+  { name: 'gpu', kernels: { attention: 'fused', matmul: 'tiled', rows: 'wide' } },
+  { name: 'cpu', kernels: { attention: 'steps', matmul: 'direct', rows: 'narrow' } },
   { name: 'hooked', hooks: {} },
   { name: 'avg', hooks: { averageHeads: true } },
   { name: 'grad', grad: 'forward' },
@@ -316,7 +317,7 @@ async function main(): Promise<void> {
     }
   }
   const totalMs = performance.now() - started;
-  const label = { none: 'no hooks', gpu: 'no hooks, fused attention + tiled matmul', cpu: 'no hooks, steps attention + direct matmul', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
+  const label = { none: 'no hooks', gpu: 'no hooks, GPU kernels (fused, tiled, wide)', cpu: 'no hooks, CPU kernels (steps, direct, narrow)', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
   console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
   console.log('| config | variant | rounds | median ms | min ms | / none (medians) | / none (paired) | CPU ms | CPU / none | first call ms | dispatches | submits | captures | readback | slots | weights |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

@@ -28,12 +28,12 @@ const cases = parityCases(
 );
 // The GPU default (fused attention, tiled matmul) and the SwiftShader default (steps attention, direct matmul).
 const choices: KernelChoice[] = [
-  { attention: 'fused', matmul: 'tiled' },
-  { attention: 'steps', matmul: 'direct' },
+  { attention: 'fused', matmul: 'tiled', rows: 'wide' },
+  { attention: 'steps', matmul: 'direct', rows: 'narrow' },
 ];
 for (const kernels of choices) {
   for (const c of cases) {
-    it(`${c.name} (${kernels.attention} attention, ${kernels.matmul} matmul)`, async () => {
+    it(`${c.name} (${kernels.attention} attention, ${kernels.matmul} matmul, ${kernels.rows} rows)`, async () => {
       const saved = ctx.kernels;
       ctx.kernels = kernels;
       try {

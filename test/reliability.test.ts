@@ -164,16 +164,18 @@ describe('lengths beyond device limits', () => {
 });
 
 describe('a fully masked attention row', () => {
-  it('gets zero probabilities and finite outputs (PyTorch >= 2.5; torch 1.13 gives NaN)', async () => {
+  it.each([['fused', 'tiled', 'wide'] as const, ['steps', 'direct', 'narrow'] as const])('gets zero probabilities and finite outputs (PyTorch >= 2.5; torch 1.13 gives NaN): %s attention, %s matmul, %s rows', async (attention, matmul, rows) => {
     // Every key of batch element 1 is padding, in the encoder's self-attention and the decoder's cross-attention.
     const pad = u8([2, 7], [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
     const x: ModelInputs = { ...inputs, src_key_padding_mask: pad, memory_key_padding_mask: pad };
-    const fused = await model.forward(x); // no hooks: the fused online-softmax kernel
+    const saved = ctx.kernels;
+    ctx.kernels = { attention, matmul, rows };
+    const fused = await model.forward(x); // no hooks: fused attention keeps the probabilities in the workgroup
     expect(fused.output.every(Number.isFinite)).toBe(true);
     model.setForwardHook('enc', 'encoder.layers.0.self_attn');
     model.setForwardHook('cross', 'decoder.layers.1.multihead_attn');
     try {
-      const probed = await model.forward(x); // hooks: the probability-writing kernel
+      const probed = await model.forward(x); // hooks: the probabilities are written and captured
       expect(probed.output.every(Number.isFinite)).toBe(true);
       for (let i = 0; i < fused.output.length; i++) expect(Math.abs(probed.output[i] - fused.output[i])).toBeLessThan(1e-5);
       for (const name of ['enc', 'cross']) {
@@ -190,9 +192,16 @@ describe('a fully masked attention row', () => {
         }
       }
     } finally {
+      ctx.kernels = saved;
       model.delHook('enc');
       model.delHook('cross');
     }
+  });
+
+  it('an unknown kernel choice is refused before a device is made', async () => {
+    await expect(createNodeContext({ who: 'bad kernels', kernels: { attention: 'flash' as 'fused' } })).rejects.toThrow(/attention kernel 'flash' is not 'fused' or 'steps'/);
+    await expect(createNodeContext({ who: 'bad kernels', kernels: { matmul: 'cublas' as 'tiled' } })).rejects.toThrow(/matmul kernel 'cublas' is not 'tiled' or 'direct'/);
+    await expect(createNodeContext({ who: 'bad kernels', kernels: { rows: 'all' as 'wide' } })).rejects.toThrow(/row kernel 'all' is not 'wide' or 'narrow'/);
   });
 });
 

@@ -8,7 +8,7 @@ export interface LayerNormShape {
   C: number;
   /** Added to the variance inside the square root (PyTorch's default 1e-5). */
   eps?: number;
-  /** Threads per row, a power of two; by default 64 for C <= 256, else 256. */
+  /** Threads per row, a power of two; by default 4 with ctx.kernels.rows narrow, else 64 for C <= 256 and 256 above. */
   workgroupSize?: number;
 }
 
@@ -35,7 +35,7 @@ function defaultWorkgroupSize(C: number): number {
 }
 
 export function checkLayerNormShape(ctx: GpuContext, label: string, s: LayerNormShape): Required<LayerNormShape> {
-  const full = { eps: LAYERNORM_EPS, workgroupSize: defaultWorkgroupSize(s.C), ...s };
+  const full = { eps: LAYERNORM_EPS, workgroupSize: ctx.kernels.rows === 'narrow' ? 4 : defaultWorkgroupSize(s.C), ...s };
   for (const k of ['rows', 'C'] as const) {
     if (!Number.isInteger(full[k]) || full[k] < 1) throw new Error(`${label}: ${k} = ${full[k]} is not a positive integer`);
   }

@@ -467,7 +467,7 @@ export class Model {
     const { b, observer } = this.builder(grad);
     const f = new Feeder(b);
     const { shape, body } = this.record(f, inputs);
-    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}#${this.ctx.kernels.attention}:${this.ctx.kernels.matmul}${grad ? `#grad:${params.join(',')}` : ''}`;
+    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}#${JSON.stringify(this.ctx.kernels)}${grad ? `#grad:${params.join(',')}` : ''}`;
     let entry = this.plans.get(key);
     if (entry) this.plans.delete(key); // re-inserted below as the most recent
     else {
