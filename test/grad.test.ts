@@ -3,7 +3,7 @@
 // hooks' grad_input / grad_output on attention modules, layers and stacks; then targets, hook fns and misuse.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../src/gpu/context.ts';
+import type { GpuContext, KernelChoice } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
@@ -64,8 +64,14 @@ const TOL = 1e-4;
 
 describe('gradients equal PyTorch autograd (≤ 1e-4 relative)', () => {
   for (const { name } of index) {
-    it(`${name}: input and attention-probability gradients and relevance maps, no hooks`, async () => {
+    // Both kernel sets: the GPU one (fused attention, tiled matmul, wide rows) and SwiftShader's (steps, direct, narrow).
+    it.each([
+      { attention: 'fused', matmul: 'tiled', rows: 'wide' },
+      { attention: 'steps', matmul: 'direct', rows: 'narrow' },
+    ] as KernelChoice[])(`${name}: input and attention-probability gradients and relevance maps, no hooks ($attention, $matmul, $rows)`, async (kernels) => {
       const { model, io, grad, inputs } = load(name);
+      const saved = ctx.kernels;
+      ctx.kernels = kernels;
       try {
         const { output } = await model.forward(inputs, { grad: true });
         expect(relErr('output', { shape: [...want(io, 'output').shape], data: output }, want(io, 'output'))).toBeLessThanOrEqual(1e-5);
@@ -84,6 +90,7 @@ describe('gradients equal PyTorch autograd (≤ 1e-4 relative)', () => {
         expect(Object.keys(maps).sort()).toEqual(fixtureMaps.sort());
         for (const [k, m] of Object.entries(maps)) expect(relErr(`relevance ${k}`, m!, want(grad, `relevance.${k}`), 'relevance maps'), `relevance ${k}`).toBeLessThanOrEqual(TOL);
       } finally {
+        ctx.kernels = saved;
         model.dispose();
       }
     });

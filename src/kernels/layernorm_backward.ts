@@ -87,7 +87,8 @@ export async function layerNormBackward(
     ['weight', bufs.weight, s.C],
   ]);
   checkDistinct(label, [['dx', bufs.dx]], all);
-  const wg = dxWorkgroupSize(s.C);
+  // ctx.kernels.rows narrow (SwiftShader): 4 threads per row at most, as the forward.
+  const wg = ctx.kernels.rows === 'narrow' ? Math.min(4, dxWorkgroupSize(s.C)) : dxWorkgroupSize(s.C);
   const pipeline = await ctx.pipelines.get({
     kernel: 'layernorm_backward',
     source,

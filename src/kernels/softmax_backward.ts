@@ -17,8 +17,9 @@ export interface SoftmaxBackwardBuffers {
   dx: GPUBufferBinding;
 }
 
-/** Threads per workgroup (one workgroup per row); SwiftShader pays per thread at every barrier, so 64 rather than 256. */
+/** Threads per workgroup (one workgroup per row): 64, or 4 with ctx.kernels.rows narrow (SwiftShader pays per thread at every barrier). */
 const WG = 64;
+const WG_NARROW = 4;
 
 function check(label: string, s: SoftmaxBackwardShape, bufs: SoftmaxBackwardBuffers): void {
   for (const [k, v] of [['rows', s.rows], ['n', s.n]] as const) {
@@ -37,7 +38,7 @@ function check(label: string, s: SoftmaxBackwardShape, bufs: SoftmaxBackwardBuff
 
 /**
  * dx = p ⊙ (dp − Σ_j p_j dp_j) per row of [rows, n]: the gradient through y = softmax(x) given y = p and dL/dy = dp.
- * Zero probabilities (masked keys, fully blocked rows) give zero gradients, not NaN. One workgroup of 64 threads per row.
+ * Zero probabilities (masked keys, fully blocked rows) give zero gradients, not NaN. One workgroup per row.
  */
 export async function softmaxBackward(
   ctx: GpuContext,
@@ -46,7 +47,7 @@ export async function softmaxBackward(
   label = 'softmax_backward',
 ): Promise<Dispatch> {
   check(label, shape, bufs);
-  const pipeline = await ctx.pipelines.get({ kernel: 'softmax_backward', source, constants: { WG } });
+  const pipeline = await ctx.pipelines.get({ kernel: 'softmax_backward', source, constants: { WG: ctx.kernels.rows === 'narrow' ? WG_NARROW : WG } });
   const params = ctx.uniform(`${label} params`, [shape.rows, shape.n]);
   return makeDispatch(ctx, label, pipeline, [bufs.p, bufs.dp, bufs.dx, { buffer: params }], grid1d(ctx, shape.rows), [params]);
 }
