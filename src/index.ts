@@ -1,5 +1,5 @@
 // attnscope: the browser-safe API (no Node imports). Node adds `attnscope/node` for Dawn.
-export { GpuContext, type GpuRequirements } from './gpu/context.ts';
+export { defaultKernels, GpuContext, type GpuRequirements, type KernelChoice } from './gpu/context.ts';
 export { GpuError } from './gpu/errors.ts';
 export { Model, type AttentionGrad, type BackwardResult, type ForwardOptions, type ForwardResult } from './model/model.ts';
 export type { BackwardTarget } from './model/target.ts';
