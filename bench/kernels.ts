@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       const c = Tensor.empty(ctx, [matmulExtent(shape, 'c')], 'c');
       const bufs = { a: { buffer: a.buffer }, b: { buffer: b.buffer }, c: { buffer: c.buffer } };
       const variants: [MatmulKernel, Dispatch][] = [
-        ['tiled', await matmul(ctx, bufs, shape)],
+        ['tiled', await matmul(ctx, bufs, shape, 'matmul', { direct: false })],
         ['direct', await matmul(ctx, bufs, shape, 'matmul direct', { direct: true })],
       ];
       // The naive baseline has no transA.
