@@ -24,6 +24,7 @@ struct Params {
   offA: u32, offB: u32, offC: u32,
   lda: u32, ldb: u32, ldc: u32, inner: u32,
   innerA: u32, innerB: u32, innerC: u32,
+  alpha: f32,
 }
 
 override WG: u32 = 16;
@@ -99,6 +100,7 @@ fn storeC(baseC: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (col >= p.N) { return; }
     var x = v.x;
     if (j == 1u) { x = v.y; } else if (j == 2u) { x = v.z; } else if (j == 3u) { x = v.w; }
+    x *= p.alpha;
 #if BIAS
     x += bias[col];
 #endif

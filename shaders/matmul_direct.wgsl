@@ -20,6 +20,7 @@ struct Params {
   offA: u32, offB: u32, offC: u32,
   lda: u32, ldb: u32, ldc: u32, inner: u32,
   innerA: u32, innerB: u32, innerC: u32,
+  alpha: f32,
 }
 
 override WG: u32 = 8;
@@ -157,7 +158,7 @@ fn outer(acc: mat4x4<f32>, av: vec4<f32>, bv: vec4<f32>) -> mat4x4<f32> {
 // Row m of C, columns n0 .. n0+3 (those below N).
 fn store(baseC: u32, m: u32, n0: u32, v: vec4<f32>) {
   if (m >= p.M || n0 >= p.N) { return; }
-  var x = v;
+  var x = v * p.alpha;
 #if BIAS
   x += vec4<f32>(bias[n0], bias[min(n0 + 1u, p.N - 1u)], bias[min(n0 + 2u, p.N - 1u)], bias[min(n0 + 3u, p.N - 1u)]);
 #endif

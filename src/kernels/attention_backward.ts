@@ -1,10 +1,11 @@
 import type { GpuContext } from '../gpu/context.ts';
-import source from '../../shaders/attention_backward.wgsl?raw';
 import { type AttentionShape, attentionLayout, layoutExtent, MAX_HEAD_DIM, type RowLayout } from './attention.ts';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import type { Dispatch } from './dispatch.ts';
+import { matmul, type MatmulShape } from './matmul.ts';
 import { softmaxBackwardRef } from './softmax_backward.ts';
 
-// The backward pass of attention(), as four strided per-head products plus softmaxBackward:
+// The backward pass of attention(), as four strided per-head matmuls (matmul's two-level batch over B*H heads,
+// row strides for the q/k/v/o layouts) plus softmaxBackward:
 //   dP = dO · Vᵀ                    attentionProbsGrad   [B, H, L, S]
 //   dS = softmaxBackward(P, dP)     (softmax_backward.ts, rows B*H*L, n S)
 //   dQ = scale · dS · K             attentionQueryGrad   at shape.q's layout
@@ -14,36 +15,7 @@ import { softmaxBackwardRef } from './softmax_backward.ts';
 // hence dS = 0. Each gradient kernel writes only the H*D columns of its layout, so dQ, dK and dV may be
 // slices of one packed [rows, 3E] buffer (packedQkvLayouts), filled by three dispatches.
 
-/** Threads per side of the workgroup (WG x WG = 64 threads); each thread computes a 4x4 block, a 32x32 tile. */
-const WG = 8;
-const TILE = 4 * WG;
-
 type FullShape = ReturnType<typeof attentionLayout>;
-
-/** Operand (m, k), (k, n) or (m, n) of batch b, head h at off + b*strideB + h*strideH + i*strideI + j*strideJ. */
-interface View {
-  off: number;
-  strideB: number;
-  strideH: number;
-  /** Stride of the first index (m for A and C, k for B). */
-  strideI: number;
-  /** Stride of the second index (k for A, n for B and C). */
-  strideJ: number;
-}
-
-/** The rows (i = l or s, j = d) of a strided Q/K/V/O layout, or their transpose. */
-function rows(lay: RowLayout, D: number): View {
-  return { off: lay.off, strideB: lay.strideB, strideH: D, strideI: lay.strideL, strideJ: 1 };
-}
-
-function transpose(v: View): View {
-  return { ...v, strideI: v.strideJ, strideJ: v.strideI };
-}
-
-/** The contiguous [B, H, L, S] probabilities (or their gradients): (l, s). */
-function probsView(s: FullShape): View {
-  return { off: 0, strideB: s.H * s.L * s.S, strideH: s.L * s.S, strideI: s.S, strideJ: 1 };
-}
 
 function bindingBytes(b: GPUBufferBinding): number {
   return b.size ?? b.buffer.size - (b.offset ?? 0);
@@ -77,23 +49,18 @@ function checkBuffers(label: string, need: [string, GPUBufferBinding, number][],
   }
 }
 
-/** C(m, n) = alpha · Σ_k A(m, k) · B(k, n) for every (b, h): one dispatch of attention_backward.wgsl. */
-async function product(
-  ctx: GpuContext,
-  label: string,
-  s: FullShape,
-  dims: { M: number; N: number; K: number; alpha: number },
-  ops: { a: [GPUBufferBinding, View]; b: [GPUBufferBinding, View]; c: [GPUBufferBinding, View] },
-): Promise<Dispatch> {
-  const pipeline = await ctx.pipelines.get({ kernel: 'attention_backward', source, constants: { WG } });
-  const tilesM = Math.ceil(dims.M / TILE);
-  const tilesN = Math.ceil(dims.N / TILE);
-  const count = s.B * s.H * tilesM * tilesN;
-  if (count >= 2 ** 32) throw new Error(`${label}: ${count} workgroups do not fit 32-bit indexing`);
-  const view = (v: View) => [v.off, v.strideB, v.strideH, v.strideI, v.strideJ];
-  const words = [dims.M, dims.N, dims.K, s.H, tilesM, tilesN, count, dims.alpha, ...view(ops.a[1]), ...view(ops.b[1]), ...view(ops.c[1])];
-  const params = ctx.uniform(`${label} params`, words, new Set([7]));
-  return makeDispatch(ctx, label, pipeline, [ops.a[0], ops.b[0], ops.c[0], { buffer: params }], grid1d(ctx, count), [params]);
+/** Per-head operand views for matmul's two-level batch (z = b*H + h): a strided row layout, or the [B, H, L, S] probabilities. */
+type Operand = 'A' | 'B' | 'C';
+function rows(lay: RowLayout, D: number, x: Operand): Partial<MatmulShape> {
+  return { [`off${x}`]: lay.off, [`stride${x}`]: lay.strideB, [`innerStride${x}`]: D, [`ld${x.toLowerCase()}`]: lay.strideL };
+}
+function probs(s: FullShape, x: Operand): Partial<MatmulShape> {
+  return { [`off${x}`]: 0, [`stride${x}`]: s.H * s.L * s.S, [`innerStride${x}`]: s.L * s.S, [`ld${x.toLowerCase()}`]: s.S };
+}
+
+/** C = alpha · op(A) · op(B) for every (b, h): one matmul dispatch over the B*H heads. */
+function perHead(ctx: GpuContext, label: string, s: FullShape, shape: MatmulShape, bufs: { a: GPUBufferBinding; b: GPUBufferBinding; c: GPUBufferBinding }): Promise<Dispatch> {
+  return matmul(ctx, bufs, { batch: s.B * s.H, inner: s.H, ...shape }, label);
 }
 
 /** dP[b,h,l,s] = Σ_d dO[b,h,l,d] · V[b,h,s,d]  (dO read at shape.o layout, V at shape.v layout; dP contiguous [B,H,L,S]). */
@@ -111,11 +78,7 @@ export async function attentionProbsGrad(
     ['v', bufs.v, layoutExtent(s.v, s.B, s.S, E)],
     ['dP', bufs.dP, s.B * s.H * s.L * s.S],
   ], 'dP');
-  return product(ctx, label, s, { M: s.L, N: s.S, K: s.D, alpha: 1 }, {
-    a: [bufs.dO, rows(s.o, s.D)],
-    b: [bufs.v, transpose(rows(s.v, s.D))],
-    c: [bufs.dP, probsView(s)],
-  });
+  return perHead(ctx, label, s, { M: s.L, N: s.S, K: s.D, transB: true, ...rows(s.o, s.D, 'A'), ...rows(s.v, s.D, 'B'), ...probs(s, 'C') }, { a: bufs.dO, b: bufs.v, c: bufs.dP });
 }
 
 /** dQ[b,h,l,d] = scale · Σ_s dS[b,h,l,s] · K[b,h,s,d], written at shape.q layout (only the H*D columns of each q row; other columns of the buffer untouched). */
@@ -133,11 +96,7 @@ export async function attentionQueryGrad(
     ['k', bufs.k, layoutExtent(s.k, s.B, s.S, E)],
     ['dq', bufs.dq, layoutExtent(s.q, s.B, s.L, E)],
   ], 'dq');
-  return product(ctx, label, s, { M: s.L, N: s.D, K: s.S, alpha: s.scale }, {
-    a: [bufs.dS, probsView(s)],
-    b: [bufs.k, rows(s.k, s.D)],
-    c: [bufs.dq, rows(s.q, s.D)],
-  });
+  return perHead(ctx, label, s, { M: s.L, N: s.D, K: s.S, alpha: s.scale, ...probs(s, 'A'), ...rows(s.k, s.D, 'B'), ...rows(s.q, s.D, 'C') }, { a: bufs.dS, b: bufs.k, c: bufs.dq });
 }
 
 /** dK[b,h,s,d] = scale · Σ_l dS[b,h,l,s] · Q[b,h,l,d], written at shape.k layout. */
@@ -155,11 +114,7 @@ export async function attentionKeyGrad(
     ['q', bufs.q, layoutExtent(s.q, s.B, s.L, E)],
     ['dk', bufs.dk, layoutExtent(s.k, s.B, s.S, E)],
   ], 'dk');
-  return product(ctx, label, s, { M: s.S, N: s.D, K: s.L, alpha: s.scale }, {
-    a: [bufs.dS, transpose(probsView(s))],
-    b: [bufs.q, rows(s.q, s.D)],
-    c: [bufs.dk, rows(s.k, s.D)],
-  });
+  return perHead(ctx, label, s, { M: s.S, N: s.D, K: s.L, alpha: s.scale, transA: true, ...probs(s, 'A'), ...rows(s.q, s.D, 'B'), ...rows(s.k, s.D, 'C') }, { a: bufs.dS, b: bufs.q, c: bufs.dk });
 }
 
 /** dV[b,h,s,d] = Σ_l P[b,h,l,s] · dO[b,h,l,d], written at shape.v layout (dO at shape.o layout). */
@@ -177,11 +132,7 @@ export async function attentionValueGrad(
     ['dO', bufs.dO, layoutExtent(s.o, s.B, s.L, E)],
     ['dv', bufs.dv, layoutExtent(s.v, s.B, s.S, E)],
   ], 'dv');
-  return product(ctx, label, s, { M: s.S, N: s.D, K: s.L, alpha: 1 }, {
-    a: [bufs.p, transpose(probsView(s))],
-    b: [bufs.dO, rows(s.o, s.D)],
-    c: [bufs.dv, rows(s.v, s.D)],
-  });
+  return perHead(ctx, label, s, { M: s.S, N: s.D, K: s.L, transA: true, ...probs(s, 'A'), ...rows(s.o, s.D, 'B'), ...rows(s.v, s.D, 'C') }, { a: bufs.p, b: bufs.dO, c: bufs.dv });
 }
 
 /**

@@ -26,6 +26,8 @@ export interface MatmulShape {
   offA?: number;
   offB?: number;
   offC?: number;
+  /** Multiplies the product (before the bias); default 1. */
+  alpha?: number;
   /** Row stride of A as stored (≥ K, or ≥ M with transA); default the row length. */
   lda?: number;
   /** Row stride of B as stored (≥ N, or ≥ K with transB); default the row length. */
@@ -83,6 +85,7 @@ export function matmulLayout(s: MatmulShape): Required<MatmulShape> {
     offA: 0,
     offB: 0,
     offC: 0,
+    alpha: 1,
     lda: s.transA ? s.M : s.K,
     ldb: s.transB ? s.K : s.N,
     ldc: s.N,
@@ -102,8 +105,10 @@ function isStrided(s: Required<MatmulShape>): boolean {
 /** Checks a filled-in shape. `strided`: the kernel reads lda / ldb / ldc and inner (matmul does, matmul_naive does not). */
 export function checkMatmulShape(label: string, s: Required<MatmulShape>, strided = false): void {
   for (const [k, v] of Object.entries(s)) {
+    if (k === 'alpha') continue;
     if (typeof v === 'number' && (!Number.isInteger(v) || v < 0 || v >= 2 ** 32)) throw new Error(`${label}: ${k} = ${v} is not a non-negative 32-bit integer`);
   }
+  if (!Number.isFinite(s.alpha)) throw new Error(`${label}: alpha = ${s.alpha} is not finite`);
   if (s.M < 1 || s.N < 1 || s.K < 1 || s.batch < 1) throw new Error(`${label}: M, N, K and batch must be at least 1 (got ${s.M}, ${s.N}, ${s.K}, ${s.batch})`);
   if (!strided && isStrided(s)) throw new Error(`${label}: row strides (lda, ldb, ldc) and a two-level batch (inner) need the tiled matmul`);
   if (s.inner < 1) throw new Error(`${label}: inner must be at least 1 (got ${s.inner})`);
@@ -185,8 +190,8 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
   });
   const params = ctx.uniform(`${label} params`, [
     s.M, s.N, s.K, s.batch, s.strideA, s.strideB, s.strideC, s.offA, s.offB, s.offC,
-    s.lda, s.ldb, s.ldc, s.inner, s.innerStrideA, s.innerStrideB, s.innerStrideC,
-  ]);
+    s.lda, s.ldb, s.ldc, s.inner, s.innerStrideA, s.innerStrideB, s.innerStrideC, s.alpha,
+  ], new Set([17]));
   const tile = (direct ? 8 : 4) * wg;
   const grid: [number, number, number] = [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch];
   return makeDispatch(ctx, label, pipeline, [bufs.a, bufs.b, bufs.c, bufs.bias, { buffer: params }], grid, [params]);
@@ -203,11 +208,11 @@ export function matmulRef(a: Float32Array, b: Float32Array, shape: MatmulShape, 
     const bc = s.offC + zo * s.strideC + zi * s.innerStrideC;
     for (let m = 0; m < s.M; m++) {
       for (let n = 0; n < s.N; n++) {
-        let acc = bias ? bias[n] : 0;
+        let acc = 0;
         for (let k = 0; k < s.K; k++) {
           acc += (s.transA ? a[ba + k * s.lda + m] : a[ba + m * s.lda + k]) * (s.transB ? b[bb + n * s.ldb + k] : b[bb + k * s.ldb + n]);
         }
-        out[bc + m * s.ldc + n] = acc;
+        out[bc + m * s.ldc + n] = Math.fround(s.alpha) * acc + (bias ? bias[n] : 0);
       }
     }
   }
