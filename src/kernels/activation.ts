@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/activation.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 
 /** ReLU, or GELU with the exact erf (PyTorch's default approximate='none'). */
 export type ActivationKind = 'relu' | 'gelu';
@@ -50,11 +50,6 @@ export async function activation(
   return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, bufs.bias, { buffer: params }], grid, [params]);
 }
 
-/** Elements a binding exposes to the shader (f32). */
-function elems(b: GPUBufferBinding): number {
-  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
-}
-
 /**
  * dx = dy · f'(x) elementwise over n (relu: 1 where x > 0 else 0, PyTorch's convention at 0 is 0; gelu
  * exact-erf: Φ(x) + x·φ(x)). x is the activation's INPUT (pre-activation). dx must be a buffer of its own
@@ -72,7 +67,7 @@ export async function activationBackward(
   for (const name of ['x', 'dy', 'dx'] as const) {
     const b = bufs[name];
     if (!b?.buffer) throw new Error(`${label}: buffer ${name} is missing`);
-    if (elems(b) < n) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, n = ${n} needs ${n}`);
+    if (bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, n = ${n} needs ${n}`);
   }
   if (bufs.dx.buffer === bufs.x.buffer || bufs.dx.buffer === bufs.dy.buffer) {
     throw new Error(`${label}: dx must be a buffer distinct from x and dy`);

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attention.wgsl?raw';
 import { attentionSoftmax } from './attention_softmax.ts';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 import { matmul } from './matmul.ts';
 
 /**
@@ -113,7 +113,8 @@ export function attentionLayout(s: AttentionShape): FullShape {
   };
 }
 
-function checkShape(label: string, s: FullShape, headDimLimit = true): void {
+/** Integers, sizes, the head-dim limit (unless headDimLimit is false), a finite scale and a 32-bit causal offset. */
+export function checkAttentionShape(label: string, s: FullShape, headDimLimit = true): void {
   const ints: [string, number][] = [
     ['B', s.B], ['H', s.H], ['L', s.L], ['S', s.S], ['D', s.D],
     ...(['q', 'k', 'v', 'o'] as const).flatMap((n) => [[`${n}.off`, s[n].off], [`${n}.strideB`, s[n].strideB], [`${n}.strideL`, s[n].strideL]] as [string, number][]),
@@ -125,11 +126,6 @@ function checkShape(label: string, s: FullShape, headDimLimit = true): void {
   if (headDimLimit && s.D > MAX_HEAD_DIM) throw new Error(`${label}: head dim D = ${s.D} exceeds the attention kernel's maximum of ${MAX_HEAD_DIM}`);
   if (!Number.isFinite(s.scale)) throw new Error(`${label}: scale ${s.scale} is not finite`);
   if (!Number.isInteger(s.causalOffset) || Math.abs(s.causalOffset) >= 2 ** 31) throw new Error(`${label}: causalOffset ${s.causalOffset} is not a 32-bit integer`);
-}
-
-/** Bytes a binding exposes to the shader. */
-function bindingBytes(b: GPUBufferBinding): number {
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
 }
 
 /** WGSL clamps out-of-bounds accesses silently, so the host checks that every element read or written is in its binding. */
@@ -145,7 +141,7 @@ function checkBuffers(label: string, bufs: AttentionBuffers, s: FullShape, write
     ['probs', writeProbs ? bufs.probs : undefined, s.B * s.H * s.L * s.S],
   ];
   for (const [name, b, n] of need) {
-    if (b && bindingBytes(b) < 4 * n) throw new Error(`${label}: buffer ${name} holds ${bindingBytes(b) / 4} f32 elements, the shape needs ${n}`);
+    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
   }
   if (writeProbs && !bufs.probs) throw new Error(`${label}: writeProbs needs a probs buffer [B, H, L, S]`);
   if (!writeProbs && bufs.probs) throw new Error(`${label}: a probs buffer was given without writeProbs`);
@@ -173,7 +169,7 @@ export async function attention(
 ): Promise<Dispatch> {
   const s = attentionLayout(shape);
   const writeProbs = opts.writeProbs ?? false;
-  checkShape(label, s);
+  checkAttentionShape(label, s);
   checkBuffers(label, bufs, s, writeProbs);
   const pipeline = await ctx.pipelines.get({ kernel: 'attention', source, defines: { PROBS: writeProbs }, constants: { WG } });
   const words = [
@@ -220,7 +216,7 @@ export async function attentionSteps(
   opts: AttentionStepsOptions = {},
 ): Promise<Dispatch[]> {
   const s = attentionLayout(shape);
-  checkShape(label, s, false);
+  checkAttentionShape(label, s, false);
   const probs = bufs.probs;
   if (!probs) throw new Error(`${label}: attentionSteps needs a probs buffer [B, H, L, S]`);
   checkBuffers(label, bufs, s, true);

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { type AttentionShape, attentionLayout, layoutExtent, MAX_HEAD_DIM, type RowLayout } from './attention.ts';
-import type { Dispatch } from './dispatch.ts';
+import { type AttentionShape, attentionLayout, checkAttentionShape, layoutExtent, type RowLayout } from './attention.ts';
+import { bindingElems, type Dispatch } from './dispatch.ts';
 import { matmul, type MatmulShape } from './matmul.ts';
 import { softmaxBackwardRef } from './softmax_backward.ts';
 
@@ -17,21 +17,8 @@ import { softmaxBackwardRef } from './softmax_backward.ts';
 
 type FullShape = ReturnType<typeof attentionLayout>;
 
-function bindingBytes(b: GPUBufferBinding): number {
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
-}
-
 function checkShape(label: string, s: FullShape): void {
-  const ints: [string, number][] = [
-    ['B', s.B], ['H', s.H], ['L', s.L], ['S', s.S], ['D', s.D],
-    ...(['q', 'k', 'v', 'o'] as const).flatMap((n) => [[`${n}.off`, s[n].off], [`${n}.strideB`, s[n].strideB], [`${n}.strideL`, s[n].strideL]] as [string, number][]),
-  ];
-  for (const [k, v] of ints) {
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) throw new Error(`${label}: ${k} = ${v} is not a non-negative 32-bit integer`);
-  }
-  if (s.B < 1 || s.H < 1 || s.L < 1 || s.S < 1 || s.D < 1) throw new Error(`${label}: B, H, L, S and D must be at least 1 (got ${s.B}, ${s.H}, ${s.L}, ${s.S}, ${s.D})`);
-  if (s.D > MAX_HEAD_DIM) throw new Error(`${label}: head dim D = ${s.D} exceeds the attention kernel's maximum of ${MAX_HEAD_DIM}`);
-  if (!Number.isFinite(s.scale)) throw new Error(`${label}: scale ${s.scale} is not finite`);
+  checkAttentionShape(label, s);
   if (s.B * s.H * s.L * s.S >= 2 ** 32) throw new Error(`${label}: B*H*L*S = ${s.B * s.H * s.L * s.S} does not fit 32-bit indexing`);
 }
 
@@ -39,7 +26,7 @@ function checkShape(label: string, s: FullShape): void {
 function checkBuffers(label: string, need: [string, GPUBufferBinding, number][], written: string): void {
   for (const [name, b, n] of need) {
     if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
-    if (bindingBytes(b) < 4 * n) throw new Error(`${label}: buffer ${name} holds ${bindingBytes(b) / 4} f32 elements, the shape needs ${n}`);
+    if (bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
   }
   const out = need.find(([name]) => name === written)!;
   for (const [name, b] of need) {

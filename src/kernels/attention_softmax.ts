@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attention_softmax.wgsl?raw';
 import { type AttentionMasks, type AttentionShape, attentionLayout } from './attention.ts';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 
 export interface AttentionSoftmaxBuffers {
   /** [B, H, L, S] contiguous: the raw scores Q·Kᵀ in, the probabilities out. */
@@ -14,10 +14,6 @@ export interface AttentionSoftmaxBuffers {
 
 /** Threads per workgroup, one row each (no barriers, so the size only sets the grid's granularity). */
 const WG = 64;
-
-function bindingBytes(b: GPUBufferBinding): number {
-  return b.size ?? b.buffer.size - (b.offset ?? 0);
-}
 
 /**
  * In place on probs [B, H, L, S]: P = softmax_s(scale·P + mask + keyPaddingMask), with attention()'s masking rules
@@ -46,7 +42,7 @@ export async function attentionSoftmax(
   ];
   for (const [name, b, n] of need) {
     if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
-    if (b && bindingBytes(b) < 4 * n) throw new Error(`${label}: buffer ${name} holds ${bindingBytes(b) / 4} f32 elements, the shape needs ${n}`);
+    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
   }
   for (const [name, b] of [['mask', bufs.mask], ['keyPaddingMask', bufs.keyPaddingMask]] as const) {
     if (b?.buffer === bufs.probs.buffer) throw new Error(`${label}: buffer probs must not be the same GPUBuffer as ${name} (it is written)`);

@@ -44,6 +44,11 @@ export function grid1d(ctx: GpuContext, count: number): [number, number, number]
   return [Math.ceil(count / y), y, 1];
 }
 
+/** f32 elements a binding exposes to the shader (WGSL clamps accesses past them silently, so kernels check). */
+export function bindingElems(b: GPUBufferBinding): number {
+  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
+}
+
 /** Records one dispatch into a compute pass. */
 export function encodeOne(pass: GPUComputePassEncoder, d: Dispatch): void {
   pass.setPipeline(d.pipeline);

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/embedding_backward.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 import { checkTokenIds, type EmbeddingShape } from './embedding.ts';
 
 /** Most column units (threads) per workgroup, and table rows per workgroup: VB * WG vec4 accumulators are 8 KiB. */
@@ -12,11 +12,6 @@ function workgroupSize(units: number): number {
   let wg = 1;
   while (wg < Math.min(units, MAX_WG)) wg *= 2;
   return wg;
-}
-
-/** Elements a binding exposes to the shader (4-byte words). */
-function elems(b: GPUBufferBinding): number {
-  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
 }
 
 /**
@@ -39,7 +34,7 @@ export async function embeddingBackward(
   }
   if (vocab * C >= 2 ** 32 || n * C >= 2 ** 32) throw new Error(`${label}: [${vocab}, ${C}] table or [${n}, ${C}] gradient exceeds 2^32 elements`);
   for (const [name, b, need] of [['ids', bufs.ids, n], ['dy', bufs.dy, n * C], ['dTable', bufs.dTable, vocab * C]] as const) {
-    if (elems(b) < need) throw new Error(`${label}: buffer ${name} holds ${elems(b)} elements, the shape needs ${need}`);
+    if (bindingElems(b) < need) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} elements, the shape needs ${need}`);
   }
   if (bufs.dTable.buffer === bufs.ids.buffer || bufs.dTable.buffer === bufs.dy.buffer) {
     throw new Error(`${label}: dTable shares a GPUBuffer with ${bufs.dTable.buffer === bufs.ids.buffer ? 'ids' : 'dy'}; it needs a buffer of its own`);

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/layernorm_backward.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 import { LAYERNORM_EPS } from './layernorm.ts';
 
 /** The gradient of torch.nn.LayerNorm over the last dim of [rows, C]. */
@@ -25,11 +25,6 @@ function dxWorkgroupSize(C: number): number {
   return wg;
 }
 
-/** Elements a binding exposes to the shader (f32). */
-function elems(b: GPUBufferBinding): number {
-  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
-}
-
 function checkShape(label: string, s: LayerNormBackwardShape): Required<LayerNormBackwardShape> {
   const full = { eps: LAYERNORM_EPS, ...s };
   for (const k of ['rows', 'C'] as const) {
@@ -43,7 +38,7 @@ function checkShape(label: string, s: LayerNormBackwardShape): Required<LayerNor
 /** WGSL clamps out-of-bounds accesses silently: every binding must hold what the shape reaches. */
 function checkSizes(label: string, need: [string, GPUBufferBinding | undefined, number][]): void {
   for (const [name, b, n] of need) {
-    if (b && elems(b) < n) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, the shape needs ${n}`);
+    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
   }
 }
 

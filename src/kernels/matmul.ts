@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import directSource from '../../shaders/matmul_direct.wgsl?raw';
 import source from '../../shaders/matmul.wgsl?raw';
-import { type Dispatch, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, makeDispatch } from './dispatch.ts';
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias) for z < batch. Strides and offsets are in elements; a stride of 0 broadcasts.
@@ -137,11 +137,6 @@ function maxBatchOffset(s: Required<MatmulShape>, stride: number, innerStride: n
   return Math.max(at(s.batch - 1), lastFull >= 0 ? at(lastFull) : 0);
 }
 
-/** Elements a binding exposes to the shader (f32). */
-function elems(b: GPUBufferBinding): number {
-  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
-}
-
 /** WGSL clamps out-of-bounds accesses silently, so every element the shape reaches must be in its binding. */
 /**
  * The number of elements a buffer needs for operand 'a', 'b' or 'c' of the shape: its largest batch offset
@@ -165,7 +160,7 @@ function checkMatmulBuffers(label: string, bufs: MatmulBuffers, s: Required<Matm
   ];
   for (const [name, b, n] of need) {
     if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
-    if (b && elems(b) < n) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, the shape needs ${n}`);
+    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
   }
 }
 

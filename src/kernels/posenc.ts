@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/posenc.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 
 /**
  * x is [B, L, C] when batchFirst, else [L, B, C] (nn.Transformer's default layout). Position l of the
@@ -68,11 +68,6 @@ export function checkPosEncShape(label: string, s: PosEncShape, maxLen?: number)
   return full;
 }
 
-/** Elements a binding exposes to the shader (4-byte words). */
-function elems(b: GPUBufferBinding): number {
-  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
-}
-
 /**
  * out = x * scale + pe[position] (pe absent: x * scale only). Without `x`, in place on `out`. `maxLen` is pe's
  * row count (its binding holds maxLen * C floats); it is checked only when pe is given.
@@ -86,7 +81,7 @@ export async function posEnc(ctx: GpuContext, bufs: PosEncBuffers, shape: PosEnc
     ['out', bufs.out, n],
   ];
   for (const [name, b, want] of need) {
-    if (b && elems(b) < want) throw new Error(`${label}: buffer ${name} holds ${elems(b)} elements, the shape needs ${want}`);
+    if (b && bindingElems(b) < want) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} elements, the shape needs ${want}`);
   }
   if (bufs.x && bufs.x.buffer === bufs.out.buffer) throw new Error(`${label}: x and out are the same buffer; omit x to work in place`);
   if (bufs.pe && bufs.pe.buffer === bufs.out.buffer) throw new Error(`${label}: pe and out are the same buffer`);

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/sum_rows.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
 
 /** A row-major [rows, n] matrix, summed over its rows. */
 export interface SumRowsShape {
@@ -20,11 +20,6 @@ function rowLanes(rows: number): number {
   return rl;
 }
 
-/** Elements a binding exposes to the shader (f32). */
-function elems(b: GPUBufferBinding): number {
-  return Math.floor((b.size ?? b.buffer.size - (b.offset ?? 0)) / 4);
-}
-
 /**
  * y[n] = Σ_rows x[rows, n]: column sums, e.g. a Linear's bias gradient db = Σ_m dY[m, :].
  * Deterministic (fixed order, no atomics) and accurate over many rows: 16 row lanes per column (fewer for
@@ -39,7 +34,7 @@ export async function sumRows(ctx: GpuContext, bufs: { x: GPUBufferBinding; y: G
   }
   if (rows * n >= 2 ** 32) throw new Error(`${label}: rows * n = ${rows * n} does not fit 32-bit indexing`);
   for (const [name, b, need] of [['x', bufs.x, rows * n], ['y', bufs.y, n]] as const) {
-    if (elems(b) < need) throw new Error(`${label}: buffer ${name} holds ${elems(b)} f32 elements, the shape [${rows}, ${n}] needs ${need}`);
+    if (bindingElems(b) < need) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape [${rows}, ${n}] needs ${need}`);
   }
   if (bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same GPUBuffer; y needs a buffer of its own`);
   const vec4 = n % 4 === 0;
