@@ -26,8 +26,6 @@ export interface ParamGrad {
 }
 
 export interface Backward {
-  /** The gradient of the forward's output, filled from the CPU when the backward phase runs. */
-  seed: Act;
   /** Gradients of the parameters `wantsParam` asked for, in parts. */
   params: ParamGrad[];
   /** Final gradient of every forward activation one reached (absent: zero). */
@@ -46,6 +44,7 @@ export async function recordBackward(b: PlanBuilder, output: Act, observer?: Bac
   const end = b.steps.length;
   const steps = b.steps.slice(0, end);
   b.beginBackward();
+  // The gradient of the forward's output: the backward phase's only input, filled from the CPU when it runs.
   const seed = b.input(output.shape, 'backward seed');
   const grads = new Map<number, Act>([[output.id, seed]]);
   const kept = new Map<string, Map<string, Act>>();
@@ -128,7 +127,7 @@ export async function recordBackward(b: PlanBuilder, output: Act, observer?: Bac
     };
     await b.at(st.module, async () => rule(g));
   }
-  return { seed, grads, kept, params };
+  return { grads, kept, params };
 }
 
 /** The backward of a sum (or an identity): every addend gets the sum's gradient. */
