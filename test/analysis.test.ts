@@ -1,0 +1,202 @@
+// src/analysis on the CPU: head means and rollout against hand-worked values and a brute-force f64 version,
+// streams of attention modules, and relevance rows' targets and gathering against a stand-in model.
+import { describe, expect, it } from 'vitest';
+import { type AttentionModuleInfo, attentionStream, byStream } from '../src/analysis/attention_modules.ts';
+import { relevanceRows, type RelevanceModel } from '../src/analysis/relevance_rows.ts';
+import { headMean, rollout } from '../src/analysis/rollout.ts';
+import type { CapturedTensor } from '../src/hooks/registry.ts';
+import type { BackwardTarget } from '../src/model/target.ts';
+
+const t = (shape: number[], data: number[]): CapturedTensor => ({ shape, data: Float32Array.from(data) });
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+/** Random attention probabilities [B, H, L, L]: softmax rows, with the future masked when causal. */
+function randomAttention(B: number, H: number, L: number, rand: () => number, causal = false): CapturedTensor {
+  const data = new Float32Array(B * H * L * L);
+  for (let r = 0; r < B * H * L; r++) {
+    const i = r % L;
+    const e = Array.from({ length: L }, (_, j) => (causal && j > i ? 0 : Math.exp(4 * rand())));
+    const sum = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, j) => (data[r * L + j] = v / sum));
+  }
+  return { shape: [B, H, L, L], data };
+}
+
+/** Rollout in f64 with plain matrices: R = Â_l ··· Â_1, Â = rownorm(mean_h(A)/2 + I/2). */
+function rolloutF64(layers: CapturedTensor[], b: number): number[][] {
+  const [, H, L] = layers[0].shape;
+  let r: number[][] | undefined;
+  for (const w of layers) {
+    const hat = Array.from({ length: L }, (_, i) => {
+      const row = Array.from({ length: L }, (_, j) => {
+        let m = 0;
+        for (let h = 0; h < H; h++) m += w.data[((b * H + h) * L + i) * L + j];
+        return m / H / 2 + (i === j ? 0.5 : 0);
+      });
+      const s = row.reduce((a, v) => a + v, 0);
+      return row.map((v) => v / s);
+    });
+    const prev = r;
+    r = prev ? hat.map((row) => prev[0].map((_, j) => row.reduce((a, v, k) => a + v * prev[k][j], 0))) : hat;
+  }
+  return r!;
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+describe('headMean', () => {
+  it('averages the heads of every batch element', () => {
+    // B = 2, H = 2, L = 1, S = 2
+    const m = headMean(t([2, 2, 1, 2], [1, 0, 0, 1, 0.25, 0.75, 0.75, 0.25]));
+    expect(m.shape).toEqual([2, 1, 2]);
+    expect(Array.from(m.data)).toEqual([0.5, 0.5, 0.5, 0.5]);
+    const w = t([1, 3, 2, 2], [0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.6, 0.4, 0.6, 0.4, 0, 1]);
+    expect(maxDiff(headMean(w).data, [0.3, 0.7, 0.3, 0.7])).toBeLessThan(1e-7);
+  });
+
+  it('rejects what is not [B, H, L, S]', () => {
+    expect(() => headMean(t([2, 2, 2], [0, 0, 0, 0, 0, 0, 0, 0]))).toThrow(/expected attention weights \[B, H, L, S\], got \[2, 2, 2\]/);
+    expect(() => headMean(t([1, 1, 2, 2], [0, 0, 0]))).toThrow(/holding 3 values/);
+  });
+});
+
+describe('rollout', () => {
+  it('a hand-worked two-layer stack: residual mix, row normalisation, product from the first layer up', () => {
+    // Layer 0, two heads averaging to A0 = [[1, 0], [0.5, 0.5]]: Â0 = [[1, 0], [0.25, 0.75]].
+    const l0 = t([1, 2, 2, 2], [1, 0, 1, 0, 1, 0, 0, 1]);
+    // Layer 1: A1 = [[0, 1], [1, 0]] -> Â1 = [[0.5, 0.5], [0.5, 0.5]]; R1 = Â1 · Â0 = [[0.625, 0.375], [0.625, 0.375]].
+    const l1 = t([1, 1, 2, 2], [0, 1, 1, 0]);
+    const [r0, r1] = rollout([l0, l1]);
+    expect(r0.shape).toEqual([1, 2, 2]);
+    expect(Array.from(r0.data)).toEqual([1, 0, 0.25, 0.75]);
+    expect(Array.from(r1.data)).toEqual([0.625, 0.375, 0.625, 0.375]);
+  });
+
+  it('renormalises rows that do not sum to 1', () => {
+    // Row [0.2, 0.2]: 0.5·A + 0.5·I = [0.6, 0.1] -> [6/7, 1/7]; row [0, 0]: [0, 0.5] -> [0, 1].
+    const [r] = rollout([t([1, 1, 2, 2], [0.2, 0.2, 0, 0])]);
+    expect(maxDiff(r.data, [6 / 7, 1 / 7, 0, 1])).toBeLessThan(1e-7);
+  });
+
+  it('matches a brute-force f64 rollout per batch element, every layer; rows sum to 1', () => {
+    const rand = rng(3);
+    const [B, H, L] = [2, 3, 9];
+    for (const causal of [false, true]) {
+      const layers = Array.from({ length: 4 }, () => randomAttention(B, H, L, rand, causal));
+      const got = rollout(layers);
+      expect(got).toHaveLength(4);
+      got.forEach((r, l) => {
+        expect(r.shape).toEqual([B, L, L]);
+        for (let b = 0; b < B; b++) {
+          const want = rolloutF64(layers.slice(0, l + 1), b).flat();
+          const row = r.data.subarray(b * L * L, (b + 1) * L * L);
+          expect(maxDiff(row, want), `layer ${l} batch ${b}`).toBeLessThan(2e-6);
+          for (let i = 0; i < L; i++) expect(row.subarray(i * L, (i + 1) * L).reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
+        }
+      });
+      // A causal stack rolls out to a lower-triangular map.
+      if (causal) expect(Array.from(got[3].data).filter((v, k) => k % L > Math.floor(k / L) % L && v !== 0)).toEqual([]);
+    }
+  });
+
+  it('rejects cross-attention and layers of different sizes', () => {
+    const rand = rng(1);
+    expect(() => rollout([t([1, 1, 2, 3], [0, 0, 0, 0, 0, 0])])).toThrow(/layer 0 is \[1, 1, 2, 3\], expected square self-attention \[1, H, 2, 2\]/);
+    expect(() => rollout([randomAttention(1, 2, 3, rand), randomAttention(1, 2, 4, rand)])).toThrow(/layer 1 is \[1, 2, 4, 4\]/);
+    expect(() => rollout([randomAttention(1, 2, 3, rand), randomAttention(2, 2, 3, rand)])).toThrow(/layer 1 is \[2, 2, 3, 3\]/);
+    expect(() => rollout([])).toThrow(/no layers/);
+  });
+});
+
+describe('attention streams', () => {
+  const m = (path: string, role: AttentionModuleInfo['role'], layer: number, causal: boolean): AttentionModuleInfo => ({ path, role, layer, heads: 2, causal });
+
+  it('a causal lm\'s self-attention is the lm stream; a non-causal one is an encoder', () => {
+    expect(attentionStream(m('encoder.layers.0.self_attn', 'encoder', 0, true))).toBe('lm');
+    expect(attentionStream(m('encoder.layers.0.self_attn', 'encoder', 0, false))).toBe('encoder');
+    expect(attentionStream(m('decoder.layers.0.self_attn', 'decoder', 0, true))).toBe('decoder');
+    expect(attentionStream(m('decoder.layers.0.multihead_attn', 'cross', 0, false))).toBe('cross');
+  });
+
+  it('byStream groups by stream, each by layer, streams in the order they come', () => {
+    const mods = [
+      m('encoder.layers.1.self_attn', 'encoder', 1, false),
+      m('encoder.layers.0.self_attn', 'encoder', 0, false),
+      m('decoder.layers.0.self_attn', 'decoder', 0, true),
+      m('decoder.layers.0.multihead_attn', 'cross', 0, false),
+      m('decoder.layers.1.self_attn', 'decoder', 1, true),
+      m('decoder.layers.1.multihead_attn', 'cross', 1, false),
+    ];
+    const s = byStream(mods);
+    expect([...s.keys()]).toEqual(['encoder', 'decoder', 'cross']);
+    expect(s.get('encoder')!.map((x) => x.path)).toEqual(['encoder.layers.0.self_attn', 'encoder.layers.1.self_attn']);
+    expect(s.get('cross')!.map((x) => x.layer)).toEqual([0, 1]);
+  });
+});
+
+describe('relevanceRows', () => {
+  /**
+   * A stand-in model: backward k returns maps whose every value encodes (k, map, b, row, col), so the test sees which
+   * backward, map, batch element and row each gathered value came from.
+   */
+  function standIn(batchFirst: boolean, shape: { cross?: number[]; source?: number[]; target?: number[] }) {
+    const calls: BackwardTarget[] = [];
+    const fill = (k: number, id: number, s: number[]): CapturedTensor => ({ shape: s, data: Float32Array.from({ length: s[0] * s[1] * s[2] }, (_, n) => k * 1e4 + id * 1e3 + n) });
+    const model: RelevanceModel = {
+      config: { batch_first: batchFirst },
+      backward: async (target) => {
+        calls.push(target);
+        return { value: 0, inputs: {}, attention: [], params: {} };
+      },
+      relevanceMaps: () => {
+        const k = calls.length - 1;
+        const out: Record<string, CapturedTensor> = {};
+        (['cross', 'source', 'target'] as const).forEach((name, id) => shape[name] && (out[name] = fill(k, id, shape[name])));
+        return out;
+      },
+    };
+    return { model, calls };
+  }
+
+  it('seq-first logits: row i differentiates the largest logit at position i of the batch element, from the cross map', async () => {
+    // Output [T=3, B=2, V=4]; batch 1's argmax per position: 2, 0, 3.
+    const out = new Float32Array(3 * 2 * 4);
+    const best = [2, 0, 3];
+    best.forEach((v, i) => {
+      out.fill(0.1, (i * 2 + 1) * 4, (i * 2 + 2) * 4);
+      out[(i * 2 + 1) * 4 + v] = 5;
+      out[(i * 2) * 4 + ((v + 1) % 4)] = 9; // batch 0 peaks elsewhere
+    });
+    const { model, calls } = standIn(false, { cross: [2, 3, 5], source: [2, 5, 5], target: [2, 3, 3] });
+    const r = await relevanceRows(model, { output: out, shape: [3, 2, 4] }, 'argmax', 1);
+    expect(calls).toEqual(best.map((v, i) => ({ index: [i, 1, v] })));
+    expect(r.targets).toEqual(calls);
+    expect(r.map).toBe('cross');
+    expect(r.rows.shape).toEqual([3, 5]);
+    // Row i: backward i, map 0 (cross), batch 1, row i -> offset (1·3 + i)·5.
+    for (let i = 0; i < 3; i++) {
+      expect(Array.from(r.rows.data.subarray(i * 5, (i + 1) * 5))).toEqual(Array.from({ length: 5 }, (_, c) => i * 1e4 + (3 + i) * 5 + c));
+    }
+  });
+
+  it('batch-first embeddings: row i differentiates the sum of the output vector at position i, from the source map', async () => {
+    const { model, calls } = standIn(true, { source: [1, 4, 4] });
+    const r = await relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum');
+    expect(calls).toEqual([0, 1, 2, 3].map((i) => ({ slice: [0, i, [0, 6]] })));
+    expect(r.map).toBe('source');
+    expect(Array.from(r.rows.data.subarray(8, 12))).toEqual([2e4 + 1e3 + 8, 2e4 + 1e3 + 9, 2e4 + 1e3 + 10, 2e4 + 1e3 + 11]);
+  });
+
+  it('a map whose rows are not the output positions, or a batch out of range, is an error', async () => {
+    const { model } = standIn(true, { source: [1, 3, 3] });
+    await expect(relevanceRows(model, { output: new Float32Array(8), shape: [1, 4, 2] }, 'sum')).rejects.toThrow(/source map \[1, 3, 3\] has 3 rows for 4 output positions/);
+    await expect(relevanceRows(model, { output: new Float32Array(8), shape: [1, 4, 2] }, 'sum', 1)).rejects.toThrow(/batch 1 of an output \[1, 4, 2\]/);
+  });
+});
