@@ -6,16 +6,10 @@ import { relevanceRows, type RelevanceModel } from '../src/analysis/relevance_ro
 import { headMean, rollout } from '../src/analysis/rollout.ts';
 import type { CapturedTensor } from '../src/hooks/registry.ts';
 import type { BackwardTarget } from '../src/model/target.ts';
+import { rng } from './harness.ts';
+import { rolloutF64 } from './rollout_ref.ts';
 
 const t = (shape: number[], data: number[]): CapturedTensor => ({ shape, data: Float32Array.from(data) });
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 /** Random attention probabilities [B, H, L, L]: softmax rows, with the future masked when causal. */
 function randomAttention(B: number, H: number, L: number, rand: () => number, causal = false): CapturedTensor {
@@ -27,26 +21,6 @@ function randomAttention(B: number, H: number, L: number, rand: () => number, ca
     e.forEach((v, j) => (data[r * L + j] = v / sum));
   }
   return { shape: [B, H, L, L], data };
-}
-
-/** Rollout in f64 with plain matrices: R = Â_l ··· Â_1, Â = rownorm(mean_h(A)/2 + I/2). */
-function rolloutF64(layers: CapturedTensor[], b: number): number[][] {
-  const [, H, L] = layers[0].shape;
-  let r: number[][] | undefined;
-  for (const w of layers) {
-    const hat = Array.from({ length: L }, (_, i) => {
-      const row = Array.from({ length: L }, (_, j) => {
-        let m = 0;
-        for (let h = 0; h < H; h++) m += w.data[((b * H + h) * L + i) * L + j];
-        return m / H / 2 + (i === j ? 0.5 : 0);
-      });
-      const s = row.reduce((a, v) => a + v, 0);
-      return row.map((v) => v / s);
-    });
-    const prev = r;
-    r = prev ? hat.map((row) => prev[0].map((_, j) => row.reduce((a, v, k) => a + v * prev[k][j], 0))) : hat;
-  }
-  return r!;
 }
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
