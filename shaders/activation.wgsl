@@ -3,7 +3,7 @@
 // With BACKWARD it is the gradient instead: y = dy * act'(x), x the activation's input (pre-activation);
 // relu' = 1 where x > 0, else 0 (PyTorch's choice at 0), gelu' = Phi(x) + x * phi(x).
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/activation.ts declares them:
 //   0  x     storage read        X [rows, C]   (absent with INPLACE: y is read and overwritten)
 //   1  y     storage read_write  Y [rows, C]   (dX with BACKWARD)
 //   2  bias  storage read        [C]           (only with BIAS; broadcast over rows)
@@ -13,11 +13,6 @@
 // Defines: GELU (else ReLU), INPLACE, BIAS, VEC4 (one vec4 per thread: n % 4 == 0, and C % 4 == 0 with a bias),
 // BACKWARD (needs x: not with INPLACE or BIAS).
 // Overrides: WG (threads per workgroup). One unit per thread. Grid: grid1d(ceil(units / WG)).
-
-struct Params {
-  n: u32,
-  C: u32,
-}
 
 override WG: u32 = 256;
 
@@ -95,16 +90,9 @@ fn actGrad(v: T, g: T) -> T {
 #endif
 }
 
-@compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= p.n) {
-    return;
-  }
+#include elementwise
+
+fn unit(i: u32) {
 #if BACKWARD
   y[i] = actGrad(x[i], dy[i]);
 #else

@@ -1,17 +1,12 @@
 // attn_select.wgsl — the part of attention probabilities a hook asked for, cut on the GPU before copy-back:
 // chosen heads, a query range, optionally averaged over the chosen heads.
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/attn_select.ts declares them:
 //   0  probs  storage read   [B, H, L, S]
 //   1  heads  storage read   u32 [NH]: the heads to keep, in output order
 //   2  out    storage rw     [B, NH, LQ, S], or [B, LQ, S] with AVERAGE (mean over the NH heads)
 //   3  p      uniform        Params
-// Defines: AVERAGE. Overrides: WG. Grid: grid1d over the output elements (id = wid.x + wid.y * nwg.x).
-
-struct Params {
-  B: u32, H: u32, L: u32, S: u32,
-  NH: u32, l0: u32, LQ: u32, total: u32,
-}
+// Defines: AVERAGE. Overrides: WG. Grid: grid1d(ceil(n / WG)) over the n output elements.
 
 override WG: u32 = 256;
 
@@ -20,10 +15,9 @@ override WG: u32 = 256;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= p.total) { return; }
+#include elementwise
+
+fn unit(i: u32) {
   let s = i % p.S;
   let l = (i / p.S) % p.LQ;
 #if AVERAGE

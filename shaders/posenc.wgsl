@@ -5,7 +5,7 @@
 // pos * 10000^(-2i/C) is already off by up to half an ulp of pos (3e-5 at pos 1000). Without PE the step only
 // scales (a model with no positions but an embed_scale).
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/posenc.ts declares them:
 //   0  x    storage read        X [B, L, C] (batch-first) or [L, B, C] (seq-first)   (absent with INPLACE)
 //   1  pe   storage read        PE [maxLen, C]                                        (absent without PE)
 //   2  out  storage read_write  Y, the shape of X (with INPLACE: X itself, updated in place)
@@ -21,16 +21,6 @@
 //
 // Defines: INPLACE, PE, VEC4 (C % 4 == 0). Overrides: WG (threads per workgroup). One unit per thread.
 // Grid: grid1d(ceil(rows * C / WG)).
-
-struct Params {
-  n: u32,
-  C: u32,
-  L: u32,
-  posDiv: u32,
-  posOffset: u32,
-  scale: f32,
-  zero: u32,   // always 0: the rounding barrier above
-}
 
 override WG: u32 = 256;
 
@@ -52,16 +42,9 @@ alias U = u32;
 @group(0) @binding(2) var<storage, read_write> out: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid;
-  if (i >= p.n) {
-    return;
-  }
+#include elementwise
+
+fn unit(i: u32) {
 #if INPLACE
   let v = out[i];
 #else

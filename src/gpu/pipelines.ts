@@ -1,16 +1,42 @@
 import { GpuError } from './errors.ts';
-import { preprocess } from './preprocess.ts';
+import { type BindingKind, declaredBindings, paramsStruct, preprocess, resolveIncludes, type WgslScalar } from './preprocess.ts';
 
-/** What makes one compute pipeline: the kernel's WGSL, its #if defines and its `override` constants. */
+/**
+ * What makes one compute pipeline: the kernel's WGSL, its #if defines and its `override` constants; with a kernel
+ * descriptor also its uniform struct and bindings (both fixed by kernel and defines, so the cache key holds them).
+ */
 export interface PipelineSpec {
   kernel: string;
   source: string;
   defines?: Readonly<Record<string, boolean>>;
   constants?: Readonly<Record<string, number>>;
+  /** The fields of `struct Params`, generated and prepended to the source (the shader does not declare it). */
+  params?: Readonly<Record<string, WgslScalar>>;
+  /** What @group(0) @binding(i) must be declared as under these defines (undefined: compiled out). */
+  bindings?: readonly (BindingKind | undefined)[];
 }
 
 function sortedJson(o: Readonly<Record<string, unknown>> = {}): string {
   return JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+/**
+ * Under its defines the shader must declare exactly the descriptor's bindings, and under some defines read every
+ * uniform field: a mismatch fails here, loudly.
+ */
+function checkLayout(spec: PipelineSpec, code: string): void {
+  const where = `kernel ${spec.kernel} (${sortedJson(spec.defines)})`;
+  const declared = declaredBindings(code);
+  const want = spec.bindings ?? [];
+  for (let i = 0; i < Math.max(want.length, ...[...declared.keys()].map((k) => k + 1)); i++) {
+    if (declared.get(i) !== want[i]) {
+      throw new GpuError(`${where}: @binding(${i}) is declared ${declared.get(i) ?? 'nowhere'}, the descriptor says ${want[i] ?? 'none'}`, 'validation');
+    }
+  }
+  const full = resolveIncludes(spec.kernel, spec.source);
+  for (const name of Object.keys(spec.params ?? {})) {
+    if (!new RegExp(`\\.${name}\\b`).test(full)) throw new GpuError(`${where}: uniform ${name} is packed but the shader never reads it`, 'validation');
+  }
 }
 
 /**
@@ -42,7 +68,8 @@ export class PipelineCache {
   private async create(spec: PipelineSpec, moduleKey: string): Promise<GPUComputePipeline> {
     let module = this.modules.get(moduleKey);
     if (!module) {
-      const code = preprocess(spec.kernel, spec.source, spec.defines ?? {});
+      const code = (spec.params ? paramsStruct(spec.params) : '') + preprocess(spec.kernel, spec.source, spec.defines ?? {});
+      if (spec.bindings) checkLayout(spec, code);
       // Parse errors arrive through the error scope on some implementations, through getCompilationInfo on others.
       this.device.pushErrorScope('validation');
       module = this.device.createShaderModule({ label: spec.kernel, code });

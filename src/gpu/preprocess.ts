@@ -1,28 +1,74 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import elementwise from '../../shaders/common/elementwise.wgsl?raw';
+import grid from '../../shaders/common/grid.wgsl?raw';
+import lowest from '../../shaders/common/lowest.wgsl?raw';
+import reduce from '../../shaders/common/reduce.wgsl?raw';
+import rowStats from '../../shaders/common/row_stats.wgsl?raw';
+import rows from '../../shaders/common/rows.wgsl?raw';
+
+/** The shared WGSL a kernel may `#include NAME`: shaders/common/NAME.wgsl. */
+export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, lowest, reduce, row_stats: rowStats, rows };
+
+/** A scalar field of a kernel's uniform struct (all 4 bytes: the struct is packed word by word). */
+export type WgslScalar = 'u32' | 'i32' | 'f32';
 
 const DIRECTIVE = /#(if|elif)\s+([A-Za-z_]\w*)/g;
+const INCLUDE = /^[ \t]*#include[ \t]+(\S+)[ \t]*$/gm;
 
 /**
- * Runs a `.wgsl` file through wgsl-preprocessor. The files write `#if NAME` / `#elif NAME`; the library
- * wants template substitutions there, so each NAME becomes one, valued from `defines`.
+ * Replaces each `#include NAME` line with INCLUDES[NAME] (its own includes resolved too). A file is pasted once per
+ * kernel: a second include of it (say reduce.wgsl from both the kernel and row_stats.wgsl) is dropped. Includes are
+ * resolved before `#if`, so they sit at top level, outside conditionals.
+ */
+export function resolveIncludes(kernel: string, source: string, seen = new Set<string>()): string {
+  return source.replace(INCLUDE, (_, name: string) => {
+    const text = INCLUDES[name];
+    if (text === undefined) throw new Error(`kernel ${kernel}: unknown #include ${name} (known: ${Object.keys(INCLUDES).join(', ')})`);
+    if (seen.has(name)) return '';
+    seen.add(name);
+    return resolveIncludes(kernel, text, seen);
+  });
+}
+
+/** `struct Params` with the given fields in order: the one place a kernel's uniform layout is written is its descriptor. */
+export function paramsStruct(fields: Readonly<Record<string, WgslScalar>>): string {
+  return `struct Params {\n${Object.entries(fields).map(([k, t]) => `  ${k}: ${t},\n`).join('')}}\n`;
+}
+
+/**
+ * Runs a `.wgsl` file through wgsl-preprocessor after resolving its includes. The files write `#if NAME` / `#elif NAME`;
+ * the library wants template substitutions there, so each NAME becomes one, valued from `defines`.
  * Every define the source names must be given and every given define must be used: a typo fails loudly.
  */
 export function preprocess(kernel: string, source: string, defines: Readonly<Record<string, boolean>>): string {
+  const full = resolveIncludes(kernel, source);
   const strings: string[] = [];
   const values: boolean[] = [];
   const used = new Set<string>();
   let last = 0;
-  for (const m of source.matchAll(DIRECTIVE)) {
+  for (const m of full.matchAll(DIRECTIVE)) {
     const name = m[2];
     if (!(name in defines)) throw new Error(`kernel ${kernel}: define ${name} is used in the shader but not given`);
     used.add(name);
-    strings.push(source.slice(last, m.index) + `#${m[1]} `);
+    strings.push(full.slice(last, m.index) + `#${m[1]} `);
     values.push(defines[name]);
     last = m.index + m[0].length;
   }
-  strings.push(source.slice(last));
+  strings.push(full.slice(last));
   for (const name of Object.keys(defines)) {
     if (!used.has(name)) throw new Error(`kernel ${kernel}: define ${name} is given but the shader never tests it`);
   }
   return wgsl(Object.assign(strings, { raw: strings }) as TemplateStringsArray, ...values);
+}
+
+/** How a @group(0) binding is declared: `var<storage, read>`, `var<storage, read_write>` or `var<uniform>`. */
+export type BindingKind = 'read' | 'read_write' | 'uniform';
+
+const BINDING = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*(read|read_write))\s*>/g;
+
+/** The group-0 bindings a preprocessed shader declares, by index. */
+export function declaredBindings(code: string): Map<number, BindingKind> {
+  const out = new Map<number, BindingKind>();
+  for (const m of code.matchAll(BINDING)) out.set(Number(m[1]), m[2] === 'uniform' ? 'uniform' : (m[3] as BindingKind));
+  return out;
 }

@@ -1,6 +1,24 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/activation.wgsl?raw';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel, renamed } from './kernel.ts';
+
+export const ACTIVATION = kernel({
+  name: 'activation',
+  source,
+  bindings: {
+    x: { access: 'read', if: '!INPLACE' },
+    y: { access: 'write', inPlace: 'INPLACE' },
+    bias: { access: 'read', if: 'BIAS' },
+    p: { access: 'uniform' },
+    dy: { access: 'read', if: 'BACKWARD' },
+  },
+  uniforms: { n: 'u32', C: 'u32' },
+  defines: ['GELU', 'INPLACE', 'BIAS', 'VEC4', 'BACKWARD'],
+});
+
+/** The gradient entry point: dx is written where the forward writes y. */
+export const ACTIVATION_BACKWARD = renamed(ACTIVATION, { x: 'x', y: 'dx', bias: 'bias', p: 'p', dy: 'dy' });
 
 /** ReLU, or GELU with the exact erf (PyTorch's default approximate='none'). */
 export type ActivationKind = 'relu' | 'gelu';
@@ -39,15 +57,14 @@ export async function activation(
   if (bufs.x && bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same buffer; omit x to work in place`);
   const vec4 = n % 4 === 0 && (!bufs.bias || C % 4 === 0);
   const unit = vec4 ? 4 : 1;
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'activation',
-    source,
-    defines: { GELU: kind === 'gelu', INPLACE: !bufs.x, BIAS: !!bufs.bias, VEC4: vec4, BACKWARD: false },
+  return dispatchKernel(ctx, ACTIVATION, label, {
+    bufs,
+    need: { x: n, y: n, bias: C },
+    params: { n: n / unit, C: C / unit },
+    defines: { GELU: kind === 'gelu', VEC4: vec4 },
     constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
   });
-  const params = ctx.uniform(`${label} params`, [n / unit, C / unit]);
-  const grid = grid1d(ctx, Math.ceil(n / unit / WG));
-  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, bufs.bias, { buffer: params }], grid, [params]);
 }
 
 /**
@@ -64,25 +81,16 @@ export async function activationBackward(
 ): Promise<Dispatch> {
   if (kind !== 'relu' && kind !== 'gelu') throw new Error(`${label}: unknown activation '${String(kind)}'`);
   if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32) throw new Error(`${label}: n = ${n} is not a positive 32-bit integer`);
-  for (const name of ['x', 'dy', 'dx'] as const) {
-    const b = bufs[name];
-    if (!b?.buffer) throw new Error(`${label}: buffer ${name} is missing`);
-    if (bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, n = ${n} needs ${n}`);
-  }
-  if (bufs.dx.buffer === bufs.x.buffer || bufs.dx.buffer === bufs.dy.buffer) {
-    throw new Error(`${label}: dx must be a buffer distinct from x and dy`);
-  }
   const vec4 = n % 4 === 0;
   const unit = vec4 ? 4 : 1;
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'activation',
-    source,
-    defines: { GELU: kind === 'gelu', INPLACE: false, BIAS: false, VEC4: vec4, BACKWARD: true },
+  return dispatchKernel(ctx, ACTIVATION_BACKWARD, label, {
+    bufs,
+    need: { x: n, dy: n, dx: n },
+    params: { n: n / unit, C: n / unit },
+    defines: { GELU: kind === 'gelu', VEC4: vec4 },
     constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
   });
-  const params = ctx.uniform(`${label} params`, [n / unit, n / unit]);
-  const grid = grid1d(ctx, Math.ceil(n / unit / WG));
-  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.dx, undefined, { buffer: params }, bufs.dy], grid, [params]);
 }
 
 /**

@@ -1,6 +1,20 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/add.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const ADD = kernel({
+  name: 'add',
+  source,
+  bindings: {
+    a: { access: 'read', if: '!INPLACE' },
+    b: { access: 'read' },
+    out: { access: 'write', inPlace: 'INPLACE' },
+    p: { access: 'uniform' },
+  },
+  uniforms: { n: 'u32' },
+  defines: ['INPLACE', 'VEC4'],
+});
 
 /**
  * out = a + b over n elements (residual add). Without `out` the sum is written into `a` (its own
@@ -17,18 +31,18 @@ const WG = 256;
 
 export async function add(ctx: GpuContext, bufs: AddBuffers, n: number, label = 'add'): Promise<Dispatch> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${label}: n = ${n} is not a positive integer`);
-  if (bufs.b.buffer === bufs.a.buffer || bufs.b.buffer === bufs.out?.buffer) throw new Error(`${label}: b must be a different buffer from a and out`);
+  if (bufs.b.buffer === bufs.a.buffer) throw new Error(`${label}: b must be a different buffer from a`);
   if (bufs.out && bufs.out.buffer === bufs.a.buffer) throw new Error(`${label}: out is a; omit out to add in place`);
   const vec4 = n % 4 === 0;
   const units = vec4 ? n / 4 : n;
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'add',
-    source,
-    defines: { INPLACE: !bufs.out, VEC4: vec4 },
+  return dispatchKernel(ctx, ADD, label, {
+    bufs: { a: bufs.out && bufs.a, b: bufs.b, out: bufs.out ?? bufs.a },
+    need: { a: n, b: n, out: n },
+    params: { n: units },
+    defines: { VEC4: vec4 },
     constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(units / WG)),
   });
-  const params = ctx.uniform(`${label} params`, [units]);
-  return makeDispatch(ctx, label, pipeline, [bufs.a, bufs.b, bufs.out, { buffer: params }], grid1d(ctx, Math.ceil(units / WG)), [params]);
 }
 
 /** CPU reference: the f32 sum (exact in f64, then rounded once, as the GPU rounds it). */

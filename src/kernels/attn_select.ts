@@ -1,6 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attn_select.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const ATTN_SELECT = kernel({
+  name: 'attn_select',
+  source,
+  bindings: { probs: { access: 'read' }, heads: { access: 'read' }, out: { access: 'write' }, p: { access: 'uniform' } },
+  uniforms: { H: 'u32', L: 'u32', S: 'u32', NH: 'u32', l0: 'u32', LQ: 'u32', n: 'u32' },
+  defines: ['AVERAGE'],
+});
 
 /** Which part of [B, H, L, S] attention probabilities to keep. */
 export interface AttnSelection {
@@ -47,11 +56,20 @@ export async function attnSelect(
   const s = attnSelection(label, d, sel);
   const total = s.shape.reduce((a, b) => a * b, 1);
   const WG = 256;
-  const pipeline = await ctx.pipelines.get({ kernel: 'attn_select', source, defines: { AVERAGE: s.average }, constants: { WG } });
   const heads = ctx.buffers.create(s.heads.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${label} heads`);
   ctx.device.queue.writeBuffer(heads, 0, new Uint32Array(s.heads));
-  const params = ctx.uniform(`${label} params`, [d.B, d.H, d.L, d.S, s.heads.length, s.l0, s.LQ, total]);
-  return makeDispatch(ctx, label, pipeline, [bufs.probs, { buffer: heads }, bufs.out, { buffer: params }], grid1d(ctx, Math.ceil(total / WG)), [heads, params]);
+  return dispatchKernel(ctx, ATTN_SELECT, label, {
+    bufs: { ...bufs, heads: { buffer: heads } },
+    need: { probs: d.B * d.H * d.L * d.S, out: total },
+    params: { H: d.H, L: d.L, S: d.S, NH: s.heads.length, l0: s.l0, LQ: s.LQ, n: total },
+    defines: { AVERAGE: s.average },
+    constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(total / WG)),
+    owned: [heads],
+  }).catch((e: unknown) => {
+    ctx.buffers.destroy(heads);
+    throw e;
+  });
 }
 
 /** CPU reference. */

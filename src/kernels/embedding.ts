@@ -1,6 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/embedding.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const EMBEDDING = kernel({
+  name: 'embedding',
+  source,
+  bindings: { ids: { access: 'read' }, table: { access: 'read' }, out: { access: 'write' }, p: { access: 'uniform' } },
+  uniforms: { n: 'u32', C: 'u32', vocab: 'u32' },
+  defines: ['VEC4'],
+});
 
 /** n token ids looked up in a [vocab, C] table (rows copied as stored: embed_scale belongs to `posEnc`). */
 export interface EmbeddingShape {
@@ -44,10 +53,14 @@ export async function embedding(ctx: GpuContext, bufs: EmbeddingBuffers, shape: 
   if (vocab * C >= 2 ** 32 || n * C >= 2 ** 32) throw new Error(`${label}: [${vocab}, ${C}] table or [${n}, ${C}] output exceeds 2^32 elements`);
   const vec4 = C % 4 === 0;
   const unit = vec4 ? 4 : 1;
-  const pipeline = await ctx.pipelines.get({ kernel: 'embedding', source, defines: { VEC4: vec4 }, constants: { WG } });
-  const params = ctx.uniform(`${label} params`, [n, C / unit, vocab]);
-  const grid = grid1d(ctx, Math.ceil((n * C) / unit / WG));
-  return makeDispatch(ctx, label, pipeline, [bufs.ids, bufs.table, bufs.out, { buffer: params }], grid, [params]);
+  return dispatchKernel(ctx, EMBEDDING, label, {
+    bufs,
+    need: { ids: n, table: vocab * C, out: n * C },
+    params: { n: (n * C) / unit, C: C / unit, vocab },
+    defines: { VEC4: vec4 },
+    constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil((n * C) / unit / WG)),
+  });
 }
 
 /** CPU reference: the rows of `table` [vocab, C] named by ids, copied. */

@@ -1,6 +1,21 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/posenc.wgsl?raw';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const POSENC = kernel({
+  name: 'posenc',
+  source,
+  bindings: {
+    x: { access: 'read', if: '!INPLACE' },
+    pe: { access: 'read', if: 'PE' },
+    out: { access: 'write', inPlace: 'INPLACE' },
+    p: { access: 'uniform' },
+  },
+  // zero is always 0: the rounding barrier (see posenc.wgsl).
+  uniforms: { n: 'u32', C: 'u32', L: 'u32', posDiv: 'u32', posOffset: 'u32', scale: 'f32', zero: 'u32' },
+  defines: ['INPLACE', 'PE', 'VEC4'],
+});
 
 /**
  * x is [B, L, C] when batchFirst, else [L, B, C] (nn.Transformer's default layout). Position l of the
@@ -75,22 +90,17 @@ export function checkPosEncShape(label: string, s: PosEncShape, maxLen?: number)
 export async function posEnc(ctx: GpuContext, bufs: PosEncBuffers, shape: PosEncShape, maxLen: number, label = 'posenc'): Promise<Dispatch> {
   const s = checkPosEncShape(label, shape, bufs.pe ? maxLen : undefined);
   const n = s.B * s.L * s.C;
-  const need: [string, GPUBufferBinding | undefined, number][] = [
-    ['x', bufs.x, n],
-    ['pe', bufs.pe, maxLen * s.C],
-    ['out', bufs.out, n],
-  ];
-  for (const [name, b, want] of need) {
-    if (b && bindingElems(b) < want) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} elements, the shape needs ${want}`);
-  }
   if (bufs.x && bufs.x.buffer === bufs.out.buffer) throw new Error(`${label}: x and out are the same buffer; omit x to work in place`);
-  if (bufs.pe && bufs.pe.buffer === bufs.out.buffer) throw new Error(`${label}: pe and out are the same buffer`);
   const vec4 = s.C % 4 === 0;
   const unit = vec4 ? 4 : 1;
-  const pipeline = await ctx.pipelines.get({ kernel: 'posenc', source, defines: { INPLACE: !bufs.x, PE: !!bufs.pe, VEC4: vec4 }, constants: { WG } });
-  const params = ctx.uniform(`${label} params`, [n / unit, s.C / unit, s.L, s.batchFirst ? 1 : s.B, s.posOffset, s.scale, 0], new Set([5]));
-  const grid = grid1d(ctx, Math.ceil(n / unit / WG));
-  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.pe, bufs.out, { buffer: params }], grid, [params]);
+  return dispatchKernel(ctx, POSENC, label, {
+    bufs,
+    need: { x: n, pe: maxLen * s.C, out: n },
+    params: { n: n / unit, C: s.C / unit, L: s.L, posDiv: s.batchFirst ? 1 : s.B, posOffset: s.posOffset, scale: s.scale, zero: 0 },
+    defines: { VEC4: vec4 },
+    constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
+  });
 }
 
 /**

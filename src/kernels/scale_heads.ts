@@ -1,6 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/scale_heads.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const SCALE_HEADS = kernel({
+  name: 'scale_heads',
+  source,
+  bindings: { x: { access: 'read_write' }, scale: { access: 'read' }, p: { access: 'uniform' } },
+  uniforms: { n: 'u32', D: 'u32', H: 'u32' },
+  defines: [],
+});
 
 const WG = 256;
 
@@ -8,9 +17,13 @@ const WG = 256;
 export async function scaleHeads(ctx: GpuContext, bufs: { x: GPUBufferBinding; scale: GPUBufferBinding }, s: { rows: number; H: number; D: number }, label = 'scale_heads'): Promise<Dispatch> {
   for (const [k, v] of Object.entries(s)) if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   const total = s.rows * s.H * s.D;
-  const pipeline = await ctx.pipelines.get({ kernel: 'scale_heads', source, constants: { WG } });
-  const params = ctx.uniform(`${label} params`, [total, s.D, s.H]);
-  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.scale, { buffer: params }], grid1d(ctx, Math.ceil(total / WG)), [params]);
+  return dispatchKernel(ctx, SCALE_HEADS, label, {
+    bufs,
+    need: { x: total, scale: s.H },
+    params: { n: total, D: s.D, H: s.H },
+    constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(total / WG)),
+  });
 }
 
 /** CPU reference. */

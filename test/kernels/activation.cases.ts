@@ -207,8 +207,8 @@ export const cases: GpuCase[] = [
         const bad: [string, () => Promise<unknown>, RegExp][] = [
           ['n = 0', () => activationBackward(ctx, 'gelu', { x, dy, dx }, 0, 'gb'), /gb: n = 0/],
           ['n = 2.5', () => activationBackward(ctx, 'gelu', { x, dy, dx }, 2.5, 'gb'), /gb: n = 2.5/],
-          ['short dy', () => activationBackward(ctx, 'relu', { x, dy, dx }, 9, 'rb'), /rb: buffer x holds 8 f32 elements, n = 9/],
-          ['dx is dy', () => activationBackward(ctx, 'relu', { x, dy, dx: dy }, 8, 'rb'), /rb: dx must be a buffer distinct/],
+          ['short dy', () => activationBackward(ctx, 'relu', { x, dy, dx }, 9, 'rb'), /rb: buffer x holds 8 elements, the shape needs 9/],
+          ['dx is dy', () => activationBackward(ctx, 'relu', { x, dy, dx: dy }, 8, 'rb'), /rb: buffer dx must not be the same GPUBuffer as dy/],
           ['unknown kind', () => activationBackward(ctx, 'tanh' as ActivationKind, { x, dy, dx }, 8, 'tb'), /tb: unknown activation 'tanh'/],
         ];
         for (const [what, f, re] of bad) {

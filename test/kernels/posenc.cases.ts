@@ -135,7 +135,7 @@ export const cases: GpuCase[] = [
           ['short pe', () => posEnc(ctx, { x, pe, out }, sh, 3, 'pp'), /pp: buffer pe holds 8 elements, the shape needs 12/],
           ['short out, no pe', () => posEnc(ctx, { out }, { ...sh, B: 2 }, 0, 'pp'), /pp: buffer out holds 8 elements, the shape needs 16/],
           ['x is out', () => posEnc(ctx, { x: out, pe, out }, sh, 2, 'pp'), /pp: x and out are the same buffer; omit x/],
-          ['pe is out', () => posEnc(ctx, { pe: out, out }, sh, 2, 'pp'), /pp: pe and out are the same buffer/],
+          ['pe is out', () => posEnc(ctx, { pe: out, out }, sh, 2, 'pp'), /pp: buffer out must not be the same GPUBuffer as pe/],
         ];
         for (const [what, f, re] of bad) {
           const err = await f().then(

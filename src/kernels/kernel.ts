@@ -1,0 +1,162 @@
+import type { GpuContext } from '../gpu/context.ts';
+import type { BindingKind } from '../gpu/preprocess.ts';
+import type { WgslScalar } from '../gpu/preprocess.ts';
+import { bindingElems, type Dispatch, makeDispatch } from './dispatch.ts';
+
+/** How a kernel uses a storage buffer: 'write' overwrites it (an output), 'read_write' reads and updates it. */
+export type Access = 'read' | 'write' | 'read_write';
+
+export interface BindingSpec {
+  access: Access | 'uniform';
+  /** The define that compiles the binding in ('!NAME': out). It is never passed: it is set by whether the buffer is given. */
+  if?: string;
+  /** A 'write' binding that the kernel updates in place (reads too) when this define is on. */
+  inPlace?: string;
+}
+
+/**
+ * What a call reads and writes, by buffer name, in @binding order: what a plan step needs. A composite kernel (several
+ * dispatches, e.g. attention as steps) has only this; a WGSL kernel's descriptor extends it.
+ */
+export interface KernelIO<B extends string = string> {
+  readonly name: string;
+  readonly bindings: Readonly<Record<B, BindingSpec>>;
+}
+
+/**
+ * One WGSL kernel as data: its bindings (index = order, the uniform among them), the fields of its uniform struct
+ * (generated into the shader as `struct Params`), and every define its source tests. From it follow the uniform
+ * packing, the buffer checks, the defines of optional buffers, the pipeline's expected layout and a step's reads and
+ * writes.
+ */
+export interface KernelDesc<B extends string = string, U extends string = string, D extends string = string> extends KernelIO<B> {
+  readonly source: string;
+  readonly uniforms: Readonly<Record<U, WgslScalar>>;
+  readonly defines: readonly D[];
+}
+
+/** Checks a descriptor once, where it is defined: one uniform binding, and every define it names is declared. */
+export function kernel<B extends string, U extends string, D extends string>(desc: KernelDesc<B, U, D>): KernelDesc<B, U, D> {
+  const specs = Object.values<BindingSpec>(desc.bindings);
+  if (specs.filter((b) => b.access === 'uniform').length !== 1) throw new Error(`kernel ${desc.name}: needs exactly one uniform binding`);
+  for (const b of specs) {
+    for (const d of [b.if?.replace(/^!/, ''), b.inPlace]) {
+      if (d && !desc.defines.includes(d as D)) throw new Error(`kernel ${desc.name}: binding define ${d} is not among its defines`);
+    }
+  }
+  return desc;
+}
+
+/** The same kernel with some bindings named for another entry point (a backward's dx in its forward's y). */
+export function renamed<B extends string, C extends string, U extends string, D extends string>(
+  desc: KernelDesc<B, U, D>,
+  names: Readonly<Record<B, C>>,
+): KernelDesc<C, U, D> {
+  const bindings = Object.fromEntries(Object.entries<BindingSpec>(desc.bindings).map(([k, b]) => [names[k as B], b])) as Record<C, BindingSpec>;
+  return { ...desc, bindings };
+}
+
+/** A KernelIO for a composite kernel: storage buffers only. */
+export function io<B extends string>(name: string, access: Readonly<Record<B, Access>>): KernelIO<B> {
+  const bindings = Object.fromEntries(Object.entries<Access>(access).map(([k, a]) => [k, { access: a }])) as Record<B, BindingSpec>;
+  return { name, bindings };
+}
+
+type Bufs<B extends string> = Partial<Record<B, GPUBufferBinding | undefined>>;
+
+/**
+ * WGSL clamps accesses past a binding silently, so every buffer must hold what the shape reaches (`need`, in 4-byte
+ * elements, indexed in 32 bits); and WebGPU forbids a buffer written in a dispatch from being bound there twice.
+ */
+export function checkBuffers<B extends string>(label: string, kio: KernelIO<B>, bufs: Bufs<B>, need: Partial<Record<B, number>>): void {
+  for (const [name, n] of Object.entries<number | undefined>(need)) {
+    const b = bufs[name as B];
+    if (!b || n === undefined) continue;
+    if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
+    if (bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} elements, the shape needs ${n}`);
+  }
+  const given = (Object.keys(kio.bindings) as B[]).filter((k) => bufs[k]);
+  for (const w of given) {
+    if (kio.bindings[w].access === 'read') continue;
+    for (const o of given) {
+      if (o !== w && bufs[o]!.buffer === bufs[w]!.buffer) {
+        throw new Error(`${label}: buffer ${w} must not be the same GPUBuffer as ${o} (a buffer written in a dispatch is bound there once)`);
+      }
+    }
+  }
+}
+
+/** The access of each binding given `present` (which optional buffers are given): reads and writes of a call. */
+export function accessOf<B extends string>(kio: KernelIO<B>, present: (name: B) => boolean): Map<B, Access> {
+  const on = (define: string) => (Object.keys(kio.bindings) as B[]).some((k) => kio.bindings[k].if === define && present(k))
+    || (Object.keys(kio.bindings) as B[]).some((k) => kio.bindings[k].if === `!${define}` && !present(k));
+  const out = new Map<B, Access>();
+  for (const k of Object.keys(kio.bindings) as B[]) {
+    const { access, inPlace } = kio.bindings[k];
+    if (access === 'uniform' || !present(k)) continue;
+    out.set(k, access === 'write' && inPlace && on(inPlace) ? 'read_write' : access);
+  }
+  return out;
+}
+
+/** Little-endian words of the uniform struct, field by field as the descriptor orders them (16-byte multiple). */
+export function packUniforms<U extends string>(label: string, fields: Readonly<Record<U, WgslScalar>>, values: Readonly<Record<U, number | boolean>>): ArrayBuffer {
+  const names = Object.keys(fields) as U[];
+  const data = new ArrayBuffer(Math.max(16, Math.ceil(names.length / 4) * 16));
+  const view = new DataView(data);
+  names.forEach((k, i) => {
+    const v = Number(values[k]);
+    const type = fields[k];
+    if (type === 'f32') view.setFloat32(4 * i, v, true);
+    else {
+      const [lo, hi] = type === 'u32' ? [0, 2 ** 32] : [-(2 ** 31), 2 ** 31];
+      if (!Number.isInteger(v) || v < lo || v >= hi) throw new Error(`${label}: uniform ${k} = ${values[k]} is not a ${type}`);
+      if (type === 'u32') view.setUint32(4 * i, v, true);
+      else view.setInt32(4 * i, v, true);
+    }
+  });
+  return data;
+}
+
+export interface KernelCall<B extends string, U extends string, D extends string> {
+  /** Storage buffers by binding name; an optional one (`if`) compiles its define in by being given. */
+  bufs: Bufs<B>;
+  params: Readonly<Record<U, number | boolean>>;
+  /** Elements each given buffer must hold (see checkBuffers). */
+  need?: Partial<Record<B, number>>;
+  /** The defines not set by an optional buffer. */
+  defines?: Readonly<Partial<Record<D, boolean>>>;
+  constants?: Readonly<Record<string, number>>;
+  workgroups: readonly [number, number, number];
+  /** Buffers the kernel made for this call (beside its uniforms), freed with the dispatch. */
+  owned?: GPUBuffer[];
+}
+
+/** One dispatch of a described kernel: buffers checked, defines completed, pipeline fetched, uniforms packed. */
+export async function dispatchKernel<B extends string, U extends string, D extends string>(
+  ctx: GpuContext,
+  desc: KernelDesc<B, U, D>,
+  label: string,
+  call: KernelCall<B, U, D>,
+): Promise<Dispatch> {
+  const names = Object.keys(desc.bindings) as B[];
+  checkBuffers(label, desc, call.bufs, call.need ?? {});
+  const defines: Record<string, boolean> = { ...call.defines };
+  for (const k of names) {
+    const cond = desc.bindings[k].if;
+    if (cond) defines[cond.replace(/^!/, '')] = cond.startsWith('!') !== !!call.bufs[k];
+    else if (desc.bindings[k].access !== 'uniform' && !call.bufs[k]) throw new Error(`${label}: buffer ${k} is missing`);
+  }
+  for (const d of desc.defines) if (!(d in defines)) throw new Error(`${label}: define ${d} is not set`);
+  const layout = names.map((k): BindingKind | undefined => {
+    const { access, if: cond } = desc.bindings[k];
+    if (cond && defines[cond.replace(/^!/, '')] === cond.startsWith('!')) return undefined;
+    return access === 'uniform' ? 'uniform' : access === 'read' ? 'read' : 'read_write';
+  });
+  const pipeline = await ctx.pipelines.get({ kernel: desc.name, source: desc.source, defines, constants: call.constants, params: desc.uniforms, bindings: layout });
+  const data = packUniforms(label, desc.uniforms, call.params);
+  const params = ctx.buffers.create(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${label} params`);
+  ctx.device.queue.writeBuffer(params, 0, data);
+  const bindings = names.map((k) => (desc.bindings[k].access === 'uniform' ? { buffer: params } : call.bufs[k]));
+  return makeDispatch(ctx, label, pipeline, bindings, call.workgroups, [...(call.owned ?? []), params]);
+}
