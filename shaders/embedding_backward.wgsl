@@ -2,7 +2,7 @@
 // i with ids[i] == v, 0 for rows no id hits. Deterministic: no atomics; every (v, column) is summed by one
 // thread in increasing i.
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/embedding_backward.ts declares them:
 //   0  ids     storage read        [n] u32
 //   1  dy      storage read        dY [n, C]
 //   2  dTable  storage read_write  [vocab, C]
@@ -18,13 +18,6 @@
 // dy once per column block per matching token.
 // Grid: grid1d(ceil(vocab / VB) * ceil(units / WG)); block b is column block b % colBlocks, row block b / colBlocks.
 
-struct Params {
-  n: u32,
-  C: u32,
-  vocab: u32,
-  colBlocks: u32,
-}
-
 override WG: u32 = 64;
 override VB: u32 = 8;
 
@@ -39,6 +32,8 @@ alias T = f32;
 @group(0) @binding(2) var<storage, read_write> dTable: array<T>;
 @group(0) @binding(3) var<uniform> p: Params;
 
+#include grid
+
 // acc[r * WG + t]: row v0 + r of the block, column unit u0 + t.
 var<workgroup> acc: array<T, VB * WG>;
 // The current chunk's ids, clamped; past the end of ids an id that matches no block.
@@ -52,7 +47,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) t: u32,
 ) {
-  let block = wid.x + wid.y * nwg.x;
+  let block = workgroupIndex(wid, nwg);
   let vBlock = block / p.colBlocks;
   let v0 = vBlock * VB;
   // Uniform per workgroup: a surplus workgroup of the 2-D grid leaves before any barrier.

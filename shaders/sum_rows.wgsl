@@ -1,7 +1,7 @@
 // sum_rows.wgsl — y[c] = sum over rows of x[r, c]: the column sums of a row-major [rows, n] f32 matrix
 // (a Linear's bias gradient, db = sum_rows dY). Deterministic: a fixed summation order, no atomics.
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/sum_rows.ts declares them:
 //   0  x  storage read        X [rows, n]
 //   1  y  storage read_write  Y [n]
 //   2  p  uniform             Params   (n counted in units: elements, or vec4s under VEC4)
@@ -10,12 +10,7 @@
 // a power of two), CH (rows per lane per chunk). Workgroup (UC, RL): thread (u, lane) sums rows lane, lane + RL, ...
 // of its unit, CH rows at a time into a chunk partial that is then added to its total (blocked summation: chains
 // of CH and rows / (RL * CH) terms, not one of rows / RL), and the RL lanes are added as a tree in workgroup memory.
-// Grid: grid1d(ceil(units / UC)), the block is wid.x + wid.y * nwg.x.
-
-struct Params {
-  rows: u32,
-  n: u32,
-}
+// Grid: grid1d(ceil(units / UC)).
 
 override UC: u32 = 16;
 override RL: u32 = 16;
@@ -31,6 +26,8 @@ alias T = f32;
 @group(0) @binding(1) var<storage, read_write> y: array<T>;
 @group(0) @binding(2) var<uniform> p: Params;
 
+#include grid
+
 var<workgroup> red: array<T, UC * RL>;
 
 @compute @workgroup_size(UC, RL, 1)
@@ -39,7 +36,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let block = wid.x + wid.y * nwg.x;
+  let block = workgroupIndex(wid, nwg);
   // Uniform per workgroup: a surplus workgroup of the 2-D grid leaves before any barrier.
   if (block * UC >= p.n) {
     return;

@@ -1,7 +1,16 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/embedding_backward.wgsl?raw';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
 import { checkTokenIds, type EmbeddingShape } from './embedding.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const EMBEDDING_BACKWARD = kernel({
+  name: 'embedding_backward',
+  source,
+  bindings: { ids: { access: 'read' }, dy: { access: 'read' }, dTable: { access: 'write' }, p: { access: 'uniform' } },
+  uniforms: { n: 'u32', C: 'u32', vocab: 'u32', colBlocks: 'u32' },
+  defines: ['VEC4'],
+});
 
 /** Most column units (threads) per workgroup, and table rows per workgroup: VB * WG vec4 accumulators are 8 KiB. */
 const MAX_WG = 64;
@@ -33,20 +42,18 @@ export async function embeddingBackward(
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   }
   if (vocab * C >= 2 ** 32 || n * C >= 2 ** 32) throw new Error(`${label}: [${vocab}, ${C}] table or [${n}, ${C}] gradient exceeds 2^32 elements`);
-  for (const [name, b, need] of [['ids', bufs.ids, n], ['dy', bufs.dy, n * C], ['dTable', bufs.dTable, vocab * C]] as const) {
-    if (bindingElems(b) < need) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} elements, the shape needs ${need}`);
-  }
-  if (bufs.dTable.buffer === bufs.ids.buffer || bufs.dTable.buffer === bufs.dy.buffer) {
-    throw new Error(`${label}: dTable shares a GPUBuffer with ${bufs.dTable.buffer === bufs.ids.buffer ? 'ids' : 'dy'}; it needs a buffer of its own`);
-  }
   const vec4 = C % 4 === 0;
   const units = vec4 ? C / 4 : C;
   const wg = workgroupSize(units);
   const colBlocks = Math.ceil(units / wg);
-  const pipeline = await ctx.pipelines.get({ kernel: 'embedding_backward', source, defines: { VEC4: vec4 }, constants: { WG: wg, VB } });
-  const params = ctx.uniform(`${label} params`, [n, units, vocab, colBlocks]);
-  const grid = grid1d(ctx, Math.ceil(vocab / VB) * colBlocks);
-  return makeDispatch(ctx, label, pipeline, [bufs.ids, bufs.dy, bufs.dTable, { buffer: params }], grid, [params]);
+  return dispatchKernel(ctx, EMBEDDING_BACKWARD, label, {
+    bufs,
+    need: { ids: n, dy: n * C, dTable: vocab * C },
+    params: { n, C: units, vocab, colBlocks },
+    defines: { VEC4: vec4 },
+    constants: { WG: wg, VB },
+    workgroups: grid1d(ctx, Math.ceil(vocab / VB) * colBlocks),
+  });
 }
 
 /** CPU reference: per table row the sum of its tokens' dy rows in f64, rounded to f32 once. Ids must be in [0, vocab). */

@@ -142,10 +142,16 @@ export async function dispatchKernel<B extends string, U extends string, D exten
   const names = Object.keys(desc.bindings) as B[];
   checkBuffers(label, desc, call.bufs, call.need ?? {});
   const defines: Record<string, boolean> = { ...call.defines };
+  const setBy: Record<string, B> = {};
   for (const k of names) {
     const cond = desc.bindings[k].if;
-    if (cond) defines[cond.replace(/^!/, '')] = cond.startsWith('!') !== !!call.bufs[k];
-    else if (desc.bindings[k].access !== 'uniform' && !call.bufs[k]) throw new Error(`${label}: buffer ${k} is missing`);
+    if (cond) {
+      const d = cond.replace(/^!/, '');
+      const on = cond.startsWith('!') !== !!call.bufs[k];
+      if (d in setBy && defines[d] !== on) throw new Error(`${label}: buffers ${setBy[d]} and ${k} are given together or not at all`);
+      defines[d] = on;
+      setBy[d] = k;
+    } else if (desc.bindings[k].access !== 'uniform' && !call.bufs[k]) throw new Error(`${label}: buffer ${k} is missing`);
   }
   for (const d of desc.defines) if (!(d in defines)) throw new Error(`${label}: define ${d} is not set`);
   const layout = names.map((k): BindingKind | undefined => {

@@ -1,6 +1,23 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/layernorm.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const LAYERNORM = kernel({
+  name: 'layernorm',
+  source,
+  bindings: {
+    x: { access: 'read' },
+    residual: { access: 'read', if: 'RESIDUAL' },
+    y: { access: 'write' },
+    sum: { access: 'write', if: 'SUM_OUT' },
+    weight: { access: 'read', if: 'WEIGHT' },
+    bias: { access: 'read', if: 'BIAS' },
+    p: { access: 'uniform' },
+  },
+  uniforms: { rows: 'u32', C: 'u32', eps: 'f32' },
+  defines: ['RESIDUAL', 'SUM_OUT', 'WEIGHT', 'BIAS'],
+});
 
 /** torch.nn.LayerNorm over the last dim of [rows, C]. */
 export interface LayerNormShape {
@@ -51,21 +68,14 @@ export function checkLayerNormShape(ctx: GpuContext, label: string, s: LayerNorm
 export async function layerNorm(ctx: GpuContext, bufs: LayerNormBuffers, shape: LayerNormShape, label = 'layernorm'): Promise<Dispatch> {
   const s = checkLayerNormShape(ctx, label, shape);
   if (bufs.sum && !bufs.residual) throw new Error(`${label}: a sum output needs a residual input`);
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'layernorm',
-    source,
-    defines: { RESIDUAL: !!bufs.residual, SUM_OUT: !!bufs.sum, WEIGHT: !!bufs.weight, BIAS: !!bufs.bias },
+  const n = s.rows * s.C;
+  return dispatchKernel(ctx, LAYERNORM, label, {
+    bufs,
+    need: { x: n, residual: n, y: n, sum: n, weight: s.C, bias: s.C },
+    params: s,
     constants: { WG: s.workgroupSize },
+    workgroups: grid1d(ctx, s.rows),
   });
-  const params = ctx.uniform(`${label} params`, [s.rows, s.C, s.eps], new Set([2]));
-  return makeDispatch(
-    ctx,
-    label,
-    pipeline,
-    [bufs.x, bufs.residual, bufs.y, bufs.sum, bufs.weight, bufs.bias, { buffer: params }],
-    grid1d(ctx, s.rows),
-    [params],
-  );
 }
 
 export interface LayerNormRefInputs {

@@ -1,7 +1,41 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/layernorm_backward.wgsl?raw';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import paramSource from '../../shaders/layernorm_param_grads.wgsl?raw';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
 import { LAYERNORM_EPS } from './layernorm.ts';
+
+const UNIFORMS = { rows: 'u32', C: 'u32', eps: 'f32' } as const;
+
+export const LAYERNORM_BACKWARD = kernel({
+  name: 'layernorm_backward',
+  source,
+  bindings: {
+    x: { access: 'read' },
+    dy: { access: 'read' },
+    weight: { access: 'read', if: 'WEIGHT' },
+    dxAdd: { access: 'read', if: 'DX_ADD' },
+    dx: { access: 'write' },
+    p: { access: 'uniform' },
+  },
+  uniforms: UNIFORMS,
+  defines: ['WEIGHT', 'DX_ADD'],
+});
+
+/** x is bound only for dWeight (the statistics): an unread binding would be dropped from the 'auto' layout. */
+export const LAYERNORM_PARAM_GRADS = kernel({
+  name: 'layernorm_param_grads',
+  source: paramSource,
+  bindings: {
+    x: { access: 'read', if: 'WEIGHT_GRAD' },
+    dy: { access: 'read' },
+    dWeight: { access: 'write', if: 'WEIGHT_GRAD' },
+    dBias: { access: 'write', if: 'BIAS_GRAD' },
+    p: { access: 'uniform' },
+  },
+  uniforms: UNIFORMS,
+  defines: ['WEIGHT_GRAD', 'BIAS_GRAD'],
+});
 
 /** The gradient of torch.nn.LayerNorm over the last dim of [rows, C]. */
 export interface LayerNormBackwardShape {
@@ -35,23 +69,6 @@ function checkShape(label: string, s: LayerNormBackwardShape): Required<LayerNor
   return full;
 }
 
-/** WGSL clamps out-of-bounds accesses silently: every binding must hold what the shape reaches. */
-function checkSizes(label: string, need: [string, GPUBufferBinding | undefined, number][]): void {
-  for (const [name, b, n] of need) {
-    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
-  }
-}
-
-/** A written buffer may not also be bound elsewhere in the dispatch (WebGPU's writable-storage rule). */
-function checkDistinct(label: string, written: [string, GPUBufferBinding | undefined][], all: [string, GPUBufferBinding | undefined][]): void {
-  for (const [w, wb] of written) {
-    if (!wb) continue;
-    for (const [o, ob] of all) {
-      if (o !== w && ob && ob.buffer === wb.buffer) throw new Error(`${label}: ${w} and ${o} are the same GPUBuffer; ${w} needs a buffer of its own`);
-    }
-  }
-}
-
 /**
  * dx for y = LN(x) (affine weight γ optional, bias irrelevant): x̂ = (x−μ)·rstd, g = dy·γ,
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)). With `dxAdd` the result is dx + dxAdd (gradient arriving at x from
@@ -67,38 +84,15 @@ export async function layerNormBackward(
 ): Promise<Dispatch> {
   const s = checkShape(label, shape);
   const n = s.rows * s.C;
-  const all: [string, GPUBufferBinding | undefined][] = [
-    ['x', bufs.x],
-    ['dy', bufs.dy],
-    ['weight', bufs.weight],
-    ['dxAdd', bufs.dxAdd],
-    ['dx', bufs.dx],
-  ];
-  checkSizes(label, [
-    ['x', bufs.x, n],
-    ['dy', bufs.dy, n],
-    ['dx', bufs.dx, n],
-    ['dxAdd', bufs.dxAdd, n],
-    ['weight', bufs.weight, s.C],
-  ]);
-  checkDistinct(label, [['dx', bufs.dx]], all);
   // ctx.kernels.rows narrow (SwiftShader): 4 threads per row at most, as the forward.
   const wg = ctx.kernels.rows === 'narrow' ? Math.min(4, dxWorkgroupSize(s.C)) : dxWorkgroupSize(s.C);
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'layernorm_backward',
-    source,
-    defines: { PARAM_GRADS: false, WEIGHT: !!bufs.weight, DX_ADD: !!bufs.dxAdd, WEIGHT_GRAD: false, BIAS_GRAD: false },
+  return dispatchKernel(ctx, LAYERNORM_BACKWARD, label, {
+    bufs,
+    need: { x: n, dy: n, dx: n, dxAdd: n, weight: s.C },
+    params: s,
     constants: { WG: wg },
+    workgroups: grid1d(ctx, s.rows),
   });
-  const params = ctx.uniform(`${label} params`, [s.rows, s.C, s.eps], new Set([2]));
-  return makeDispatch(
-    ctx,
-    label,
-    pipeline,
-    [bufs.x, bufs.dy, bufs.weight, bufs.dxAdd, bufs.dx, undefined, undefined, { buffer: params }],
-    grid1d(ctx, s.rows),
-    [params],
-  );
 }
 
 /**
@@ -116,35 +110,12 @@ export async function layerNormParamGrads(
   const s = checkShape(label, shape);
   const n = s.rows * s.C;
   if (!bufs.dWeight && !bufs.dBias) throw new Error(`${label}: neither dWeight nor dBias is given; nothing to compute`);
-  checkSizes(label, [
-    ['x', bufs.x, n],
-    ['dy', bufs.dy, n],
-    ['dWeight', bufs.dWeight, s.C],
-    ['dBias', bufs.dBias, s.C],
-  ]);
-  const all: [string, GPUBufferBinding | undefined][] = [
-    ['x', bufs.x],
-    ['dy', bufs.dy],
-    ['dWeight', bufs.dWeight],
-    ['dBias', bufs.dBias],
-  ];
-  checkDistinct(label, [['dWeight', bufs.dWeight], ['dBias', bufs.dBias]], all);
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'layernorm_backward',
-    source,
-    defines: { PARAM_GRADS: true, WEIGHT: false, DX_ADD: false, WEIGHT_GRAD: !!bufs.dWeight, BIAS_GRAD: !!bufs.dBias },
+  return dispatchKernel(ctx, LAYERNORM_PARAM_GRADS, label, {
+    bufs: { ...bufs, x: bufs.dWeight && bufs.x },
+    need: { x: n, dy: n, dWeight: s.C, dBias: s.C },
+    params: s,
+    workgroups: grid1d(ctx, Math.ceil(s.C / PARAM_COLS)),
   });
-  const params = ctx.uniform(`${label} params`, [s.rows, s.C, s.eps], new Set([2]));
-  // x is bound only when dWeight needs the statistics; the shader without WEIGHT_GRAD never reads it, and an
-  // unread binding would be dropped from the 'auto' layout (a bind group entry for it would be an error).
-  return makeDispatch(
-    ctx,
-    label,
-    pipeline,
-    [bufs.dWeight ? bufs.x : undefined, bufs.dy, undefined, undefined, undefined, bufs.dWeight, bufs.dBias, { buffer: params }],
-    grid1d(ctx, Math.ceil(s.C / PARAM_COLS)),
-    [params],
-  );
 }
 
 /**

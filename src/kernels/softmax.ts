@@ -1,6 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/softmax.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const SOFTMAX = kernel({
+  name: 'softmax',
+  source,
+  bindings: { x: { access: 'read' }, y: { access: 'write' }, p: { access: 'uniform' } },
+  uniforms: { rows: 'u32', n: 'u32', offX: 'u32', offY: 'u32' },
+  defines: [],
+});
 
 /** Softmax over the last dim of a row-major [rows, n] tensor. Offsets are in elements. */
 export interface SoftmaxShape {
@@ -56,9 +65,13 @@ export async function softmax(
   const s = layout(shape);
   const wg = opts.workgroupSize ?? WG;
   check(ctx, label, s, wg);
-  const pipeline = await ctx.pipelines.get({ kernel: 'softmax', source, constants: { WG: wg } });
-  const params = ctx.uniform(`${label} params`, [s.rows, s.n, s.offX, s.offY]);
-  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, { buffer: params }], grid1d(ctx, s.rows), [params]);
+  return dispatchKernel(ctx, SOFTMAX, label, {
+    bufs,
+    need: { x: s.offX + s.rows * s.n, y: s.offY + s.rows * s.n },
+    params: s,
+    constants: { WG: wg },
+    workgroups: grid1d(ctx, s.rows),
+  });
 }
 
 /** CPU reference in f64, with the same fully-masked-row rule (all -inf -> all 0). */

@@ -1,6 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/softmax_backward.wgsl?raw';
-import { type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const SOFTMAX_BACKWARD = kernel({
+  name: 'softmax_backward',
+  source,
+  bindings: { p: { access: 'read' }, dp: { access: 'read' }, dx: { access: 'write' }, params: { access: 'uniform' } },
+  uniforms: { rows: 'u32', n: 'u32' },
+  defines: [],
+});
 
 /** The gradient through a softmax over the last dim of a contiguous row-major [rows, n] tensor. */
 export interface SoftmaxBackwardShape {
@@ -21,21 +30,6 @@ export interface SoftmaxBackwardBuffers {
 const WG = 64;
 const WG_NARROW = 4;
 
-function check(label: string, s: SoftmaxBackwardShape, bufs: SoftmaxBackwardBuffers): void {
-  for (const [k, v] of [['rows', s.rows], ['n', s.n]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
-  }
-  const n = s.rows * s.n;
-  if (n >= 2 ** 32) throw new Error(`${label}: rows * n = ${n} does not fit 32-bit indexing`);
-  for (const [name, b] of Object.entries(bufs) as [string, GPUBufferBinding][]) {
-    const bytes = b.size ?? b.buffer.size - (b.offset ?? 0);
-    if (bytes < 4 * n) throw new Error(`${label}: buffer ${name} holds ${bytes / 4} f32 elements, the shape [${s.rows}, ${s.n}] needs ${n}`);
-  }
-  if (bufs.dx.buffer === bufs.p.buffer || bufs.dx.buffer === bufs.dp.buffer) {
-    throw new Error(`${label}: buffer dx must not be the same GPUBuffer as p or dp (a buffer cannot be bound read-only and writable in one dispatch)`);
-  }
-}
-
 /**
  * dx = p ⊙ (dp − Σ_j p_j dp_j) per row of [rows, n]: the gradient through y = softmax(x) given y = p and dL/dy = dp.
  * Zero probabilities (masked keys, fully blocked rows) give zero gradients, not NaN. One workgroup per row.
@@ -46,10 +40,17 @@ export async function softmaxBackward(
   shape: SoftmaxBackwardShape,
   label = 'softmax_backward',
 ): Promise<Dispatch> {
-  check(label, shape, bufs);
-  const pipeline = await ctx.pipelines.get({ kernel: 'softmax_backward', source, constants: { WG: ctx.kernels.rows === 'narrow' ? WG_NARROW : WG } });
-  const params = ctx.uniform(`${label} params`, [shape.rows, shape.n]);
-  return makeDispatch(ctx, label, pipeline, [bufs.p, bufs.dp, bufs.dx, { buffer: params }], grid1d(ctx, shape.rows), [params]);
+  const { rows, n } = shape;
+  for (const [k, v] of [['rows', rows], ['n', n]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
+  }
+  return dispatchKernel(ctx, SOFTMAX_BACKWARD, label, {
+    bufs,
+    need: { p: rows * n, dp: rows * n, dx: rows * n },
+    params: { rows, n },
+    constants: { WG: ctx.kernels.rows === 'narrow' ? WG_NARROW : WG },
+    workgroups: grid1d(ctx, rows),
+  });
 }
 
 /** CPU reference, accumulating the row dot product in f64. */

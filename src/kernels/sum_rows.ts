@@ -1,6 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/sum_rows.wgsl?raw';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const SUM_ROWS = kernel({
+  name: 'sum_rows',
+  source,
+  bindings: { x: { access: 'read' }, y: { access: 'write' }, p: { access: 'uniform' } },
+  uniforms: { rows: 'u32', n: 'u32' },
+  defines: ['VEC4'],
+});
 
 /** A row-major [rows, n] matrix, summed over its rows. */
 export interface SumRowsShape {
@@ -32,16 +41,16 @@ export async function sumRows(ctx: GpuContext, bufs: { x: GPUBufferBinding; y: G
   for (const [k, v] of [['rows', rows], ['n', n]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   }
-  if (rows * n >= 2 ** 32) throw new Error(`${label}: rows * n = ${rows * n} does not fit 32-bit indexing`);
-  for (const [name, b, need] of [['x', bufs.x, rows * n], ['y', bufs.y, n]] as const) {
-    if (bindingElems(b) < need) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape [${rows}, ${n}] needs ${need}`);
-  }
-  if (bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same GPUBuffer; y needs a buffer of its own`);
   const vec4 = n % 4 === 0;
   const units = vec4 ? n / 4 : n;
-  const pipeline = await ctx.pipelines.get({ kernel: 'sum_rows', source, defines: { VEC4: vec4 }, constants: { UC, RL: rowLanes(rows), CH } });
-  const params = ctx.uniform(`${label} params`, [rows, units]);
-  return makeDispatch(ctx, label, pipeline, [bufs.x, bufs.y, { buffer: params }], grid1d(ctx, Math.ceil(units / UC)), [params]);
+  return dispatchKernel(ctx, SUM_ROWS, label, {
+    bufs,
+    need: { x: rows * n, y: n },
+    params: { rows, n: units },
+    defines: { VEC4: vec4 },
+    constants: { UC, RL: rowLanes(rows), CH },
+    workgroups: grid1d(ctx, Math.ceil(units / UC)),
+  });
 }
 
 /** CPU reference: column sums in f64, rounded to f32. */

@@ -110,7 +110,7 @@ export const cases: GpuCase[] = [
           ['short ids', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, n: 5 }, 'eb'), /eb: buffer ids holds 4 elements, the shape needs 5/],
           ['short dy', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, C: 4, vocab: 3 }, 'eb'), /eb: buffer dy holds 12 elements, the shape needs 16/],
           ['short table', () => embeddingBackward(ctx, { ids, dy, dTable }, { ...sh, vocab: 6 }, 'eb'), /eb: buffer dTable holds 15 elements, the shape needs 18/],
-          ['dTable is dy', () => embeddingBackward(ctx, { ids, dy, dTable: dy }, { ...sh, vocab: 4 }, 'eb'), /eb: dTable shares a GPUBuffer with dy/],
+          ['dTable is dy', () => embeddingBackward(ctx, { ids, dy, dTable: dy }, { ...sh, vocab: 4 }, 'eb'), /eb: buffer dTable must not be the same GPUBuffer as dy/],
         ];
         for (const [what, f, re] of bad) {
           const err = await f().then(

@@ -202,13 +202,13 @@ export const cases: GpuCase[] = [
         await expectThrow('C = 0', () => layerNormBackward(ctx, { x, dy, dx }, { rows: 2, C: 0 }, 'lnb'), /lnb: C = 0 is not a positive integer/);
         await expectThrow('rows = 1.5', () => layerNormBackward(ctx, { x, dy, dx }, { rows: 1.5, C: 4 }, 'lnb'), /lnb: rows = 1.5/);
         await expectThrow('eps < 0', () => layerNormBackward(ctx, { x, dy, dx }, { ...sh, eps: -1 }, 'lnb'), /lnb: eps = -1/);
-        await expectThrow('short dy', () => layerNormBackward(ctx, { x, dy, dx }, { rows: 3, C: 4 }, 'lnb'), /lnb: buffer x holds 8 f32 elements, the shape needs 12/);
+        await expectThrow('short dy', () => layerNormBackward(ctx, { x, dy, dx }, { rows: 3, C: 4 }, 'lnb'), /lnb: buffer x holds 8 elements, the shape needs 12/);
         await expectThrow('short weight', () => layerNormBackward(ctx, { x, dy, dx, weight: w }, { rows: 1, C: 8 }, 'lnb'), /lnb: buffer weight holds 4/);
-        await expectThrow('dxAdd is dx', () => layerNormBackward(ctx, { x, dy, dx, dxAdd: dx }, sh, 'lnb'), /lnb: dx and dxAdd are the same GPUBuffer/);
-        await expectThrow('dx is x', () => layerNormBackward(ctx, { x, dy, dx: x }, sh, 'lnb'), /lnb: dx and x are the same GPUBuffer/);
+        await expectThrow('dxAdd is dx', () => layerNormBackward(ctx, { x, dy, dx, dxAdd: dx }, sh, 'lnb'), /lnb: buffer dx must not be the same GPUBuffer as dxAdd/);
+        await expectThrow('dx is x', () => layerNormBackward(ctx, { x, dy, dx: x }, sh, 'lnb'), /lnb: buffer dx must not be the same GPUBuffer as x/);
         await expectThrow('no outputs', () => layerNormParamGrads(ctx, { x, dy }, sh, 'lnp'), /lnp: neither dWeight nor dBias/);
         await expectThrow('short dWeight', () => layerNormParamGrads(ctx, { x, dy, dWeight: w }, { rows: 1, C: 8 }, 'lnp'), /lnp: buffer dWeight holds 4/);
-        await expectThrow('dWeight is dBias', () => layerNormParamGrads(ctx, { x, dy, dWeight: w, dBias: w }, sh, 'lnp'), /lnp: dWeight and dBias are the same/);
+        await expectThrow('dWeight is dBias', () => layerNormParamGrads(ctx, { x, dy, dWeight: w, dBias: w }, sh, 'lnp'), /lnp: buffer dWeight must not be the same GPUBuffer as dBias/);
       }),
   },
 ];

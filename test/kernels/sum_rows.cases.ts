@@ -46,9 +46,9 @@ export const cases: GpuCase[] = [
         const bad: [string, () => Promise<unknown>, RegExp][] = [
           ['rows = 0', () => sumRows(ctx, { x, y }, { rows: 0, n: 4 }, 'db'), /db: rows = 0 is not a positive integer/],
           ['n = 1.5', () => sumRows(ctx, { x, y }, { rows: 2, n: 1.5 }, 'db'), /db: n = 1.5/],
-          ['short x', () => sumRows(ctx, { x, y }, { rows: 4, n: 4 }, 'db'), /db: buffer x holds 12 f32 elements, the shape \[4, 4\] needs 16/],
-          ['short y', () => sumRows(ctx, { x, y }, { rows: 2, n: 6 }, 'db'), /db: buffer y holds 4 f32 elements, the shape \[2, 6\] needs 6/],
-          ['y is x', () => sumRows(ctx, { x, y: x }, { rows: 3, n: 4 }, 'db'), /db: x and y are the same GPUBuffer/],
+          ['short x', () => sumRows(ctx, { x, y }, { rows: 4, n: 4 }, 'db'), /db: buffer x holds 12 elements, the shape needs 16/],
+          ['short y', () => sumRows(ctx, { x, y }, { rows: 2, n: 6 }, 'db'), /db: buffer y holds 4 elements, the shape needs 6/],
+          ['y is x', () => sumRows(ctx, { x, y: x }, { rows: 3, n: 4 }, 'db'), /db: buffer y must not be the same GPUBuffer as x/],
         ];
         for (const [what, f, re] of bad) {
           const err = await f().then(
