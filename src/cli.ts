@@ -2,6 +2,8 @@
 // The `attnscope` command: run a model file on WebGPU (Dawn in Node) and write its outputs.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { byStream } from './analysis/attention_modules.ts';
+import { rollout } from './analysis/rollout.ts';
 import { createNodeContext } from './gpu/node.ts';
 import type { HookRecord } from './hooks/registry.ts';
 import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
@@ -13,7 +15,7 @@ import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 
 const USAGE = `usage:
   attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors]
-                [--capture PATTERN]... [--average-heads] [--relevance TARGET] [--repeat N] [--profile FILE.json] [--debug]
+                [--capture PATTERN]... [--average-heads] [--relevance TARGET] [--rollout] [--repeat N] [--profile FILE.json] [--debug]
   attnscope info MODEL.safetensors
 
 run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT_NAMES.join(', ')}
@@ -28,6 +30,9 @@ run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT
         gradients of float inputs as '<input>.grad'. TARGET names output elements, one entry per dim of the
         output: an index, FROM:TO, or ':' (all), negative from the end; the target is their sum.
         E.g. --relevance=-1,0,7 is logit 7 at the last position of batch 0 (seq-first [T, B, V]).
+        --rollout writes the attention rollout (Abnar & Zuidema 2020: head means mixed half and half with the
+        identity, rows renormalised, multiplied up through the layers) of each self-attention stack as
+        'rollout.encoder', 'rollout.decoder' or 'rollout.lm' (a causal lm's) [B, L, L], those the model has.
         --profile FILE.json times every dispatch with GPU timestamps (median of --repeat runs, default 5),
         prints the top kernels and modules, and writes the full report to FILE.json.
 info    prints the model's config and its modules, named as PyTorch names them.`;
@@ -57,6 +62,7 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
 interface RunOptions {
   inputs?: string;
   relevance?: string;
+  rollout?: boolean;
   out?: string;
   repeat?: string;
   capture?: string[];
@@ -114,6 +120,9 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
       const attention = modules.get(p)!.kind === 'MultiheadAttention';
       model.setForwardHook(p, p, undefined, attention ? { averageHeads: opts['average-heads'] } : {});
     }
+    // Rollout reads every self-attention's full weights: hooks of its own, whatever --capture asked for.
+    const stacks = opts.rollout ? [...byStream(model.attentionModules())].filter(([s]) => s !== 'cross') : [];
+    for (const [, ms] of stacks) for (const m of ms) model.setForwardHook(`rollout ${m.path}`, m.path);
     if (opts.profile) {
       const report = await model.profile(inputs, { runs: opts.repeat === undefined ? 5 : repeat });
       console.log(formatProfile(report));
@@ -147,11 +156,13 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
       const s = model.planStats!.backward!;
       console.log(`relevance of ${opts.relevance} (value ${r.value.toPrecision(6)}): ${Object.keys(maps).join(', ')}; backward ${s.dispatches} dispatches, ${s.submits} submit`);
     }
+    for (const [s, ms] of stacks) explained.push({ name: `rollout.${s}`, ...rollout(ms.map((m) => model.hooks[`rollout ${m.path}`].output![1])).at(-1)! });
+    if (stacks.length) console.log(`rollout of ${stacks.map(([s, ms]) => `${s} (${ms.length} layers)`).join(', ')}`);
     if (opts.out) {
-      const captured = Object.values(model.hooks).flatMap((r) => captureTensors(r, modules.get(r.module)!.kind === 'MultiheadAttention'));
+      const captured = paths.flatMap((p) => captureTensors(model.hooks[p], modules.get(p)!.kind === 'MultiheadAttention'));
       const tensors = [{ name: 'output', shape, data: output }, ...captured, ...explained].map((t) => ({ ...t, dtype: 'F32' as const }));
       writeAtomically(opts.out, writeSafetensors(tensors, { producer: 'attnscope' }));
-      const extra = [captured.length ? `${captured.length} captures` : '', explained.length ? `${explained.length} relevance tensors` : ''].filter(Boolean);
+      const extra = [captured.length ? `${captured.length} captures` : '', explained.length ? `${explained.length} analysis tensors` : ''].filter(Boolean);
       console.log(`wrote ${opts.out} (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${extra.length ? `: output and ${extra.join(' and ')}` : ''})`);
     }
     model.dispose();
@@ -187,6 +198,7 @@ async function main(argv: string[]): Promise<void> {
         'average-heads': { type: 'boolean' },
         profile: { type: 'string' },
         relevance: { type: 'string' },
+        rollout: { type: 'boolean' },
         debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SWIFTSHADER_ICD } from '../src/gpu/node.ts';
+import type { CapturedTensor } from '../src/hooks/registry.ts';
 import { INPUT_NAMES } from '../src/model/inputs.ts';
 import { readSafetensors, type TensorEntry, type TensorInput, writeSafetensors } from '../src/model/safetensors.ts';
 import { maxAbsDiff, PARITY_ATOL } from './parity.cases.ts';
+import { rolloutF64 } from './rollout_ref.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const fixtures = join(repo, 'test', 'fixtures');
@@ -417,4 +419,30 @@ describe('models freshly exported by tools/export_torch.py', () => {
     },
     300_000,
   );
+});
+
+describe('attnscope run --rollout', () => {
+  for (const [name, streams] of [['post-relu-seqfirst', ['decoder', 'encoder']], ['lm-learned-causal', ['lm']]] as const) {
+    it(`${name}: rollout.${streams.join(', rollout.')} equal an f64 rollout of the captured self-attention weights`, () => {
+      const inputs = writeInputs(`${name}.rollout.in.safetensors`, fixtureInputs(name));
+      const out = outPath();
+      const r = attnscope(['run', join(fixtures, `${name}.model.safetensors`), '--inputs', inputs, '--out', out, '--rollout', '--capture', '**.self_attn']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^rollout of .*\(2 layers\)/m);
+      const got = readSafetensors(readFileSync(out), out).tensors;
+      expect([...got.keys()].filter((k) => k.startsWith('rollout.')).sort()).toEqual(streams.map((s) => `rollout.${s}`));
+      for (const s of streams) {
+        const stack = s === 'lm' ? 'encoder' : s;
+        const weights = [...got.keys()].filter((k) => k.startsWith(`${stack}.layers.`) && k.endsWith('.self_attn.weights')).sort().map((k) => got.get(k) as CapturedTensor);
+        expect(weights).toHaveLength(2);
+        const [B, , L] = weights[0].shape;
+        const g = got.get(`rollout.${s}`)!;
+        expect(g.shape).toEqual([B, L, L]);
+        const want = Array.from({ length: B }, (_, b) => rolloutF64(weights, b).flat()).flat();
+        const err = maxAbsDiff(g.data, want);
+        expect(err, `rollout.${s}: max |cli - f64| = ${err}`).toBeLessThanOrEqual(1e-6);
+      }
+    });
+  }
 });
