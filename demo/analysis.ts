@@ -1,8 +1,8 @@
 // One analysis of an input: greedy generation (with per-step cross-attention), then one full forward with a
 // forward hook on every attention module, giving the full [1, H, L, S] maps of every kind.
 import { type GenerateResult, generateSquareSubsequentMask, type InputTensor, type Model, type ModelInputs } from '../src/index.ts';
-import { type AttnKind, type AttnMap, classify } from './attention.ts';
-import { type Relevance, relevanceRows } from './relevance.ts';
+import { type AttnKind, type AttnMap, attnKind } from './attention.ts';
+import { type Relevance, relevance } from './relevance.ts';
 import { detokenize, outputVocab, tokenize, tokenLabel } from './tokenize.ts';
 
 /** One generated token and where it looked: head-mean attention over the keys, per layer. */
@@ -55,23 +55,6 @@ function randomInput(shape: number[], seed: number): InputTensor {
   return { dtype: 'F32', shape, data };
 }
 
-/** Attention module paths of the model, by kind; each registered as its own hook so record names are the paths. */
-export function attentionPaths(model: Model): string[] {
-  const paths: string[] = [];
-  for (const p of ['**.self_attn', '**.multihead_attn']) {
-    try {
-      paths.push(...model.modulesMatching(p));
-    } catch {
-      // no module of that kind (e.g. no cross-attention in an encoder)
-    }
-  }
-  const order = (p: string) => {
-    const { kind, layer } = classify(p, model.config.kind);
-    return ['enc', 'self', 'dec', 'cross'].indexOf(kind) * 10000 + layer;
-  };
-  return paths.sort((a, b) => order(a) - order(b));
-}
-
 /** Deletes hooks by name; names that are not registered are skipped. */
 function clearHooks(model: Model, names: Iterable<string>): void {
   for (const n of names) {
@@ -93,7 +76,8 @@ export interface RunOptions {
 export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
   const c = model.config;
   const bf = c.batch_first;
-  const paths = attentionPaths(model);
+  const modules = model.attentionModules();
+  const paths = modules.map((m) => m.path);
   clearHooks(model, paths); // last analysis's capture hooks: generation should not copy them every step
   const notes: string[] = [];
   const axes: Analysis['axes'] = {};
@@ -109,7 +93,10 @@ export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
     const inVocab = c.kind === 'seq2seq' ? c.src_vocab : c.vocab;
     const outVocab = outputVocab(c)!;
     // Generation, with the head mean of the attention each new token pays (cross for seq2seq, self for lm).
-    const genPaths = paths.filter((p) => classify(p, c.kind).kind === (c.kind === 'seq2seq' ? 'cross' : 'self'));
+    const genPaths = modules
+      .filter((m) => c.kind === 'lm' || m.role === 'cross')
+      .sort((x, y) => x.layer - y.layer)
+      .map((m) => m.path);
     const genNames = genPaths.map((p) => `gen:${p}`);
     genPaths.forEach((p, i) => model.setForwardHook(genNames[i], p, undefined, { averageHeads: true }));
     const canGenerate = c.kind === 'seq2seq' || c.causal;
@@ -167,7 +154,7 @@ export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
         steps.push({ token: tok, label: tokenLabel(c.vocab[tok]), byLayer });
       });
       const predicted = seq.map((_, i) => (i + 1 < all.length ? tokenLabel(c.vocab[all[i + 1]]) : ''));
-      axes.self = { rows: labels, cols: labels, rowsPredicted: predicted };
+      axes[attnKind(modules[0])] = { rows: labels, cols: labels, rowsPredicted: predicted };
       inputs = { src: ids(seq, bf) };
       if (!c.causal) notes.push('This lm is not causal (bidirectional): it cannot generate; its self-attention over the prompt is shown.');
     }
@@ -200,17 +187,16 @@ export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
   const t1 = performance.now();
   const fwd = await model.forward(inputs, { grad: true });
   const forwardMs = performance.now() - t1;
-  const relevance = await relevanceRows(model, fwd);
-  const maps: AttnMap[] = paths.map((p) => {
-    const w = model.hooks[p]?.output?.[1];
-    if (!w) throw new Error(`no attention weights were captured for ${p}`);
-    const { kind, layer } = classify(p, c.kind);
-    return { path: p, kind, layer, heads: w.shape[1], shape: w.shape, data: w.data };
+  const rel = await relevance(model, fwd);
+  const maps: AttnMap[] = modules.map((m) => {
+    const w = model.hooks[m.path]?.output?.[1];
+    if (!w) throw new Error(`no attention weights were captured for ${m.path}`);
+    return { ...m, kind: attnKind(m), shape: w.shape, data: w.data };
   });
-  return { text: o.text, output, generatedIds, axes, maps, relevance, steps, stepKeys, inputs, timings: { generateMs, forwardMs, relevanceMs: relevance.ms }, notes };
+  return { text: o.text, output, generatedIds, axes, maps, relevance: rel, steps, stepKeys, inputs, timings: { generateMs, forwardMs, relevanceMs: rel.ms }, notes };
 }
 
 /** Removes the capture hooks analyse() left on the model. */
 export function removeCaptureHooks(model: Model): void {
-  clearHooks(model, attentionPaths(model));
+  clearHooks(model, model.attentionModules().map((m) => m.path));
 }
