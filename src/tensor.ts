@@ -40,6 +40,14 @@ export class Tensor {
     return new Tensor(ctx, ctx.buffers.create(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label), shape, dtype, label);
   }
 
+  /**
+   * A tensor with a shape and no GPU side: what modules hold while a tree is built only to list its parameters
+   * (nn/module.ts ShapeRecorder). No plan is ever recorded on such a tree; its ctx and buffer are absent.
+   */
+  static shapeOnly(shape: readonly number[], label: string): Tensor {
+    return new Tensor(null as unknown as GpuContext, null as unknown as GPUBuffer, shape, 'f32', label);
+  }
+
   static upload(ctx: GpuContext, data: Float32Array, shape: readonly number[], label: string): Tensor {
     checkShape(label, shape);
     if (data.length !== numel(shape)) {

@@ -6,24 +6,14 @@ import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type Hook
 
 type Field = 'input' | 'output' | 'weightsGrad';
 
-/** One capture copy of a plan: which hook, which field, which position. `act` -1: no gradient, zeros. */
+/** What one hook field reads after a run: the capture key of its data, or no key (no gradient: zeros). */
 interface CaptureSpec {
   hook: string;
   field: Field;
   index: number;
-  key: string;
+  key?: string;
   shape: number[];
-  act: number;
 }
-
-export class CaptureBudgetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CaptureBudgetError';
-  }
-}
-
-const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} B`);
 
 /**
  * Turns the registered hooks into plan steps while a forward is recorded: capture copies at module entry
@@ -34,14 +24,12 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   private readonly specs: CaptureSpec[] = [];
   /** Records made inside host steps during the current run. */
   private readonly hostRecords = new Map<string, HookRecord>();
-  private captureBytes = 0;
 
   constructor(
     private readonly hooks: readonly Hook[],
     private readonly modules: ReadonlyMap<string, Module>,
     /** The hook by name at run time: a cached plan calls the fn registered now, not the one it was built with. */
     private readonly current: (name: string) => Hook | undefined,
-    private readonly budget: number,
     /** Wraps every call of a hook fn (the model refuses forwards from inside one: they would wait on themselves). */
     private readonly callHook: <T>(call: () => T) => T = (call) => call(),
   ) {}
@@ -67,23 +55,8 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   }
 
   private capture(b: PlanBuilder, h: Hook, field: Field, index: number, a: Act): void {
-    // An activation is written once and never changed, so one copy serves every hook that sees it: self-attention's
-    // query, key and value, or the encoder memory every decoder layer's cross-attention reads.
-    const same = this.specs.find((s) => s.act === a.id);
-    if (same) {
-      this.specs.push({ ...same, hook: h.name, field, index });
-      return;
-    }
-    this.captureBytes += a.size * 4;
-    if (this.captureBytes > this.budget) {
-      throw new CaptureBudgetError(
-        `captures need more than the per-forward budget of ${bytes(this.budget)} (hook '${h.name}' on ${h.path} ${field}[${index}] ` +
-          `[${a.shape.join(', ')}] brings the total to ${bytes(this.captureBytes)}); capture fewer modules, cut heads / queries, or raise captureBudgetBytes`,
-      );
-    }
-    const key = `${h.name}/${field}/${index}`;
-    this.specs.push({ hook: h.name, field, index, key, shape: [...a.shape], act: a.id });
-    b.capture(key, a);
+    const key = b.capture(a, `hook '${h.name}' on ${h.path} ${field}[${index}]`);
+    this.specs.push({ hook: h.name, field, index, key, shape: [...a.shape] });
   }
 
   private module(path: string): Module {
@@ -147,7 +120,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       if (!h.fn) {
         const grab = (field: Field, i: number, g: Act | undefined, like: Act) => {
           if (g) this.capture(b, h, field, i, g);
-          else this.specs.push({ hook: h.name, field, index: i, key: '', shape: [...like.shape], act: -1 });
+          else this.specs.push({ hook: h.name, field, index: i, shape: [...like.shape] });
         };
         ins.forEach((g, i) => grab('input', i, g, call.inputs[i]));
         gradOut.forEach((g, i) => grab('output', i, g, call.outputs[i]));
@@ -252,7 +225,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       const field = (f: Field) =>
         this.specs
           .filter((s) => s.hook === h.name && s.field === f)
-          .map((s) => ({ shape: s.shape, data: s.act < 0 ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)) : data(s.key) }));
+          .map((s) => ({ shape: s.shape, data: s.key === undefined ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)) : data(s.key) }));
       let record: HookRecord = { name: h.name, module: h.path, kind: h0.kind, input: field('input') };
       if (h.kind === 'backward') {
         record.output = field('output');

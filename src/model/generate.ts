@@ -1,15 +1,10 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { HookObserver } from '../hooks/observer.ts';
 import type { HookRecord } from '../hooks/registry.ts';
-import type { DecoderCache } from '../nn/decoder_layer.ts';
-import { EncoderLM } from '../nn/lm.ts';
-import type { Module } from '../nn/module.ts';
 import type { SelfCache } from '../nn/multihead_attention.ts';
-import { Seq2SeqTransformer } from '../nn/seq2seq.ts';
 import { Plan } from '../scheduler/compile.ts';
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
-import type { ModelConfig } from './config.ts';
-import { InputError, type InputTensor, tokenInput } from './inputs.ts';
+import type { PlanBuilder } from '../scheduler/plan.ts';
+import { InputError, type InputTensor } from './inputs.ts';
 
 export interface GenerateOptions {
   /** Tokens to generate at most (the eos token, when generated, counts and ends that row). */
@@ -30,8 +25,6 @@ export interface GenerateResult {
 /** What generation needs from a Model. */
 export interface GenerationHost {
   ctx: GpuContext;
-  config: ModelConfig;
-  root: Module;
   /** A builder with the model's current hooks attached. */
   builder(): { b: PlanBuilder; observer?: HookObserver };
 }
@@ -43,126 +36,85 @@ function argmax(logits: Float32Array, offset: number, V: number): number {
 }
 
 /**
- * Greedy decoding with KV caches on the GPU. Each layer's self-attention keeps packed q|k|v rows of every
- * position so far (a step appends its row with one copy); a seq2seq model also keeps the encoder memory and each
- * layer's memory k|v, computed once. One plan per step (its shapes differ by the cached length), built for this
- * call and disposed at its end; hooks fire in every step's plan.
+ * One generate call: the GPU buffers it owns (KV caches, memory), the plans it runs, each row's tokens so far and
+ * each step's hook records. A kind's `generate` drives it; `dispose` frees everything at the end.
  */
-export async function generate(host: GenerationHost, src: InputTensor, o: GenerateOptions): Promise<GenerateResult> {
-  const { ctx, config: c, root } = host;
-  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new InputError(`generate: maxNewTokens ${o.maxNewTokens} must be a positive integer`);
-  const bf = c.batch_first;
-  const E = c.d_model;
-  if (src.shape.length !== 2) throw new InputError(`generate: src must be token ids ${bf ? '[B, L]' : '[L, B]'}, got [${src.shape.join(', ')}]`);
-  const [B, L] = bf ? src.shape : [src.shape[1], src.shape[0]];
-  const owned: GPUBuffer[] = [];
-  const plans: Plan[] = [];
-  const buffer = (elements: number, label: string) => {
-    const buf = ctx.buffers.create(elements * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
-    owned.push(buf);
+export class Decoding {
+  readonly tokens: number[][];
+  readonly steps: Record<string, HookRecord>[] = [];
+  private readonly done: boolean[];
+  private readonly owned: GPUBuffer[] = [];
+  private readonly plans: Plan[] = [];
+
+  constructor(
+    readonly host: GenerationHost,
+    /** Batch rows. */
+    readonly B: number,
+    readonly maxNewTokens: number,
+  ) {
+    this.tokens = Array.from({ length: B }, () => []);
+    this.done = new Array<boolean>(B).fill(false);
+  }
+
+  /** A zeroed f32 storage buffer of `elements` owned by this call. */
+  buffer(elements: number, label: string): GPUBuffer {
+    const buf = this.host.ctx.buffers.create(elements * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label);
+    this.owned.push(buf);
     return buf;
-  };
-  const steps: Record<string, HookRecord>[] = [];
-  const runPlan = async (b: PlanBuilder, observer: HookObserver | undefined, data: (Uint32Array | Float32Array)[], step: number, label: string) => {
-    const plan = await Plan.compile(ctx, b, label);
-    plans.push(plan);
+  }
+
+  /** Self-attention caches of packed q|k|v rows [B, maxT, 3E], one per layer, the new rows at `pos`. */
+  selfCaches(b: PlanBuilder, bufs: readonly GPUBuffer[], maxT: number, pos: number, E: number): SelfCache[] {
+    return bufs.map((buf, i) => ({ kind: 'self', kv: b.external(buf, [this.B * maxT * 3 * E], `kv cache ${i}`), maxT, pos }));
+  }
+
+  /** Compiles and runs a step's plan; its hook records become step `step`'s. Returns the plan's outputs. */
+  async run(b: PlanBuilder, observer: HookObserver | undefined, data: (Uint32Array | Float32Array)[], step: number, label: string): Promise<Float32Array[]> {
+    const plan = await Plan.compile(this.host.ctx, b, label);
+    this.plans.push(plan);
     const { outputs, captures } = await plan.run(data, label);
-    if (observer) {
-      const recs = await observer.records(captures);
-      steps[step] = { ...steps[step], ...Object.fromEntries([...recs].map(([k, r]) => [k, { ...r, step }])) };
-    } else steps[step] ??= {};
+    const recs = observer ? await observer.records(captures) : new Map<string, HookRecord>();
+    this.steps[step] = { ...this.steps[step], ...Object.fromEntries([...recs].map(([k, r]) => [k, { ...r, step }])) };
     return outputs;
-  };
-  const tokens: number[][] = Array.from({ length: B }, () => []);
-  const done = new Array<boolean>(B).fill(false);
-  /** Appends each row's greedy pick; returns the next input ids, or undefined when every row is finished. */
-  const pick = (logits: Float32Array, rowOf: (bt: number) => number, V: number, eos: number | undefined): Uint32Array | undefined => {
-    const next = new Uint32Array(B);
-    for (let bt = 0; bt < B; bt++) {
+  }
+
+  /** Appends each unfinished row's greedy pick; returns the next input ids, or undefined when every row is done. */
+  pick(logits: Float32Array, rowOf: (bt: number) => number, V: number, eos: number | undefined): Uint32Array | undefined {
+    const next = new Uint32Array(this.B);
+    for (let bt = 0; bt < this.B; bt++) {
       next[bt] = argmax(logits, rowOf(bt) * V, V);
-      if (!done[bt]) {
-        tokens[bt].push(next[bt]);
-        if (next[bt] === eos) done[bt] = true;
+      if (!this.done[bt]) {
+        this.tokens[bt].push(next[bt]);
+        if (next[bt] === eos) this.done[bt] = true;
       }
     }
-    return done.every((d) => d) ? undefined : next;
-  };
-  const selfCache = (b: PlanBuilder, bufs: GPUBuffer[], maxT: number, pos: number): SelfCache[] =>
-    bufs.map((buf, i) => ({ kind: 'self', kv: b.external(buf, [B * maxT * 3 * E], `kv cache ${i}`), maxT, pos }));
+    return this.done.every((d) => d) ? undefined : next;
+  }
 
+  dispose(): void {
+    for (const p of this.plans) p.dispose();
+    for (const buf of this.owned) this.host.ctx.buffers.destroy(buf);
+  }
+}
+
+/**
+ * Greedy decoding of `src` token ids ([B, L] batch first, else [L, B]) by a kind's decoder loop (`run`), which
+ * drives a Decoding; every GPU buffer and plan of the call is freed at its end.
+ */
+export async function generate(
+  host: GenerationHost,
+  run: (d: Decoding, src: InputTensor, o: GenerateOptions) => Promise<void>,
+  batchFirst: boolean,
+  src: InputTensor,
+  o: GenerateOptions,
+): Promise<GenerateResult> {
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new InputError(`generate: maxNewTokens ${o.maxNewTokens} must be a positive integer`);
+  if (src.shape.length !== 2) throw new InputError(`generate: src must be token ids ${batchFirst ? '[B, L]' : '[L, B]'}, got [${src.shape.join(', ')}]`);
+  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens);
   try {
-    if (root instanceof Seq2SeqTransformer && c.kind === 'seq2seq') {
-      const Vs = c.src_vocab.length;
-      const V = c.tgt_vocab.length;
-      const bos = o.bos ?? c.bos_id;
-      const eos = (o.eos === undefined ? c.eos_id : o.eos) ?? undefined;
-      if (bos === null || bos === undefined) throw new InputError('generate: the model has no bos_id; pass options.bos');
-      for (const [k, t] of [['bos', bos], ['eos', eos]] as const) {
-        if (t !== undefined && (!Number.isInteger(t) || t < 0 || t >= V)) throw new InputError(`generate: ${k} ${t} is outside the target vocabulary [0, ${V})`);
-      }
-      const maxT = o.maxNewTokens;
-      if (maxT > c.max_len) throw new InputError(`generate: maxNewTokens ${maxT} exceeds the model's max_len ${c.max_len}`);
-      const ids = tokenInput('src', src, src.shape, Vs);
-      const layers = root.transformer.decoder.layers;
-      const memShape = bf ? [B, L, E] : [L, B, E];
-      const memBuf = buffer(B * L * E, 'memory');
-      const crossBufs = layers.map((_, i) => buffer(B * L * 2 * E, `memory k|v ${i}`));
-      const selfBufs = layers.map((_, i) => buffer(B * maxT * 3 * E, `kv cache ${i}`));
-      // Source padding (pad_id) is masked for the encoder and for cross-attention, as a caller of forward would.
-      const pad = c.pad_id;
-      const padMask = pad !== null && ids.includes(pad) ? new Float32Array(B * L).map((_, i) => (ids[bf ? i : (i % L) * B + Math.floor(i / L)] === pad ? -Infinity : 0)) : undefined;
-      const srcData = padMask ? [ids, padMask] : [ids];
-
-      let { b, observer } = host.builder();
-      const srcAct = b.input([...src.shape], 'src');
-      const kpm = padMask ? b.input([B, L], 'src_key_padding_mask') : undefined;
-      await root.encode(b, srcAct, { B, L, batchFirst: bf, keyPaddingMask: kpm }, b.external(memBuf, memShape, 'memory'), crossBufs.map((buf, i) => b.external(buf, [B * L * 2 * E], `memory k|v ${i}`)));
-      await runPlan(b, observer, srcData, 0, 'encode');
-
-      let next: Uint32Array | undefined = new Uint32Array(B).fill(bos);
-      for (let t = 0; t < maxT && next; t++) {
-        ({ b, observer } = host.builder());
-        const tgt = b.input(bf ? [B, 1] : [1, B], 'tgt');
-        const kpmStep = padMask ? b.input([B, L], 'memory_key_padding_mask') : undefined;
-        const memory = b.external(memBuf, memShape, 'memory');
-        const self = selfCache(b, selfBufs, maxT, t);
-        const caches: DecoderCache[] = layers.map((_, i) => ({ self: self[i], cross: { kind: 'cross', kv: b.external(crossBufs[i], [B * L * 2 * E], `memory k|v ${i}`), S: L } }));
-        const logits = await root.decodeStep(b, tgt, { B, L: 1, batchFirst: bf, causal: true }, t, memory, { S: L, keyPaddingMask: kpmStep }, caches);
-        b.output(logits);
-        const [out] = await runPlan(b, observer, padMask ? [next, padMask] : [next], t, `decode step ${t}`);
-        next = pick(out, (bt) => bt, V, eos);
-      }
-      return { tokens, steps };
-    }
-    if (root instanceof EncoderLM && c.kind === 'lm') {
-      if (!c.causal) throw new InputError('generate: this lm is not causal (config causal=false); generation needs a causal model');
-      const V = c.vocab.length;
-      const eos = (o.eos === undefined ? c.eos_id : o.eos) ?? undefined;
-      const maxT = L + o.maxNewTokens;
-      if (maxT > c.max_len) throw new InputError(`generate: prompt ${L} + maxNewTokens ${o.maxNewTokens} exceeds the model's max_len ${c.max_len}`);
-      const ids = tokenInput('src', src, src.shape, V);
-      const selfBufs = root.encoder.layers.map((_, i) => buffer(B * maxT * 3 * E, `kv cache ${i}`));
-      let pos = 0;
-      let data = ids;
-      let len = L;
-      for (let step = 0; step <= o.maxNewTokens - 1; step++) {
-        const { b, observer } = host.builder();
-        const x: Act = b.input(bf ? [B, len] : [len, B], 'src');
-        const logits = await root.forward(b, x, { B, L: len, batchFirst: bf }, pos, selfCache(b, selfBufs, maxT, pos));
-        b.output(logits);
-        const [out] = await runPlan(b, observer, [data], step, step === 0 ? 'prefill' : `decode step ${step}`);
-        const last = len - 1;
-        const next = pick(out, (bt) => (bf ? bt * len + last : last * B + bt), V, eos);
-        if (!next) break;
-        pos += len;
-        len = 1;
-        data = next;
-      }
-      return { tokens, steps };
-    }
-    throw new InputError(`generate: a ${c.kind} model has no vocabulary to generate from (seq2seq and lm models do)`);
+    await run(d, src, o);
+    return { tokens: d.tokens, steps: d.steps };
   } finally {
-    for (const p of plans) p.dispose();
-    for (const buf of owned) ctx.buffers.destroy(buf);
+    d.dispose();
   }
 }

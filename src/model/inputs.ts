@@ -3,20 +3,13 @@ import type { TensorEntry } from './safetensors.ts';
 /** A named input as the CLI reads it from a safetensors file or an API caller builds it. */
 export type InputTensor = Omit<TensorEntry, 'name'>;
 
-/** PyTorch's forward arguments, by the names the CLI's input files use. */
-export interface ModelInputs {
-  src?: InputTensor;
-  tgt?: InputTensor;
-  /** decoder-only models: the encoder output the decoder attends to. */
-  memory?: InputTensor;
-  src_mask?: InputTensor;
-  tgt_mask?: InputTensor;
-  memory_mask?: InputTensor;
-  src_key_padding_mask?: InputTensor;
-  tgt_key_padding_mask?: InputTensor;
-  memory_key_padding_mask?: InputTensor;
-}
+/**
+ * A forward's named tensors. Each kind says which names it takes (`model.inputNames`): PyTorch's forward arguments
+ * for the nn.Transformer kinds (INPUT_NAMES: src, tgt, memory and their masks).
+ */
+export type ModelInputs = { [name: string]: InputTensor | undefined };
 
+/** The inputs of the nn.Transformer kinds, by the names the CLI's input files use. */
 export const INPUT_NAMES = ['src', 'tgt', 'memory', 'src_mask', 'tgt_mask', 'memory_mask', 'src_key_padding_mask', 'tgt_key_padding_mask', 'memory_key_padding_mask'] as const;
 export type InputName = (typeof INPUT_NAMES)[number];
 

@@ -1,23 +1,23 @@
+import type { AttentionModuleInfo } from '../analysis/attention_modules.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { TransformerDecoder } from '../nn/decoder.ts';
-import { type MemoryArgs, TransformerDecoderLayer } from '../nn/decoder_layer.ts';
-import { TransformerEncoder } from '../nn/encoder.ts';
-import type { LayerOptions, SelfAttentionArgs } from '../nn/encoder_layer.ts';
-import { type Module, Weights } from '../nn/module.ts';
-import { EncoderLM } from '../nn/lm.ts';
-import { Seq2SeqTransformer, type TokenOptions } from '../nn/seq2seq.ts';
-import { Transformer } from '../nn/transformer.ts';
 import { HookObserver } from '../hooks/observer.ts';
-import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, globToRegExp, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
-import { recordBackward } from '../scheduler/backward.ts';
-import { type DispatchTiming, Plan, type PlanStats } from '../scheduler/compile.ts';
-import { type Act, PlanBuilder } from '../scheduler/plan.ts';
+import { type BackwardHookFn, type ForwardHookFn, globToRegExp, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
+import { type Module, Weights } from '../nn/module.ts';
+import { Plan, type PlanStats } from '../scheduler/compile.ts';
+import { PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
+import { Feeder } from './feeder.ts';
+import { type BackwardResult, readBackward, recordGrad } from './grad.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
-import { aggregate, median, type ProfileReport } from './profile.ts';
+import { InputError, type InputTensor, type ModelInputs } from './inputs.ts';
+import type { BuiltModel } from './kinds/kind.ts';
+import { kindOf } from './kinds/index.ts';
+import { type CachedPlan, PlanCache } from './plans.ts';
+import { profilePlan, type ProfileReport } from './profile.ts';
+import { type RelevanceMaps, relevanceMaps } from './relevance.ts';
 import { type BackwardTarget, seedFor } from './target.ts';
-import { type AttentionRole, type RelevanceMaps, relevanceMaps } from './relevance.ts';
-import { additiveMask, checkShape, floatInput, InputError, INPUT_NAMES, type InputTensor, type ModelInputs, tokenInput } from './inputs.ts';
+
+export type { AttentionGrad, BackwardResult } from './grad.ts';
 
 /** What a forward returns: the output tensor in PyTorch's layout. */
 export interface ForwardResult {
@@ -38,95 +38,13 @@ export interface ForwardOptions {
   params?: string | readonly string[];
 }
 
-/** One attention module's probabilities and their gradient, from a backward. */
-export interface AttentionGrad {
-  /** The MultiheadAttention's path. */
-  path: string;
-  /** [B, H, L, S] */
-  weights: CapturedTensor;
-  /** d(target)/d(weights) [B, H, L, S]; zeros when the target does not depend on this module. */
-  grad: CapturedTensor;
-}
-
-/** What a backward returns. */
-export interface BackwardResult {
-  /** The target's value (Σ seed · output). */
-  value: number;
-  /** Gradients of the forward's float inputs (src, tgt, memory) by name; token-id inputs have none. */
-  inputs: Record<string, CapturedTensor>;
-  /** Every MultiheadAttention in forward order: its probabilities and their gradient (relevance maps use them). */
-  attention: AttentionGrad[];
-  /** Gradients of the parameters the forward's `params` named, by state_dict name, in PyTorch's shapes. */
-  params: Record<string, CapturedTensor>;
-}
-
-/** What a gradient plan reads back after its backward phase. */
-interface GradOutputs {
-  inputs: { name: string; shape: number[]; act?: Act }[];
-  /** Parameters asked for; each gradient comes back in parts, as backward outputs after the inputs'. */
-  params: { name: string; shape: number[]; parts: { offset: number; size: number }[] }[];
-  attention: { path: string; shape: number[]; hasGrad: boolean }[];
-}
-
-/** One input of a plan: where its data goes and the data itself. */
-interface Feed {
-  act: Act;
-  data: Float32Array | Uint32Array;
-}
-
-/** Records inputs and masks into a plan being built, remembering the data to feed on each run. */
-class Feeder {
-  readonly feeds: Feed[] = [];
-  readonly key: string[] = [];
-
-  constructor(readonly b: PlanBuilder) {}
-
-  tensor(name: string, shape: number[], data: Float32Array | Uint32Array): Act {
-    const act = this.b.input(shape, name, data instanceof Uint32Array);
-    this.feeds.push({ act, data });
-    this.key.push(`${name}[${shape}]`);
-    return act;
-  }
-
-  /** A PyTorch attn mask or key-padding mask: undefined when absent, `causal` when it is exactly the causal mask. */
-  mask(name: string, t: InputTensor | undefined, shapes: number[][]): { act?: Act; causal: boolean } {
-    if (!t) return { causal: false };
-    const m = additiveMask(name, t, shapes);
-    if (m.causal) {
-      this.key.push(`${name}:causal`);
-      return { causal: true };
-    }
-    return { act: this.tensor(name, m.shape, m.data), causal: false };
-  }
-}
-
-function layerOptions(c: ModelConfig): LayerOptions {
-  return {
-    dModel: c.d_model,
-    nhead: c.nhead,
-    dimFeedforward: c.dim_feedforward,
-    activation: c.activation,
-    layerNormEps: c.layer_norm_eps,
-    normFirst: c.norm_first,
-    bias: c.bias,
-  };
-}
-
 /**
- * A model loaded on the GPU: the module tree (named as PyTorch names it), its weights uploaded once, and a
- * cache of compiled plans, one per input signature (shapes, masks present). A forward is one submit.
+ * A model loaded on the GPU: the module tree its kind built (named as PyTorch names it), its weights uploaded once,
+ * and a cache of compiled plans, one per input signature (shapes, masks present), hook set and gradient request.
+ * A forward is one submit. The facade: hooks here, the rest in the files beside (kinds/, grad, generate, profile).
  */
-/** Compiled plans kept per model; the least recently used beyond this are disposed. */
-const PLAN_CACHE_SIZE = 16;
-
-interface CachedPlan {
-  plan: Plan;
-  observer?: HookObserver;
-  grad?: GradOutputs;
-}
-
 export class Model {
-  private readonly plans = new Map<string, CachedPlan>();
+  private readonly plans = new PlanCache();
   private lastPlan?: Plan;
   /** The last forward, when it kept what a backward needs. */
   private lastGrad?: { entry: CachedPlan; output: Float32Array; shape: number[]; hooks: Record<string, HookRecord> };
@@ -135,19 +53,38 @@ export class Model {
   private readonly modulesByPath: Map<string, Module>;
   /** Forwards run one after another: a plan's buffers serve one forward at a time. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Hook fns being called right now: a forward started from one would queue behind the forward waiting on it. */
+  private hookCalls = 0;
   /** What each hook stored in the last forward, by hook name (the seed's `model.hooks[name]`). */
   hooks: Record<string, HookRecord> = {};
   /** Per-forward limit on captured bytes; a forward that would copy more fails before it runs. */
   captureBudgetBytes = 256 * 1024 * 1024;
+  readonly root: Module;
 
   private constructor(
     readonly ctx: GpuContext,
     readonly config: ModelConfig,
-    readonly root: Module,
+    private readonly built: BuiltModel,
     private readonly weights: Weights,
   ) {
-    this.modulesByPath = new Map([...root.modules()].map((m) => [m.path, m]));
+    this.root = built.root;
+    this.modulesByPath = new Map([...this.root.modules()].map((m) => [m.path, m]));
     this.registry = new HookRegistry(ctx, this.modulesByPath);
+  }
+
+  /** Reads and validates a model file, then uploads its weights. */
+  static load(ctx: GpuContext, bytes: Uint8Array, label = 'model file'): Model {
+    return Model.fromFile(ctx, readModelFile(bytes, label));
+  }
+
+  static fromFile(ctx: GpuContext, file: ModelFile): Model {
+    const w = new Weights(ctx, file.tensors);
+    try {
+      return new Model(ctx, file.config, kindOf(file.config).build(w, file.config), w);
+    } catch (e) {
+      w.dispose();
+      throw e;
+    }
   }
 
   /**
@@ -207,32 +144,6 @@ export class Model {
     if (this.disposed) throw new Error(`${what}: the model was disposed`);
   }
 
-  /** Reads and validates a model file, then uploads its weights. */
-  static load(ctx: GpuContext, bytes: Uint8Array, label = 'model file'): Model {
-    return Model.fromFile(ctx, readModelFile(bytes, label));
-  }
-
-  static fromFile(ctx: GpuContext, file: ModelFile): Model {
-    const c = file.config;
-    const w = new Weights(ctx, file.tensors);
-    try {
-      const o = layerOptions(c);
-      let root: Module;
-      if (c.kind === 'transformer') root = new Transformer(w, '', c.num_encoder_layers, c.num_decoder_layers, o);
-      else if (c.kind === 'encoder') root = new TransformerEncoder(w, '', c.num_encoder_layers, o, c.encoder_norm);
-      else if (c.kind === 'decoder') root = new TransformerDecoder(w, '', c.num_decoder_layers, o, c.decoder_norm);
-      else if (c.kind === 'seq2seq' || c.kind === 'lm') {
-        const t: TokenOptions = { positional: c.positional, maxLen: c.max_len, embedScale: c.embed_scale };
-        if (c.kind === 'seq2seq') root = new Seq2SeqTransformer(w, c.src_vocab.length, c.tgt_vocab.length, [c.num_encoder_layers, c.num_decoder_layers], o, t);
-        else root = new EncoderLM(w, c.vocab.length, c.num_encoder_layers, c.encoder_norm, c.causal, o, t);
-      } else throw new Error(`unknown model kind ${String((c as { kind: unknown }).kind)}`);
-      return new Model(ctx, c, root, w);
-    } catch (e) {
-      w.dispose();
-      throw e;
-    }
-  }
-
   /** Every module by its PyTorch path ('' is the root), in named_modules() order. */
   namedModules(): ReadonlyMap<string, Module> {
     return this.modulesByPath;
@@ -241,6 +152,16 @@ export class Model {
   /** Module paths a target names (a module, an exact path, or a glob); throws on no match. */
   modulesMatching(target: string | Module): string[] {
     return this.registry.resolve(target);
+  }
+
+  /** Every attention module in forward order, with its role (encoder, decoder, cross), layer and heads. */
+  attentionModules(): AttentionModuleInfo[] {
+    return this.built.attentionModules();
+  }
+
+  /** The input names forward accepts. */
+  get inputNames(): readonly string[] {
+    return this.built.inputs;
   }
 
   /** Step labels of the plan the last forward used, in order. */
@@ -257,19 +178,24 @@ export class Model {
     return this.weights.bytes;
   }
 
-  /** Runs one forward (queued behind any running one); hooks' records land in `hooks`. */
-  forward(inputs: ModelInputs, opts: ForwardOptions = {}): Promise<ForwardResult> {
-    return this.enqueue('forward', () => {
-      if (inputs === null || typeof inputs !== 'object') throw new InputError('forward: inputs must be an object of named tensors ({src, tgt, ...})');
-      const params = opts.params === undefined ? [] : this.paramsMatching(opts.params);
-      if (params.length && !opts.grad) throw new InputError('forward: params needs grad: true');
-      return this.forwardNow(inputs, opts.grad ?? false, params);
-    });
-  }
-
   /** State_dict names of the parameters, in the order the modules hold them. */
   paramNames(): string[] {
     return [...this.weights.params.keys()];
+  }
+
+  /** Runs one forward (queued behind any running one); hooks' records land in `hooks`. */
+  forward(inputs: ModelInputs, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    return this.enqueue('forward', async () => {
+      const params = opts.params === undefined ? [] : this.paramsMatching(opts.params);
+      if (params.length && !opts.grad) throw new InputError('forward: params needs grad: true');
+      const grad = opts.grad ?? false;
+      this.lastGrad = undefined;
+      const { entry, data, shape } = await this.prepare(inputs, grad, params);
+      const { outputs, captures } = await entry.plan.run(data);
+      this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
+      if (grad) this.lastGrad = { entry, output: outputs[0], shape, hooks: this.hooks };
+      return { output: outputs[0], shape };
+    });
   }
 
   /** Parameter names matching names or globs; each pattern must match one at least. */
@@ -292,7 +218,17 @@ export class Model {
    * which must have run with `{ grad: true }`. Backward hooks' records land in `hooks` beside the forward's.
    */
   backward(target: BackwardTarget): Promise<BackwardResult> {
-    return this.enqueue('backward', () => this.backwardNow(target));
+    return this.enqueue('backward', async () => {
+      this.assertLive('backward');
+      const last = this.lastGrad;
+      if (!last || last.entry.plan !== this.lastPlan) throw new Error('backward: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first');
+      const { seed, value } = seedFor(target, last.shape, last.output);
+      const { plan, observer, grad } = last.entry;
+      const { outputs, captures } = await plan.run([seed], 'backward', false, 'backward');
+      const records = observer ? Object.fromEntries(await observer.records(captures, 'backward')) : {};
+      this.hooks = { ...last.hooks, ...records };
+      return readBackward(grad!, value, outputs, captures);
+    });
   }
 
   /**
@@ -300,51 +236,39 @@ export class Model {
    * attention probabilities and gradients: which input tokens the backward's target depends on, per position.
    */
   relevanceMaps(result: BackwardResult): RelevanceMaps {
-    return relevanceMaps(result.attention.map((a) => ({ role: this.attentionRole(a.path), weights: a.weights, grad: a.grad })));
-  }
-
-  /** Encoder self-attention, decoder self-attention or cross-attention, from the module that owns it. */
-  private attentionRole(path: string): AttentionRole {
-    const m = this.modulesByPath.get(path);
-    if (m?.kind !== 'MultiheadAttention') throw new Error(`relevance: ${path} is not a MultiheadAttention of this model`);
-    const parent = this.modulesByPath.get(path.includes('.') ? path.slice(0, path.lastIndexOf('.')) : '');
-    if (parent instanceof TransformerDecoderLayer) return parent.selfAttn === m ? 'decoder' : 'cross';
-    return 'encoder';
-  }
-
-  private async backwardNow(target: BackwardTarget): Promise<BackwardResult> {
-    this.assertLive('backward');
-    const last = this.lastGrad;
-    if (!last || last.entry.plan !== this.lastPlan) throw new Error('backward: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first');
-    const { seed, value } = seedFor(target, last.shape, last.output);
-    const { entry } = last;
-    const grad = entry.grad!;
-    const { outputs, captures } = await entry.plan.run([seed], 'backward', false, 'backward');
-    const records = entry.observer ? Object.fromEntries(await entry.observer.records(captures, 'backward')) : {};
-    this.hooks = { ...last.hooks, ...records };
-    let k = 0;
-    const zeros = (shape: number[]) => new Float32Array(shape.reduce((a, b) => a * b, 1));
-    const inputs = Object.fromEntries(grad.inputs.map((i) => [i.name, { shape: i.shape, data: i.act ? outputs[k++] : zeros(i.shape) }]));
-    const params = Object.fromEntries(
-      grad.params.map((p) => {
-        const data = zeros(p.shape);
-        for (const part of p.parts) {
-          const d = outputs[k++];
-          for (let i = 0; i < part.size; i++) data[part.offset + i] += d[i];
-        }
-        return [p.name, { shape: p.shape, data }];
+    const roles = new Map(this.attentionModules().map((m) => [m.path, m.role]));
+    return relevanceMaps(
+      result.attention.map((a) => {
+        const role = roles.get(a.path);
+        if (!role) throw new Error(`relevance: ${a.path} is not an attention module of this model`);
+        return { role, weights: a.weights, grad: a.grad };
       }),
     );
-    const attention = grad.attention.map((a) => {
-      const weights = captures.get(`attention ${a.path}`)!;
-      const g = a.hasGrad ? captures.get(`attention grad ${a.path}`)! : new Float32Array(weights.length);
-      return { path: a.path, weights: { shape: a.shape, data: weights }, grad: { shape: a.shape, data: g } };
-    });
-    return { value, inputs, attention, params };
   }
 
-  /** Hook fns being called right now: a forward started from one would queue behind the forward waiting on it. */
-  private hookCalls = 0;
+  /**
+   * Greedy autoregressive decoding (seq2seq and causal lm models) with KV caches on the GPU; hooks fire on every
+   * step and each record carries its step. `src`: source ids (seq2seq) or the prompt (lm), [L, B] / [B, L].
+   */
+  generate(src: InputTensor, opts: GenerateOptions): Promise<GenerateResult> {
+    return this.enqueue('generate', () => {
+      this.assertLive('generate');
+      const run = this.built.generate;
+      if (!run) throw new InputError(`generate: a ${this.config.kind} model has no vocabulary to generate from (seq2seq and lm models do)`);
+      return generate({ ctx: this.ctx, builder: () => this.builder() }, run, this.config.batch_first, src, opts);
+    });
+  }
+
+  /**
+   * Where a forward's time goes (see profilePlan): ordinary forwards timed, then every dispatch timed where the
+   * adapter has timestamp-query. Hooks stay active, so capture costs show up too.
+   */
+  profile(inputs: ModelInputs, opts: { runs?: number } = {}): Promise<ProfileReport> {
+    return this.enqueue('profile', async () => {
+      const { entry, data } = await this.prepare(inputs);
+      return profilePlan(entry.plan, data, opts.runs ?? 5, this.ctx.adapterName, this.ctx.features.has('timestamp-query'));
+    });
+  }
 
   private inHook<T>(call: () => T): T {
     this.hookCalls++;
@@ -369,220 +293,42 @@ export class Model {
     return run;
   }
 
-  /**
-   * Greedy autoregressive decoding (seq2seq and causal lm models) with KV caches on the GPU; hooks fire on every
-   * step and each record carries its step. `src`: source ids (seq2seq) or the prompt (lm), [L, B] / [B, L].
-   */
-  generate(src: InputTensor, opts: GenerateOptions): Promise<GenerateResult> {
-    return this.enqueue('generate', () => {
-      this.assertLive('generate');
-      return generate({ ctx: this.ctx, config: this.config, root: this.root, builder: () => this.builder() }, src, opts);
-    });
-  }
-
   private builder(grad = false): { b: PlanBuilder; observer?: HookObserver } {
     const hooks = this.registry.all();
-    const observer = hooks.length
-      ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), this.captureBudgetBytes, (call) => this.inHook(call))
-      : undefined;
-    return { b: new PlanBuilder(this.ctx, observer, grad), observer };
-  }
-
-  private async forwardNow(inputs: ModelInputs, grad: boolean, params: readonly string[] = []): Promise<ForwardResult> {
-    this.lastGrad = undefined;
-    const { entry, data, shape } = await this.prepare(inputs, grad, params);
-    const { outputs, captures } = await entry.plan.run(data);
-    this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
-    if (grad) this.lastGrad = { entry, output: outputs[0], shape, hooks: this.hooks };
-    return { output: outputs[0], shape };
-  }
-
-  /**
-   * Records the backward of a gradient plan after its forward: the gradients of the float inputs come back as the
-   * backward phase's outputs; every attention's probabilities and their gradient are captured.
-   */
-  private async recordGrad(b: PlanBuilder, output: Act, f: Feeder, observer: HookObserver | undefined, wanted: readonly string[]): Promise<GradOutputs> {
-    const { grads, kept, params: parts } = await recordBackward(b, output, observer, (n) => wanted.includes(n));
-    const inputs = f.feeds
-      .filter((x) => x.data instanceof Float32Array && ['src', 'tgt', 'memory'].includes(x.act.label))
-      .map((x) => ({ name: x.act.label, shape: [...x.act.shape], act: grads.get(x.act.id) }));
-    b.output(...inputs.flatMap((i) => (i.act ? [i.act] : [])));
-    // A parameter no gradient reaches (a head the target does not use) comes back as zeros.
-    const params = wanted.map((name) => ({ name, shape: this.weights.params.get(name)!, parts: parts.filter((p) => p.name === name) }));
-    for (const p of params) b.output(...p.parts.map((x) => x.act));
-    const attention = b.calls
-      .filter((c) => this.modulesByPath.get(c.path)?.kind === 'MultiheadAttention')
-      .map((c) => {
-        const [, weights] = c.outputs;
-        b.capture(`attention ${c.path}`, weights);
-        const g = kept.get(c.path)?.get('weights');
-        if (g) b.capture(`attention grad ${c.path}`, g);
-        return { path: c.path, shape: [...weights.shape], hasGrad: !!g };
-      });
-    return { inputs, attention, params: params.map((p) => ({ ...p, parts: p.parts.map((x) => ({ offset: x.offset, size: x.act.size })) })) };
-  }
-
-  /**
-   * Where a forward's time goes: the median wall time and CPU phases of `runs` ordinary forwards, then (with
-   * timestamp-query) `runs` profiled forwards timing every dispatch in its own compute pass, summed per kernel and
-   * per module path. Hooks stay active, so capture costs show up too.
-   */
-  profile(inputs: ModelInputs, opts: { runs?: number } = {}): Promise<ProfileReport> {
-    return this.enqueue('profile', () => this.profileNow(inputs, opts.runs ?? 5));
-  }
-
-  private async profileNow(inputs: ModelInputs, runs: number): Promise<ProfileReport> {
-    if (!Number.isInteger(runs) || runs < 1) throw new Error(`profile: runs ${runs} must be a positive integer`);
-    const { entry, data } = await this.prepare(inputs);
-    await entry.plan.run(data, 'warm-up');
-    const walls: number[] = [];
-    const cpus: { encodeSubmitMs: number; waitMs: number; readbackMs: number }[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      const r = await entry.plan.run(data);
-      walls.push(performance.now() - t0);
-      cpus.push(r.cpu);
-    }
-    const timestamps = this.ctx.features.has('timestamp-query');
-    const report: ProfileReport = {
-      adapter: this.ctx.adapterName,
-      timestamps,
-      runs,
-      forwardMs: median(walls),
-      cpu: { encodeSubmitMs: median(cpus.map((c) => c.encodeSubmitMs)), waitMs: median(cpus.map((c) => c.waitMs)), readbackMs: median(cpus.map((c) => c.readbackMs)) },
-      dispatches: entry.plan.stats.dispatches,
-    };
-    if (!timestamps) return report;
-    const timings: DispatchTiming[][] = [];
-    for (let i = 0; i < runs; i++) timings.push((await entry.plan.run(data, 'profile', true)).timings!);
-    return { ...report, ...aggregate(timings) };
+    const observer = hooks.length ? new HookObserver(hooks, this.modulesByPath, (n) => this.registry.all().find((h) => h.name === n), (call) => this.inHook(call)) : undefined;
+    return { b: new PlanBuilder(this.ctx, observer, grad, this.captureBudgetBytes), observer };
   }
 
   /** The cached (or newly compiled) plan for these inputs and the current hooks, and the data to feed it. */
   private async prepare(inputs: ModelInputs, grad = false, params: readonly string[] = []): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
     this.assertLive('forward');
+    if (inputs === null || typeof inputs !== 'object') throw new InputError(`forward: inputs must be an object of named tensors (${this.inputNames.join(', ')})`);
     for (const k of Object.keys(inputs)) {
-      if (!(INPUT_NAMES as readonly string[]).includes(k)) throw new InputError(`unknown input '${k}' (expected some of ${INPUT_NAMES.join(', ')})`);
+      if (!this.inputNames.includes(k)) throw new InputError(`unknown input '${k}' for a ${this.config.kind} model (expected some of ${this.inputNames.join(', ')})`);
     }
     const { b, observer } = this.builder(grad);
     const f = new Feeder(b);
-    const { shape, body } = this.record(f, inputs);
+    const { shape, body } = this.built.feed(f, inputs);
     const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}#${JSON.stringify(this.ctx.kernels)}${grad ? `#grad:${params.join(',')}` : ''}`;
     let entry = this.plans.get(key);
-    if (entry) this.plans.delete(key); // re-inserted below as the most recent
-    else {
+    if (!entry) {
       // Only a plan that is not cached yet records its modules.
       const out = await body();
       b.output(out);
-      const gradOut = grad ? await this.recordGrad(b, out, f, observer, params) : undefined;
+      const attention = this.attentionModules().map((m) => m.path);
+      const gradOut = grad ? await recordGrad(b, out, f.feeds, this.built.gradInputs, attention, this.weights.params, observer, params) : undefined;
       entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer, grad: gradOut };
-      while (this.plans.size >= PLAN_CACHE_SIZE) {
-        const [oldest, old] = this.plans.entries().next().value!;
-        old.plan.dispose();
-        this.plans.delete(oldest);
-      }
+      this.plans.set(key, entry);
     }
-    this.plans.set(key, entry);
     this.lastPlan = entry.plan;
     // A cached plan's inputs are the acts recorded when it was built, in the same order as these feeds.
     return { entry, data: f.feeds.map((x) => x.data), shape };
   }
 
-  /**
-   * Validates the inputs and feeds them (which fixes the plan's key); `body` records the modules' forward and
-   * returns the output activation, needed only when the plan is not cached.
-   */
-  private record(f: Feeder, x: ModelInputs): { shape: number[]; body: () => Promise<Act> } {
-    const c = this.config;
-    const E = c.d_model;
-    const H = c.nhead;
-    const bf = c.batch_first;
-    const need = (name: keyof ModelInputs): InputTensor => {
-      const t = x[name];
-      if (!t) throw new InputError(`input ${name} is required for a ${c.kind} model`);
-      return t;
-    };
-    /** (B, L) of a [L, B, E] / [B, L, E] input. */
-    const dims = (name: string, t: InputTensor): [number, number] => {
-      if (t.shape.length !== 3 || t.shape[2] !== E) throw new InputError(`input ${name}: shape [${t.shape.join(', ')}], expected ${bf ? '[B, L, E]' : '[L, B, E]'} with E = ${E}`);
-      return bf ? [t.shape[0], t.shape[1]] : [t.shape[1], t.shape[0]];
-    };
-    const seq = (name: string, t: InputTensor, B: number, L: number): Act => {
-      const shape = bf ? [B, L, E] : [L, B, E];
-      return f.tensor(name, shape, floatInput(name, t, shape));
-    };
-    const selfArgs = (prefix: 'src' | 'tgt', B: number, L: number): SelfAttentionArgs => {
-      const m = f.mask(`${prefix}_mask`, x[`${prefix}_mask`], [[L, L], [B * H, L, L]]);
-      const kpm = f.mask(`${prefix}_key_padding_mask`, x[`${prefix}_key_padding_mask`], [[B, L]]);
-      return { B, L, batchFirst: bf, mask: m.act, keyPaddingMask: kpm.act, causal: m.causal };
-    };
-    const memArgs = (B: number, L: number, S: number): MemoryArgs => {
-      const m = f.mask('memory_mask', x.memory_mask, [[L, S], [B * H, L, S]]);
-      const kpm = f.mask('memory_key_padding_mask', x.memory_key_padding_mask, [[B, S]]);
-      if (m.causal) throw new InputError('input memory_mask: a causal memory mask is not supported; pass it as a float mask with one finite entry');
-      return { S, mask: m.act, keyPaddingMask: kpm.act };
-    };
-    const b = f.b;
-    const shapeOf = (B: number, L: number) => (bf ? [B, L, E] : [L, B, E]);
-
-    if (this.root instanceof Transformer) {
-      const [B, S] = dims('src', need('src'));
-      const [Bt, T] = dims('tgt', need('tgt'));
-      if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
-      const src = seq('src', x.src!, B, S);
-      const tgt = seq('tgt', x.tgt!, B, T);
-      const args = [b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S)] as const;
-      const root = this.root;
-      return { shape: shapeOf(B, T), body: () => root.forward(...args) };
-    }
-    if (this.root instanceof TransformerEncoder) {
-      const [B, S] = dims('src', need('src'));
-      const args = [b, seq('src', x.src!, B, S), selfArgs('src', B, S)] as const;
-      const root = this.root;
-      return { shape: shapeOf(B, S), body: () => root.forward(...args) };
-    }
-    if (this.root instanceof TransformerDecoder) {
-      const [B, T] = dims('tgt', need('tgt'));
-      const [Bm, S] = dims('memory', need('memory'));
-      if (Bm !== B) throw new InputError(`inputs tgt and memory have batch sizes ${B} and ${Bm}`);
-      const tgt = seq('tgt', x.tgt!, B, T);
-      const memory = seq('memory', x.memory!, B, S);
-      checkShape('memory', x.memory!.shape, shapeOf(B, S));
-      const args = [b, tgt, memory, selfArgs('tgt', B, T), memArgs(B, T, S)] as const;
-      const root = this.root;
-      return { shape: shapeOf(B, T), body: () => root.forward(...args) };
-    }
-    /** (B, L) of token ids [L, B] / [B, L]. */
-    const idDims = (name: string, t: InputTensor): [number, number] => {
-      if (t.shape.length !== 2) throw new InputError(`input ${name}: shape [${t.shape.join(', ')}], expected token ids ${bf ? '[B, L]' : '[L, B]'}`);
-      return bf ? [t.shape[0], t.shape[1]] : [t.shape[1], t.shape[0]];
-    };
-    const ids = (name: string, t: InputTensor, vocab: number): Act => f.tensor(name, [...t.shape], tokenInput(name, t, t.shape, vocab));
-    const logits = (B: number, L: number, V: number) => (bf ? [B, L, V] : [L, B, V]);
-    if (this.root instanceof Seq2SeqTransformer && c.kind === 'seq2seq') {
-      const [B, S] = idDims('src', need('src'));
-      const [Bt, T] = idDims('tgt', need('tgt'));
-      if (Bt !== B) throw new InputError(`inputs src and tgt have batch sizes ${B} and ${Bt}`);
-      const src = ids('src', x.src!, c.src_vocab.length);
-      const tgt = ids('tgt', x.tgt!, c.tgt_vocab.length);
-      const args = [b, src, tgt, selfArgs('src', B, S), selfArgs('tgt', B, T), memArgs(B, T, S)] as const;
-      const root = this.root;
-      return { shape: logits(B, T, c.tgt_vocab.length), body: () => root.forward(...args) };
-    }
-    if (this.root instanceof EncoderLM && c.kind === 'lm') {
-      const [B, L] = idDims('src', need('src'));
-      const args = [b, ids('src', x.src!, c.vocab.length), selfArgs('src', B, L)] as const;
-      const root = this.root;
-      return { shape: logits(B, L, c.vocab.length), body: () => root.forward(...args) };
-    }
-    throw new Error(`model kind ${c.kind} has no forward`);
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.plans.values()) p.plan.dispose();
-    this.plans.clear();
+    this.plans.dispose();
     this.registry.dispose();
     this.weights.dispose();
   }

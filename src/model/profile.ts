@@ -1,4 +1,4 @@
-import type { DispatchTiming } from '../scheduler/compile.ts';
+import type { DispatchTiming, Plan } from '../scheduler/compile.ts';
 
 /** Where a forward's time goes. GPU times are medians over the profiled runs. */
 export interface ProfileReport {
@@ -70,4 +70,34 @@ export function formatProfile(r: ProfileReport, depth = 3, top = 12): string {
     lines.push(`${f(m.ms)}  ${((100 * m.ms) / r.gpuMs!).toFixed(1).padStart(4)}%  ${String(m.count).padStart(5)}  ${m.module || '(model)'}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Where a forward's time goes: the median wall time and CPU phases of `runs` ordinary forwards of `plan`, then (with
+ * timestamp-query) `runs` profiled forwards timing every dispatch in its own compute pass, summed per kernel and per
+ * module path.
+ */
+export async function profilePlan(plan: Plan, data: readonly (Float32Array | Uint32Array)[], runs: number, adapter: string, timestamps: boolean): Promise<ProfileReport> {
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`profile: runs ${runs} must be a positive integer`);
+  await plan.run(data, 'warm-up');
+  const walls: number[] = [];
+  const cpus: ProfileReport['cpu'][] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = await plan.run(data);
+    walls.push(performance.now() - t0);
+    cpus.push(r.cpu);
+  }
+  const report: ProfileReport = {
+    adapter,
+    timestamps,
+    runs,
+    forwardMs: median(walls),
+    cpu: { encodeSubmitMs: median(cpus.map((c) => c.encodeSubmitMs)), waitMs: median(cpus.map((c) => c.waitMs)), readbackMs: median(cpus.map((c) => c.readbackMs)) },
+    dispatches: plan.stats.dispatches,
+  };
+  if (!timestamps) return report;
+  const timings: DispatchTiming[][] = [];
+  for (let i = 0; i < runs; i++) timings.push((await plan.run(data, 'profile', true)).timings!);
+  return { ...report, ...aggregate(timings) };
 }

@@ -3,7 +3,7 @@ import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
-import { joinPath, Module, type Weights } from './module.ts';
+import { joinPath, Module, type WeightSource } from './module.ts';
 import { type CrossCache, MultiheadAttention, type SelfCache } from './multihead_attention.ts';
 
 /** Masks and length of the encoder output the decoder attends to. */
@@ -30,7 +30,7 @@ export class TransformerDecoderLayer extends Module {
   readonly norm3: LayerNorm;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     path: string,
     readonly o: LayerOptions,
   ) {

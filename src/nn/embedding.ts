@@ -3,14 +3,14 @@ import { embedding } from '../kernels/embedding.ts';
 import { embeddingBackward } from '../kernels/embedding_backward.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
-import { Module, type Weights } from './module.ts';
+import { Module, type WeightSource } from './module.ts';
 
 /** torch.nn.Embedding: ids [..] -> rows of weight [num, dim], as PyTorch's module returns them (unscaled). */
 export class Embedding extends Module {
   readonly weight: Tensor;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     path: string,
     readonly num: number,
     readonly dim: number,
@@ -52,14 +52,14 @@ export class TokenInput {
   private readonly table?: Tensor;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     readonly positional: 'sinusoidal' | 'learned' | 'none',
     readonly maxLen: number,
     readonly dim: number,
     readonly scale: number,
     readonly posEmbed?: Embedding,
   ) {
-    if (positional === 'sinusoidal') this.table = w.constant('sinusoidal positions', sinusoidalTable(maxLen, dim), [maxLen, dim]);
+    if (positional === 'sinusoidal') this.table = w.constant('sinusoidal positions', [maxLen, dim], () => sinusoidalTable(maxLen, dim));
   }
 
   /** ids [B, L] (batch first) or [L, B] -> [B, L, E] or [L, B, E], at positions posOffset.. (incremental decoding). */

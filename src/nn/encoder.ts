@@ -1,7 +1,7 @@
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type LayerOptions, type SelfAttentionArgs, TransformerEncoderLayer } from './encoder_layer.ts';
 import { LayerNorm } from './layernorm.ts';
-import { joinPath, Module, type Weights } from './module.ts';
+import { joinPath, Module, type WeightSource } from './module.ts';
 import type { SelfCache } from './multihead_attention.ts';
 
 /** torch.nn.TransformerEncoder: `layers.{i}` then the optional final `norm`. */
@@ -9,7 +9,7 @@ export class TransformerEncoder extends Module {
   readonly layers: TransformerEncoderLayer[];
   readonly norm?: LayerNorm;
 
-  constructor(w: Weights, path: string, numLayers: number, o: LayerOptions, finalNorm: boolean) {
+  constructor(w: WeightSource, path: string, numLayers: number, o: LayerOptions, finalNorm: boolean) {
     super(path);
     this.layers = Array.from({ length: numLayers }, (_, i) => new TransformerEncoderLayer(w, joinPath(path, `layers.${i}`), o));
     if (finalNorm) this.norm = new LayerNorm(w, joinPath(path, 'norm'), o.dModel, o.layerNormEps, o.bias);

@@ -3,7 +3,7 @@ import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
-import { joinPath, Module, type Weights } from './module.ts';
+import { joinPath, Module, type WeightSource } from './module.ts';
 import { type AttentionArgs, MultiheadAttention, type SelfCache } from './multihead_attention.ts';
 
 /** The options of PyTorch's encoder and decoder layers that change the numbers. */
@@ -29,7 +29,7 @@ export class TransformerEncoderLayer extends Module {
   readonly norm2: LayerNorm;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     path: string,
     readonly o: LayerOptions,
   ) {

@@ -4,7 +4,7 @@ import { layerNormBackward, layerNormParamGrads } from '../kernels/layernorm_bac
 import { passGrad } from '../scheduler/backward.ts';
 import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
-import { Module, type Weights } from './module.ts';
+import { Module, type WeightSource } from './module.ts';
 
 /** torch.nn.LayerNorm over the last dim (biased variance, eps inside the sqrt); bias absent with bias=False. */
 export class LayerNorm extends Module {
@@ -12,7 +12,7 @@ export class LayerNorm extends Module {
   readonly bias?: Tensor;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     path: string,
     readonly dim: number,
     readonly eps: number,

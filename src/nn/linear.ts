@@ -2,7 +2,7 @@ import { matmul } from '../kernels/matmul.ts';
 import { sumRows } from '../kernels/sum_rows.ts';
 import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
-import { Module, type Weights } from './module.ts';
+import { Module, type WeightSource } from './module.ts';
 
 /** torch.nn.Linear: y = x · Wᵀ + b over the last dim; weight stored [out, in] as in PyTorch. */
 export class Linear extends Module {
@@ -10,7 +10,7 @@ export class Linear extends Module {
   readonly bias?: Tensor;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     path: string,
     readonly inFeatures: number,
     readonly outFeatures: number,

@@ -3,7 +3,7 @@ import { Embedding, TokenInput } from './embedding.ts';
 import { TransformerEncoder } from './encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { Linear } from './linear.ts';
-import { Module, type Weights } from './module.ts';
+import { Module, type WeightSource } from './module.ts';
 import type { SelfCache } from './multihead_attention.ts';
 import type { TokenOptions } from './seq2seq.ts';
 
@@ -19,7 +19,7 @@ export class EncoderLM extends Module {
   private readonly tokens: TokenInput;
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     vocab: number,
     layers: number,
     finalNorm: boolean,

@@ -7,10 +7,41 @@ export function joinPath(parent: string, name: string): string {
 }
 
 /**
+ * Where modules get their parameters while a tree is built: by PyTorch state_dict name and shape. `Weights`
+ * uploads them to the GPU; `ShapeRecorder` only writes the names and shapes down (the list of tensors a model
+ * of a config must contain), so a parameter name is written once, in the module that takes it.
+ */
+export interface WeightSource {
+  take(name: string, shape: readonly number[]): Tensor;
+  /** A tensor the model derives rather than stores (e.g. a sinusoidal table); `make` runs only when uploaded. */
+  constant(label: string, shape: readonly number[], make: () => Float32Array): Tensor;
+  /** Elements [start, start + length) of a 1-D parameter as a buffer of its own (bindings need aligned offsets). */
+  slice(name: string, start: number, length: number): Tensor;
+}
+
+/** Builds nothing on the GPU: records the parameters a module tree takes, name -> shape, in the order taken. */
+export class ShapeRecorder implements WeightSource {
+  readonly params = new Map<string, number[]>();
+
+  take(name: string, shape: readonly number[]): Tensor {
+    this.params.set(name, [...shape]);
+    return Tensor.shapeOnly(shape, name);
+  }
+
+  constant(label: string, shape: readonly number[]): Tensor {
+    return Tensor.shapeOnly(shape, label);
+  }
+
+  slice(name: string, start: number, length: number): Tensor {
+    return Tensor.shapeOnly([length], `${name}[${start}:${start + length}]`);
+  }
+}
+
+/**
  * The model's weights by PyTorch state_dict name, uploaded to the GPU as modules claim them.
  * Construction fails on a missing tensor or a wrong shape, naming it.
  */
-export class Weights {
+export class Weights implements WeightSource {
   private readonly uploaded: Tensor[] = [];
   /** Shapes of the parameters modules took, by state_dict name, in the order they were taken. */
   readonly params = new Map<string, number[]>();
@@ -35,14 +66,12 @@ export class Weights {
     return t;
   }
 
-  /** Uploads a tensor the model derives rather than stores (e.g. a sinusoidal table). */
-  constant(label: string, data: Float32Array, shape: readonly number[]): Tensor {
-    const t = Tensor.upload(this.ctx, data, shape, label);
+  constant(label: string, shape: readonly number[], make: () => Float32Array): Tensor {
+    const t = Tensor.upload(this.ctx, make(), shape, label);
     this.uploaded.push(t);
     return t;
   }
 
-  /** Uploads a slice [start, start + length) of a 1-D tensor as its own buffer (bindings need 256-byte aligned offsets). */
   slice(name: string, start: number, length: number): Tensor {
     const data = this.tensors.get(name);
     if (!data || start + length > data.length) throw new Error(`weights: tensor '${name}' has no elements [${start}, ${start + length})`);

@@ -6,7 +6,7 @@ import { softmaxBackward } from '../kernels/softmax_backward.ts';
 import type { Act, GradContext, PlanBuilder, Resolve } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Linear, linearInputGrad, projectionParamGrads } from './linear.ts';
-import { joinPath, Module, type Weights } from './module.ts';
+import { joinPath, Module, type WeightSource } from './module.ts';
 
 /** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
 export interface SelfCache {
@@ -61,7 +61,7 @@ export class MultiheadAttention extends Module {
   private readonly biasSlices = new Map<string, Tensor>();
 
   constructor(
-    w: Weights,
+    w: WeightSource,
     path: string,
     readonly embedDim: number,
     readonly numHeads: number,

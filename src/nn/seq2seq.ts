@@ -3,7 +3,7 @@ import type { DecoderCache, MemoryArgs } from './decoder_layer.ts';
 import { Embedding, TokenInput } from './embedding.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { Linear } from './linear.ts';
-import { Module, type Weights } from './module.ts';
+import { Module, type WeightSource } from './module.ts';
 import { Transformer } from './transformer.ts';
 
 export interface TokenOptions {
@@ -24,7 +24,7 @@ export class Seq2SeqTransformer extends Module {
   readonly generator: Linear;
   private readonly tokens: TokenInput;
 
-  constructor(w: Weights, srcVocab: number, tgtVocab: number, layers: [number, number], o: LayerOptions, t: TokenOptions) {
+  constructor(w: WeightSource, srcVocab: number, tgtVocab: number, layers: [number, number], o: LayerOptions, t: TokenOptions) {
     super('');
     this.srcEmbed = new Embedding(w, 'src_embed', srcVocab, o.dModel);
     this.tgtEmbed = new Embedding(w, 'tgt_embed', tgtVocab, o.dModel);

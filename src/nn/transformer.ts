@@ -3,14 +3,14 @@ import type { MemoryArgs } from './decoder_layer.ts';
 import { TransformerDecoder } from './decoder.ts';
 import { TransformerEncoder } from './encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
-import { joinPath, Module, type Weights } from './module.ts';
+import { joinPath, Module, type WeightSource } from './module.ts';
 
 /** torch.nn.Transformer: encoder (with its final norm) then decoder (with its final norm). */
 export class Transformer extends Module {
   readonly encoder: TransformerEncoder;
   readonly decoder: TransformerDecoder;
 
-  constructor(w: Weights, path: string, numEncoderLayers: number, numDecoderLayers: number, o: LayerOptions) {
+  constructor(w: WeightSource, path: string, numEncoderLayers: number, numDecoderLayers: number, o: LayerOptions) {
     super(path);
     this.encoder = new TransformerEncoder(w, joinPath(path, 'encoder'), numEncoderLayers, o, true);
     this.decoder = new TransformerDecoder(w, joinPath(path, 'decoder'), numDecoderLayers, o, true);

@@ -116,6 +116,15 @@ export interface ModuleObserver {
   headScales(path: string): GPUBuffer | undefined;
 }
 
+export class CaptureBudgetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaptureBudgetError';
+  }
+}
+
+const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} B`);
+
 /**
  * Records a forward pass as data: activations, steps, module boundaries. Modules call `act` and `step`;
  * `module` brackets a sub-module's recording. The result is compiled once by `Plan.compile`.
@@ -133,12 +142,17 @@ export class PlanBuilder {
   /** The backward phase, once `beginBackward` was called: its first step and its own inputs and outputs. */
   backward?: { start: number; inputs: Act[]; outputs: Act[] };
   private readonly stack: string[] = [];
+  /** Capture key of each activation copied to staging, per phase: one copy however many readers. */
+  private readonly captured = new Map<string, string>();
+  private captureBytes = 0;
 
   constructor(
     readonly ctx: GpuContext,
     readonly observer?: ModuleObserver,
     /** The forward will be followed by a backward: attention keeps its probabilities for it. */
     readonly grad = false,
+    /** Bytes the plan may copy back per run, all phases together; a capture past it throws CaptureBudgetError. */
+    readonly captureBudget = Infinity,
   ) {}
 
   /** A new activation of the given shape (`ids`: it holds token ids). */
@@ -206,8 +220,27 @@ export class PlanBuilder {
     this.steps.push({ kind: 'kernel', ...this.base(label, reads, writes), make, ...(grad ? { grad } : {}) });
   }
 
-  capture(key: string, act: Act): void {
-    this.steps.push({ kind: 'capture', ...this.base(`capture ${key}`, [act], []), key });
+  /**
+   * Copies `act` into its phase's staging buffer when the phase runs; returns the key its data comes back under.
+   * An activation is written once and never changed, so one copy serves every reader that asks (self-attention's
+   * query, key and value; a hook and the gradient path reading the same probabilities). `who` names the reader in
+   * the error when the copy would pass the capture budget.
+   */
+  capture(act: Act, who: string): string {
+    const id = `${this.backward ? 'backward' : 'forward'} ${act.id}`;
+    const had = this.captured.get(id);
+    if (had !== undefined) return had;
+    this.captureBytes += act.size * 4;
+    if (this.captureBytes > this.captureBudget) {
+      throw new CaptureBudgetError(
+        `captures need more than the per-forward budget of ${bytes(this.captureBudget)} (${who} [${act.shape.join(', ')}] brings the total to ` +
+          `${bytes(this.captureBytes)}); capture fewer modules, cut heads / queries, or raise captureBudgetBytes`,
+      );
+    }
+    const key = `${id} ${act.label}`;
+    this.captured.set(id, key);
+    this.steps.push({ kind: 'capture', ...this.base(`capture ${act.label}`, [act], []), key });
+    return key;
   }
 
   host(label: string, reads: readonly Act[], writes: readonly Act[], run: HostStep['run']): void {
