@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
+import { rolloutF64 } from '../test/rollout_ref.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const DATES = join(repo, 'demo', 'models', 'dates.safetensors');
@@ -81,28 +82,6 @@ function slice(t: { shape: number[]; data: Float32Array }, choice: number | 'mea
   return out;
 }
 
-/** Attention rollout as the page describes it: product over layers of rownorm(0.5 * mean + 0.5 * I). */
-function rolloutRef(layers: { shape: number[]; data: Float32Array }[]): Float64Array {
-  let r: Float64Array | undefined;
-  for (const t of layers) {
-    const a = slice(t, 'mean');
-    const n = t.shape[2];
-    const hat = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += hat[i * n + j] = 0.5 * a[i * n + j] + (i === j ? 0.5 : 0);
-      for (let j = 0; j < n; j++) hat[i * n + j] /= s;
-    }
-    if (!r) r = hat;
-    else {
-      const next = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) next[i * n + j] += hat[i * n + k] * r[k * n + j];
-      r = next;
-    }
-  }
-  return r!;
-}
-
 /** The real CLI on the page's forward inputs: `attnscope run MODEL --inputs IN --out OUT ...args`; every tensor it wrote. */
 function cliRun(model: string, inputs: Record<string, Tensor>, dir: string, args: string[]): Map<string, { shape: number[]; data: Float32Array }> {
   const cli = join(repo, 'dist', 'cli.js');
@@ -121,12 +100,6 @@ function cliRun(model: string, inputs: Record<string, Tensor>, dir: string, args
   });
   const out = readSafetensors(readFileSync(OUTF), OUTF);
   return new Map([...out.tensors].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]));
-}
-
-/** The CLI's attention captures ('<path>.weights') for the page's forward inputs. */
-function cliCaptures(model: string, inputs: Record<string, Tensor>, dir: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const all = cliRun(model, inputs, dir, ['--capture', '**.self_attn', '--capture', '**.multihead_attn']);
-  return new Map([...all].filter(([name]) => name.endsWith('.weights')));
 }
 
 async function hoverCell(page: Page, canvas: Locator, row: number, col: number): Promise<void> {
@@ -172,10 +145,11 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   const tLoad = Date.now();
   await page.screenshot({ path: join(OUT, 'demo-page.png'), fullPage: true });
 
-  // 2. the page's captures equal the CLI's for the same forward inputs
+  // 2. the page's captures equal the CLI's for the same forward inputs (its attention captures, '<path>.weights')
   const work = mkdtempSync(join(tmpdir(), 'attnscope-demo-'));
   try {
-    const cli = cliCaptures(haveDates ? DATES : FIXTURE, first.inputs, work);
+    const cliAll = cliRun(haveDates ? DATES : FIXTURE, first.inputs, work, ['--capture', '**.self_attn', '--capture', '**.multihead_attn', '--rollout']);
+    const cli = new Map([...cliAll].filter(([name]) => name.endsWith('.weights')));
     expect([...cli.keys()].sort()).toEqual(Object.keys(first.captures).sort());
     let worst = 0;
     for (const [name, t] of cli) {
@@ -218,7 +192,8 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
     const head1 = (await snapshot(page)).large;
     expect(maxDiff(head1.data, slice(cli.get(`${head1.module}.weights`)!, 1), 'large view head 1')).toBeLessThan(TOL);
 
-    // 5. encoder self-attention, rollout of the last layer, against a reference from the CLI's captures
+    // 5. encoder self-attention, rollout of the last layer, against an f64 reference from the CLI's captures and
+    // the CLI's --rollout (the same library function)
     await page.locator('#kind-enc').click();
     await expect(page.locator('#large-title')).toContainText('Encoder self-attention');
     const encPaths = [...cli.keys()].filter((k) => /encoder\.layers\.\d+\.self_attn/.test(k)).sort();
@@ -226,7 +201,8 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
     await expect(largeCanvas).toHaveAttribute('data-choice', 'rollout');
     await expect(page.locator('#rollout-note')).toBeVisible();
     const roll = (await snapshot(page)).large;
-    expect(maxDiff(roll.data, rolloutRef(encPaths.map((p) => cli.get(p)!)), 'rollout')).toBeLessThan(1e-4);
+    expect(maxDiff(roll.data, rolloutF64(encPaths.map((p) => cli.get(p)!), 0).flat(), 'rollout')).toBeLessThan(1e-4);
+    expect(maxDiff(roll.data, cliAll.get('rollout.encoder')!.data, 'page vs CLI rollout')).toBeLessThan(TOL);
     await page.locator('.maps-card').screenshot({ path: join(OUT, 'demo-encoder-rollout.png') });
     await page.locator('#kind-cross').click();
     await expect(page.locator('#large-title')).toContainText('Cross-attention');
@@ -355,6 +331,11 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   expect(lm.relevance.map).toBe('source');
   expect(lm.relevance.rows).toBe(lm.relevance.cols);
   await expect(page.locator('#relevance-title')).toContainText(`${lm.relevance.rows} backwards`);
+  // its self-attention is the lm stream: the last layer's rollout against an f64 reference from the page's captures
+  const lmLayers = Object.keys(lm.captures).sort().map((k) => ({ shape: lm.captures[k].shape, data: Float32Array.from(lm.captures[k].data, num) }));
+  await clickModelCell(page, lmLayers.length - 1, 'rollout');
+  await expect(page.locator('#large-host canvas')).toHaveAttribute('data-choice', 'rollout');
+  expect(maxDiff((await snapshot(page)).large.data, rolloutF64(lmLayers, 0).flat(), 'lm rollout')).toBeLessThan(1e-4);
   await page.screenshot({ path: join(OUT, 'demo-lm.png'), fullPage: true });
 
   console.log(`demo e2e: first result after ${((tLoad - t0) / 1000).toFixed(1)} s, whole test ${((Date.now() - t0) / 1000).toFixed(1)} s (${haveDates ? 'dates model' : 'fixture stand-in'})`);
