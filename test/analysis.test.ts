@@ -166,6 +166,9 @@ describe('relevanceRows', () => {
     expect(calls).toEqual([0, 1, 2, 3].map((i) => ({ slice: [0, i, [0, 6]] })));
     expect(r.map).toBe('source');
     expect(Array.from(r.rows.data.subarray(8, 12))).toEqual([2e4 + 1e3 + 8, 2e4 + 1e3 + 9, 2e4 + 1e3 + 10, 2e4 + 1e3 + 11]);
+    // A model with only decoder self-attention (no source): its target map.
+    const t = standIn(true, { target: [1, 4, 4] });
+    expect((await relevanceRows(t.model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum')).map).toBe('target');
   });
 
   it('a map whose rows are not the output positions, or a batch out of range, is an error', async () => {
