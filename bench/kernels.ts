@@ -5,7 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
-import { attention, type AttentionShape, attentionLayout, attentionSteps, layoutExtent } from '../src/kernels/attention.ts';
+import { attention, type AttentionShape, attentionLayout, layoutExtent } from '../src/kernels/attention.ts';
+import { attentionSteps } from '../src/kernels/attention_steps.ts';
 import { type Dispatch, encode, release } from '../src/kernels/dispatch.ts';
 import { matmul, matmulExtent, type MatmulShape } from '../src/kernels/matmul.ts';
 import { matmulNaive } from '../src/kernels/matmul_naive.ts';

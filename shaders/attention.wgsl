@@ -8,7 +8,7 @@
 // This fuses PyTorch's head split/merge: Q, K and V can be column slices of one packed in_proj output
 // [rows, 3E] (offsets 0, E, 2E; row stride 3E), for batch_first (row = b*L + l) or seq-first (row = l*B + b).
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/attention.ts declares them:
 //   0  q      storage read   Q rows
 //   1  k      storage read   K rows
 //   2  v      storage read   V rows        (q, k and v may be one buffer)
@@ -41,20 +41,9 @@
 //   each score as exp(x - max) / sum (the exact probability) and accumulates P·V with those weights.
 //   A probs element is written and read back by the same thread (s = t + k*WG): no storage barrier.
 
-struct Params {
-  B: u32, H: u32, L: u32, S: u32,
-  D: u32, scale: f32, causal: u32, causalOffset: i32,
-  qOff: u32, qStrideB: u32, qStrideL: u32,
-  kOff: u32, kStrideB: u32, kStrideL: u32,
-  vOff: u32, vStrideB: u32, vStrideL: u32,
-  oOff: u32, oStrideB: u32, oStrideL: u32,
-  maskStrideBH: u32, hasMask: u32, hasKpm: u32,
-}
-
 override WG: u32 = 64;
-// -FLT_MAX, the score of a blocked key and the initial running max (WGSL has no -inf literal).
-// Blocked keys get weight exactly 0, so a query with every key blocked ends with sum 0: zero output.
-const LOWEST: f32 = -0x1.fffffep+127f;
+alias Red = vec4<f32>;
+// Blocked keys score LOWEST and get weight exactly 0, so a query with every key blocked ends with sum 0: zero output.
 const LOWEST4 = vec4<f32>(LOWEST);
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -68,34 +57,12 @@ const LOWEST4 = vec4<f32>(LOWEST);
 #endif
 @group(0) @binding(7) var<uniform> p: Params;
 
+#include grid
+#include lowest
+#include reduce
+
 var<workgroup> qT: array<vec4<f32>, 4u * WG>;
 var<workgroup> wT: array<vec4<f32>, WG>;
-var<workgroup> red: array<vec4<f32>, WG>;
-
-// Tree reductions over the workgroup; every thread gets the result. Called in uniform control flow.
-fn reduceMax(t: u32, x: vec4<f32>) -> vec4<f32> {
-  red[t] = x;
-  workgroupBarrier();
-  for (var n = WG / 2u; n > 0u; n >>= 1u) {
-    if (t < n) { red[t] = max(red[t], red[t + n]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduceSum(t: u32, x: vec4<f32>) -> vec4<f32> {
-  red[t] = x;
-  workgroupBarrier();
-  for (var n = WG / 2u; n > 0u; n >>= 1u) {
-    if (t < n) { red[t] = red[t] + red[t + n]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
 
 // Key s takes part in query l's softmax (l < L, s < S, not blocked by causal).
 fn live(l: u32, s: u32) -> bool {
@@ -168,7 +135,7 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
   let nqb = (p.L + 3u) / 4u;
-  let id = wid.x + wid.y * nwg.x;
+  let id = workgroupIndex(wid, nwg);
   // Uniform across the workgroup, so returning keeps the barriers below in uniform control flow.
   if (id >= p.B * p.H * nqb) { return; }
   let t = lid.x;

@@ -9,7 +9,7 @@
 // never read. A query whose keys are all blocked or masked (-inf) gets zero probabilities, not NaN: this
 // matches PyTorch >= 2.5's MultiheadAttention and attention.wgsl.
 //
-// Bindings (group 0):
+// Bindings (group 0), as the descriptor in src/kernels/attention_softmax.ts declares them:
 //   0  probs  storage rw     P [B, H, L, S] contiguous (scores in, probabilities out)
 //   1  mask   storage read   additive attn mask [L, S] (maskStrideBH = 0, broadcast) or [B*H, L, S]
 //                            (maskStrideBH = L*S, PyTorch's 3-D form)      (only with MASK)
@@ -21,17 +21,9 @@
 // invocations as coroutines switched at every barrier, which made the tree reductions of a workgroup-per-row
 // softmax cost ~20x more than this whole step for attention-sized rows. The thread walks its row three
 // times (scores with masks and the max; exp and the sum; the normalisation), all in the same P row.
-// Grid: grid1d(ceil(rows / WG)), row = (wid.x + wid.y * nwg.x) * WG + lid.x, rows = B*H*L.
-
-struct Params {
-  rows: u32, L: u32, S: u32, H: u32,
-  scale: f32, causal: u32, causalOffset: i32, maskStrideBH: u32,
-}
+// Entry point: elementwise.wgsl over the n = B*H*L rows.
 
 override WG: u32 = 64;
-// -FLT_MAX: the running max starts here (WGSL has no -inf literal), so a row of -inf keeps
-// max = -FLT_MAX, every exp() is 0 and the sum is 0, which selects the all-zero row.
-const LOWEST: f32 = -0x1.fffffep+127f;
 
 @group(0) @binding(0) var<storage, read_write> probs: array<f32>;
 #if MASK
@@ -42,14 +34,10 @@ const LOWEST: f32 = -0x1.fffffep+127f;
 #endif
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(WG, 1, 1)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-  let row = (wid.x + wid.y * nwg.x) * WG + lid.x;
-  if (row >= p.rows) { return; }
+#include elementwise
+#include lowest
+
+fn unit(row: u32) {
   let bh = row / p.L;
   let l = row - bh * p.L;
   let base = row * p.S;
@@ -63,6 +51,7 @@ fn main(
   let kb = (bh / p.H) * p.S;
 #endif
 
+  // The running max starts at LOWEST, so a row of -inf ends with sum 0: the all-zero row.
   var m = LOWEST;
   for (var s = 0u; s < n; s++) {
     var x = p.scale * probs[base + s];

@@ -1,6 +1,6 @@
 // matmul.wgsl — C[z] = op(A[z]) · op(B[z]) (+ bias), all row-major f32, rows of any stride.
 //
-// Bindings (group 0):
+// Bindings (group 0), declared in common/matmul_io.wgsl as the descriptor in src/kernels/matmul.ts says:
 //   0  a      storage read   A [batch][M rows of K], or [batch][K rows of M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
 //   1  b      storage read   B [batch][K rows of N], or [batch][N rows of K] with TRANS_B (PyTorch Linear weight [out, in])
 //   2  c      storage rw     C [batch][M rows of N]
@@ -18,32 +18,12 @@
 // 4x4 block of C, so one workgroup computes a (4*WG) x (4*WG) tile, stepping through K by TK.
 // Grid: (ceil(N / (4*WG)), ceil(M / (4*WG)), batch).
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-  offA: u32, offB: u32, offC: u32,
-  lda: u32, ldb: u32, ldc: u32, inner: u32,
-  innerA: u32, innerB: u32, innerC: u32,
-  alpha: f32,
-}
-
 override WG: u32 = 16;
 const TM: u32 = 4u;
 const TN: u32 = 4u;
 const TK: u32 = 16u;
 
-#if VEC4
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-#else
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-#endif
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-#if BIAS
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-#endif
-@group(0) @binding(4) var<uniform> p: Params;
+#include matmul_io
 
 // Tiles in workgroup memory, k-major so the inner loop reads rows of 4*WG contiguous values.
 var<workgroup> tileA: array<f32, TK * TM * WG>;
@@ -116,10 +96,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let t = lid.y * WG + lid.x;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-  let outer = wid.z / p.inner;
-  let inn = wid.z - outer * p.inner;
-  let baseA = p.offA + outer * p.strideA + inn * p.innerA;
-  let baseB = p.offB + outer * p.strideB + inn * p.innerB;
+  let base = batchBase(wid.z);
+  let baseA = base.x;
+  let baseB = base.y;
 
   // The thread's 4x4 block of C: rows lid.y + i*WG (acc_i), columns lid.x + j*WG (component j).
   var acc0 = vec4<f32>(0.0);
@@ -187,7 +166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
 
-  let baseC = p.offC + outer * p.strideC + inn * p.innerC;
+  let baseC = base.z;
   let r = row0 + lid.y;
   let col = col0 + lid.x;
   storeC(baseC, r, col, acc0);

@@ -10,33 +10,13 @@
 // its workgroup memory is ordinary memory, so the tiled kernel's staging costs more than it saves there
 // (bench:kernels: ~2.5x faster on the model's Linear shapes).
 //
-// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: as in matmul.wgsl.
+// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's, from common/matmul_io.wgsl.
 // Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C).
 // Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch).
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-  offA: u32, offB: u32, offC: u32,
-  lda: u32, ldb: u32, ldc: u32, inner: u32,
-  innerA: u32, innerB: u32, innerC: u32,
-  alpha: f32,
-}
-
 override WG: u32 = 8;
 
-#if VEC4
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-#else
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-#endif
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-#if BIAS
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-#endif
-@group(0) @binding(4) var<uniform> p: Params;
+#include matmul_io
 
 // One element of A or B at flat index i (only the K tail reads single elements).
 fn ga(i: u32) -> f32 {
@@ -187,10 +167,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let m0 = (wid.y * WG + li / WG) * 8u;
   let n0 = (wid.x * WG + li % WG) * 8u;
   if (m0 >= p.M || n0 >= p.N) { return; }
-  let outerZ = wid.z / p.inner;
-  let innerZ = wid.z - outerZ * p.inner;
-  let baseA = p.offA + outerZ * p.strideA + innerZ * p.innerA;
-  let baseB = p.offB + outerZ * p.strideB + innerZ * p.innerB;
+  let base = batchBase(wid.z);
+  let baseA = base.x;
+  let baseB = base.y;
   // The block's rows and columns, in two quads each.
   let m00 = idx4(m0, p.M);
   let m10 = idx4(m0 + 4u, p.M);
@@ -249,7 +228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     acc11 = outer(acc11, av1, bv1);
   }
 
-  let baseC = p.offC + outerZ * p.strideC + innerZ * p.innerC;
+  let baseC = base.z;
   store4(baseC, m0, n0, acc00);
   store4(baseC, m0, n0 + 4u, acc01);
   store4(baseC, m0 + 4u, n0, acc10);

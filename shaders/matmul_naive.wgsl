@@ -1,12 +1,6 @@
 // matmul_naive.wgsl — the baseline the tiled matmul is benchmarked against: one thread per element of C,
-// every operand read straight from global memory. Same bindings, params and defines as matmul.wgsl
-// (minus VEC4). Grid: (ceil(N / 16), ceil(M / 16), batch).
-
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-  offA: u32, offB: u32, offC: u32,
-}
+// every operand read straight from global memory. matmul.wgsl's bindings and defines (minus VEC4), the dense part of
+// its uniforms (descriptor MATMUL_NAIVE in src/kernels/matmul_naive.ts). Grid: (ceil(N / 16), ceil(M / 16), batch).
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;

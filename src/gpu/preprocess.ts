@@ -2,12 +2,13 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import elementwise from '../../shaders/common/elementwise.wgsl?raw';
 import grid from '../../shaders/common/grid.wgsl?raw';
 import lowest from '../../shaders/common/lowest.wgsl?raw';
+import matmulIo from '../../shaders/common/matmul_io.wgsl?raw';
 import reduce from '../../shaders/common/reduce.wgsl?raw';
 import rowStats from '../../shaders/common/row_stats.wgsl?raw';
 import rows from '../../shaders/common/rows.wgsl?raw';
 
 /** The shared WGSL a kernel may `#include NAME`: shaders/common/NAME.wgsl. */
-export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, lowest, reduce, row_stats: rowStats, rows };
+export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, lowest, matmul_io: matmulIo, reduce, row_stats: rowStats, rows };
 
 /** A scalar field of a kernel's uniform struct (all 4 bytes: the struct is packed word by word). */
 export type WgslScalar = 'u32' | 'i32' | 'f32';

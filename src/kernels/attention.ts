@@ -1,8 +1,33 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attention.wgsl?raw';
-import { attentionSoftmax } from './attention_softmax.ts';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
-import { matmul } from './matmul.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+/** The contract of attention(), and of attentionSteps (attention_steps.ts), which always writes probs. */
+export const ATTENTION = kernel({
+  name: 'attention',
+  source,
+  bindings: {
+    q: { access: 'read' },
+    k: { access: 'read' },
+    v: { access: 'read' },
+    o: { access: 'write' },
+    mask: { access: 'read' },
+    keyPaddingMask: { access: 'read' },
+    probs: { access: 'write', if: 'PROBS' },
+    p: { access: 'uniform' },
+  },
+  uniforms: {
+    B: 'u32', H: 'u32', L: 'u32', S: 'u32',
+    D: 'u32', scale: 'f32', causal: 'u32', causalOffset: 'i32',
+    qOff: 'u32', qStrideB: 'u32', qStrideL: 'u32',
+    kOff: 'u32', kStrideB: 'u32', kStrideL: 'u32',
+    vOff: 'u32', vStrideB: 'u32', vStrideL: 'u32',
+    oOff: 'u32', oStrideB: 'u32', oStrideL: 'u32',
+    maskStrideBH: 'u32', hasMask: 'u32', hasKpm: 'u32',
+  },
+  defines: ['PROBS'],
+});
 
 /**
  * Where the rows of one operand live, in elements: element (b, h, i, d) is at
@@ -95,10 +120,10 @@ export function boolToAdditive(mask: Uint8Array): Float32Array {
   return out;
 }
 
-type FullShape = Required<Omit<AttentionShape, 'q' | 'k' | 'v' | 'o'>> & { q: RowLayout; k: RowLayout; v: RowLayout; o: RowLayout };
+export type FullAttentionShape = Required<Omit<AttentionShape, 'q' | 'k' | 'v' | 'o'>> & { q: RowLayout; k: RowLayout; v: RowLayout; o: RowLayout };
 
 /** Fills in the defaults: scale 1/sqrt(D), causalOffset S - L, contiguous batch-first layouts. */
-export function attentionLayout(s: AttentionShape): FullShape {
+export function attentionLayout(s: AttentionShape): FullAttentionShape {
   const E = s.H * s.D;
   return {
     scale: 1 / Math.sqrt(s.D),
@@ -114,7 +139,7 @@ export function attentionLayout(s: AttentionShape): FullShape {
 }
 
 /** Integers, sizes, the head-dim limit (unless headDimLimit is false), a finite scale and a 32-bit causal offset. */
-export function checkAttentionShape(label: string, s: FullShape, headDimLimit = true): void {
+export function checkAttentionShape(label: string, s: FullAttentionShape, headDimLimit = true): void {
   const ints: [string, number][] = [
     ['B', s.B], ['H', s.H], ['L', s.L], ['S', s.S], ['D', s.D],
     ...(['q', 'k', 'v', 'o'] as const).flatMap((n) => [[`${n}.off`, s[n].off], [`${n}.strideB`, s[n].strideB], [`${n}.strideL`, s[n].strideL]] as [string, number][]),
@@ -128,23 +153,18 @@ export function checkAttentionShape(label: string, s: FullShape, headDimLimit = 
   if (!Number.isInteger(s.causalOffset) || Math.abs(s.causalOffset) >= 2 ** 31) throw new Error(`${label}: causalOffset ${s.causalOffset} is not a 32-bit integer`);
 }
 
-/** WGSL clamps out-of-bounds accesses silently, so the host checks that every element read or written is in its binding. */
-function checkBuffers(label: string, bufs: AttentionBuffers, s: FullShape, writeProbs: boolean): void {
+/** Elements each buffer must hold (WGSL clamps out-of-bounds accesses silently, so the host checks). */
+export function attentionNeed(s: FullAttentionShape): Record<keyof AttentionBuffers, number> {
   const E = s.H * s.D;
-  const need: [string, GPUBufferBinding | undefined, number][] = [
-    ['q', bufs.q, layoutExtent(s.q, s.B, s.L, E)],
-    ['k', bufs.k, layoutExtent(s.k, s.B, s.S, E)],
-    ['v', bufs.v, layoutExtent(s.v, s.B, s.S, E)],
-    ['o', bufs.o, layoutExtent(s.o, s.B, s.L, E)],
-    ['mask', bufs.mask, (s.maskBatched ? s.B * s.H : 1) * s.L * s.S],
-    ['keyPaddingMask', bufs.keyPaddingMask, s.B * s.S],
-    ['probs', writeProbs ? bufs.probs : undefined, s.B * s.H * s.L * s.S],
-  ];
-  for (const [name, b, n] of need) {
-    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
-  }
-  if (writeProbs && !bufs.probs) throw new Error(`${label}: writeProbs needs a probs buffer [B, H, L, S]`);
-  if (!writeProbs && bufs.probs) throw new Error(`${label}: a probs buffer was given without writeProbs`);
+  return {
+    q: layoutExtent(s.q, s.B, s.L, E),
+    k: layoutExtent(s.k, s.B, s.S, E),
+    v: layoutExtent(s.v, s.B, s.S, E),
+    o: layoutExtent(s.o, s.B, s.L, E),
+    mask: (s.maskBatched ? s.B * s.H : 1) * s.L * s.S,
+    keyPaddingMask: s.B * s.S,
+    probs: s.B * s.H * s.L * s.S,
+  };
 }
 
 /**
@@ -170,81 +190,24 @@ export async function attention(
   const s = attentionLayout(shape);
   const writeProbs = opts.writeProbs ?? false;
   checkAttentionShape(label, s);
-  checkBuffers(label, bufs, s, writeProbs);
-  const pipeline = await ctx.pipelines.get({ kernel: 'attention', source, defines: { PROBS: writeProbs }, constants: { WG } });
-  const words = [
-    s.B, s.H, s.L, s.S,
-    s.D, s.scale, s.causal ? 1 : 0, s.causalOffset,
-    s.q.off, s.q.strideB, s.q.strideL,
-    s.k.off, s.k.strideB, s.k.strideL,
-    s.v.off, s.v.strideB, s.v.strideL,
-    s.o.off, s.o.strideB, s.o.strideL,
-    s.maskBatched ? s.L * s.S : 0, bufs.mask ? 1 : 0, bufs.keyPaddingMask ? 1 : 0,
-  ];
-  // A negative causalOffset is stored as its two's complement (the Uint32Array write wraps), read back as i32.
-  const params = ctx.uniform(`${label} params`, words, new Set([5]));
-  // Absent masks are never read (hasMask / hasKpm = 0), but the bindings exist: q stands in for them.
-  const bindings = [bufs.q, bufs.k, bufs.v, bufs.o, bufs.mask ?? bufs.q, bufs.keyPaddingMask ?? bufs.q, writeProbs ? bufs.probs : undefined, { buffer: params }];
-  return makeDispatch(ctx, label, pipeline, bindings, grid1d(ctx, s.B * s.H * Math.ceil(s.L / QUERIES)), [params]);
-}
-
-export interface AttentionStepsOptions {
-  /**
-   * Threads per side of the two matmuls' workgroups (matmul's workgroupSize), default 4: a 16x16 tile of the
-   * per-head products, the fastest on SwiftShader for attention-sized heads (64x64x32: ~1.3x over 8, ~2.5x over 16).
-   */
-  workgroupSize?: 4 | 8 | 16;
-}
-
-/**
- * The same contract as attention(..., { writeProbs: true }) (probs required, [B, H, L, S]), as three dispatches:
- * scores (matmul), masked softmax in place on probs, P·V (matmul).
- *
- *   probs[b, h] = Q[b, h] · K[b, h]ᵀ                 matmul, z = b*H + h, Q and K rows read at their layouts
- *   probs       = softmax(scale·probs + masks)       attentionSoftmax, in place, causal and fully blocked rows as attention()
- *   O[b, h]     = probs[b, h] · V[b, h]              matmul, written at the o layout (only the H*D columns of each row)
- *
- * Any head dim D (no MAX_HEAD_DIM limit). On SwiftShader this runs several times faster than the fused kernel (which
- * pays per thread at each of its many workgroup barriers); it always materialises the probabilities.
- * `o` must not share a GPUBuffer with probs, q, k or v; `probs` not with q, k, v or the masks.
- */
-export async function attentionSteps(
-  ctx: GpuContext,
-  bufs: AttentionBuffers,
-  shape: AttentionShape,
-  label = 'attention_steps',
-  opts: AttentionStepsOptions = {},
-): Promise<Dispatch[]> {
-  const s = attentionLayout(shape);
-  checkAttentionShape(label, s, false);
-  const probs = bufs.probs;
-  if (!probs) throw new Error(`${label}: attentionSteps needs a probs buffer [B, H, L, S]`);
-  checkBuffers(label, bufs, s, true);
-  if (s.B * s.H * s.L * s.S >= 2 ** 32) throw new Error(`${label}: B*H*L*S = ${s.B * s.H * s.L * s.S} does not fit 32-bit indexing`);
-  const named: [string, GPUBufferBinding | undefined][] = [['q', bufs.q], ['k', bufs.k], ['v', bufs.v], ['mask', bufs.mask], ['keyPaddingMask', bufs.keyPaddingMask]];
-  for (const [name, b] of [...named, ['probs', probs] as [string, GPUBufferBinding]]) {
-    if (b?.buffer === bufs.o.buffer) throw new Error(`${label}: buffer o must not be the same GPUBuffer as ${name}`);
-  }
-  for (const [name, b] of named) {
-    if (b?.buffer === probs.buffer) throw new Error(`${label}: buffer probs must not be the same GPUBuffer as ${name}`);
-  }
-  const { B, H, L, S, D } = s;
-  const mm = { workgroupSize: opts.workgroupSize ?? 4 };
-  const perHead = { batch: B * H, inner: H };
-  const scores = await matmul(ctx, { a: bufs.q, b: bufs.k, c: probs }, {
-    M: L, N: S, K: D, ...perHead, transB: true,
-    offA: s.q.off, strideA: s.q.strideB, innerStrideA: D, lda: s.q.strideL,
-    offB: s.k.off, strideB: s.k.strideB, innerStrideB: D, ldb: s.k.strideL,
-    offC: 0, strideC: H * L * S, innerStrideC: L * S, ldc: S,
-  }, `${label} scores`, mm);
-  const softmax = await attentionSoftmax(ctx, { probs, mask: bufs.mask, keyPaddingMask: bufs.keyPaddingMask }, s, `${label} softmax`);
-  const pv = await matmul(ctx, { a: probs, b: bufs.v, c: bufs.o }, {
-    M: L, N: D, K: S, ...perHead,
-    offA: 0, strideA: H * L * S, innerStrideA: L * S, lda: S,
-    offB: s.v.off, strideB: s.v.strideB, innerStrideB: D, ldb: s.v.strideL,
-    offC: s.o.off, strideC: s.o.strideB, innerStrideC: D, ldc: s.o.strideL,
-  }, `${label} P·V`, mm);
-  return [scores, softmax, pv];
+  if (writeProbs && !bufs.probs) throw new Error(`${label}: writeProbs needs a probs buffer [B, H, L, S]`);
+  if (!writeProbs && bufs.probs) throw new Error(`${label}: a probs buffer was given without writeProbs`);
+  const need = attentionNeed(s);
+  return dispatchKernel(ctx, ATTENTION, label, {
+    // Absent masks are never read (hasMask / hasKpm = 0), but the bindings exist: q stands in for them.
+    bufs: { ...bufs, mask: bufs.mask ?? bufs.q, keyPaddingMask: bufs.keyPaddingMask ?? bufs.q },
+    need: { ...need, mask: bufs.mask && need.mask, keyPaddingMask: bufs.keyPaddingMask && need.keyPaddingMask },
+    params: {
+      B: s.B, H: s.H, L: s.L, S: s.S, D: s.D, scale: s.scale, causal: s.causal, causalOffset: s.causalOffset,
+      qOff: s.q.off, qStrideB: s.q.strideB, qStrideL: s.q.strideL,
+      kOff: s.k.off, kStrideB: s.k.strideB, kStrideL: s.k.strideL,
+      vOff: s.v.off, vStrideB: s.v.strideB, vStrideL: s.v.strideL,
+      oOff: s.o.off, oStrideB: s.o.strideB, oStrideL: s.o.strideL,
+      maskStrideBH: s.maskBatched ? s.L * s.S : 0, hasMask: !!bufs.mask, hasKpm: !!bufs.keyPaddingMask,
+    },
+    constants: { WG },
+    workgroups: grid1d(ctx, s.B * s.H * Math.ceil(s.L / QUERIES)),
+  });
 }
 
 export interface AttentionMasks {

@@ -1,7 +1,9 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { type AttentionShape, attentionLayout, checkAttentionShape, layoutExtent, type RowLayout } from './attention.ts';
-import { bindingElems, type Dispatch } from './dispatch.ts';
-import { matmul, type MatmulShape } from './matmul.ts';
+import { attentionLayout, type AttentionShape, checkAttentionShape, type FullAttentionShape, layoutExtent, type RowLayout } from './attention.ts';
+import { headProbs, headRows, perHead } from './attention_steps.ts';
+import type { Dispatch } from './dispatch.ts';
+import { checkBuffers, io, type KernelIO } from './kernel.ts';
+import type { MatmulShape } from './matmul.ts';
 import { softmaxBackwardRef } from './softmax_backward.ts';
 
 // The backward pass of attention(), as four strided per-head matmuls (matmul's two-level batch over B*H heads,
@@ -15,111 +17,61 @@ import { softmaxBackwardRef } from './softmax_backward.ts';
 // hence dS = 0. Each gradient kernel writes only the H*D columns of its layout, so dQ, dK and dV may be
 // slices of one packed [rows, 3E] buffer (packedQkvLayouts), filled by three dispatches.
 
-type FullShape = ReturnType<typeof attentionLayout>;
+export const ATTENTION_PROBS_GRAD = io('attention_probs_grad', { dO: 'read', v: 'read', dP: 'write' });
+export const ATTENTION_QUERY_GRAD = io('attention_query_grad', { dS: 'read', k: 'read', dq: 'write' });
+export const ATTENTION_KEY_GRAD = io('attention_key_grad', { dS: 'read', q: 'read', dk: 'write' });
+export const ATTENTION_VALUE_GRAD = io('attention_value_grad', { p: 'read', dO: 'read', dv: 'write' });
 
-function checkShape(label: string, s: FullShape): void {
+/** How an operand is viewed per head: rows at one of the shape's layouts, or the [B, H, L, S] probabilities. */
+type View = 'q' | 'k' | 'v' | 'o' | 'probs';
+
+function view(s: FullAttentionShape, v: View, x: 'A' | 'B' | 'C'): Partial<MatmulShape> {
+  return v === 'probs' ? headProbs(s, x) : headRows(s[v], s.D, x);
+}
+
+function extent(s: FullAttentionShape, v: View): number {
+  return v === 'probs' ? s.B * s.H * s.L * s.S : layoutExtent(s[v], s.B, v === 'q' || v === 'o' ? s.L : s.S, s.H * s.D);
+}
+
+/**
+ * C = op(A) · op(B) per head, the operands being the io's three buffers in order (the last written), each read at
+ * its view. `product` gives M, N, K, transposes and alpha.
+ */
+async function headGrad<B extends string>(
+  ctx: GpuContext,
+  kio: KernelIO<B>,
+  bufs: Readonly<Record<B, GPUBufferBinding>>,
+  shape: AttentionShape,
+  label: string,
+  views: readonly [View, View, View],
+  product: (s: FullAttentionShape) => MatmulShape,
+): Promise<Dispatch> {
+  const s = attentionLayout(shape);
   checkAttentionShape(label, s);
-  if (s.B * s.H * s.L * s.S >= 2 ** 32) throw new Error(`${label}: B*H*L*S = ${s.B * s.H * s.L * s.S} does not fit 32-bit indexing`);
-}
-
-/** WGSL clamps out-of-bounds accesses silently, so every element read or written must be inside its binding. */
-function checkBuffers(label: string, need: [string, GPUBufferBinding, number][], written: string): void {
-  for (const [name, b, n] of need) {
-    if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
-    if (bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
-  }
-  const out = need.find(([name]) => name === written)!;
-  for (const [name, b] of need) {
-    if (name !== written && b.buffer === out[1].buffer) {
-      throw new Error(`${label}: buffer ${written} must not be the same GPUBuffer as ${name} (a buffer cannot be bound read-only and writable in one dispatch)`);
-    }
-  }
-}
-
-/** Per-head operand views for matmul's two-level batch (z = b*H + h): a strided row layout, or the [B, H, L, S] probabilities. */
-type Operand = 'A' | 'B' | 'C';
-function rows(lay: RowLayout, D: number, x: Operand): Partial<MatmulShape> {
-  return { [`off${x}`]: lay.off, [`stride${x}`]: lay.strideB, [`innerStride${x}`]: D, [`ld${x.toLowerCase()}`]: lay.strideL };
-}
-function probs(s: FullShape, x: Operand): Partial<MatmulShape> {
-  return { [`off${x}`]: 0, [`stride${x}`]: s.H * s.L * s.S, [`innerStride${x}`]: s.L * s.S, [`ld${x.toLowerCase()}`]: s.S };
-}
-
-/** C = alpha · op(A) · op(B) for every (b, h): one matmul dispatch over the B*H heads. */
-function perHead(ctx: GpuContext, label: string, s: FullShape, shape: MatmulShape, bufs: { a: GPUBufferBinding; b: GPUBufferBinding; c: GPUBufferBinding }): Promise<Dispatch> {
-  return matmul(ctx, bufs, { batch: s.B * s.H, inner: s.H, ...shape }, label);
+  const [a, b, c] = Object.keys(kio.bindings) as B[];
+  checkBuffers(label, kio, bufs, { [a]: extent(s, views[0]), [b]: extent(s, views[1]), [c]: extent(s, views[2]) } as Record<B, number>);
+  const mm = { ...product(s), ...view(s, views[0], 'A'), ...view(s, views[1], 'B'), ...view(s, views[2], 'C') };
+  return perHead(ctx, label, s, mm, { a: bufs[a], b: bufs[b], c: bufs[c] });
 }
 
 /** dP[b,h,l,s] = Σ_d dO[b,h,l,d] · V[b,h,s,d]  (dO read at shape.o layout, V at shape.v layout; dP contiguous [B,H,L,S]). */
-export async function attentionProbsGrad(
-  ctx: GpuContext,
-  bufs: { dO: GPUBufferBinding; v: GPUBufferBinding; dP: GPUBufferBinding },
-  shape: AttentionShape,
-  label = 'attention_probs_grad',
-): Promise<Dispatch> {
-  const s = attentionLayout(shape);
-  checkShape(label, s);
-  const E = s.H * s.D;
-  checkBuffers(label, [
-    ['dO', bufs.dO, layoutExtent(s.o, s.B, s.L, E)],
-    ['v', bufs.v, layoutExtent(s.v, s.B, s.S, E)],
-    ['dP', bufs.dP, s.B * s.H * s.L * s.S],
-  ], 'dP');
-  return perHead(ctx, label, s, { M: s.L, N: s.S, K: s.D, transB: true, ...rows(s.o, s.D, 'A'), ...rows(s.v, s.D, 'B'), ...probs(s, 'C') }, { a: bufs.dO, b: bufs.v, c: bufs.dP });
+export function attentionProbsGrad(ctx: GpuContext, bufs: Record<'dO' | 'v' | 'dP', GPUBufferBinding>, shape: AttentionShape, label = 'attention_probs_grad'): Promise<Dispatch> {
+  return headGrad(ctx, ATTENTION_PROBS_GRAD, bufs, shape, label, ['o', 'v', 'probs'], (s) => ({ M: s.L, N: s.S, K: s.D, transB: true }));
 }
 
 /** dQ[b,h,l,d] = scale · Σ_s dS[b,h,l,s] · K[b,h,s,d], written at shape.q layout (only the H*D columns of each q row; other columns of the buffer untouched). */
-export async function attentionQueryGrad(
-  ctx: GpuContext,
-  bufs: { dS: GPUBufferBinding; k: GPUBufferBinding; dq: GPUBufferBinding },
-  shape: AttentionShape,
-  label = 'attention_query_grad',
-): Promise<Dispatch> {
-  const s = attentionLayout(shape);
-  checkShape(label, s);
-  const E = s.H * s.D;
-  checkBuffers(label, [
-    ['dS', bufs.dS, s.B * s.H * s.L * s.S],
-    ['k', bufs.k, layoutExtent(s.k, s.B, s.S, E)],
-    ['dq', bufs.dq, layoutExtent(s.q, s.B, s.L, E)],
-  ], 'dq');
-  return perHead(ctx, label, s, { M: s.L, N: s.D, K: s.S, alpha: s.scale, ...probs(s, 'A'), ...rows(s.k, s.D, 'B'), ...rows(s.q, s.D, 'C') }, { a: bufs.dS, b: bufs.k, c: bufs.dq });
+export function attentionQueryGrad(ctx: GpuContext, bufs: Record<'dS' | 'k' | 'dq', GPUBufferBinding>, shape: AttentionShape, label = 'attention_query_grad'): Promise<Dispatch> {
+  return headGrad(ctx, ATTENTION_QUERY_GRAD, bufs, shape, label, ['probs', 'k', 'q'], (s) => ({ M: s.L, N: s.D, K: s.S, alpha: s.scale }));
 }
 
 /** dK[b,h,s,d] = scale · Σ_l dS[b,h,l,s] · Q[b,h,l,d], written at shape.k layout. */
-export async function attentionKeyGrad(
-  ctx: GpuContext,
-  bufs: { dS: GPUBufferBinding; q: GPUBufferBinding; dk: GPUBufferBinding },
-  shape: AttentionShape,
-  label = 'attention_key_grad',
-): Promise<Dispatch> {
-  const s = attentionLayout(shape);
-  checkShape(label, s);
-  const E = s.H * s.D;
-  checkBuffers(label, [
-    ['dS', bufs.dS, s.B * s.H * s.L * s.S],
-    ['q', bufs.q, layoutExtent(s.q, s.B, s.L, E)],
-    ['dk', bufs.dk, layoutExtent(s.k, s.B, s.S, E)],
-  ], 'dk');
-  return perHead(ctx, label, s, { M: s.S, N: s.D, K: s.L, alpha: s.scale, transA: true, ...probs(s, 'A'), ...rows(s.q, s.D, 'B'), ...rows(s.k, s.D, 'C') }, { a: bufs.dS, b: bufs.q, c: bufs.dk });
+export function attentionKeyGrad(ctx: GpuContext, bufs: Record<'dS' | 'q' | 'dk', GPUBufferBinding>, shape: AttentionShape, label = 'attention_key_grad'): Promise<Dispatch> {
+  return headGrad(ctx, ATTENTION_KEY_GRAD, bufs, shape, label, ['probs', 'q', 'k'], (s) => ({ M: s.S, N: s.D, K: s.L, alpha: s.scale, transA: true }));
 }
 
 /** dV[b,h,s,d] = Σ_l P[b,h,l,s] · dO[b,h,l,d], written at shape.v layout (dO at shape.o layout). */
-export async function attentionValueGrad(
-  ctx: GpuContext,
-  bufs: { p: GPUBufferBinding; dO: GPUBufferBinding; dv: GPUBufferBinding },
-  shape: AttentionShape,
-  label = 'attention_value_grad',
-): Promise<Dispatch> {
-  const s = attentionLayout(shape);
-  checkShape(label, s);
-  const E = s.H * s.D;
-  checkBuffers(label, [
-    ['p', bufs.p, s.B * s.H * s.L * s.S],
-    ['dO', bufs.dO, layoutExtent(s.o, s.B, s.L, E)],
-    ['dv', bufs.dv, layoutExtent(s.v, s.B, s.S, E)],
-  ], 'dv');
-  return perHead(ctx, label, s, { M: s.S, N: s.D, K: s.L, transA: true, ...probs(s, 'A'), ...rows(s.o, s.D, 'B'), ...rows(s.v, s.D, 'C') }, { a: bufs.p, b: bufs.dO, c: bufs.dv });
+export function attentionValueGrad(ctx: GpuContext, bufs: Record<'p' | 'dO' | 'dv', GPUBufferBinding>, shape: AttentionShape, label = 'attention_value_grad'): Promise<Dispatch> {
+  return headGrad(ctx, ATTENTION_VALUE_GRAD, bufs, shape, label, ['probs', 'o', 'v'], (s) => ({ M: s.S, N: s.D, K: s.L, transA: true }));
 }
 
 /**

@@ -1,7 +1,21 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attention_softmax.wgsl?raw';
-import { type AttentionMasks, type AttentionShape, attentionLayout } from './attention.ts';
-import { bindingElems, type Dispatch, grid1d, makeDispatch } from './dispatch.ts';
+import { type AttentionMasks, attentionLayout, attentionNeed, type AttentionShape, checkAttentionShape } from './attention.ts';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+export const ATTENTION_SOFTMAX = kernel({
+  name: 'attention_softmax',
+  source,
+  bindings: {
+    probs: { access: 'read_write' },
+    mask: { access: 'read', if: 'MASK' },
+    keyPaddingMask: { access: 'read', if: 'KPM' },
+    p: { access: 'uniform' },
+  },
+  uniforms: { n: 'u32', L: 'u32', S: 'u32', H: 'u32', scale: 'f32', causal: 'u32', causalOffset: 'i32', maskStrideBH: 'u32' },
+  defines: ['MASK', 'KPM'],
+});
 
 export interface AttentionSoftmaxBuffers {
   /** [B, H, L, S] contiguous: the raw scores Q·Kᵀ in, the probabilities out. */
@@ -28,34 +42,16 @@ export async function attentionSoftmax(
   label = 'attention_softmax',
 ): Promise<Dispatch> {
   const s = attentionLayout(shape);
+  checkAttentionShape(label, s, false);
   const { B, H, L, S } = s;
-  for (const [k, v] of [['B', B], ['H', H], ['L', L], ['S', S]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
-  }
-  if (!Number.isFinite(s.scale)) throw new Error(`${label}: scale ${s.scale} is not finite`);
-  if (!Number.isInteger(s.causalOffset) || Math.abs(s.causalOffset) >= 2 ** 31) throw new Error(`${label}: causalOffset ${s.causalOffset} is not a 32-bit integer`);
   const rows = B * H * L;
-  const need: [string, GPUBufferBinding | undefined, number][] = [
-    ['probs', bufs.probs, rows * S],
-    ['mask', bufs.mask, (s.maskBatched ? B * H : 1) * L * S],
-    ['keyPaddingMask', bufs.keyPaddingMask, B * S],
-  ];
-  for (const [name, b, n] of need) {
-    if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
-    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
-  }
-  for (const [name, b] of [['mask', bufs.mask], ['keyPaddingMask', bufs.keyPaddingMask]] as const) {
-    if (b?.buffer === bufs.probs.buffer) throw new Error(`${label}: buffer probs must not be the same GPUBuffer as ${name} (it is written)`);
-  }
-  const pipeline = await ctx.pipelines.get({
-    kernel: 'attention_softmax',
-    source,
-    defines: { MASK: !!bufs.mask, KPM: !!bufs.keyPaddingMask },
+  return dispatchKernel(ctx, ATTENTION_SOFTMAX, label, {
+    bufs,
+    need: attentionNeed(s),
+    params: { n: rows, L, S, H, scale: s.scale, causal: s.causal, causalOffset: s.causalOffset, maskStrideBH: s.maskBatched ? L * S : 0 },
     constants: { WG },
+    workgroups: grid1d(ctx, Math.ceil(rows / WG)),
   });
-  // A negative causalOffset is stored as its two's complement (the Uint32Array write wraps), read back as i32.
-  const params = ctx.uniform(`${label} params`, [rows, L, S, H, s.scale, s.causal ? 1 : 0, s.causalOffset, s.maskBatched ? L * S : 0], new Set([4]));
-  return makeDispatch(ctx, label, pipeline, [bufs.probs, bufs.mask, bufs.keyPaddingMask, { buffer: params }], grid1d(ctx, Math.ceil(rows / WG)), [params]);
 }
 
 /** CPU reference in f64 of attentionSoftmax: returns the probabilities [B, H, L, S] for the scores [B, H, L, S]. */

@@ -1,7 +1,25 @@
 import type { GpuContext } from '../gpu/context.ts';
 import directSource from '../../shaders/matmul_direct.wgsl?raw';
 import source from '../../shaders/matmul.wgsl?raw';
-import { bindingElems, type Dispatch, makeDispatch } from './dispatch.ts';
+import type { Dispatch } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+/** The tiled kernel's contract; the direct kernel (another source) has the same. */
+export const MATMUL = kernel({
+  name: 'matmul',
+  source,
+  bindings: { a: { access: 'read' }, b: { access: 'read' }, c: { access: 'write' }, bias: { access: 'read', if: 'BIAS' }, p: { access: 'uniform' } },
+  uniforms: {
+    M: 'u32', N: 'u32', K: 'u32',
+    strideA: 'u32', strideB: 'u32', strideC: 'u32',
+    offA: 'u32', offB: 'u32', offC: 'u32',
+    lda: 'u32', ldb: 'u32', ldc: 'u32', inner: 'u32',
+    innerA: 'u32', innerB: 'u32', innerC: 'u32',
+    alpha: 'f32',
+  },
+  defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4'],
+});
+const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource };
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias) for z < batch. Strides and offsets are in elements; a stride of 0 broadcasts.
@@ -151,17 +169,9 @@ export function matmulExtent(shape: MatmulShape, operand: 'a' | 'b' | 'c'): numb
   return off + maxBatchOffset(s, stride, inner) + (rows - 1) * ld + row;
 }
 
-function checkMatmulBuffers(label: string, bufs: MatmulBuffers, s: Required<MatmulShape>): void {
-  const need: [string, GPUBufferBinding | undefined, number][] = [
-    ['a', bufs.a, matmulExtent(s, 'a')],
-    ['b', bufs.b, matmulExtent(s, 'b')],
-    ['c', bufs.c, matmulExtent(s, 'c')],
-    ['bias', bufs.bias, s.N],
-  ];
-  for (const [name, b, n] of need) {
-    if (n >= 2 ** 32) throw new Error(`${label}: buffer ${name} needs ${n} elements, past 32-bit indexing`);
-    if (b && bindingElems(b) < n) throw new Error(`${label}: buffer ${name} holds ${bindingElems(b)} f32 elements, the shape needs ${n}`);
-  }
+/** Elements each operand's buffer must hold. */
+export function matmulNeed(s: MatmulShape): Record<keyof MatmulBuffers, number> {
+  return { a: matmulExtent(s, 'a'), b: matmulExtent(s, 'b'), c: matmulExtent(s, 'c'), bias: s.N };
 }
 
 /**
@@ -176,20 +186,15 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
   const wg = opts.workgroupSize ?? (direct ? WG_DIRECT : WG);
   if (!WORKGROUP_SIZES.includes(wg)) throw new Error(`${label}: workgroupSize ${wg} is not one of ${WORKGROUP_SIZES.join(', ')}`);
   checkMatmulShape(label, s, true);
-  checkMatmulBuffers(label, bufs, s);
-  const pipeline = await ctx.pipelines.get({
-    kernel: direct ? 'matmul_direct' : 'matmul',
-    source: direct ? directSource : source,
-    defines: { TRANS_A: s.transA, TRANS_B: s.transB, BIAS: !!bufs.bias, VEC4: canVec4(s) },
-    constants: { WG: wg },
-  });
-  const params = ctx.uniform(`${label} params`, [
-    s.M, s.N, s.K, s.batch, s.strideA, s.strideB, s.strideC, s.offA, s.offB, s.offC,
-    s.lda, s.ldb, s.ldc, s.inner, s.innerStrideA, s.innerStrideB, s.innerStrideC, s.alpha,
-  ], new Set([17]));
   const tile = (direct ? 8 : 4) * wg;
-  const grid: [number, number, number] = [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch];
-  return makeDispatch(ctx, label, pipeline, [bufs.a, bufs.b, bufs.c, bufs.bias, { buffer: params }], grid, [params]);
+  return dispatchKernel(ctx, direct ? MATMUL_DIRECT : MATMUL, label, {
+    bufs,
+    need: matmulNeed(s),
+    params: { ...s, innerA: s.innerStrideA, innerB: s.innerStrideB, innerC: s.innerStrideC },
+    defines: { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s) },
+    constants: { WG: wg },
+    workgroups: [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch],
+  });
 }
 
 /** CPU reference, accumulating in f64. Writes only the M x N elements of each batch of C. */

@@ -1,4 +1,5 @@
-import { attention, type AttentionShape, attentionSteps, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attentionSteps } from '../kernels/attention_steps.ts';
 import { attentionKeyGrad, attentionProbsGrad, attentionQueryGrad, attentionValueGrad } from '../kernels/attention_backward.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { scaleHeads } from '../kernels/scale_heads.ts';

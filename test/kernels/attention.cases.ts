@@ -3,13 +3,13 @@ import {
   type AttentionShape,
   attentionLayout,
   attentionRef,
-  attentionSteps,
   boolToAdditive,
   layoutExtent,
   MAX_HEAD_DIM,
   packedQkvLayouts,
   rowLayout,
 } from '../../src/kernels/attention.ts';
+import { attentionSteps } from '../../src/kernels/attention_steps.ts';
 import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 interface Spec {
@@ -240,7 +240,7 @@ export const cases: GpuCase[] = [
         await expectThrow('o is q', () => attentionSteps(ctx, { q: x, k: x, v: x, o: x, probs }, shape, 'st'), /st: buffer o must not be the same GPUBuffer as q/);
         await expectThrow('probs is v', () => attentionSteps(ctx, { q: x, k: x, v: probs, o, probs }, shape, 'st'), /st: buffer probs must not be the same GPUBuffer as v/);
         await expectThrow('probs is the mask', () => attentionSteps(ctx, { q: x, k: x, v: x, o, probs, mask: probs }, shape, 'st'), /st: buffer probs must not be the same GPUBuffer as mask/);
-        await expectThrow('short probs', () => attentionSteps(ctx, { q: x, k: x, v: x, o, probs }, { ...shape, L: 9, S: 4 }, 'st'), /st: buffer probs holds 64 f32 elements, the shape needs 72/);
+        await expectThrow('short probs', () => attentionSteps(ctx, { q: x, k: x, v: x, o, probs }, { ...shape, L: 9, S: 4 }, 'st'), /st: buffer probs holds 64 elements, the shape needs 72/);
       }),
   },
 ];

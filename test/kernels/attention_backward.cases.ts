@@ -282,9 +282,9 @@ export const cases: GpuCase[] = [
         };
         const D = MAX_HEAD_DIM + 1;
         await expectThrow('D > max', () => attentionQueryGrad(ctx, { dS: x, k: y, dq: z }, { B: 1, H: 1, L: 1, S: 1, D }, 'dq'), /dq: head dim D = 257 exceeds .* maximum of 256/);
-        await expectThrow('short dP', () => attentionProbsGrad(ctx, { dO: x, v: y, dP: z }, { B: 2, H: 4, L: 40, S: 30, D: 8 }, 'dp'), /dp: buffer dP holds 4096 f32 elements, the shape needs 9600/);
-        await expectThrow('short v', () => attentionValueGrad(ctx, { p: x, dO: y, dv: z }, { B: 1, H: 2, L: 30, S: 100, D: 8 }, 'dv'), /dv: buffer p holds 4096 f32 elements, the shape needs 6000/);
-        await expectThrow('short k', () => attentionKeyGrad(ctx, { dS: x, q: y, dk: z }, { B: 1, H: 1, L: 3, S: 3, D: 8, k: { off: 5000, strideB: 0, strideL: 8 } }, 'dk'), /dk: buffer dk holds 4096 f32 elements, the shape needs 5024/);
+        await expectThrow('short dP', () => attentionProbsGrad(ctx, { dO: x, v: y, dP: z }, { B: 2, H: 4, L: 40, S: 30, D: 8 }, 'dp'), /dp: buffer dP holds 4096 elements, the shape needs 9600/);
+        await expectThrow('short v', () => attentionValueGrad(ctx, { p: x, dO: y, dv: z }, { B: 1, H: 2, L: 30, S: 100, D: 8 }, 'dv'), /dv: buffer p holds 4096 elements, the shape needs 6000/);
+        await expectThrow('short k', () => attentionKeyGrad(ctx, { dS: x, q: y, dk: z }, { B: 1, H: 1, L: 3, S: 3, D: 8, k: { off: 5000, strideB: 0, strideL: 8 } }, 'dk'), /dk: buffer dk holds 4096 elements, the shape needs 5024/);
         await expectThrow('alias', () => attentionKeyGrad(ctx, { dS: x, q: z, dk: z }, { B: 1, H: 1, L: 3, S: 3, D: 8 }, 'dk'), /dk: buffer dk must not be the same GPUBuffer as q/);
         await expectThrow('fractional', () => attentionValueGrad(ctx, { p: x, dO: y, dv: z }, { B: 1, H: 1, L: 2.5, S: 3, D: 8 }, 'dv'), /dv: L = 2.5 is not a non-negative 32-bit integer/);
       }),

@@ -111,8 +111,8 @@ export const cases: GpuCase[] = [
           const err = await f().then(() => 'no error', String);
           if (!re.test(err)) throw new Error(`attention_softmax ${what}: got '${err}', want ${re}`);
         };
-        await expectThrow('short probs', () => attentionSoftmax(ctx, { probs: x }, { ...shape, L: 5 }, 'asm'), /asm: buffer probs holds 64 f32 elements, the shape needs 80/);
-        await expectThrow('short mask', () => attentionSoftmax(ctx, { probs: x, mask: sc.empty(31) }, shape, 'asm'), /asm: buffer mask holds 31 f32 elements, the shape needs 32/);
+        await expectThrow('short probs', () => attentionSoftmax(ctx, { probs: x }, { ...shape, L: 5 }, 'asm'), /asm: buffer probs holds 64 elements, the shape needs 80/);
+        await expectThrow('short mask', () => attentionSoftmax(ctx, { probs: x, mask: sc.empty(31) }, shape, 'asm'), /asm: buffer mask holds 31 elements, the shape needs 32/);
         await expectThrow('mask is probs', () => attentionSoftmax(ctx, { probs: x, mask: x }, shape, 'asm'), /asm: buffer probs must not be the same GPUBuffer as mask/);
         await expectThrow('bad scale', () => attentionSoftmax(ctx, { probs: x }, { ...shape, scale: NaN }, 'asm'), /asm: scale NaN is not finite/);
       }),

@@ -169,12 +169,12 @@ export const cases: GpuCase[] = [
         const b = s.empty(20);
         const c = s.empty(15);
         const bad: [string, MatmulShape, RegExp][] = [
-          ['a', { M: 3, N: 5, K: 5 }, /mm: buffer a holds 12 f32 elements, the shape needs 15/],
-          ['b with offset', { M: 3, N: 5, K: 4, offB: 1, transA: true }, /mm: buffer b holds 20 f32 elements, the shape needs 21/],
-          ['c batched', { M: 3, N: 5, K: 2, batch: 2, strideB: 0 }, /mm: buffer c holds 15 f32 elements, the shape needs 30/],
+          ['a', { M: 3, N: 5, K: 5 }, /mm: buffer a holds 12 elements, the shape needs 15/],
+          ['b with offset', { M: 3, N: 5, K: 4, offB: 1, transA: true }, /mm: buffer b holds 20 elements, the shape needs 21/],
+          ['c batched', { M: 3, N: 5, K: 2, batch: 2, strideB: 0 }, /mm: buffer c holds 15 elements, the shape needs 30/],
           // Two-level batch: the largest offset is at z = 2 (outer 0, inner 2): 2*6 + 3, not at z = 3 (outer 1, inner 0): 4 + 3.
-          ['a inner batch', { M: 1, N: 1, K: 3, batch: 4, inner: 3, strideA: 4, innerStrideA: 6, strideB: 0, strideC: 1, innerStrideC: 0 }, /mm: buffer a holds 12 f32 elements, the shape needs 15/],
-          ['c row stride', { M: 3, N: 2, K: 1, ldc: 7 }, /mm: buffer c holds 15 f32 elements, the shape needs 16/],
+          ['a inner batch', { M: 1, N: 1, K: 3, batch: 4, inner: 3, strideA: 4, innerStrideA: 6, strideB: 0, strideC: 1, innerStrideC: 0 }, /mm: buffer a holds 12 elements, the shape needs 15/],
+          ['c row stride', { M: 3, N: 2, K: 1, ldc: 7 }, /mm: buffer c holds 15 elements, the shape needs 16/],
           ['lda short', { M: 2, N: 2, K: 3, lda: 2 }, /mm: lda = 2 is shorter than a stored row \(3 elements\)/],
           ['ldb short (transB)', { M: 2, N: 2, K: 3, ldb: 2, transB: true }, /mm: ldb = 2 is shorter than a stored row \(3 elements\)/],
           ['ldc short', { M: 2, N: 3, K: 2, ldc: 2 }, /mm: ldc = 2 is shorter than a stored row \(3 elements\)/],
