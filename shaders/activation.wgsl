@@ -3,7 +3,7 @@
 // With BACKWARD it is the gradient instead: y = dy * act'(x), x the activation's input (pre-activation);
 // relu' = 1 where x > 0, else 0 (PyTorch's choice at 0), gelu' = Phi(x) + x * phi(x).
 //
-// Bindings (group 0), as the descriptor in src/kernels/activation.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/activation.ts:
 //   0  x     storage read        X [rows, C]   (absent with INPLACE: y is read and overwritten)
 //   1  y     storage read_write  Y [rows, C]   (dX with BACKWARD)
 //   2  bias  storage read        [C]           (only with BIAS; broadcast over rows)
@@ -16,24 +16,7 @@
 
 override WG: u32 = 256;
 
-#if VEC4
-alias T = vec4<f32>;
-#else
-alias T = f32;
-#endif
-
-#if INPLACE
-#else
-@group(0) @binding(0) var<storage, read> x: array<T>;
-#endif
-@group(0) @binding(1) var<storage, read_write> y: array<T>;
-#if BIAS
-@group(0) @binding(2) var<storage, read> bias: array<T>;
-#endif
-@group(0) @binding(3) var<uniform> p: Params;
-#if BACKWARD
-@group(0) @binding(4) var<storage, read> dy: array<T>;
-#endif
+#include units
 
 // erf in f32, max abs error 6.3e-8 (1.06 ulp) measured against a f64 erf on 3e6 points of [0, 6]
 // (with a correctly rounded exp; the GPU's exp adds its own few ulp of 0.16 at most).
@@ -94,7 +77,7 @@ fn actGrad(v: T, g: T) -> T {
 
 fn unit(i: u32) {
 #if BACKWARD
-  y[i] = actGrad(x[i], dy[i]);
+  dx[i] = actGrad(x[i], dy[i]);
 #else
 #if INPLACE
   var v = y[i];

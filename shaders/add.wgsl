@@ -1,6 +1,6 @@
 // add.wgsl — out = a + b elementwise (residual add), same shape, f32.
 //
-// Bindings (group 0), as the descriptor in src/kernels/add.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/add.ts:
 //   0  a    storage read        A [n]   (absent with INPLACE)
 //   1  b    storage read        B [n]
 //   2  out  storage read_write  O [n]   (with INPLACE: A itself, out += b)
@@ -13,19 +13,7 @@
 
 override WG: u32 = 256;
 
-#if VEC4
-alias T = vec4<f32>;
-#else
-alias T = f32;
-#endif
-
-#if INPLACE
-#else
-@group(0) @binding(0) var<storage, read> a: array<T>;
-#endif
-@group(0) @binding(1) var<storage, read> b: array<T>;
-@group(0) @binding(2) var<storage, read_write> out: array<T>;
-@group(0) @binding(3) var<uniform> p: Params;
+#include units
 
 #include elementwise
 

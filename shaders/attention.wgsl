@@ -1,21 +1,21 @@
 // attention.wgsl — scaled-dot-product attention per head, reading Q/K/V from strided row layouts.
 //
 //   O[b, h, l, :] = sum_s P[b, h, l, s] V[b, h, s, :],
-//   P[b, h, l, :] = softmax_s(scale * Q[b, h, l, :] · K[b, h, s, :] + mask[(b*H + h), l, s] + kpm[b, s])
+//   P[b, h, l, :] = softmax_s(scale * Q[b, h, l, :] · K[b, h, s, :] + mask[(b*H + h), l, s] + keyPaddingMask[b, s])
 //
 // Element (b, h, l, d) of Q lives at qOff + b*qStrideB + l*qStrideL + h*D + d; K and V likewise with
 // (b, h, s, d) and their own offsets and strides; O is written at oOff + b*oStrideB + l*oStrideL + h*D + d.
 // This fuses PyTorch's head split/merge: Q, K and V can be column slices of one packed in_proj output
 // [rows, 3E] (offsets 0, E, 2E; row stride 3E), for batch_first (row = b*L + l) or seq-first (row = l*B + b).
 //
-// Bindings (group 0), as the descriptor in src/kernels/attention.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/attention.ts:
 //   0  q      storage read   Q rows
 //   1  k      storage read   K rows
 //   2  v      storage read   V rows        (q, k and v may be one buffer)
 //   3  o      storage rw     O rows        (must not alias q, k or v)
 //   4  mask   storage read   additive attn mask [L, S] (maskStrideBH = 0, broadcast) or [B*H, L, S]
 //                            (maskStrideBH = L*S, PyTorch's 3-D form); read only when hasMask != 0
-//   5  kpm    storage read   additive key-padding mask [B, S]; read only when hasKpm != 0
+//   5  keyPaddingMask  storage read   additive key-padding mask [B, S]; read only when hasKpm != 0
 //   6  probs  storage rw     P [B, H, L, S] contiguous (PROBS only)
 //   7  p      uniform        Params
 //
@@ -46,17 +46,6 @@ alias Red = vec4<f32>;
 // Blocked keys score LOWEST and get weight exactly 0, so a query with every key blocked ends with sum 0: zero output.
 const LOWEST4 = vec4<f32>(LOWEST);
 
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
-@group(0) @binding(5) var<storage, read> kpm: array<f32>;
-#if PROBS
-@group(0) @binding(6) var<storage, read_write> probs: array<f32>;
-#endif
-@group(0) @binding(7) var<uniform> p: Params;
-
 #include grid
 #include lowest
 #include reduce
@@ -85,7 +74,7 @@ fn scores(l0: u32, kb: u32, mb: u32, pb: u32, s: u32) -> vec4<f32> {
   for (var d = 0u; d < p.D; d++) { dot = fma(qT[d], vec4<f32>(k[kr + d]), dot); }
   var add = vec4<f32>(0.0);
   if (p.hasMask != 0u) { add = vec4<f32>(maskAt(mb, l0, s), maskAt(mb, l0 + 1u, s), maskAt(mb, l0 + 2u, s), maskAt(mb, l0 + 3u, s)); }
-  if (p.hasKpm != 0u) { add += vec4<f32>(kpm[pb + s]); }
+  if (p.hasKpm != 0u) { add += vec4<f32>(keyPaddingMask[pb + s]); }
   return dot + add;
 }
 

@@ -1,7 +1,7 @@
 // attention_softmax.wgsl — the masked softmax step of attention computed as matmul, softmax, matmul,
 // in place on the score rows:
 //
-//   P[b, h, l, :] = softmax_s(scale * P[b, h, l, s] + mask[(b*H + h), l, s] + kpm[b, s])
+//   P[b, h, l, :] = softmax_s(scale * P[b, h, l, s] + mask[(b*H + h), l, s] + keyPaddingMask[b, s])
 //
 // On entry P [B, H, L, S] holds the raw scores Q·Kᵀ of each (batch b, head h); on exit the probabilities.
 // Causal: with causal != 0, key s is blocked for query l when s > l + causalOffset (the host passes S - L
@@ -9,11 +9,11 @@
 // never read. A query whose keys are all blocked or masked (-inf) gets zero probabilities, not NaN: this
 // matches PyTorch >= 2.5's MultiheadAttention and attention.wgsl.
 //
-// Bindings (group 0), as the descriptor in src/kernels/attention_softmax.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/attention_softmax.ts:
 //   0  probs  storage rw     P [B, H, L, S] contiguous (scores in, probabilities out)
 //   1  mask   storage read   additive attn mask [L, S] (maskStrideBH = 0, broadcast) or [B*H, L, S]
 //                            (maskStrideBH = L*S, PyTorch's 3-D form)      (only with MASK)
-//   2  kpm    storage read   additive key-padding mask [B, S]              (only with KPM)
+//   2  keyPaddingMask  storage read   additive key-padding mask [B, S]              (only with KPM)
 //   3  p      uniform        Params
 //
 // Defines: MASK, KPM. Overrides: WG (threads per workgroup).
@@ -24,15 +24,6 @@
 // Entry point: elementwise.wgsl over the n = B*H*L rows.
 
 override WG: u32 = 64;
-
-@group(0) @binding(0) var<storage, read_write> probs: array<f32>;
-#if MASK
-@group(0) @binding(1) var<storage, read> mask: array<f32>;
-#endif
-#if KPM
-@group(0) @binding(2) var<storage, read> kpm: array<f32>;
-#endif
-@group(0) @binding(3) var<uniform> p: Params;
 
 #include elementwise
 #include lowest
@@ -59,7 +50,7 @@ fn unit(row: u32) {
     x += mask[mb + s];
 #endif
 #if KPM
-    x += kpm[kb + s];
+    x += keyPaddingMask[kb + s];
 #endif
     probs[base + s] = x;
     m = max(m, x);

@@ -1,7 +1,7 @@
 // attn_select.wgsl — the part of attention probabilities a hook asked for, cut on the GPU before copy-back:
 // chosen heads, a query range, optionally averaged over the chosen heads.
 //
-// Bindings (group 0), as the descriptor in src/kernels/attn_select.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/attn_select.ts:
 //   0  probs  storage read   [B, H, L, S]
 //   1  heads  storage read   u32 [NH]: the heads to keep, in output order
 //   2  out    storage rw     [B, NH, LQ, S], or [B, LQ, S] with AVERAGE (mean over the NH heads)
@@ -9,11 +9,6 @@
 // Defines: AVERAGE. Overrides: WG. Grid: grid1d(ceil(n / WG)) over the n output elements.
 
 override WG: u32 = 256;
-
-@group(0) @binding(0) var<storage, read> probs: array<f32>;
-@group(0) @binding(1) var<storage, read> heads: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
 
 #include elementwise
 

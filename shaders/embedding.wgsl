@@ -2,7 +2,7 @@
 // tutorials' `* sqrt(d_model)` is outside nn.Embedding, so it is applied by the positions step (posenc.wgsl), and
 // a hook on the embedding module sees the rows as stored.
 //
-// Bindings (group 0), as the descriptor in src/kernels/embedding.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/embedding.ts:
 //   0  ids    storage read        [n] u32
 //   1  table  storage read        [vocab, C]
 //   2  out    storage read_write  [n, C]
@@ -15,16 +15,7 @@
 
 override WG: u32 = 256;
 
-#if VEC4
-alias T = vec4<f32>;
-#else
-alias T = f32;
-#endif
-
-@group(0) @binding(0) var<storage, read> ids: array<u32>;
-@group(0) @binding(1) var<storage, read> table: array<T>;
-@group(0) @binding(2) var<storage, read_write> out: array<T>;
-@group(0) @binding(3) var<uniform> p: Params;
+#include units
 
 #include elementwise
 

@@ -2,7 +2,7 @@
 // i with ids[i] == v, 0 for rows no id hits. Deterministic: no atomics; every (v, column) is summed by one
 // thread in increasing i.
 //
-// Bindings (group 0), as the descriptor in src/kernels/embedding_backward.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/embedding_backward.ts:
 //   0  ids     storage read        [n] u32
 //   1  dy      storage read        dY [n, C]
 //   2  dTable  storage read_write  [vocab, C]
@@ -21,16 +21,7 @@
 override WG: u32 = 64;
 override VB: u32 = 8;
 
-#if VEC4
-alias T = vec4<f32>;
-#else
-alias T = f32;
-#endif
-
-@group(0) @binding(0) var<storage, read> ids: array<u32>;
-@group(0) @binding(1) var<storage, read> dy: array<T>;
-@group(0) @binding(2) var<storage, read_write> dTable: array<T>;
-@group(0) @binding(3) var<uniform> p: Params;
+#include units
 
 #include grid
 

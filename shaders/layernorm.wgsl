@@ -2,7 +2,7 @@
 // v = x, or v = x + residual (fused residual add: post-norm `norm(x + sublayer(x))`). Biased variance,
 // eps inside the square root, all f32.
 //
-// Bindings (group 0), as the descriptor in src/kernels/layernorm.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/layernorm.ts:
 //   0  x         storage read        X [rows, C]
 //   1  residual  storage read        R [rows, C]   (only with RESIDUAL)
 //   2  y         storage read_write  Y [rows, C]
@@ -20,22 +20,6 @@
 
 override WG: u32 = 256;
 alias Red = vec2<f32>;
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-#if RESIDUAL
-@group(0) @binding(1) var<storage, read> residual: array<f32>;
-#endif
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-#if SUM_OUT
-@group(0) @binding(3) var<storage, read_write> sum: array<f32>;
-#endif
-#if WEIGHT
-@group(0) @binding(4) var<storage, read> weight: array<f32>;
-#endif
-#if BIAS
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-#endif
-@group(0) @binding(6) var<uniform> p: Params;
 
 #include row_stats
 #include rows

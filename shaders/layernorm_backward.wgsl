@@ -5,7 +5,7 @@
 // mean and rstd are recomputed from x by row_stats.wgsl, the code the forward (layernorm.wgsl) computes them with, so
 // no statistics are kept from the forward. The parameter gradients are layernorm_param_grads.wgsl.
 //
-// Bindings (group 0), as the descriptor in src/kernels/layernorm_backward.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/layernorm_backward.ts:
 //   0  x        storage read        X [rows, C]
 //   1  dy       storage read        dY [rows, C]
 //   2  weight   storage read        [C]          (only with WEIGHT; absent means weight 1)
@@ -19,17 +19,6 @@
 
 override WG: u32 = 64;
 alias Red = vec2<f32>;
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-#if WEIGHT
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-#endif
-#if DX_ADD
-@group(0) @binding(3) var<storage, read> dxAdd: array<f32>;
-#endif
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
 
 #include row_stats
 #include rows

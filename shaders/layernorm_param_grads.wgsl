@@ -2,7 +2,7 @@
 // f32: dWeight[c] = sum_rows dy * xh, dBias[c] = sum_rows dy, xh = (x - mean) * rstd recomputed from x (shifted
 // two-pass, biased variance, eps inside the square root, as layernorm.wgsl).
 //
-// Bindings (group 0), as the descriptor LAYERNORM_PARAM_GRADS in src/kernels/layernorm_backward.ts declares them:
+// Bindings (group 0), declared from the descriptor LAYERNORM_PARAM_GRADS in src/kernels/layernorm_backward.ts:
 //   0  x        storage read        X [rows, C]   (only with WEIGHT_GRAD: dBias needs no statistics)
 //   1  dy       storage read        dY [rows, C]
 //   2  dWeight  storage read_write  [C]           (only with WEIGHT_GRAD)
@@ -18,18 +18,6 @@
 // added in workgroup memory. Every workgroup recomputes the statistics of every row: x is read ceil(C / 64) + 1 times
 // in all, the price of one dispatch with no scratch buffer for the statistics.
 // Grid: grid1d(ceil(C / 64)).
-
-#if WEIGHT_GRAD
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-#endif
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-#if WEIGHT_GRAD
-@group(0) @binding(2) var<storage, read_write> dWeight: array<f32>;
-#endif
-#if BIAS_GRAD
-@group(0) @binding(3) var<storage, read_write> dBias: array<f32>;
-#endif
-@group(0) @binding(4) var<uniform> p: Params;
 
 #include grid
 

@@ -1,6 +1,6 @@
 // matmul.wgsl — C[z] = op(A[z]) · op(B[z]) (+ bias), all row-major f32, rows of any stride.
 //
-// Bindings (group 0), declared in common/matmul_io.wgsl as the descriptor in src/kernels/matmul.ts says:
+// Bindings (group 0), declared from the descriptor MATMUL in src/kernels/matmul.ts:
 //   0  a      storage read   A [batch][M rows of K], or [batch][K rows of M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
 //   1  b      storage read   B [batch][K rows of N], or [batch][N rows of K] with TRANS_B (PyTorch Linear weight [out, in])
 //   2  c      storage rw     C [batch][M rows of N]
@@ -23,7 +23,8 @@ const TM: u32 = 4u;
 const TN: u32 = 4u;
 const TK: u32 = 16u;
 
-#include matmul_io
+#include matmul_batch
+#include units
 
 // Tiles in workgroup memory, k-major so the inner loop reads rows of 4*WG contiguous values.
 var<workgroup> tileA: array<f32, TK * TM * WG>;

@@ -10,13 +10,14 @@
 // its workgroup memory is ordinary memory, so the tiled kernel's staging costs more than it saves there
 // (bench:kernels: ~2.5x faster on the model's Linear shapes).
 //
-// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's, from common/matmul_io.wgsl.
+// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's (the descriptor MATMUL).
 // Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C).
 // Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch).
 
 override WG: u32 = 8;
 
-#include matmul_io
+#include matmul_batch
+#include units
 
 // One element of A or B at flat index i (only the K tail reads single elements).
 fn ga(i: u32) -> f32 {

@@ -2,14 +2,6 @@
 // every operand read straight from global memory. matmul.wgsl's bindings and defines (minus VEC4), the dense part of
 // its uniforms (descriptor MATMUL_NAIVE in src/kernels/matmul_naive.ts). Grid: (ceil(N / 16), ceil(M / 16), batch).
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-#if BIAS
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-#endif
-@group(0) @binding(4) var<uniform> p: Params;
-
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let col = gid.x;

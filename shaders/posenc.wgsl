@@ -5,7 +5,7 @@
 // pos * 10000^(-2i/C) is already off by up to half an ulp of pos (3e-5 at pos 1000). Without PE the step only
 // scales (a model with no positions but an embed_scale).
 //
-// Bindings (group 0), as the descriptor in src/kernels/posenc.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/posenc.ts:
 //   0  x    storage read        X [B, L, C] (batch-first) or [L, B, C] (seq-first)   (absent with INPLACE)
 //   1  pe   storage read        PE [maxLen, C]                                        (absent without PE)
 //   2  out  storage read_write  Y, the shape of X (with INPLACE: X itself, updated in place)
@@ -24,23 +24,7 @@
 
 override WG: u32 = 256;
 
-#if VEC4
-alias T = vec4<f32>;
-alias U = vec4<u32>;
-#else
-alias T = f32;
-alias U = u32;
-#endif
-
-#if INPLACE
-#else
-@group(0) @binding(0) var<storage, read> x: array<T>;
-#endif
-#if PE
-@group(0) @binding(1) var<storage, read> pe: array<T>;
-#endif
-@group(0) @binding(2) var<storage, read_write> out: array<T>;
-@group(0) @binding(3) var<uniform> p: Params;
+#include units
 
 #include elementwise
 

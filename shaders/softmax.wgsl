@@ -1,6 +1,6 @@
 // softmax.wgsl — y[r, :] = softmax(x[r, :]) over the last dim of a row-major [rows, n] f32 tensor.
 //
-// Bindings (group 0), as the descriptor in src/kernels/softmax.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/softmax.ts:
 //   0  x  storage read   X [rows, n]   (element offset offX)
 //   1  y  storage rw     Y [rows, n]   (element offset offY; must not overlap X)
 //   2  p  uniform        Params
@@ -14,10 +14,6 @@
 
 override WG: u32 = 64;
 alias Red = f32;
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
 
 #include lowest
 #include reduce

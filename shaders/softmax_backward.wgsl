@@ -2,7 +2,7 @@
 //
 //   dx[r, i] = probs[r, i] * (dp[r, i] - sum_j probs[r, j] * dp[r, j]),   probs = y = softmax(x), dp = dL/dy.
 //
-// Bindings (group 0), as the descriptor in src/kernels/softmax_backward.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/softmax_backward.ts:
 //   0  probs  storage read   P  [rows, n]   (the forward's probabilities)
 //   1  dp     storage read   dP [rows, n]   (the gradient of the probabilities)
 //   2  dx     storage rw     dX [rows, n]   (must not alias P or dP)
@@ -16,11 +16,6 @@
 
 override WG: u32 = 64;
 alias Red = f32;
-
-@group(0) @binding(0) var<storage, read> probs: array<f32>;
-@group(0) @binding(1) var<storage, read> dp: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
 
 #include reduce
 #include rows

@@ -1,7 +1,7 @@
 // sum_rows.wgsl — y[c] = sum over rows of x[r, c]: the column sums of a row-major [rows, n] f32 matrix
 // (a Linear's bias gradient, db = sum_rows dY). Deterministic: a fixed summation order, no atomics.
 //
-// Bindings (group 0), as the descriptor in src/kernels/sum_rows.ts declares them:
+// Bindings (group 0), declared from the descriptor in src/kernels/sum_rows.ts:
 //   0  x  storage read        X [rows, n]
 //   1  y  storage read_write  Y [n]
 //   2  p  uniform             Params   (n counted in units: elements, or vec4s under VEC4)
@@ -16,15 +16,7 @@ override UC: u32 = 16;
 override RL: u32 = 16;
 override CH: u32 = 64;
 
-#if VEC4
-alias T = vec4<f32>;
-#else
-alias T = f32;
-#endif
-
-@group(0) @binding(0) var<storage, read> x: array<T>;
-@group(0) @binding(1) var<storage, read_write> y: array<T>;
-@group(0) @binding(2) var<uniform> p: Params;
+#include units
 
 #include grid
 

@@ -1,9 +1,9 @@
 import { GpuError } from './errors.ts';
-import { type BindingKind, declaredBindings, paramsStruct, preprocess, resolveIncludes, type WgslScalar } from './preprocess.ts';
+import { type BindingDecl, bindingDecls, paramsStruct, preprocess, resolveIncludes, type WgslScalar } from './preprocess.ts';
 
 /**
- * What makes one compute pipeline: the kernel's WGSL, its #if defines and its `override` constants; with a kernel
- * descriptor also its uniform struct and bindings (both fixed by kernel and defines, so the cache key holds them).
+ * What makes one compute pipeline: the kernel's WGSL, its #if defines and its `override` constants; from a kernel
+ * descriptor also its uniform struct and binding declarations (fixed by kernel and defines: the cache key holds them).
  */
 export interface PipelineSpec {
   kernel: string;
@@ -12,8 +12,8 @@ export interface PipelineSpec {
   constants?: Readonly<Record<string, number>>;
   /** The fields of `struct Params`, generated and prepended to the source (the shader does not declare it). */
   params?: Readonly<Record<string, WgslScalar>>;
-  /** What @group(0) @binding(i) must be declared as under these defines (undefined: compiled out). */
-  bindings?: readonly (BindingKind | undefined)[];
+  /** @group(0) @binding(i) under these defines (undefined: compiled out), declared ahead of the source. */
+  bindings?: readonly (BindingDecl | undefined)[];
 }
 
 function sortedJson(o: Readonly<Record<string, unknown>> = {}): string {
@@ -21,21 +21,14 @@ function sortedJson(o: Readonly<Record<string, unknown>> = {}): string {
 }
 
 /**
- * Under its defines the shader must declare exactly the descriptor's bindings, and under some defines read every
- * uniform field: a mismatch fails here, loudly.
+ * A described kernel's shader declares no binding of its own and reads every uniform field (under some defines):
+ * a mismatch with the descriptor fails here, loudly (a binding the shader lacks fails to compile).
  */
-function checkLayout(spec: PipelineSpec, code: string): void {
-  const where = `kernel ${spec.kernel} (${sortedJson(spec.defines)})`;
-  const declared = declaredBindings(code);
-  const want = spec.bindings ?? [];
-  for (let i = 0; i < Math.max(want.length, ...[...declared.keys()].map((k) => k + 1)); i++) {
-    if (declared.get(i) !== want[i]) {
-      throw new GpuError(`${where}: @binding(${i}) is declared ${declared.get(i) ?? 'nowhere'}, the descriptor says ${want[i] ?? 'none'}`, 'validation');
-    }
-  }
+function checkDescribed(spec: PipelineSpec): void {
   const full = resolveIncludes(spec.kernel, spec.source);
+  if (/@binding\(/.test(full)) throw new GpuError(`kernel ${spec.kernel}: the shader declares bindings; they come from its descriptor`, 'validation');
   for (const name of Object.keys(spec.params ?? {})) {
-    if (!new RegExp(`\\.${name}\\b`).test(full)) throw new GpuError(`${where}: uniform ${name} is packed but the shader never reads it`, 'validation');
+    if (!new RegExp(`\\.${name}\\b`).test(full)) throw new GpuError(`kernel ${spec.kernel}: uniform ${name} is packed but the shader never reads it`, 'validation');
   }
 }
 
@@ -68,8 +61,9 @@ export class PipelineCache {
   private async create(spec: PipelineSpec, moduleKey: string): Promise<GPUComputePipeline> {
     let module = this.modules.get(moduleKey);
     if (!module) {
-      const code = (spec.params ? paramsStruct(spec.params) : '') + preprocess(spec.kernel, spec.source, spec.defines ?? {});
-      if (spec.bindings) checkLayout(spec, code);
+      if (spec.bindings) checkDescribed(spec);
+      const prelude = (spec.params ? paramsStruct(spec.params) : '') + (spec.bindings ? bindingDecls(spec.bindings) : '');
+      const code = prelude + preprocess(spec.kernel, spec.source, spec.defines ?? {});
       // Parse errors arrive through the error scope on some implementations, through getCompilationInfo on others.
       this.device.pushErrorScope('validation');
       module = this.device.createShaderModule({ label: spec.kernel, code });

@@ -2,13 +2,14 @@ import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import elementwise from '../../shaders/common/elementwise.wgsl?raw';
 import grid from '../../shaders/common/grid.wgsl?raw';
 import lowest from '../../shaders/common/lowest.wgsl?raw';
-import matmulIo from '../../shaders/common/matmul_io.wgsl?raw';
+import matmulBatch from '../../shaders/common/matmul_batch.wgsl?raw';
 import reduce from '../../shaders/common/reduce.wgsl?raw';
 import rowStats from '../../shaders/common/row_stats.wgsl?raw';
 import rows from '../../shaders/common/rows.wgsl?raw';
+import units from '../../shaders/common/units.wgsl?raw';
 
 /** The shared WGSL a kernel may `#include NAME`: shaders/common/NAME.wgsl. */
-export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, lowest, matmul_io: matmulIo, reduce, row_stats: rowStats, rows };
+export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, lowest, matmul_batch: matmulBatch, reduce, row_stats: rowStats, rows, units };
 
 /** A scalar field of a kernel's uniform struct (all 4 bytes: the struct is packed word by word). */
 export type WgslScalar = 'u32' | 'i32' | 'f32';
@@ -31,7 +32,7 @@ export function resolveIncludes(kernel: string, source: string, seen = new Set<s
   });
 }
 
-/** `struct Params` with the given fields in order: the one place a kernel's uniform layout is written is its descriptor. */
+/** `struct Params` with the given fields in order: a kernel's uniform layout is written once, in its descriptor. */
 export function paramsStruct(fields: Readonly<Record<string, WgslScalar>>): string {
   return `struct Params {\n${Object.entries(fields).map(([k, t]) => `  ${k}: ${t},\n`).join('')}}\n`;
 }
@@ -62,14 +63,20 @@ export function preprocess(kernel: string, source: string, defines: Readonly<Rec
   return wgsl(Object.assign(strings, { raw: strings }) as TemplateStringsArray, ...values);
 }
 
-/** How a @group(0) binding is declared: `var<storage, read>`, `var<storage, read_write>` or `var<uniform>`. */
-export type BindingKind = 'read' | 'read_write' | 'uniform';
+/** One @group(0) binding: `var<uniform> NAME: Params`, or `var<storage, KIND> NAME: array<TYPE>`. */
+export interface BindingDecl {
+  name: string;
+  kind: 'read' | 'read_write' | 'uniform';
+  type: string;
+}
 
-const BINDING = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s*,\s*(read|read_write))\s*>/g;
-
-/** The group-0 bindings a preprocessed shader declares, by index. */
-export function declaredBindings(code: string): Map<number, BindingKind> {
-  const out = new Map<number, BindingKind>();
-  for (const m of code.matchAll(BINDING)) out.set(Number(m[1]), m[2] === 'uniform' ? 'uniform' : (m[3] as BindingKind));
-  return out;
+/** The declarations of a kernel's bindings (undefined: compiled out), from its descriptor: the shader declares none. */
+export function bindingDecls(bindings: readonly (BindingDecl | undefined)[]): string {
+  return bindings
+    .map((b, i) => {
+      if (!b) return '';
+      const v = b.kind === 'uniform' ? `var<uniform> ${b.name}: Params` : `var<storage, ${b.kind}> ${b.name}: array<${b.type}>`;
+      return `@group(0) @binding(${i}) ${v};\n`;
+    })
+    .join('');
 }

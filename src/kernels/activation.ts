@@ -7,17 +7,17 @@ export const ACTIVATION = kernel({
   name: 'activation',
   source,
   bindings: {
-    x: { access: 'read', if: '!INPLACE' },
-    y: { access: 'write', inPlace: 'INPLACE' },
-    bias: { access: 'read', if: 'BIAS' },
+    x: { access: 'read', type: 'T', if: '!INPLACE' },
+    y: { access: 'write', type: 'T', inPlace: 'INPLACE' },
+    bias: { access: 'read', type: 'T', if: 'BIAS' },
     p: { access: 'uniform' },
-    dy: { access: 'read', if: 'BACKWARD' },
+    dy: { access: 'read', type: 'T', if: 'BACKWARD' },
   },
   uniforms: { n: 'u32', C: 'u32' },
   defines: ['GELU', 'INPLACE', 'BIAS', 'VEC4', 'BACKWARD'],
 });
 
-/** The gradient entry point: dx is written where the forward writes y. */
+/** The gradient entry point: dx is bound (and named in the shader) where the forward has y. */
 export const ACTIVATION_BACKWARD = renamed(ACTIVATION, { x: 'x', y: 'dx', bias: 'bias', p: 'p', dy: 'dy' });
 
 /** ReLU, or GELU with the exact erf (PyTorch's default approximate='none'). */

@@ -7,9 +7,9 @@ export const ADD = kernel({
   name: 'add',
   source,
   bindings: {
-    a: { access: 'read', if: '!INPLACE' },
-    b: { access: 'read' },
-    out: { access: 'write', inPlace: 'INPLACE' },
+    a: { access: 'read', type: 'T', if: '!INPLACE' },
+    b: { access: 'read', type: 'T' },
+    out: { access: 'write', type: 'T', inPlace: 'INPLACE' },
     p: { access: 'uniform' },
   },
   uniforms: { n: 'u32' },

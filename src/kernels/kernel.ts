@@ -1,13 +1,15 @@
 import type { GpuContext } from '../gpu/context.ts';
-import type { BindingKind } from '../gpu/preprocess.ts';
-import type { WgslScalar } from '../gpu/preprocess.ts';
+import type { BindingDecl, WgslScalar } from '../gpu/preprocess.ts';
 import { bindingElems, type Dispatch, makeDispatch } from './dispatch.ts';
 
 /** How a kernel uses a storage buffer: 'write' overwrites it (an output), 'read_write' reads and updates it. */
 export type Access = 'read' | 'write' | 'read_write';
 
+/** One binding; its WGSL declaration (named as the key, `array<type>` or the uniform `Params`) is generated from it. */
 export interface BindingSpec {
   access: Access | 'uniform';
+  /** The array's element type: f32 (default), u32, or T (a VEC4 kernel's unit, from shaders/common/units.wgsl). */
+  type?: 'u32' | 'T';
   /** The define that compiles the binding in ('!NAME': out). It is never passed: it is set by whether the buffer is given. */
   if?: string;
   /** A 'write' binding that the kernel updates in place (reads too) when this define is on. */
@@ -24,10 +26,9 @@ export interface KernelIO<B extends string = string> {
 }
 
 /**
- * One WGSL kernel as data: its bindings (index = order, the uniform among them), the fields of its uniform struct
- * (generated into the shader as `struct Params`), and every define its source tests. From it follow the uniform
- * packing, the buffer checks, the defines of optional buffers, the pipeline's expected layout and a step's reads and
- * writes.
+ * One WGSL kernel as data: its bindings (index = order, the uniform among them), the fields of its uniform struct,
+ * and every define its source tests. The shader's binding declarations and `struct Params` are generated from it;
+ * the uniform packing, the buffer checks, the defines of optional buffers and a plan step's reads and writes follow.
  */
 export interface KernelDesc<B extends string = string, U extends string = string, D extends string = string> extends KernelIO<B> {
   readonly source: string;
@@ -154,10 +155,10 @@ export async function dispatchKernel<B extends string, U extends string, D exten
     } else if (desc.bindings[k].access !== 'uniform' && !call.bufs[k]) throw new Error(`${label}: buffer ${k} is missing`);
   }
   for (const d of desc.defines) if (!(d in defines)) throw new Error(`${label}: define ${d} is not set`);
-  const layout = names.map((k): BindingKind | undefined => {
-    const { access, if: cond } = desc.bindings[k];
+  const layout = names.map((name): BindingDecl | undefined => {
+    const { access, if: cond, type = 'f32' } = desc.bindings[name];
     if (cond && defines[cond.replace(/^!/, '')] === cond.startsWith('!')) return undefined;
-    return access === 'uniform' ? 'uniform' : access === 'read' ? 'read' : 'read_write';
+    return { name, kind: access === 'uniform' ? 'uniform' : access === 'read' ? 'read' : 'read_write', type };
   });
   const pipeline = await ctx.pipelines.get({ kernel: desc.name, source: desc.source, defines, constants: call.constants, params: desc.uniforms, bindings: layout });
   const data = packUniforms(label, desc.uniforms, call.params);

@@ -2,12 +2,12 @@ import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/matmul_naive.wgsl?raw';
 import type { Dispatch } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
-import { checkMatmulShape, MATMUL, type MatmulBuffers, matmulLayout, matmulNeed, type MatmulShape } from './matmul.ts';
+import { checkMatmulShape, type MatmulBuffers, matmulLayout, matmulNeed, type MatmulShape } from './matmul.ts';
 
 export const MATMUL_NAIVE = kernel({
   name: 'matmul_naive',
   source,
-  bindings: MATMUL.bindings,
+  bindings: { a: { access: 'read' }, b: { access: 'read' }, c: { access: 'write' }, bias: { access: 'read', if: 'BIAS' }, p: { access: 'uniform' } },
   uniforms: { M: 'u32', N: 'u32', K: 'u32', strideA: 'u32', strideB: 'u32', strideC: 'u32', offA: 'u32', offB: 'u32', offC: 'u32' },
   defines: ['TRANS_B', 'BIAS'],
 });

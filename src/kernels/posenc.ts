@@ -7,9 +7,9 @@ export const POSENC = kernel({
   name: 'posenc',
   source,
   bindings: {
-    x: { access: 'read', if: '!INPLACE' },
-    pe: { access: 'read', if: 'PE' },
-    out: { access: 'write', inPlace: 'INPLACE' },
+    x: { access: 'read', type: 'T', if: '!INPLACE' },
+    pe: { access: 'read', type: 'T', if: 'PE' },
+    out: { access: 'write', type: 'T', inPlace: 'INPLACE' },
     p: { access: 'uniform' },
   },
   // zero is always 0: the rounding barrier (see posenc.wgsl).

@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const SOFTMAX_BACKWARD = kernel({
   name: 'softmax_backward',
   source,
-  bindings: { p: { access: 'read' }, dp: { access: 'read' }, dx: { access: 'write' }, params: { access: 'uniform' } },
+  bindings: { probs: { access: 'read' }, dp: { access: 'read' }, dx: { access: 'write' }, p: { access: 'uniform' } },
   uniforms: { rows: 'u32', n: 'u32' },
   defines: [],
 });
@@ -19,10 +19,10 @@ export interface SoftmaxBackwardShape {
 
 export interface SoftmaxBackwardBuffers {
   /** P [rows, n]: the forward softmax's output. */
-  p: GPUBufferBinding;
+  probs: GPUBufferBinding;
   /** dP [rows, n]: the gradient of the loss with respect to P. */
   dp: GPUBufferBinding;
-  /** dX [rows, n]: the gradient with respect to the softmax input; must not share a GPUBuffer with p or dp. */
+  /** dX [rows, n]: the gradient with respect to the softmax input; must not share a GPUBuffer with probs or dp. */
   dx: GPUBufferBinding;
 }
 
@@ -46,7 +46,7 @@ export async function softmaxBackward(
   }
   return dispatchKernel(ctx, SOFTMAX_BACKWARD, label, {
     bufs,
-    need: { p: rows * n, dp: rows * n, dx: rows * n },
+    need: { probs: rows * n, dp: rows * n, dx: rows * n },
     params: { rows, n },
     constants: { WG: ctx.kernels.rows === 'narrow' ? WG_NARROW : WG },
     workgroups: grid1d(ctx, rows),

@@ -171,7 +171,7 @@ export class MultiheadAttention extends Module {
     b.step('grad weights', [dO, src.v.act], [dP], (r) => attentionProbsGrad(b.ctx, { dO: r(dO), v: r(src.v.act), dP: r(dP) }, shape, `${this.path} grad weights`));
     g.keep('weights', dP);
     const dS = b.act(probs.shape, `${this.path} grad scores`);
-    b.step('grad softmax', [probs, dP], [dS], (r) => softmaxBackward(b.ctx, { p: r(probs), dp: r(dP), dx: r(dS) }, { rows: probs.size / shape.S, n: shape.S }, `${this.path} grad softmax`));
+    b.step('grad softmax', [probs, dP], [dS], (r) => softmaxBackward(b.ctx, { probs: r(probs), dp: r(dP), dx: r(dS) }, { rows: probs.size / shape.S, n: shape.S }, `${this.path} grad softmax`));
     const grads = new Map<Act, Act>();
     const gradOf = (a: Act) => grads.get(a) ?? grads.set(a, b.act(a.shape, `${this.path} grad ${a.label}`)).get(a)!;
     const dq = gradOf(src.q.act);

@@ -124,7 +124,7 @@ function backwardCase(name: string, spec: Spec, seed: number): GpuCase {
 
         await sc.run(
           await attentionProbsGrad(ctx, { dO: dOb, v: vb, dP }, s, `${label}: dP`),
-          await softmaxBackward(ctx, { p: pb, dp: dP, dx: dS }, { rows: B * H * L, n: S }, `${label}: dS`),
+          await softmaxBackward(ctx, { probs: pb, dp: dP, dx: dS }, { rows: B * H * L, n: S }, `${label}: dS`),
           await attentionQueryGrad(ctx, { dS, k: kb, dq: gq }, s, `${label}: dq`),
           await attentionKeyGrad(ctx, { dS, q: qb, dk: gk }, s, `${label}: dk`),
           await attentionValueGrad(ctx, { p: pb, dO: dOb, dv: gv }, s, `${label}: dv`),

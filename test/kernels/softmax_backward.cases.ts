@@ -20,7 +20,7 @@ function softmaxBackwardCase(name: string, shape: SoftmaxBackwardShape, seed: nu
         const p = softmaxRef(x, shape);
         const dp = uniform(rand, rows * n);
         const dx = sc.empty(rows * n, 'dx');
-        await sc.run(await softmaxBackward(ctx, { p: sc.upload(p, 'p'), dp: sc.upload(dp, 'dp'), dx }, shape, label));
+        await sc.run(await softmaxBackward(ctx, { probs: sc.upload(p, 'p'), dp: sc.upload(dp, 'dp'), dx }, shape, label));
         const got = await sc.read(dx);
         const want = softmaxBackwardRef(p, dp, shape);
         // |dx| <= p (|dp| + Σ p|dp|) <= 2 p: the f32 error of the row dot is relative to 1.
@@ -64,9 +64,9 @@ cases.push(
           if (!(err instanceof Error) || !re.test(err.message)) throw new Error(`softmax backward: ${what} should fail with ${re}, got ${String(err)}`);
         };
         const c = sc.empty(12);
-        await expectThrow('short', () => softmaxBackward(ctx, { p: a, dp: b, dx: c }, { rows: 4, n: 4 }, 'sb'), /sb: buffer p holds 12 elements, the shape needs 16/);
-        await expectThrow('bad shape', () => softmaxBackward(ctx, { p: a, dp: b, dx: c }, { rows: 1.5, n: 4 }, 'sb'), /sb: rows = 1.5 is not a positive integer/);
-        await expectThrow('alias', () => softmaxBackward(ctx, { p: a, dp: b, dx: a }, { rows: 3, n: 4 }, 'sb'), /sb: buffer dx must not be the same GPUBuffer as p/);
+        await expectThrow('short', () => softmaxBackward(ctx, { probs: a, dp: b, dx: c }, { rows: 4, n: 4 }, 'sb'), /sb: buffer probs holds 12 elements, the shape needs 16/);
+        await expectThrow('bad shape', () => softmaxBackward(ctx, { probs: a, dp: b, dx: c }, { rows: 1.5, n: 4 }, 'sb'), /sb: rows = 1.5 is not a positive integer/);
+        await expectThrow('alias', () => softmaxBackward(ctx, { probs: a, dp: b, dx: a }, { rows: 3, n: 4 }, 'sb'), /sb: buffer dx must not be the same GPUBuffer as probs/);
       }),
   },
 );
