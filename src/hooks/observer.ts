@@ -1,4 +1,4 @@
-import { attnSelect, attnSelection } from '../kernels/attn_select.ts';
+import { ATTN_SELECT, attnSelect, attnSelection } from '../kernels/attn_select.ts';
 import type { Module } from '../nn/module.ts';
 import type { BackwardObserver } from '../scheduler/backward.ts';
 import type { Act, ModuleCall, ModuleObserver, PlanBuilder } from '../scheduler/plan.ts';
@@ -177,7 +177,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     const [B, H, L, S] = probs.shape;
     const s = attnSelection(`hook '${h.name}'`, { B, H, L, S }, sel);
     const out = b.act(s.shape, `${h.path} weights (selected)`);
-    b.step('select weights', [probs], [out], (r) => attnSelect(b.ctx, { probs: r(probs), out: r(out) }, { B, H, L, S }, sel, `${h.path} select weights`));
+    b.step('select weights', ATTN_SELECT, { probs, out }, (r) => attnSelect(b.ctx, r, { B, H, L, S }, sel, `${h.path} select weights`));
     return out;
   }
 

@@ -1,6 +1,6 @@
-import { sinusoidalTable, posEnc } from '../kernels/posenc.ts';
-import { embedding } from '../kernels/embedding.ts';
-import { embeddingBackward } from '../kernels/embedding_backward.ts';
+import { POSENC, sinusoidalTable, posEnc } from '../kernels/posenc.ts';
+import { EMBEDDING, embedding } from '../kernels/embedding.ts';
+import { EMBEDDING_BACKWARD, embeddingBackward } from '../kernels/embedding_backward.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type WeightSource } from './module.ts';
@@ -25,16 +25,16 @@ export class Embedding extends Module {
       const shape = { n: ids.size, vocab: this.num, C: this.dim };
       b.step(
         'embedding',
-        [ids],
-        [out],
-        (r) => embedding(b.ctx, { ids: r(ids), table: { buffer: this.weight.buffer }, out: r(out) }, shape, `${this.path} embedding`),
+        EMBEDDING,
+        { ids, out },
+        (r) => embedding(b.ctx, { ...r, table: { buffer: this.weight.buffer } }, shape, `${this.path} embedding`),
         (g) => {
           // Token ids take no gradient; the table may.
           const name = `${this.path}.weight`;
           if (!g.wantsParam(name)) return;
           const dy = g.grad(out)!;
           const d = g.b.act([this.num, this.dim], `grad ${name}`);
-          g.b.step('grad embedding', [ids, dy], [d], (r) => embeddingBackward(b.ctx, { ids: r(ids), dy: r(dy), dTable: r(d) }, shape, `${this.path} grad embedding`));
+          g.b.step('grad embedding', EMBEDDING_BACKWARD, { ids, dy, dTable: d }, (r) => embeddingBackward(b.ctx, r, shape, `${this.path} grad embedding`));
           g.giveParam(name, d);
         },
       );
@@ -73,16 +73,16 @@ export class TokenInput {
     const shape = { B, L, C: this.dim, batchFirst, posOffset, scale };
     b.step(
       pe ? 'positions' : 'scale',
-      [x],
-      [out],
-      (r) => posEnc(b.ctx, { x: r(x), pe: pe && { buffer: pe.buffer }, out: r(out) }, shape, this.maxLen, `${table.path} ${pe ? 'positions' : 'scale'}`),
+      POSENC,
+      { x, out },
+      (r) => posEnc(b.ctx, { ...r, pe: pe && { buffer: pe.buffer } }, shape, this.maxLen, `${table.path} ${pe ? 'positions' : 'scale'}`),
       (g) => {
         const dOut = g.grad(out)!;
         if (scale === 1) g.give(x, dOut);
         else {
           // dx = dOut * scale: the same kernel without positions.
           const dx = g.b.act(x.shape, `${table.path} grad scaled`);
-          g.b.step('grad scale', [dOut], [dx], (r) => posEnc(b.ctx, { x: r(dOut), out: r(dx) }, shape, this.maxLen, `${table.path} grad scale`));
+          g.b.step('grad scale', POSENC, { x: dOut, out: dx }, (r) => posEnc(b.ctx, r, shape, this.maxLen, `${table.path} grad scale`));
           g.give(x, dx);
         }
         const name = this.posEmbed && `${this.posEmbed.path}.weight`;
@@ -91,8 +91,8 @@ export class TokenInput {
         const pos = Uint32Array.from({ length: B * L }, (_, r) => (batchFirst ? r % L : Math.floor(r / B)) + posOffset);
         const ids = g.b.constant(pos, [B * L], `${name} positions`);
         const d = g.b.act([this.maxLen, this.dim], `grad ${name}`);
-        g.b.step('grad positions', [ids, dOut], [d], (r) =>
-          embeddingBackward(b.ctx, { ids: r(ids), dy: r(dOut), dTable: r(d) }, { n: B * L, vocab: this.maxLen, C: this.dim }, `${table.path} grad positions`),
+        g.b.step('grad positions', EMBEDDING_BACKWARD, { ids, dy: dOut, dTable: d }, (r) =>
+          embeddingBackward(b.ctx, r, { n: B * L, vocab: this.maxLen, C: this.dim }, `${table.path} grad positions`),
         );
         g.giveParam(name, d);
       },

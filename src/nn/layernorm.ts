@@ -1,6 +1,6 @@
-import { add } from '../kernels/add.ts';
-import { layerNorm } from '../kernels/layernorm.ts';
-import { layerNormBackward, layerNormParamGrads } from '../kernels/layernorm_backward.ts';
+import { ADD, add } from '../kernels/add.ts';
+import { LAYERNORM, layerNorm } from '../kernels/layernorm.ts';
+import { LAYERNORM_BACKWARD, LAYERNORM_PARAM_GRADS, layerNormBackward, layerNormParamGrads } from '../kernels/layernorm_backward.ts';
 import { passGrad } from '../scheduler/backward.ts';
 import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
@@ -28,9 +28,9 @@ export class LayerNorm extends Module {
       const y = b.act(x.shape, `${this.path} out`);
       b.step(
         'layernorm',
-        [x],
-        [y],
-        (r) => layerNorm(b.ctx, { x: r(x), y: r(y), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`),
+        LAYERNORM,
+        { x, y },
+        (r) => layerNorm(b.ctx, { ...r, ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} layernorm`),
         (g) => {
           const dy = g.grad(y)!;
           g.give(x, this.inputGrad(b, x, dy));
@@ -49,7 +49,7 @@ export class LayerNorm extends Module {
     // A hooked norm must see its input before it runs: then the add is a step of its own.
     if (b.observer?.observes(this.path)) {
       const sum = b.act(x.shape, `${this.path} in`);
-      b.step('residual add', [x, residual], [sum], (r) => add(b.ctx, { a: r(x), b: r(residual), out: r(sum) }, x.size, `${this.path} residual add`), passGrad(sum, [x, residual]));
+      b.step('residual add', ADD, { a: x, b: residual, out: sum }, (r) => add(b.ctx, r, x.size, `${this.path} residual add`), passGrad(sum, [x, residual]));
       return [sum, await this.forward(b, sum)];
     }
     const h = b.act(x.shape, `${this.path} in`);
@@ -57,9 +57,9 @@ export class LayerNorm extends Module {
       const out = b.act(x.shape, `${this.path} out`);
       b.step(
         'add+layernorm',
-        [x, residual],
-        [h, out],
-        (r) => layerNorm(b.ctx, { x: r(x), residual: r(residual), sum: r(h), y: r(out), ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} add+layernorm`),
+        LAYERNORM,
+        { x, residual, sum: h, y: out },
+        (r) => layerNorm(b.ctx, { ...r, ...this.affine() }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} add+layernorm`),
         (g) => {
           // h feeds the norm and (pre-norm) the next residual join: its gradient is both, then the sum's addends share it.
           const dOut = g.grad(out);
@@ -77,8 +77,8 @@ export class LayerNorm extends Module {
   /** dx of y = LN(x) for dy, plus `also` (x's gradient from its other readers) when given. */
   private inputGrad(b: PlanBuilder, x: Act, dy: Act, also?: Act): Act {
     const dx = b.act(x.shape, `${this.path} grad input`);
-    b.step('grad layernorm', [x, dy, ...(also ? [also] : [])], [dx], (r) =>
-      layerNormBackward(b.ctx, { x: r(x), dy: r(dy), dx: r(dx), weight: { buffer: this.weight.buffer }, dxAdd: also && r(also) }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm`),
+    b.step('grad layernorm', LAYERNORM_BACKWARD, { x, dy, dx, dxAdd: also }, (r) =>
+      layerNormBackward(b.ctx, { ...r, weight: { buffer: this.weight.buffer } }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm`),
     );
     return dx;
   }
@@ -90,8 +90,8 @@ export class LayerNorm extends Module {
     const dW = g.wantsParam(w) ? b.act([this.dim], `grad ${w}`) : undefined;
     const dB = bias && g.wantsParam(bias) ? b.act([this.dim], `grad ${bias}`) : undefined;
     if (!dW && !dB) return;
-    b.step('grad layernorm params', [x, dy], [dW, dB].filter((a): a is Act => !!a), (r) =>
-      layerNormParamGrads(b.ctx, { x: r(x), dy: r(dy), dWeight: dW && r(dW), dBias: dB && r(dB) }, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm params`),
+    b.step('grad layernorm params', LAYERNORM_PARAM_GRADS, { x, dy, dWeight: dW, dBias: dB }, (r) =>
+      layerNormParamGrads(b.ctx, r, { rows: x.size / this.dim, C: this.dim, eps: this.eps }, `${this.path} grad layernorm params`),
     );
     if (dW) g.giveParam(w, dW);
     if (dB) g.giveParam(bias!, dB);

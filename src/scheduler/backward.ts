@@ -1,4 +1,4 @@
-import { add } from '../kernels/add.ts';
+import { ADD, add } from '../kernels/add.ts';
 import type { Act, GradContext, GradRule, ModuleCall, PlanBuilder } from './plan.ts';
 
 /**
@@ -67,7 +67,7 @@ export async function recordBackward(b: PlanBuilder, output: Act, observer?: Bac
       other = b.act(to.shape, `grad ${to.label} (copy)`);
       b.copy('copy gradient', g, 0, other, 0, g.size);
     }
-    b.step('accumulate gradient', [had, other], [sum], (r) => add(b.ctx, { a: r(had), b: r(other), out: r(sum) }, sum.size, `${b.path} accumulate gradient`));
+    b.step('accumulate gradient', ADD, { a: had, b: other, out: sum }, (r) => add(b.ctx, r, sum.size, `${b.path} accumulate gradient`));
     grads.set(to.id, sum);
   };
 

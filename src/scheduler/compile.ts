@@ -1,7 +1,8 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { type Dispatch, encodeOne, release } from '../kernels/dispatch.ts';
+import { describeSteps } from './describe.ts';
 import { assignSlots } from './lifetimes.ts';
-import type { Act, HostStep, ModuleCall, PlanBuilder } from './plan.ts';
+import type { Act, HostStep, ModuleCall, PlanBuilder, Step } from './plan.ts';
 
 export interface PlanStats {
   dispatches: number;
@@ -120,14 +121,25 @@ export class Plan {
   private constructor(
     private readonly ctx: GpuContext,
     readonly calls: readonly ModuleCall[],
-    /** Step labels in order ("encoder.layers.0.self_attn: attention (weights)", "capture …"). */
-    readonly labels: readonly string[],
+    private readonly steps: readonly Step[],
     private readonly slots: GPUBuffer[],
     private readonly slotOf: Map<number, number>,
     private readonly items: readonly Item[],
     private readonly phases: { forward: Phase; backward?: Phase },
     readonly stats: PlanStats,
   ) {}
+
+  /** Step labels in order ("encoder.layers.0.self_attn: attention (weights)", "capture …"). */
+  get labels(): readonly string[] {
+    return this.steps.map((s) => s.label);
+  }
+
+  /** The plan as a readable list: per step its kernel and label, per buffer the activation, shape, slot and bytes. */
+  describe(): string {
+    const { dispatches, slots, slotBytes } = this.stats;
+    const where = (a: Act) => (this.slotOf.has(a.id) ? `slot ${this.slotOf.get(a.id)}` : 'external');
+    return `${this.steps.length} steps, ${dispatches} forward dispatches, ${slots} slots of ${slotBytes} bytes\n${describeSteps(this.steps, where)}`;
+  }
 
   get inputs(): readonly Act[] {
     return this.phases.forward.inputs;
@@ -223,7 +235,7 @@ export class Plan {
       unsharedBytes: b.acts.reduce((x, a) => x + a.size, 0) * 4,
       ...(backward ? { backward: { dispatches: count(backward, 'dispatch'), submits: 1 + count(backward, 'host'), captures: backward.captures, readbackBytes: backward.stagingBytes } } : {}),
     };
-    return new Plan(ctx, [...b.calls], b.steps.map((st) => st.label), slots, slotOf, items, { forward, backward }, stats);
+    return new Plan(ctx, [...b.calls], [...b.steps], slots, slotOf, items, { forward, backward }, stats);
   }
 
   /** The slot of a phase input or output (those are never external). */

@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../kernels/dispatch.ts';
+import { accessOf, type KernelIO } from '../kernels/kernel.ts';
 
 /**
  * An activation: a value a plan produces or consumes, not yet tied to a buffer. The scheduler gives it a
@@ -51,6 +52,9 @@ export type GradRule = (g: GradContext) => void | Promise<void>;
 /** A kernel call: how to make its Dispatch once buffers are known. */
 export interface KernelStep extends StepBase {
   kind: 'kernel';
+  /** The kernel, and the activation bound to each of its buffers (reads and writes follow from its bindings). */
+  kernel: string;
+  args: Readonly<Record<string, Act>>;
   /** One dispatch, or several that run in order (a kernel recorded as steps of its own). */
   make: (resolve: Resolve) => Promise<Dispatch | Dispatch[]>;
   grad?: GradRule;
@@ -216,8 +220,49 @@ export class PlanBuilder {
     return { label: this.path ? `${this.path}: ${label}` : label, module: this.path, reads, writes };
   }
 
-  step(label: string, reads: readonly Act[], writes: readonly Act[], make: KernelStep['make'], grad?: GradRule): void {
-    this.steps.push({ kind: 'kernel', ...this.base(label, reads, writes), make, ...(grad ? { grad } : {}) });
+  /**
+   * Records a call of `kernel` with activations bound to its buffers by name (`args`; undefined: not given). Its reads
+   * and writes follow from the kernel's bindings (a buffer it updates in place is both). `make` gets the same names
+   * resolved to bindings and binds what lives outside the plan (weights) itself.
+   */
+  step<B extends string, A extends { readonly [K in B]?: Act }>(
+    label: string,
+    kernel: KernelIO<B>,
+    args: A,
+    make: (bufs: { [K in keyof A]: A[K] extends Act ? GPUBufferBinding : GPUBufferBinding | undefined }) => Promise<Dispatch | Dispatch[]>,
+    grad?: GradRule,
+  ): void;
+  /** Transitional: reads and writes listed by hand (call sites move to the form above). */
+  step(label: string, reads: readonly Act[], writes: readonly Act[], make: KernelStep['make'], grad?: GradRule): void;
+  step(label: string, kernel: KernelIO | readonly Act[], args: Readonly<Record<string, Act | undefined>> | readonly Act[], make: (x: never) => Promise<Dispatch | Dispatch[]>, grad?: GradRule): void {
+    if (Array.isArray(kernel)) {
+      const [reads, writes] = [kernel as readonly Act[], args as readonly Act[]];
+      this.steps.push({ kind: 'kernel', ...this.base(label, reads, writes), kernel: '', args: {}, make: make as KernelStep['make'], ...(grad ? { grad } : {}) });
+      return;
+    }
+    this.kernelStep(label, kernel as KernelIO, args as Readonly<Record<string, Act | undefined>>, make as never, grad);
+  }
+
+  private kernelStep<B extends string>(
+    label: string,
+    kernel: KernelIO<B>,
+    args: Readonly<Record<string, Act | undefined>>,
+    make: (bufs: Record<string, GPUBufferBinding>) => Promise<Dispatch | Dispatch[]>,
+    grad?: GradRule,
+  ): void {
+    const given = (Object.keys(args) as B[]).filter((k) => args[k]).map((k) => [k, args[k]!] as const);
+    for (const [k] of given) if (!(k in kernel.bindings)) throw new Error(`${label}: ${kernel.name} has no buffer ${k}`);
+    const access = accessOf(kernel, (k) => !!args[k]);
+    const acts = (keep: (a: string) => boolean) => [...new Set(given.filter(([k]) => keep(access.get(k)!)).map(([, a]) => a))];
+    const bound = (resolve: Resolve) => Object.fromEntries(given.map(([k, a]) => [k, resolve(a)]));
+    this.steps.push({
+      kind: 'kernel',
+      ...this.base(label, acts((a) => a !== 'write'), acts((a) => a !== 'read')),
+      kernel: kernel.name,
+      args: Object.fromEntries(given),
+      make: (resolve) => make(bound(resolve)),
+      ...(grad ? { grad } : {}),
+    });
   }
 
   /**
