@@ -6,12 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const ADD = kernel({
   name: 'add',
   source,
-  bindings: {
-    a: { access: 'read', type: 'T', if: '!INPLACE' },
-    b: { access: 'read', type: 'T' },
-    out: { access: 'write', type: 'T', inPlace: 'INPLACE' },
-    p: { access: 'uniform' },
-  },
+  bindings: { a: 'read T if !INPLACE', b: 'read T', out: 'write T inplace INPLACE', p: 'uniform' },
   uniforms: { n: 'u32' },
   defines: ['INPLACE', 'VEC4'],
 });
@@ -21,11 +16,7 @@ export const ADD = kernel({
  * variant: WebGPU cannot bind one buffer as both read-only and writable storage in one dispatch).
  * `b` must be a different buffer from `a` and `out`.
  */
-export interface AddBuffers {
-  a: GPUBufferBinding;
-  b: GPUBufferBinding;
-  out?: GPUBufferBinding;
-}
+export interface AddBuffers { a: GPUBufferBinding; b: GPUBufferBinding; out?: GPUBufferBinding }
 
 const WG = 256;
 

@@ -7,16 +7,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const ATTENTION = kernel({
   name: 'attention',
   source,
-  bindings: {
-    q: { access: 'read' },
-    k: { access: 'read' },
-    v: { access: 'read' },
-    o: { access: 'write' },
-    mask: { access: 'read' },
-    keyPaddingMask: { access: 'read' },
-    probs: { access: 'write', if: 'PROBS' },
-    p: { access: 'uniform' },
-  },
+  bindings: { q: 'read', k: 'read', v: 'read', o: 'write', mask: 'read', keyPaddingMask: 'read', probs: 'write if PROBS', p: 'uniform' },
   uniforms: {
     B: 'u32', H: 'u32', L: 'u32', S: 'u32',
     D: 'u32', scale: 'f32', causal: 'u32', causalOffset: 'i32',
@@ -180,13 +171,7 @@ export function attentionNeed(s: FullAttentionShape): Record<keyof AttentionBuff
  * (pass 1: scores and per-thread max/sum, pass 2: exact probabilities and P·V). Both work for any S.
  * The binding `o` (and `probs`) must not share a GPUBuffer with q, k, v or the masks (WebGPU usage rules).
  */
-export async function attention(
-  ctx: GpuContext,
-  bufs: AttentionBuffers,
-  shape: AttentionShape,
-  label = 'attention',
-  opts: AttentionOptions = {},
-): Promise<Dispatch> {
+export async function attention(ctx: GpuContext, bufs: AttentionBuffers, shape: AttentionShape, label = 'attention', opts: AttentionOptions = {}): Promise<Dispatch> {
   const s = attentionLayout(shape);
   const writeProbs = opts.writeProbs ?? false;
   checkAttentionShape(label, s);
@@ -217,6 +202,40 @@ export interface AttentionMasks {
   keyPaddingMask?: Float32Array;
 }
 
+/** The masks a CPU reference is given must have the shape's sizes. */
+export function checkMasksRef(who: string, s: FullAttentionShape, masks: AttentionMasks): void {
+  const { mask, keyPaddingMask: kpm } = masks;
+  if (mask && mask.length !== (s.maskBatched ? s.B * s.H : 1) * s.L * s.S) throw new Error(`${who}: mask has ${mask.length} elements`);
+  if (kpm && kpm.length !== s.B * s.S) throw new Error(`${who}: keyPaddingMask has ${kpm.length} elements`);
+}
+
+/**
+ * The references' probability row of query l of head (b, h), in f64 into `row`: softmax_s(scale·score(s) + masks)
+ * with causal blocking (a blocked key's score is never asked for) and zeros for a query with every key blocked.
+ */
+export function probsRowRef(s: FullAttentionShape, masks: AttentionMasks, b: number, h: number, l: number, row: Float64Array, score: (j: number) => number): void {
+  const { H, L, S } = s;
+  const { mask, keyPaddingMask: kpm } = masks;
+  let m = -Infinity;
+  for (let j = 0; j < S; j++) {
+    if (s.causal && j > l + s.causalOffset) {
+      row[j] = -Infinity;
+      continue;
+    }
+    let x = s.scale * score(j);
+    if (mask) x += mask[(s.maskBatched ? (b * H + h) * L * S : 0) + l * S + j];
+    if (kpm) x += kpm[b * S + j];
+    row[j] = x;
+    m = Math.max(m, x);
+  }
+  let sum = 0;
+  for (let j = 0; j < S; j++) {
+    row[j] = m === -Infinity ? 0 : Math.exp(row[j] - m);
+    sum += row[j];
+  }
+  for (let j = 0; j < S; j++) row[j] = sum > 0 ? row[j] / sum : 0;
+}
+
 /**
  * CPU reference in f64. Returns the output rows (written into `out` if given, else a zeroed array just large
  * enough for the o layout) and the probabilities [B, H, L, S]. Fully blocked queries give zeros.
@@ -233,39 +252,19 @@ export function attentionRef(
   const { B, H, L, S, D } = s;
   const o = out ?? new Float32Array(layoutExtent(s.o, B, L, H * D));
   const probs = new Float32Array(B * H * L * S);
-  const { mask, keyPaddingMask: kpm } = masks;
-  if (mask && mask.length !== (s.maskBatched ? B * H : 1) * L * S) throw new Error(`attentionRef: mask has ${mask.length} elements`);
-  if (kpm && kpm.length !== B * S) throw new Error(`attentionRef: keyPaddingMask has ${kpm.length} elements`);
+  checkMasksRef('attentionRef', s, masks);
   const sc = new Float64Array(S);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let l = 0; l < L; l++) {
         const qb = s.q.off + b * s.q.strideB + l * s.q.strideL + h * D;
-        let m = -Infinity;
-        for (let j = 0; j < S; j++) {
-          if (s.causal && j > l + s.causalOffset) {
-            sc[j] = -Infinity;
-            continue;
-          }
+        probsRowRef(s, masks, b, h, l, sc, (j) => {
           const kb = s.k.off + b * s.k.strideB + j * s.k.strideL + h * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q[qb + d] * k[kb + d];
-          let x = s.scale * dot;
-          if (mask) x += mask[(s.maskBatched ? (b * H + h) * L * S : 0) + l * S + j];
-          if (kpm) x += kpm[b * S + j];
-          sc[j] = x;
-          m = Math.max(m, x);
-        }
-        let sum = 0;
-        for (let j = 0; j < S; j++) {
-          sc[j] = m === -Infinity ? 0 : Math.exp(sc[j] - m);
-          sum += sc[j];
-        }
-        const pr = ((b * H + h) * L + l) * S;
-        for (let j = 0; j < S; j++) {
-          sc[j] = sum > 0 ? sc[j] / sum : 0;
-          probs[pr + j] = sc[j];
-        }
+          return dot;
+        });
+        probs.set(sc, ((b * H + h) * L + l) * S);
         const ob = s.o.off + b * s.o.strideB + l * s.o.strideL + h * D;
         for (let d = 0; d < D; d++) {
           let acc = 0;

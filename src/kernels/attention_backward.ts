@@ -119,42 +119,29 @@ export function attentionBackwardRef(
   }
   const dS = softmaxBackwardRef(probs, dP, { rows: B * H * L, n: S });
 
+  // to[i] = alpha · Σ_n w[i, n] · from[n] per head (rows at their layouts); w is [L, S] per head, or read transposed.
   const acc = new Float64Array(D);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const pb = (b * H + h) * L * S;
-      for (let l = 0; l < L; l++) {
-        acc.fill(0);
-        for (let j = 0; j < S; j++) {
-          const g = dS[pb + l * S + j];
-          if (g === 0) continue;
-          const kb = at(s.k, b, h, j);
-          for (let d = 0; d < D; d++) acc[d] += g * k[kb + d];
+  const headProduct = (w: Float32Array, transposed: boolean, from: Float32Array, fromLay: RowLayout, to: Float32Array, toLay: RowLayout, alpha: number) => {
+    const [rows, inner] = transposed ? [S, L] : [L, S];
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const pb = (b * H + h) * L * S;
+        for (let i = 0; i < rows; i++) {
+          acc.fill(0);
+          for (let n = 0; n < inner; n++) {
+            const g = transposed ? w[pb + n * S + i] : w[pb + i * S + n];
+            if (g === 0) continue;
+            const fb = at(fromLay, b, h, n);
+            for (let d = 0; d < D; d++) acc[d] += g * from[fb + d];
+          }
+          const tb = at(toLay, b, h, i);
+          for (let d = 0; d < D; d++) to[tb + d] = alpha * acc[d];
         }
-        const qb = at(s.q, b, h, l);
-        for (let d = 0; d < D; d++) dq[qb + d] = scale * acc[d];
-      }
-      for (let j = 0; j < S; j++) {
-        acc.fill(0);
-        for (let l = 0; l < L; l++) {
-          const g = dS[pb + l * S + j];
-          if (g === 0) continue;
-          const qb = at(s.q, b, h, l);
-          for (let d = 0; d < D; d++) acc[d] += g * q[qb + d];
-        }
-        const kb = at(s.k, b, h, j);
-        for (let d = 0; d < D; d++) dk[kb + d] = scale * acc[d];
-        acc.fill(0);
-        for (let l = 0; l < L; l++) {
-          const w = probs[pb + l * S + j];
-          if (w === 0) continue;
-          const ob = at(s.o, b, h, l);
-          for (let d = 0; d < D; d++) acc[d] += w * dO[ob + d];
-        }
-        const vb = at(s.v, b, h, j);
-        for (let d = 0; d < D; d++) dv[vb + d] = acc[d];
       }
     }
-  }
+  };
+  headProduct(dS, false, k, s.k, dq, s.q, scale);
+  headProduct(dS, true, q, s.q, dk, s.k, scale);
+  headProduct(probs, true, dO, s.o, dv, s.v, 1);
   return { dP, dS, dq, dk, dv };
 }

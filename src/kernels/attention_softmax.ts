@@ -1,18 +1,13 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attention_softmax.wgsl?raw';
-import { type AttentionMasks, attentionLayout, attentionNeed, type AttentionShape, checkAttentionShape } from './attention.ts';
+import { type AttentionMasks, attentionLayout, attentionNeed, type AttentionShape, checkAttentionShape, checkMasksRef, probsRowRef } from './attention.ts';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
 
 export const ATTENTION_SOFTMAX = kernel({
   name: 'attention_softmax',
   source,
-  bindings: {
-    probs: { access: 'read_write' },
-    mask: { access: 'read', if: 'MASK' },
-    keyPaddingMask: { access: 'read', if: 'KPM' },
-    p: { access: 'uniform' },
-  },
+  bindings: { probs: 'read_write', mask: 'read if MASK', keyPaddingMask: 'read if KPM', p: 'uniform' },
   uniforms: { n: 'u32', L: 'u32', S: 'u32', H: 'u32', scale: 'f32', causal: 'u32', causalOffset: 'i32', maskStrideBH: 'u32' },
   defines: ['MASK', 'KPM'],
 });
@@ -35,12 +30,7 @@ const WG = 64;
  * S - L; a fully blocked query gets zeros, not NaN). Only B, H, L, S, scale, causal, causalOffset and maskBatched
  * of `shape` are read. One thread per row: see shaders/attention_softmax.wgsl for why.
  */
-export async function attentionSoftmax(
-  ctx: GpuContext,
-  bufs: AttentionSoftmaxBuffers,
-  shape: AttentionShape,
-  label = 'attention_softmax',
-): Promise<Dispatch> {
+export async function attentionSoftmax(ctx: GpuContext, bufs: AttentionSoftmaxBuffers, shape: AttentionShape, label = 'attention_softmax'): Promise<Dispatch> {
   const s = attentionLayout(shape);
   checkAttentionShape(label, s, false);
   const { B, H, L, S } = s;
@@ -58,34 +48,16 @@ export async function attentionSoftmax(
 export function attentionSoftmaxRef(scores: Float32Array, shape: AttentionShape, masks: AttentionMasks = {}): Float32Array {
   const s = attentionLayout(shape);
   const { B, H, L, S } = s;
-  const { mask, keyPaddingMask: kpm } = masks;
   if (scores.length < B * H * L * S) throw new Error(`attentionSoftmaxRef: scores have ${scores.length} elements, the shape needs ${B * H * L * S}`);
-  if (mask && mask.length !== (s.maskBatched ? B * H : 1) * L * S) throw new Error(`attentionSoftmaxRef: mask has ${mask.length} elements`);
-  if (kpm && kpm.length !== B * S) throw new Error(`attentionSoftmaxRef: keyPaddingMask has ${kpm.length} elements`);
+  checkMasksRef('attentionSoftmaxRef', s, masks);
   const out = new Float32Array(B * H * L * S);
   const x = new Float64Array(S);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let l = 0; l < L; l++) {
         const r = ((b * H + h) * L + l) * S;
-        let m = -Infinity;
-        for (let j = 0; j < S; j++) {
-          if (s.causal && j > l + s.causalOffset) {
-            x[j] = -Infinity;
-            continue;
-          }
-          let v = s.scale * scores[r + j];
-          if (mask) v += mask[(s.maskBatched ? (b * H + h) * L * S : 0) + l * S + j];
-          if (kpm) v += kpm[b * S + j];
-          x[j] = v;
-          m = Math.max(m, v);
-        }
-        let sum = 0;
-        for (let j = 0; j < S; j++) {
-          x[j] = m === -Infinity ? 0 : Math.exp(x[j] - m);
-          sum += x[j];
-        }
-        for (let j = 0; j < S; j++) out[r + j] = sum > 0 ? x[j] / sum : 0;
+        probsRowRef(s, masks, b, h, l, x, (j) => scores[r + j]);
+        out.set(x, r);
       }
     }
   }

@@ -51,13 +51,7 @@ export interface AttentionStepsOptions {
  * pays per thread at each of its many workgroup barriers); it always materialises the probabilities.
  * `o` must not share a GPUBuffer with probs, q, k or v; `probs` not with q, k, v or the masks.
  */
-export async function attentionSteps(
-  ctx: GpuContext,
-  bufs: AttentionBuffers,
-  shape: AttentionShape,
-  label = 'attention_steps',
-  opts: AttentionStepsOptions = {},
-): Promise<Dispatch[]> {
+export async function attentionSteps(ctx: GpuContext, bufs: AttentionBuffers, shape: AttentionShape, label = 'attention_steps', opts: AttentionStepsOptions = {}): Promise<Dispatch[]> {
   const s = attentionLayout(shape);
   checkAttentionShape(label, s, false);
   const probs = bufs.probs;

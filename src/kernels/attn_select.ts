@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const ATTN_SELECT = kernel({
   name: 'attn_select',
   source,
-  bindings: { probs: { access: 'read' }, heads: { access: 'read', type: 'u32' }, out: { access: 'write' }, p: { access: 'uniform' } },
+  bindings: { probs: 'read', heads: 'read u32', out: 'write', p: 'uniform' },
   uniforms: { H: 'u32', L: 'u32', S: 'u32', NH: 'u32', l0: 'u32', LQ: 'u32', n: 'u32' },
   defines: ['AVERAGE'],
 });

@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const EMBEDDING = kernel({
   name: 'embedding',
   source,
-  bindings: { ids: { access: 'read', type: 'u32' }, table: { access: 'read', type: 'T' }, out: { access: 'write', type: 'T' }, p: { access: 'uniform' } },
+  bindings: { ids: 'read u32', table: 'read T', out: 'write T', p: 'uniform' },
   uniforms: { n: 'u32', C: 'u32', vocab: 'u32' },
   defines: ['VEC4'],
 });

@@ -7,7 +7,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const EMBEDDING_BACKWARD = kernel({
   name: 'embedding_backward',
   source,
-  bindings: { ids: { access: 'read', type: 'u32' }, dy: { access: 'read', type: 'T' }, dTable: { access: 'write', type: 'T' }, p: { access: 'uniform' } },
+  bindings: { ids: 'read u32', dy: 'read T', dTable: 'write T', p: 'uniform' },
   uniforms: { n: 'u32', C: 'u32', vocab: 'u32', colBlocks: 'u32' },
   defines: ['VEC4'],
 });

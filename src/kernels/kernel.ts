@@ -36,9 +36,31 @@ export interface KernelDesc<B extends string = string, U extends string = string
   readonly defines: readonly D[];
 }
 
-/** Checks a descriptor once, where it is defined: one uniform binding, and every define it names is declared. */
-export function kernel<B extends string, U extends string, D extends string>(desc: KernelDesc<B, U, D>): KernelDesc<B, U, D> {
-  const specs = Object.values<BindingSpec>(desc.bindings);
+/**
+ * A binding written as `ACCESS [u32|T] [if [!]DEFINE] [inplace DEFINE]`, e.g. 'read T if !INPLACE' (see BindingSpec);
+ * a typo fails where the descriptor is defined.
+ */
+function parseBinding(kernelName: string, text: string): BindingSpec {
+  const [access, ...rest] = text.trim().split(/\s+/);
+  if (!['read', 'write', 'read_write', 'uniform'].includes(access)) throw new Error(`kernel ${kernelName}: binding '${text}' has no access`);
+  const spec: BindingSpec = { access: access as BindingSpec['access'] };
+  if (rest[0] === 'u32' || rest[0] === 'T') spec.type = rest.shift() as 'u32' | 'T';
+  for (let i = 0; i < rest.length; i += 2) {
+    if (rest[i] === 'if' && rest[i + 1]) spec.if = rest[i + 1];
+    else if (rest[i] === 'inplace' && rest[i + 1]) spec.inPlace = rest[i + 1];
+    else throw new Error(`kernel ${kernelName}: cannot read binding '${text}'`);
+  }
+  return spec;
+}
+
+/** A descriptor as written: bindings in the short form parseBinding reads. */
+export type KernelSpec<B extends string, U extends string, D extends string> = Omit<KernelDesc<B, U, D>, 'bindings'> & { bindings: Readonly<Record<B, string>> };
+
+/** Reads a descriptor once, where it is defined, and checks it: one uniform binding, every define it names declared. */
+export function kernel<B extends string, U extends string, D extends string>(spec: KernelSpec<B, U, D>): KernelDesc<B, U, D> {
+  const bindings = Object.fromEntries(Object.entries<string>(spec.bindings).map(([k, t]) => [k, parseBinding(spec.name, t)])) as Record<B, BindingSpec>;
+  const desc = { ...spec, bindings };
+  const specs = Object.values<BindingSpec>(bindings);
   if (specs.filter((b) => b.access === 'uniform').length !== 1) throw new Error(`kernel ${desc.name}: needs exactly one uniform binding`);
   for (const b of specs) {
     for (const d of [b.if?.replace(/^!/, ''), b.inPlace]) {

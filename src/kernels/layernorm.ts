@@ -6,15 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const LAYERNORM = kernel({
   name: 'layernorm',
   source,
-  bindings: {
-    x: { access: 'read' },
-    residual: { access: 'read', if: 'RESIDUAL' },
-    y: { access: 'write' },
-    sum: { access: 'write', if: 'SUM_OUT' },
-    weight: { access: 'read', if: 'WEIGHT' },
-    bias: { access: 'read', if: 'BIAS' },
-    p: { access: 'uniform' },
-  },
+  bindings: { x: 'read', residual: 'read if RESIDUAL', y: 'write', sum: 'write if SUM_OUT', weight: 'read if WEIGHT', bias: 'read if BIAS', p: 'uniform' },
   uniforms: { rows: 'u32', C: 'u32', eps: 'f32' },
   defines: ['RESIDUAL', 'SUM_OUT', 'WEIGHT', 'BIAS'],
 });
@@ -84,6 +76,16 @@ export interface LayerNormRefInputs {
   bias?: Float32Array;
 }
 
+/** The references' statistics of row v[base .. base + C) in f64: two-pass mean, biased variance, eps in the root. */
+export function rowStatsRef(v: ArrayLike<number>, base: number, C: number, eps: number): { mean: number; rstd: number } {
+  let mean = 0;
+  for (let c = 0; c < C; c++) mean += v[base + c];
+  mean /= C;
+  let s = 0;
+  for (let c = 0; c < C; c++) s += (v[base + c] - mean) ** 2;
+  return { mean, rstd: 1 / Math.sqrt(s / C + eps) };
+}
+
 /**
  * CPU reference in f64 (two-pass mean and biased variance). With a residual, the normalised input is
  * x + residual rounded to f32, as PyTorch materialises it; that rounded sum is returned as `sum`.
@@ -96,12 +98,7 @@ export function layerNormRef(x: Float32Array, shape: LayerNormShape, inputs: Lay
   const y = new Float32Array(rows * C);
   for (let r = 0; r < rows; r++) {
     const base = r * C;
-    let mean = 0;
-    for (let c = 0; c < C; c++) mean += sum[base + c];
-    mean /= C;
-    let v = 0;
-    for (let c = 0; c < C; c++) v += (sum[base + c] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / C + eps);
+    const { mean, rstd } = rowStatsRef(sum, base, C, eps);
     for (let c = 0; c < C; c++) {
       y[base + c] = (sum[base + c] - mean) * rstd * (weight ? weight[c] : 1) + (bias ? bias[c] : 0);
     }

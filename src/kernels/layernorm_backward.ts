@@ -3,21 +3,14 @@ import source from '../../shaders/layernorm_backward.wgsl?raw';
 import paramSource from '../../shaders/layernorm_param_grads.wgsl?raw';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
-import { LAYERNORM_EPS } from './layernorm.ts';
+import { LAYERNORM_EPS, rowStatsRef } from './layernorm.ts';
 
 const UNIFORMS = { rows: 'u32', C: 'u32', eps: 'f32' } as const;
 
 export const LAYERNORM_BACKWARD = kernel({
   name: 'layernorm_backward',
   source,
-  bindings: {
-    x: { access: 'read' },
-    dy: { access: 'read' },
-    weight: { access: 'read', if: 'WEIGHT' },
-    dxAdd: { access: 'read', if: 'DX_ADD' },
-    dx: { access: 'write' },
-    p: { access: 'uniform' },
-  },
+  bindings: { x: 'read', dy: 'read', weight: 'read if WEIGHT', dxAdd: 'read if DX_ADD', dx: 'write', p: 'uniform' },
   uniforms: UNIFORMS,
   defines: ['WEIGHT', 'DX_ADD'],
 });
@@ -26,13 +19,7 @@ export const LAYERNORM_BACKWARD = kernel({
 export const LAYERNORM_PARAM_GRADS = kernel({
   name: 'layernorm_param_grads',
   source: paramSource,
-  bindings: {
-    x: { access: 'read', if: 'WEIGHT_GRAD' },
-    dy: { access: 'read' },
-    dWeight: { access: 'write', if: 'WEIGHT_GRAD' },
-    dBias: { access: 'write', if: 'BIAS_GRAD' },
-    p: { access: 'uniform' },
-  },
+  bindings: { x: 'read if WEIGHT_GRAD', dy: 'read', dWeight: 'write if WEIGHT_GRAD', dBias: 'write if BIAS_GRAD', p: 'uniform' },
   uniforms: UNIFORMS,
   defines: ['WEIGHT_GRAD', 'BIAS_GRAD'],
 });
@@ -138,12 +125,7 @@ export function layerNormBackwardRef(
   const xh = new Float64Array(C);
   for (let r = 0; r < rows; r++) {
     const base = r * C;
-    let mean = 0;
-    for (let c = 0; c < C; c++) mean += x[base + c];
-    mean /= C;
-    let v = 0;
-    for (let c = 0; c < C; c++) v += (x[base + c] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / C + eps);
+    const { mean, rstd } = rowStatsRef(x, base, C, eps);
     let mg = 0;
     let mgx = 0;
     for (let c = 0; c < C; c++) {

@@ -8,7 +8,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const MATMUL = kernel({
   name: 'matmul',
   source,
-  bindings: { a: { access: 'read', type: 'T' }, b: { access: 'read', type: 'T' }, c: { access: 'write' }, bias: { access: 'read', if: 'BIAS' }, p: { access: 'uniform' } },
+  bindings: { a: 'read T', b: 'read T', c: 'write', bias: 'read if BIAS', p: 'uniform' },
   uniforms: {
     M: 'u32', N: 'u32', K: 'u32',
     strideA: 'u32', strideB: 'u32', strideC: 'u32',

@@ -7,7 +7,7 @@ import { checkMatmulShape, type MatmulBuffers, matmulLayout, matmulNeed, type Ma
 export const MATMUL_NAIVE = kernel({
   name: 'matmul_naive',
   source,
-  bindings: { a: { access: 'read' }, b: { access: 'read' }, c: { access: 'write' }, bias: { access: 'read', if: 'BIAS' }, p: { access: 'uniform' } },
+  bindings: { a: 'read', b: 'read', c: 'write', bias: 'read if BIAS', p: 'uniform' },
   uniforms: { M: 'u32', N: 'u32', K: 'u32', strideA: 'u32', strideB: 'u32', strideC: 'u32', offA: 'u32', offB: 'u32', offC: 'u32' },
   defines: ['TRANS_B', 'BIAS'],
 });

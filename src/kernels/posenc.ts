@@ -6,12 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const POSENC = kernel({
   name: 'posenc',
   source,
-  bindings: {
-    x: { access: 'read', type: 'T', if: '!INPLACE' },
-    pe: { access: 'read', type: 'T', if: 'PE' },
-    out: { access: 'write', type: 'T', inPlace: 'INPLACE' },
-    p: { access: 'uniform' },
-  },
+  bindings: { x: 'read T if !INPLACE', pe: 'read T if PE', out: 'write T inplace INPLACE', p: 'uniform' },
   // zero is always 0: the rounding barrier (see posenc.wgsl).
   uniforms: { n: 'u32', C: 'u32', L: 'u32', posDiv: 'u32', posOffset: 'u32', scale: 'f32', zero: 'u32' },
   defines: ['INPLACE', 'PE', 'VEC4'],

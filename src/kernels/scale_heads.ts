@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const SCALE_HEADS = kernel({
   name: 'scale_heads',
   source,
-  bindings: { x: { access: 'read_write' }, scale: { access: 'read' }, p: { access: 'uniform' } },
+  bindings: { x: 'read_write', scale: 'read', p: 'uniform' },
   uniforms: { n: 'u32', D: 'u32', H: 'u32' },
   defines: [],
 });

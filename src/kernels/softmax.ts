@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const SOFTMAX = kernel({
   name: 'softmax',
   source,
-  bindings: { x: { access: 'read' }, y: { access: 'write' }, p: { access: 'uniform' } },
+  bindings: { x: 'read', y: 'write', p: 'uniform' },
   uniforms: { rows: 'u32', n: 'u32', offX: 'u32', offY: 'u32' },
   defines: [],
 });
@@ -55,13 +55,7 @@ function check(ctx: GpuContext, label: string, s: Required<SoftmaxShape>, wg: nu
  * A fully masked row (all -inf) gives all zeros rather than NaN, as PyTorch >= 2.5's MultiheadAttention does
  * (PyTorch 1.13 gives NaN).
  */
-export async function softmax(
-  ctx: GpuContext,
-  bufs: SoftmaxBuffers,
-  shape: SoftmaxShape,
-  label = 'softmax',
-  opts: SoftmaxOptions = {},
-): Promise<Dispatch> {
+export async function softmax(ctx: GpuContext, bufs: SoftmaxBuffers, shape: SoftmaxShape, label = 'softmax', opts: SoftmaxOptions = {}): Promise<Dispatch> {
   const s = layout(shape);
   const wg = opts.workgroupSize ?? WG;
   check(ctx, label, s, wg);

@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const SOFTMAX_BACKWARD = kernel({
   name: 'softmax_backward',
   source,
-  bindings: { probs: { access: 'read' }, dp: { access: 'read' }, dx: { access: 'write' }, p: { access: 'uniform' } },
+  bindings: { probs: 'read', dp: 'read', dx: 'write', p: 'uniform' },
   uniforms: { rows: 'u32', n: 'u32' },
   defines: [],
 });
@@ -34,12 +34,7 @@ const WG_NARROW = 4;
  * dx = p ⊙ (dp − Σ_j p_j dp_j) per row of [rows, n]: the gradient through y = softmax(x) given y = p and dL/dy = dp.
  * Zero probabilities (masked keys, fully blocked rows) give zero gradients, not NaN. One workgroup per row.
  */
-export async function softmaxBackward(
-  ctx: GpuContext,
-  bufs: SoftmaxBackwardBuffers,
-  shape: SoftmaxBackwardShape,
-  label = 'softmax_backward',
-): Promise<Dispatch> {
+export async function softmaxBackward(ctx: GpuContext, bufs: SoftmaxBackwardBuffers, shape: SoftmaxBackwardShape, label = 'softmax_backward'): Promise<Dispatch> {
   const { rows, n } = shape;
   for (const [k, v] of [['rows', rows], ['n', n]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);

@@ -6,7 +6,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const SUM_ROWS = kernel({
   name: 'sum_rows',
   source,
-  bindings: { x: { access: 'read', type: 'T' }, y: { access: 'write', type: 'T' }, p: { access: 'uniform' } },
+  bindings: { x: 'read T', y: 'write T', p: 'uniform' },
   uniforms: { rows: 'u32', n: 'u32' },
   defines: ['VEC4'],
 });
