@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { defaultKernels, type GpuContext, type KernelChoice } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { HookOptions } from '../src/hooks/registry.ts';
-import { expectedTensors, type ModelConfig, writeModelFile } from '../src/model/config.ts';
+import { expectedTensors, type FileConfig, writeModelFile } from '../src/model/config.ts';
 import { f32, generateSquareSubsequentMask, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 
@@ -118,7 +118,7 @@ function uniform(rand: () => number, n: number, bound: number): Float32Array {
   return out;
 }
 
-function modelConfig(c: BenchConfig): ModelConfig {
+function modelConfig(c: BenchConfig): FileConfig {
   return {
     format_version: 1,
     kind: 'transformer',
@@ -141,7 +141,7 @@ function modelConfig(c: BenchConfig): ModelConfig {
  * Seeded weights of realistic magnitude: matrices uniform(±1/sqrt(fan_in)), biases likewise with their matrix's
  * fan_in, LayerNorm weight 1 and bias 0.
  */
-function randomWeights(config: ModelConfig, seed: number): Map<string, Float32Array> {
+function randomWeights(config: FileConfig, seed: number): Map<string, Float32Array> {
   const rand = rng(seed);
   const shapes = expectedTensors(config);
   const out = new Map<string, Float32Array>();

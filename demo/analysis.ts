@@ -75,7 +75,8 @@ export interface RunOptions {
 
 export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
   const c = model.config;
-  const bf = c.batch_first;
+  if (c.kind === 'gpt2') throw new Error('this page shows attnscope model files; Hugging Face checkpoints are run with the library and the CLI');
+  const bf = model.batchFirst;
   const modules = model.attentionModules();
   const paths = modules.map((m) => m.path);
   clearHooks(model, paths); // last analysis's capture hooks: generation should not copy them every step

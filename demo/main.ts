@@ -52,6 +52,7 @@ function message(e: unknown): string {
 }
 
 function describe(c: ModelConfig, bytes: number): string {
+  if (c.kind === 'gpt2') return `gpt2 (${c.head === 'lm' ? 'GPT2LMHeadModel' : 'GPT2Model'}) · ${c.n_layer} layers · n_embd ${c.n_embd} · ${c.n_head} heads · vocab ${c.vocab_size} · ${(bytes / 1024).toFixed(0)} KiB`;
   const layers = [c.num_encoder_layers ? `${c.num_encoder_layers} encoder` : '', c.num_decoder_layers ? `${c.num_decoder_layers} decoder` : ''].filter(Boolean).join(' + ');
   const vocab = c.kind === 'seq2seq' ? `, vocab ${c.src_vocab.length} → ${c.tgt_vocab.length}` : c.kind === 'lm' ? `, vocab ${c.vocab.length}${c.causal ? ', causal' : ''}` : '';
   return `${c.kind} · ${layers} layers · d_model ${c.d_model} · ${c.nhead} heads · ${c.norm_first ? 'pre' : 'post'}-norm ${c.activation}${vocab} · ${(bytes / 1024).toFixed(0)} KiB`;

@@ -1,2 +1,3 @@
 // attnscope/node: a GpuContext through Dawn (the `webgpu` package), with SwiftShader as the CPU fallback.
 export { createNodeContext, SWIFTSHADER_ICD } from './gpu/node.ts';
+export { directoryFiles } from './model/hf/dir.ts';

@@ -124,7 +124,7 @@ describe('relevanceRows', () => {
     const calls: BackwardTarget[] = [];
     const fill = (k: number, id: number, s: number[]): CapturedTensor => ({ shape: s, data: Float32Array.from({ length: s[0] * s[1] * s[2] }, (_, n) => k * 1e4 + id * 1e3 + n) });
     const model: RelevanceModel = {
-      config: { batch_first: batchFirst },
+      batchFirst,
       backward: async (target) => {
         calls.push(target);
         return { value: 0, inputs: {}, attention: [], params: {} };

@@ -19,14 +19,14 @@ export interface RelevanceRows {
 }
 
 /** What relevanceRows asks of a model (a Model; tests pass a stand-in). */
-export type RelevanceModel = Pick<Model, 'backward' | 'relevanceMaps'> & { config: { batch_first: boolean } };
+export type RelevanceModel = Pick<Model, 'backward' | 'relevanceMaps' | 'batchFirst'>;
 
 /** Cross-attention's map when the model has one (decoder positions × source tokens), else its self-attention's. */
 const pick = (m: RelevanceMaps): keyof RelevanceMaps | undefined => (m.cross ? 'cross' : m.source ? 'source' : m.target ? 'target' : undefined);
 
 /** One row per output position of batch element `batch` of `fwd`, the forward just run with { grad: true }. */
 export async function relevanceRows(model: RelevanceModel, fwd: ForwardResult, target: RowTarget, batch = 0): Promise<RelevanceRows> {
-  const bf = model.config.batch_first;
+  const bf = model.batchFirst;
   const [d0, d1, width] = fwd.shape;
   const [B, T] = bf ? [d0, d1] : [d1, d0];
   if (fwd.shape.length !== 3 || T < 1 || batch < 0 || batch >= B) throw new Error(`relevanceRows: batch ${batch} of an output [${fwd.shape.join(', ')}]`);

@@ -14,14 +14,21 @@ export const ACTIVATION = kernel({
     dy: 'read T if BACKWARD',
   },
   uniforms: { n: 'u32', C: 'u32' },
-  defines: ['GELU', 'INPLACE', 'BIAS', 'VEC4', 'BACKWARD'],
+  defines: ['GELU', 'GELU_TANH', 'INPLACE', 'BIAS', 'VEC4', 'BACKWARD'],
 });
 
 /** The gradient entry point: dx is bound (and named in the shader) where the forward has y. */
 export const ACTIVATION_BACKWARD = renamed(ACTIVATION, { x: 'x', y: 'dx', bias: 'bias', p: 'p', dy: 'dy' });
 
-/** ReLU, or GELU with the exact erf (PyTorch's default approximate='none'). */
-export type ActivationKind = 'relu' | 'gelu';
+/** ReLU, GELU with the exact erf (PyTorch's default approximate='none'), or GELU's tanh form (GPT-2's gelu_new). */
+export type ActivationKind = 'relu' | 'gelu' | 'gelu_tanh';
+
+const KINDS: readonly ActivationKind[] = ['relu', 'gelu', 'gelu_tanh'];
+
+function checkKind(label: string, kind: ActivationKind): { GELU: boolean; GELU_TANH: boolean } {
+  if (!KINDS.includes(kind)) throw new Error(`${label}: unknown activation '${String(kind)}'`);
+  return { GELU: kind === 'gelu', GELU_TANH: kind === 'gelu_tanh' };
+}
 
 /** Elementwise over [rows, C]: n = rows * C elements; C matters only for the bias broadcast. */
 export interface ActivationShape {
@@ -51,7 +58,7 @@ export async function activation(
 ): Promise<Dispatch> {
   const n = shape.n;
   const C = shape.C ?? n;
-  if (kind !== 'relu' && kind !== 'gelu') throw new Error(`${label}: unknown activation '${String(kind)}'`);
+  const which = checkKind(label, kind);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${label}: n = ${n} is not a positive integer`);
   if (!Number.isInteger(C) || C < 1 || n % C !== 0) throw new Error(`${label}: C = ${C} must be a positive integer dividing n = ${n}`);
   if (bufs.x && bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same buffer; omit x to work in place`);
@@ -61,7 +68,7 @@ export async function activation(
     bufs,
     need: { x: n, y: n, bias: C },
     params: { n: n / unit, C: C / unit },
-    defines: { GELU: kind === 'gelu', VEC4: vec4 },
+    defines: { ...which, VEC4: vec4 },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
   });
@@ -79,7 +86,7 @@ export async function activationBackward(
   n: number,
   label = `${kind} backward`,
 ): Promise<Dispatch> {
-  if (kind !== 'relu' && kind !== 'gelu') throw new Error(`${label}: unknown activation '${String(kind)}'`);
+  const which = checkKind(label, kind);
   if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32) throw new Error(`${label}: n = ${n} is not a positive 32-bit integer`);
   const vec4 = n % 4 === 0;
   const unit = vec4 ? 4 : 1;
@@ -87,7 +94,7 @@ export async function activationBackward(
     bufs,
     need: { x: n, dy: n, dx: n },
     params: { n: n / unit, C: n / unit },
-    defines: { GELU: kind === 'gelu', VEC4: vec4 },
+    defines: { ...which, VEC4: vec4 },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
   });
@@ -164,12 +171,31 @@ export function geluRef(v: number): number {
   return 0.5 * v * (1 + erf64(v / Math.SQRT2));
 }
 
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** GELU's tanh form in f64: 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))) (HF's NewGELUActivation). */
+export function geluTanhRef(v: number): number {
+  return 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)));
+}
+
+/** d/dv of the tanh form in f64. */
+export function geluTanhGradRef(v: number): number {
+  const t = Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v ** 3));
+  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+}
+
+const REFS: Record<ActivationKind, [(v: number) => number, (v: number) => number]> = {
+  relu: [reluRef, reluGradRef],
+  gelu: [geluRef, geluGradRef],
+  gelu_tanh: [geluTanhRef, geluTanhGradRef],
+};
+
 /**
  * CPU reference: act(x + bias[i % C]) with the biased input rounded to f32 (PyTorch materialises the
  * Linear output before the activation), the activation in f64, the result rounded to f32.
  */
 export function activationRef(kind: ActivationKind, x: Float32Array, bias?: Float32Array): Float32Array {
-  const fn = kind === 'gelu' ? geluRef : reluRef;
+  const fn = REFS[kind][0];
   const C = bias?.length ?? 1;
   return x.map((v, i) => fn(bias ? Math.fround(v + bias[i % C]) : v));
 }
@@ -187,7 +213,7 @@ export function reluGradRef(v: number): number {
 /** CPU reference: dx = dy · f'(x) with the slope in f64, the product rounded to f32; a zero slope gives 0 for any dy. */
 export function activationBackwardRef(kind: ActivationKind, x: Float32Array, dy: Float32Array): Float32Array {
   if (x.length !== dy.length) throw new Error(`activationBackwardRef: x has ${x.length} elements, dy ${dy.length}`);
-  const fn = kind === 'gelu' ? geluGradRef : reluGradRef;
+  const fn = REFS[kind][1];
   return x.map((v, i) => {
     const slope = fn(v);
     return slope === 0 ? 0 : dy[i] * slope;

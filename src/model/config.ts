@@ -9,26 +9,26 @@
  *
  * Each kind parses its own fields (kinds/*.ts); this file dispatches on `kind` and checks tensors against the tree.
  */
-import { ShapeRecorder } from '../nn/module.ts';
+import { ShapeRecorder, type WeightData } from '../nn/module.ts';
 import { dims, jsonError, ModelFileError, quote, show } from './errors.ts';
 import { ConfigFields } from './kinds/fields.ts';
-import { KINDS, kindOf, type ModelConfig, type ModelKindName } from './kinds/index.ts';
+import { type FileConfig, FILE_KINDS, kindOf, type ModelConfig } from './kinds/index.ts';
 import { isFloatDType, readSafetensors, writeSafetensors, type SafetensorsDType } from './safetensors.ts';
 
-export type { ModelConfig, ModelKindName } from './kinds/index.ts';
+export type { FileConfig, HfConfig, ModelConfig, ModelKindName } from './kinds/index.ts';
 export { CONFIG_LIMITS } from './kinds/nn_common.ts';
 
-const KIND_NAMES = Object.keys(KINDS) as ModelKindName[];
-const keysOf = (k: ModelKindName): readonly string[] => ['format_version', 'kind', ...KINDS[k].keys];
+const KIND_NAMES = Object.keys(FILE_KINDS);
+const keysOf = (k: string): readonly string[] => ['format_version', 'kind', ...FILE_KINDS[k].keys!];
 const DOCUMENTED = new Set(KIND_NAMES.flatMap(keysOf));
 
 /** Validates a parsed config object; every error is a ModelFileError 'config' naming the field and the bad value. */
-export function parseConfig(json: unknown, fileLabel = 'config'): ModelConfig {
+export function parseConfig(json: unknown, fileLabel = 'config'): FileConfig {
   return splitConfig(json, fileLabel).config;
 }
 
 /** parseConfig, plus the keys the format does not document (ignored by attnscope, kept for the caller). */
-export function splitConfig(json: unknown, fileLabel = 'config'): { config: ModelConfig; extra: Record<string, unknown> } {
+export function splitConfig(json: unknown, fileLabel = 'config'): { config: FileConfig; extra: Record<string, unknown> } {
   const f = new ConfigFields(json, fileLabel, 'attnscope config');
   const version = f.get('format_version');
   if (version !== 1) f.fail('format_version', `${show(version)} is not supported (this reader knows format_version 1)`);
@@ -39,7 +39,7 @@ export function splitConfig(json: unknown, fileLabel = 'config'): { config: Mode
   const extra: Record<string, unknown> = {};
   // defineProperty: a "__proto__" key is data, not extra's prototype
   for (const k of f.keys()) if (!DOCUMENTED.has(k)) Object.defineProperty(extra, k, { value: f.raw(k), enumerable: true, writable: true, configurable: true });
-  return { config: KINDS[kind].parse(f), extra };
+  return { config: FILE_KINDS[kind].parse(f) as FileConfig, extra };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -55,10 +55,10 @@ export function expectedTensors(c: ModelConfig): Map<string, number[]> {
 // ---------------------------------------------------------------------------------------------------------------
 // model files
 
-export interface ModelFile {
-  config: ModelConfig;
-  /** name -> f32 data (F16 / BF16 / F64 converted), in expectedTensors order. */
-  tensors: Map<string, Float32Array>;
+export interface ModelFile<C extends ModelConfig = ModelConfig, T extends WeightData = WeightData> {
+  config: C;
+  /** name -> data (in memory, or read from a checkpoint's bytes as uploaded), in expectedTensors order. */
+  tensors: Map<string, T>;
   /** Config keys the format does not document (e.g. from export_torch.py `save(..., **extra)`); {} normally. */
   extra: Record<string, unknown>;
 }
@@ -109,8 +109,8 @@ function fmtShape(s: readonly number[]): string {
   return dims(s);
 }
 
-/** Reads and fully validates an attnscope model file. */
-export function readModelFile(bytes: Uint8Array, fileLabel = 'model file'): ModelFile {
+/** Reads and fully validates an attnscope model file (its tensors in memory, as f32). */
+export function readModelFile(bytes: Uint8Array, fileLabel = 'model file'): ModelFile<FileConfig, Float32Array> {
   const file = readSafetensors(bytes, fileLabel);
   const text = file.metadata.attnscope;
   if (text === undefined) {
@@ -141,7 +141,7 @@ export function readModelFile(bytes: Uint8Array, fileLabel = 'model file'): Mode
  * Writes an attnscope model file (F32, tensors in expectedTensors order); validates config and tensors first.
  * `extra` config keys are written after the documented ones; they may not be documented keys.
  */
-export function writeModelFile(config: ModelConfig, tensors: ReadonlyMap<string, Float32Array>, extra: Record<string, unknown> = {}): Uint8Array {
+export function writeModelFile(config: FileConfig, tensors: ReadonlyMap<string, Float32Array>, extra: Record<string, unknown> = {}): Uint8Array {
   const label = 'model writer';
   for (const k of Object.keys(extra)) {
     if (DOCUMENTED.has(k)) throw new ModelFileError(`${label}: extra config key ${quote(k)} is a documented key; set it in the config`, 'config', label, k);

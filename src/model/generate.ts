@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { HookObserver } from '../hooks/observer.ts';
 import type { HookRecord } from '../hooks/registry.ts';
-import type { SelfCache } from '../nn/multihead_attention.ts';
+import type { SelfCache } from '../nn/attention_core.ts';
 import { Plan } from '../scheduler/compile.ts';
 import type { PlanBuilder } from '../scheduler/plan.ts';
 import { InputError, type InputTensor } from './inputs.ts';

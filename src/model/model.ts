@@ -7,10 +7,11 @@ import { Plan, type PlanStats } from '../scheduler/compile.ts';
 import { PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
 import { Feeder } from './feeder.ts';
+import { type CheckpointFiles, readCheckpoint } from './hf/checkpoint.ts';
 import { type BackwardResult, readBackward, recordGrad } from './grad.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import { InputError, type InputTensor, type ModelInputs } from './inputs.ts';
-import type { BuiltModel } from './kinds/kind.ts';
+import type { BuiltModel, ModelKind } from './kinds/kind.ts';
 import { kindOf } from './kinds/index.ts';
 import { type CachedPlan, PlanCache } from './plans.ts';
 import { profilePlan, type ProfileReport } from './profile.ts';
@@ -60,6 +61,7 @@ export class Model {
   /** Per-forward limit on captured bytes; a forward that would copy more fails before it runs. */
   captureBudgetBytes = 256 * 1024 * 1024;
   readonly root: Module;
+  private readonly kind: ModelKind<ModelConfig>;
 
   private constructor(
     readonly ctx: GpuContext,
@@ -67,6 +69,7 @@ export class Model {
     private readonly built: BuiltModel,
     private readonly weights: Weights,
   ) {
+    this.kind = kindOf(config);
     this.root = built.root;
     this.modulesByPath = new Map([...this.root.modules()].map((m) => [m.path, m]));
     this.registry = new HookRegistry(ctx, this.modulesByPath);
@@ -75,6 +78,11 @@ export class Model {
   /** Reads and validates a model file, then uploads its weights. */
   static load(ctx: GpuContext, bytes: Uint8Array, label = 'model file'): Model {
     return Model.fromFile(ctx, readModelFile(bytes, label));
+  }
+
+  /** Reads a Hugging Face checkpoint (config.json + safetensors, sharded or not) and uploads its weights. */
+  static async fromCheckpoint(ctx: GpuContext, files: CheckpointFiles): Promise<Model> {
+    return Model.fromFile(ctx, await readCheckpoint(files));
   }
 
   static fromFile(ctx: GpuContext, file: ModelFile): Model {
@@ -159,9 +167,14 @@ export class Model {
     return this.built.attentionModules();
   }
 
+  /** Whether sequences are batch first ([B, L, …]; else [L, B, …]). */
+  get batchFirst(): boolean {
+    return this.built.batchFirst;
+  }
+
   /** The input names forward accepts. */
   get inputNames(): readonly string[] {
-    return this.built.inputs;
+    return this.kind.inputs;
   }
 
   /** Step labels of the plan the last forward used, in order. */
@@ -254,8 +267,8 @@ export class Model {
     return this.enqueue('generate', () => {
       this.assertLive('generate');
       const run = this.built.generate;
-      if (!run) throw new InputError(`generate: a ${this.config.kind} model has no vocabulary to generate from (seq2seq and lm models do)`);
-      return generate({ ctx: this.ctx, builder: () => this.builder() }, run, this.config.batch_first, src, opts);
+      if (!run) throw new InputError(`generate: a ${this.config.kind} model has no vocabulary to generate from (seq2seq, lm and LM-head models do)`);
+      return generate({ ctx: this.ctx, builder: () => this.builder() }, run, this.built.batchFirst, src, opts);
     });
   }
 
@@ -316,7 +329,7 @@ export class Model {
       const out = await body();
       b.output(out);
       const attention = this.attentionModules().map((m) => m.path);
-      const gradOut = grad ? await recordGrad(b, out, f.feeds, this.built.gradInputs, attention, this.weights.params, observer, params) : undefined;
+      const gradOut = grad ? await recordGrad(b, out, f.feeds, this.kind.gradInputs, attention, this.weights.params, observer, params) : undefined;
       entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer, grad: gradOut };
       this.plans.set(key, entry);
     }

@@ -173,6 +173,33 @@ type Fail = (code: ModelFileErrorCode, msg: string, tensor?: string) => never;
 
 /** Parses and validates a whole safetensors file; tensors are copied out, so `bytes` may be dropped afterwards. */
 export function readSafetensors(bytes: Uint8Array, fileLabel = 'file'): SafetensorsFile {
+  const { metadata, entries, notes } = indexSafetensors(bytes, fileLabel);
+  return { metadata, tensors: new Map([...entries].map(([name, e]) => [name, e.decode()])), notes };
+}
+
+/**
+ * One tensor of an indexed file, not decoded yet: `decode` copies it out as readSafetensors would; `floats` widens
+ * elements [start, start + count) of a float tensor to f32 (so a large F16 tensor can be uploaded in chunks without
+ * a full f32 copy on the CPU). Both read the file's bytes, which must stay alive.
+ */
+export interface LazyTensor {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  numel: number;
+  decode(): TensorEntry;
+  floats(start: number, count: number): Float32Array;
+}
+
+export interface SafetensorsIndex {
+  metadata: Record<string, string>;
+  /** In data-section order. */
+  entries: Map<string, LazyTensor>;
+  notes: string[];
+}
+
+/** Parses and validates a safetensors file's header against its size; tensors are decoded on demand. */
+export function indexSafetensors(bytes: Uint8Array, fileLabel = 'file'): SafetensorsIndex {
   const fail: Fail = (code, msg, tensor) => {
     throw new ModelFileError(`${fileLabel}: ${msg}`, code, fileLabel, tensor);
   };
@@ -239,9 +266,32 @@ export function readSafetensors(bytes: Uint8Array, fileLabel = 'file'): Safetens
     notes.push(`${dataSize - covered} of ${dataSize} data bytes are not covered by any tensor (gaps or trailing bytes)`);
   }
 
-  const tensors = new Map<string, TensorEntry>();
-  for (const t of ordered) tensors.set(t.name, decode(bytes, dataStart, t, fail));
-  return { metadata, tensors, notes };
+  const entries = new Map<string, LazyTensor>();
+  for (const t of ordered) {
+    const numel = (t.end - t.begin) / DTYPE_BYTES[t.dtype];
+    entries.set(t.name, {
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      numel,
+      decode: () => decode(bytes, dataStart, t, fail),
+      floats: (start, count) => floatRange(bytes, dataStart, t, start, count),
+    });
+  }
+  return { metadata, entries, notes };
+}
+
+/** Elements [start, start + count) of a float tensor, widened (F16 / BF16) or rounded (F64) to f32. */
+function floatRange(bytes: Uint8Array, dataStart: number, t: RawEntry, start: number, count: number): Float32Array {
+  if (!isFloatDType(t.dtype)) throw new Error(`tensor ${quote(t.name)} is ${t.dtype}, not a float tensor`);
+  const size = DTYPE_BYTES[t.dtype];
+  if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && (start + count) * size <= t.end - t.begin)) {
+    throw new Error(`tensor ${quote(t.name)}: elements [${start}, ${start + count}) are out of range`);
+  }
+  const sub: RawEntry = { ...t, begin: t.begin + start * size, end: t.begin + (start + count) * size };
+  return decode(bytes, dataStart, sub, () => {
+    throw new Error('unreachable: float tensors decode without failing');
+  }).data as Float32Array;
 }
 
 function parseEntry(name: string, entry: unknown, dataSize: number, fail: Fail): RawEntry {

@@ -4,7 +4,8 @@ import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
 import { joinPath, Module, type WeightSource } from './module.ts';
-import { type CrossCache, MultiheadAttention, type SelfCache } from './multihead_attention.ts';
+import type { CrossCache, SelfCache } from './attention_core.ts';
+import { MultiheadAttention } from './multihead_attention.ts';
 
 /** Masks and length of the encoder output the decoder attends to. */
 export interface MemoryArgs {

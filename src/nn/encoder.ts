@@ -2,7 +2,7 @@ import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import { type LayerOptions, type SelfAttentionArgs, TransformerEncoderLayer } from './encoder_layer.ts';
 import { LayerNorm } from './layernorm.ts';
 import { joinPath, Module, type WeightSource } from './module.ts';
-import type { SelfCache } from './multihead_attention.ts';
+import type { SelfCache } from './attention_core.ts';
 
 /** torch.nn.TransformerEncoder: `layers.{i}` then the optional final `norm`. */
 export class TransformerEncoder extends Module {

@@ -4,7 +4,8 @@ import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
 import { joinPath, Module, type WeightSource } from './module.ts';
-import { type AttentionArgs, MultiheadAttention, type SelfCache } from './multihead_attention.ts';
+import type { AttentionArgs, SelfCache } from './attention_core.ts';
+import { MultiheadAttention } from './multihead_attention.ts';
 
 /** The options of PyTorch's encoder and decoder layers that change the numbers. */
 export interface LayerOptions {

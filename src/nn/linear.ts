@@ -4,10 +4,23 @@ import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type WeightSource } from './module.ts';
 
-/** torch.nn.Linear: y = x · Wᵀ + b over the last dim; weight stored [out, in] as in PyTorch. */
+/** A weight another module owns (a tied output embedding): its tensor and its state_dict name, for gradients. */
+export interface TiedWeight {
+  tensor: Tensor;
+  name: string;
+}
+
+/**
+ * torch.nn.Linear: y = x · Wᵀ + b over the last dim; weight stored [out, in] as in PyTorch (`inOut`: stored
+ * [in, out], y = x · W + b, as HF's Conv1D stores it). A tied weight is read from its owner.
+ */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias?: Tensor;
+  /** The weight's state_dict name (its owner's, when tied). */
+  readonly weightName: string;
+  /** The bias's state_dict name (its owner's, when tied: BERT's decoder bias is cls.predictions.bias). */
+  readonly biasName: string;
 
   constructor(
     w: WeightSource,
@@ -15,10 +28,15 @@ export class Linear extends Module {
     readonly inFeatures: number,
     readonly outFeatures: number,
     bias: boolean,
+    readonly inOut = false,
+    tied?: TiedWeight,
+    tiedBias?: TiedWeight,
   ) {
     super(path);
-    this.weight = w.take(`${path}.weight`, [outFeatures, inFeatures]);
-    if (bias) this.bias = w.take(`${path}.bias`, [outFeatures]);
+    this.weightName = tied?.name ?? `${path}.weight`;
+    this.weight = tied?.tensor ?? w.take(this.weightName, inOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures]);
+    this.biasName = tiedBias?.name ?? `${path}.bias`;
+    if (bias) this.bias = tiedBias?.tensor ?? w.take(this.biasName, [outFeatures]);
   }
 
   /** x [..., in] -> [..., out] */
@@ -33,11 +51,11 @@ export class Linear extends Module {
         'linear',
         [x],
         [y],
-        (r) => matmul(b.ctx, { a: r(x), b: { buffer: weight.buffer }, c: r(y), bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: true }, `${this.path} linear`),
+        (r) => matmul(b.ctx, { a: r(x), b: { buffer: weight.buffer }, c: r(y), bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: !this.inOut }, `${this.path} linear`),
         (g) => {
           const dy = g.grad(y)!;
-          g.give(x, linearInputGrad(g.b, dy, weight.buffer, x.shape, 0));
-          projectionParamGrads(g, x, dy, `${this.path}.weight`, bias && `${this.path}.bias`);
+          g.give(x, linearInputGrad(g.b, dy, weight.buffer, x.shape, 0, this.inOut));
+          projectionParamGrads(g, x, dy, this.weightName, bias && this.biasName, 0, this.inOut);
         },
       );
       return y;
@@ -47,33 +65,43 @@ export class Linear extends Module {
 
 /**
  * The gradient of a projection's input: dx = dy · W for y = x · Wᵀ (+ b), W the rows [off, off + out) of a
- * row-major weight [.., in] (offB = off * in elements). dy is [..., out]; dx gets `shape` [..., in].
+ * row-major weight [.., in] (offB = off * in elements); dx = dy · Wᵀ for a weight stored [in, out] (`inOut`).
+ * dy is [..., out]; dx gets `shape` [..., in].
  */
-export function linearInputGrad(b: PlanBuilder, dy: Act, weight: GPUBuffer, shape: readonly number[], offB: number): Act {
+export function linearInputGrad(b: PlanBuilder, dy: Act, weight: GPUBuffer, shape: readonly number[], offB: number, inOut = false): Act {
   const K = shape[shape.length - 1];
   const N = dy.shape[dy.shape.length - 1];
   const dx = b.act(shape, `${b.path} grad input`);
-  b.step('grad input', [dy], [dx], (r) => matmul(b.ctx, { a: r(dy), b: { buffer: weight }, c: r(dx) }, { M: dy.size / N, N: K, K: N, offB }, `${b.path} grad input`));
+  b.step('grad input', [dy], [dx], (r) => matmul(b.ctx, { a: r(dy), b: { buffer: weight }, c: r(dx) }, { M: dy.size / N, N: K, K: N, offB, transB: inOut }, `${b.path} grad input`));
   return dx;
 }
 
 /**
- * Parameter gradients of y = x · Wᵀ + b where W is rows [row, row + out) of a weight [.., in]: dW = dyᵀ · x and
- * db = Σ_rows dy, each computed only when asked for and handed over as that part of the parameter.
+ * Parameter gradients of y = x · Wᵀ + b where W is rows [row, row + out) of a weight [.., in]: dW = dyᵀ · x (for a
+ * weight stored [in, out], `inOut`: dW = xᵀ · dy) and db = Σ_rows dy, each computed only when asked for and handed
+ * over as that part of the parameter.
  */
-export function projectionParamGrads(g: GradContext, x: Act, dy: Act, weight: string, bias: string | undefined, row = 0): void {
+export function projectionParamGrads(g: GradContext, x: Act, dy: Act, weight: string, bias: string | undefined, row = 0, inOut = false): void {
   const { b } = g;
   const K = x.shape[x.shape.length - 1];
   const N = dy.shape[dy.shape.length - 1];
   const M = dy.size / N;
   if (g.wantsParam(weight)) {
-    const dW = b.act([N, K], `grad ${weight}`);
-    b.step('grad weight', [dy, x], [dW], (r) => matmul(b.ctx, { a: r(dy), b: r(x), c: r(dW) }, { M: N, N: K, K: M, transA: true }, `${b.path} grad weight`));
+    const dW = b.act(inOut ? [K, N] : [N, K], `grad ${weight}`);
+    const [p, q] = inOut ? [x, dy] : [dy, x];
+    b.step('grad weight', [dy, x], [dW], (r) => matmul(b.ctx, { a: r(p), b: r(q), c: r(dW) }, { M: p.shape[p.shape.length - 1], N: q.shape[q.shape.length - 1], K: M, transA: true }, `${b.path} grad weight`));
     g.giveParam(weight, dW, row * K);
   }
   if (bias && g.wantsParam(bias)) {
     const db = b.act([N], `grad ${bias}`);
     b.step('grad bias', [dy], [db], (r) => sumRows(b.ctx, { x: r(dy), y: r(db) }, { rows: M, n: N }, `${b.path} grad bias`));
     g.giveParam(bias, db, row);
+  }
+}
+
+/** HF's Conv1D (GPT-2's projections): a Linear whose weight is stored [in, out]. */
+export class Conv1D extends Linear {
+  constructor(w: WeightSource, path: string, inFeatures: number, outFeatures: number) {
+    super(w, path, inFeatures, outFeatures, true, true);
   }
 }

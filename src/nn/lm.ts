@@ -4,7 +4,7 @@ import { TransformerEncoder } from './encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
 import { Linear } from './linear.ts';
 import { Module, type WeightSource } from './module.ts';
-import type { SelfCache } from './multihead_attention.ts';
+import type { SelfCache } from './attention_core.ts';
 import type { TokenOptions } from './seq2seq.ts';
 
 /**

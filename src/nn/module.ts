@@ -38,6 +38,17 @@ export class ShapeRecorder implements WeightSource {
 }
 
 /**
+ * A parameter's values as a loader hands them over: in memory, or read from a file in ranges (F16 / BF16 widened to
+ * f32 as they are read, so a checkpoint never needs a second full f32 copy on the CPU).
+ */
+export type WeightData = Float32Array | { readonly numel: number; floats(start: number, count: number): Float32Array };
+
+const numelOf = (d: WeightData) => (d instanceof Float32Array ? d.length : d.numel);
+
+/** Elements a large tensor is uploaded in at a time: bounds the f32 copy a lazy tensor makes on the CPU. */
+const UPLOAD_CHUNK = 1 << 22;
+
+/**
  * The model's weights by PyTorch state_dict name, uploaded to the GPU as modules claim them.
  * Construction fails on a missing tensor or a wrong shape, naming it.
  */
@@ -48,7 +59,7 @@ export class Weights implements WeightSource {
 
   constructor(
     readonly ctx: GpuContext,
-    private readonly tensors: ReadonlyMap<string, Float32Array>,
+    private readonly tensors: ReadonlyMap<string, WeightData>,
   ) {}
 
   has(name: string): boolean {
@@ -59,25 +70,33 @@ export class Weights implements WeightSource {
     const data = this.tensors.get(name);
     if (!data) throw new Error(`weights: tensor '${name}' is missing`);
     const n = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new Error(`weights: tensor '${name}' has ${data.length} values, expected [${shape.join(', ')}]`);
-    const t = Tensor.upload(this.ctx, data, shape, name);
-    this.uploaded.push(t);
+    if (numelOf(data) !== n) throw new Error(`weights: tensor '${name}' has ${numelOf(data)} values, expected [${shape.join(', ')}]`);
+    const t = this.upload(data, 0, n, shape, name);
     this.params.set(name, [...shape]);
     return t;
   }
 
   constant(label: string, shape: readonly number[], make: () => Float32Array): Tensor {
-    const t = Tensor.upload(this.ctx, make(), shape, label);
+    return this.upload(make(), 0, shape.reduce((a, b) => a * b, 1), shape, label);
+  }
+
+  /** Elements [start, start + n) of `data` as a new GPU tensor, written in chunks when read from a file. */
+  private upload(data: WeightData, start: number, n: number, shape: readonly number[], label: string): Tensor {
+    const t = data instanceof Float32Array ? Tensor.upload(this.ctx, data.subarray(start, start + n), shape, label) : Tensor.empty(this.ctx, shape, label);
     this.uploaded.push(t);
+    if (!(data instanceof Float32Array)) {
+      for (let i = 0; i < n; i += UPLOAD_CHUNK) {
+        const part = data.floats(start + i, Math.min(UPLOAD_CHUNK, n - i));
+        this.ctx.device.queue.writeBuffer(t.buffer, i * 4, part.buffer, part.byteOffset, part.byteLength);
+      }
+    }
     return t;
   }
 
   slice(name: string, start: number, length: number): Tensor {
     const data = this.tensors.get(name);
-    if (!data || start + length > data.length) throw new Error(`weights: tensor '${name}' has no elements [${start}, ${start + length})`);
-    const t = Tensor.upload(this.ctx, data.subarray(start, start + length), [length], `${name}[${start}:${start + length}]`);
-    this.uploaded.push(t);
-    return t;
+    if (!data || start + length > numelOf(data)) throw new Error(`weights: tensor '${name}' has no elements [${start}, ${start + length})`);
+    return this.upload(data, start, length, [length], `${name}[${start}:${start + length}]`);
   }
 
   get bytes(): number {

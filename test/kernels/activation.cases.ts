@@ -8,6 +8,8 @@ import {
   erfF32,
   geluGradRef,
   geluRef,
+  geluTanhGradRef,
+  geluTanhRef,
 } from '../../src/kernels/activation.ts';
 import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
 
@@ -224,4 +226,10 @@ export const cases: GpuCase[] = [
   ...geluBack.map(([name, o], i) => actBackCase('gelu', name, o, 680 + i)),
   ...relu.map(([name, o], i) => actCase('relu', name, o, 500 + i)),
   ...gelu.map(([name, o], i) => actCase('gelu', name, o, 600 + i)),
+  ...gelu.map(([name, o], i) => actCase('gelu_tanh', name, o, 740 + i)),
+  ...geluBack.map(([name, o], i) => actBackCase('gelu_tanh', name, o, 760 + i)),
+  cpuCase('activation geluTanhRef / geluTanhGradRef known values (torch gelu approximate=tanh, f64)', () => {
+    assertClose('geluTanhRef', [geluTanhRef(1), geluTanhRef(-1), geluTanhRef(0), geluTanhRef(3)], [0.8411919906082768, -0.15880800939172324, 0, 2.996362607918227], { atol: 1e-15 });
+    assertClose('geluTanhGradRef', [geluTanhGradRef(1), geluTanhGradRef(-1), geluTanhGradRef(0), geluTanhGradRef(3)], [1.0829640838457826, -0.08296408384578252, 0.5, 1.0115841666309695], { atol: 1e-14 });
+  }),
 ];

@@ -9,13 +9,14 @@ export interface DecoderConfig extends CommonConfig {
 /** torch.nn.TransformerDecoder: float tgt [T, B, E] attending to memory [S, B, E] (batch first [B, ·, E]) -> [T, B, E]. */
 export const decoderKind: ModelKind<DecoderConfig> = {
   keys: COMMON_KEYS,
+  inputs: inputNames(['tgt', 'memory'], true),
+  gradInputs: ['tgt', 'memory'],
   parse: (f) => ({ kind: 'decoder', ...parseCommon(f, 'decoder', { encoder: false, decoder: true, transformer: false }) }),
   build(w, c) {
     const root = new TransformerDecoder(w, '', c.num_decoder_layers, layerOptions(c), c.decoder_norm);
     return {
       root,
-      inputs: inputNames(['tgt', 'memory'], true),
-      gradInputs: ['tgt', 'memory'],
+      batchFirst: c.batch_first,
       feed(f, x) {
         const n = new NnInputs(f, x, c, 'decoder');
         const tgt = n.seq('tgt');

@@ -9,13 +9,14 @@ export interface EncoderConfig extends CommonConfig {
 /** torch.nn.TransformerEncoder: float src [S, B, E] (batch first [B, S, E]) -> the same shape. */
 export const encoderKind: ModelKind<EncoderConfig> = {
   keys: COMMON_KEYS,
+  inputs: inputNames(['src'], false),
+  gradInputs: ['src'],
   parse: (f) => ({ kind: 'encoder', ...parseCommon(f, 'encoder', { encoder: true, decoder: false, transformer: false }) }),
   build(w, c) {
     const root = new TransformerEncoder(w, '', c.num_encoder_layers, layerOptions(c), c.encoder_norm);
     return {
       root,
-      inputs: inputNames(['src'], false),
-      gradInputs: ['src'],
+      batchFirst: c.batch_first,
       feed(f, x) {
         const n = new NnInputs(f, x, c, 'encoder');
         const src = n.seq('src');

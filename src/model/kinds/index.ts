@@ -1,12 +1,18 @@
-// The table of model kinds of attnscope's own file format: adding a kind is one module and one line here.
+// The table of model kinds: attnscope's own file format (nn.Transformer and its wrappers) and the Hugging Face
+// families, keyed by model_type. Adding a kind is one module and one line here.
 import { decoderKind, type DecoderConfig } from './decoder.ts';
 import { encoderKind, type EncoderConfig } from './encoder.ts';
+import { gpt2Kind, type Gpt2Config } from './gpt2.ts';
 import type { ModelKind } from './kind.ts';
 import { lmKind, type LmConfig } from './lm.ts';
 import { seq2seqKind, type Seq2SeqConfig } from './seq2seq.ts';
 import { transformerKind, type TransformerConfig } from './transformer.ts';
 
-export type ModelConfig = TransformerConfig | EncoderConfig | DecoderConfig | Seq2SeqConfig | LmConfig;
+/** Configs of attnscope's own model files. */
+export type FileConfig = TransformerConfig | EncoderConfig | DecoderConfig | Seq2SeqConfig | LmConfig;
+/** Configs of Hugging Face checkpoints (config.json). */
+export type HfConfig = Gpt2Config;
+export type ModelConfig = FileConfig | HfConfig;
 export type ModelKindName = ModelConfig['kind'];
 
 export const KINDS: { readonly [K in ModelKindName]: ModelKind<Extract<ModelConfig, { kind: K }>> } = {
@@ -15,9 +21,17 @@ export const KINDS: { readonly [K in ModelKindName]: ModelKind<Extract<ModelConf
   decoder: decoderKind,
   seq2seq: seq2seqKind,
   lm: lmKind,
+  gpt2: gpt2Kind,
 };
+
+const table = KINDS as Readonly<Record<ModelKindName, ModelKind<ModelConfig>>>;
+const pick = (hf: boolean) => Object.fromEntries(Object.entries(table).filter(([, k]) => !!k.hf === hf)) as Readonly<Record<string, ModelKind<ModelConfig>>>;
+/** Kinds of attnscope's own files, by their config's `kind`. */
+export const FILE_KINDS = pick(false);
+/** Hugging Face families, by config.json's `model_type`. */
+export const HF_KINDS = pick(true);
 
 /** The kind module of a parsed config. */
 export function kindOf(c: ModelConfig): ModelKind<ModelConfig> {
-  return KINDS[c.kind] as ModelKind<ModelConfig>;
+  return table[c.kind];
 }

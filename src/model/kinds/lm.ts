@@ -13,6 +13,8 @@ export interface LmConfig extends CommonConfig, TokenConfig {
 /** EncoderLM of tools/export_torch.py: ids [L, B] (batch first [B, L]) -> logits [L, B, V]; a causal one generates. */
 export const lmKind: ModelKind<LmConfig> = {
   keys: [...COMMON_KEYS, ...TOKEN_KEYS, 'vocab', 'causal'],
+  inputs: inputNames(['src'], false),
+  gradInputs: [],
   parse(f) {
     const common = parseCommon(f, 'lm', { encoder: true, decoder: false, transformer: false });
     const { token, vocabs } = parseToken(f, () => f.strings('vocab', CONFIG_LIMITS.vocab), (v) => ({ n: v.length, of: 'vocab' }));
@@ -23,8 +25,7 @@ export const lmKind: ModelKind<LmConfig> = {
     const root = new EncoderLM(w, V, c.num_encoder_layers, c.encoder_norm, c.causal, layerOptions(c), tokenOptions(c));
     return {
       root,
-      inputs: inputNames(['src'], false),
-      gradInputs: [],
+      batchFirst: c.batch_first,
       feed(f, x) {
         const n = new NnInputs(f, x, c, 'lm');
         const src = n.ids('src', V);

@@ -16,6 +16,8 @@ export interface Seq2SeqConfig extends CommonConfig, TokenConfig {
  */
 export const seq2seqKind: ModelKind<Seq2SeqConfig> = {
   keys: [...COMMON_KEYS, ...TOKEN_KEYS, 'src_vocab', 'tgt_vocab'],
+  inputs: inputNames(['src', 'tgt'], true),
+  gradInputs: [],
   parse(f) {
     const common = parseCommon(f, 'seq2seq', { encoder: true, decoder: true, transformer: true });
     const vocab = () => ({ src_vocab: f.strings('src_vocab', CONFIG_LIMITS.vocab), tgt_vocab: f.strings('tgt_vocab', CONFIG_LIMITS.vocab) });
@@ -28,8 +30,7 @@ export const seq2seqKind: ModelKind<Seq2SeqConfig> = {
     const root = new Seq2SeqTransformer(w, Vs, V, [c.num_encoder_layers, c.num_decoder_layers], layerOptions(c), tokenOptions(c));
     return {
       root,
-      inputs: inputNames(['src', 'tgt'], true),
-      gradInputs: [],
+      batchFirst: c.batch_first,
       feed(f, x) {
         const n = new NnInputs(f, x, c, 'seq2seq');
         const src = n.ids('src', Vs);

@@ -9,13 +9,14 @@ export interface TransformerConfig extends CommonConfig {
 /** torch.nn.Transformer: float src [S, B, E] and tgt [T, B, E] (batch first [B, ·, E]) -> [T, B, E]. */
 export const transformerKind: ModelKind<TransformerConfig> = {
   keys: COMMON_KEYS,
+  inputs: inputNames(['src', 'tgt'], true),
+  gradInputs: ['src', 'tgt'],
   parse: (f) => ({ kind: 'transformer', ...parseCommon(f, 'transformer', { encoder: true, decoder: true, transformer: true }) }),
   build(w, c) {
     const root = new Transformer(w, '', c.num_encoder_layers, c.num_decoder_layers, layerOptions(c));
     return {
       root,
-      inputs: inputNames(['src', 'tgt'], true),
-      gradInputs: ['src', 'tgt'],
+      batchFirst: c.batch_first,
       feed(f, x) {
         const n = new NnInputs(f, x, c, 'transformer');
         const src = n.seq('src');

@@ -1,0 +1,159 @@
+// What every attention module shares once its q, k and v are projected: where they are read from (strided rows of
+// one or more activations, or a KV cache), the attention step and its backward, head scaling. Modules differ only
+// in their projections (torch's in_proj, GPT-2's c_attn, BERT's query / key / value) and their names.
+import { attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attentionSteps } from '../kernels/attention_steps.ts';
+import { attentionKeyGrad, attentionProbsGrad, attentionQueryGrad, attentionValueGrad } from '../kernels/attention_backward.ts';
+import { scaleHeads } from '../kernels/scale_heads.ts';
+import { softmaxBackward } from '../kernels/softmax_backward.ts';
+import type { Act, GradContext, PlanBuilder, Resolve } from '../scheduler/plan.ts';
+
+/** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
+export interface SelfCache {
+  kind: 'self';
+  kv: Act;
+  maxT: number;
+  /** Position of the first new row. */
+  pos: number;
+}
+
+/** A cross-attention cache: the memory's packed k|v rows [.., 2E] (in the model's layout), S of them per batch. */
+export interface CrossCache {
+  kind: 'cross';
+  kv: Act;
+  S: number;
+}
+
+export type AttnCache = SelfCache | CrossCache;
+
+/** Shapes and masks of one attention call. The probabilities are produced only when a hook listens. */
+export interface AttentionArgs {
+  B: number;
+  /** Query length. */
+  L: number;
+  /** Key length. */
+  S: number;
+  batchFirst: boolean;
+  /** Additive f32 mask, [L, S] or [B*H, L, S] (bool masks are converted before upload: true -> -inf). */
+  mask?: Act;
+  /** Additive f32 [B, S]. */
+  keyPaddingMask?: Act;
+  /** Block key s > l (+ S - L): the causal mask without a mask buffer. */
+  causal?: boolean;
+}
+
+/** An operand of attention: an activation and the strided layout of its rows. */
+export interface Src {
+  act: Act;
+  lay: RowLayout;
+}
+
+/** Where q, k and v are read from, the activations they live in, and the key length. */
+export interface Sources {
+  acts: Act[];
+  q: Src;
+  k: Src;
+  v: Src;
+  S: number;
+}
+
+/** The heads of one attention module: names its steps and sizes its kernels. */
+export interface Heads {
+  path: string;
+  numHeads: number;
+  headDim: number;
+}
+
+/** `width` columns per row of [L, B, ·] / [B, L, ·] rows, starting at column `off`. */
+export function src(a: AttentionArgs, act: Act, width: number, off: number, len: number): Src {
+  return { act, lay: rowLayout(a.B, len, width, a.batchFirst, off) };
+}
+
+/**
+ * Self-attention from a packed q|k|v projection [.., 3E]. With a cache (incremental decoding) the new rows' packed
+ * q|k|v are appended at [pos, pos + L) (the cache keeps packed rows, so an append is a plain copy) and keys and
+ * values are read from it.
+ */
+export function packedSources(b: PlanBuilder, qkv: Act, E: number, a: AttentionArgs, cache?: SelfCache): Sources {
+  const { B, L, batchFirst: bf } = a;
+  if (!cache) return { acts: [qkv], q: src(a, qkv, 3 * E, 0, L), k: src(a, qkv, 3 * E, E, a.S), v: src(a, qkv, 3 * E, 2 * E, a.S), S: a.S };
+  const { kv, maxT, pos } = cache;
+  const rows = (bt: number, l: number) => (bf ? bt * L + l : l * B + bt);
+  const contiguous = bf || B === 1;
+  for (let bt = 0; bt < B; bt++) {
+    for (let l = 0; l < (contiguous ? 1 : L); l++) b.copy('kv cache append', qkv, rows(bt, l) * 3 * E, kv, (bt * maxT + pos + l) * 3 * E, (contiguous ? L : 1) * 3 * E);
+  }
+  const cached = (off: number): Src => ({ act: kv, lay: { off, strideB: maxT * 3 * E, strideL: 3 * E } });
+  return { acts: [qkv, kv], q: src(a, qkv, 3 * E, 0, L), k: cached(E), v: cached(2 * E), S: pos + L };
+}
+
+/**
+ * The backward of the attention step: dP = dO·Vᵀ (kept as the module's `weights` gradient), dS through the
+ * softmax, then dQ, dK, dV written at the sources' own layouts into gradients shaped like the source activations
+ * (a packed q|k|v projection gets one packed gradient, each kernel filling its columns).
+ */
+function attentionGrad(g: GradContext, h: Heads, s: Sources, o: Act, probs: Act, shape: AttentionShape): void {
+  const { b } = g;
+  const dO = g.grad(o)!;
+  const dP = b.act(probs.shape, `${h.path} grad weights`);
+  b.step('grad weights', [dO, s.v.act], [dP], (r) => attentionProbsGrad(b.ctx, { dO: r(dO), v: r(s.v.act), dP: r(dP) }, shape, `${h.path} grad weights`));
+  g.keep('weights', dP);
+  const dS = b.act(probs.shape, `${h.path} grad scores`);
+  b.step('grad softmax', [probs, dP], [dS], (r) => softmaxBackward(b.ctx, { probs: r(probs), dp: r(dP), dx: r(dS) }, { rows: probs.size / shape.S, n: shape.S }, `${h.path} grad softmax`));
+  const grads = new Map<Act, Act>();
+  const gradOf = (a: Act) => grads.get(a) ?? grads.set(a, b.act(a.shape, `${h.path} grad ${a.label}`)).get(a)!;
+  const dq = gradOf(s.q.act);
+  const dk = gradOf(s.k.act);
+  const dv = gradOf(s.v.act);
+  b.step('grad q', [dS, s.k.act], [dq], (r) => attentionQueryGrad(b.ctx, { dS: r(dS), k: r(s.k.act), dq: r(dq) }, shape, `${h.path} grad q`));
+  b.step('grad k', [dS, s.q.act], [dk], (r) => attentionKeyGrad(b.ctx, { dS: r(dS), q: r(s.q.act), dk: r(dk) }, shape, `${h.path} grad k`));
+  b.step('grad v', [probs, dO], [dv], (r) => attentionValueGrad(b.ctx, { p: r(probs), dO: r(dO), dv: r(dv) }, shape, `${h.path} grad v`));
+  for (const [a, d] of grads) g.give(a, d);
+}
+
+/**
+ * softmax(q·kᵀ/√d + masks)·v over every head, merged back to [.., H·D] rows in the query's layout (`o`), and the
+ * probabilities [B, H, L, S] when someone listens (a hook, a backward), else undefined. Head scaling (ablation) of
+ * the merged heads follows when an intervention asks for it.
+ */
+export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, cache?: AttnCache): { o: Act; probs?: Act } {
+  const E = h.numHeads * h.headDim;
+  const { B, L, batchFirst } = a;
+  const o = b.act(batchFirst ? [B, L, E] : [L, B, E], `${h.path} heads`);
+  const listened = b.wantsWeights(h.path) || b.grad;
+  // The steps kernel writes the probabilities anyway; they are returned only to listeners.
+  const steps = b.ctx.kernels.attention === 'steps';
+  const probs = listened || steps ? b.act([B, h.numHeads, L, s.S], `${h.path} weights`) : undefined;
+  const reads = [...new Set([...s.acts, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
+  const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
+  const shape: AttentionShape = { B, H: h.numHeads, L, S: s.S, D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst) };
+  b.step(
+    steps ? 'attention (steps)' : probs ? 'attention (weights)' : 'attention',
+    reads,
+    probs ? [o, probs] : [o],
+    (r) => {
+      const bufs = { q: r(s.q.act), k: r(s.k.act), v: r(s.v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) };
+      const label = `${h.path} attention`;
+      return steps ? attentionSteps(b.ctx, bufs, shape, label) : attention(b.ctx, bufs, shape, label, { writeProbs: !!probs });
+    },
+    (g) => {
+      if (cache) throw new Error(`${h.path}: no backward through a KV cache (incremental decoding)`);
+      if (!probs) throw new Error(`${h.path}: the attention probabilities were not kept for the backward`);
+      attentionGrad(g, h, s, o, probs, shape);
+    },
+  );
+  const scales = b.observer?.headScales(h.path);
+  if (scales) {
+    const rows = o.size / E;
+    const scale = (x: Act) => (r: Resolve) => scaleHeads(b.ctx, { x: r(x), scale: { buffer: scales } }, { rows, H: h.numHeads, D: h.headDim }, `${h.path} scale heads`);
+    // In place: the backward scales a copy of o's gradient and hands it to o as it was before the step.
+    b.step('scale heads', [o], [o], scale(o), (g) => {
+      const d = g.grad(o)!;
+      const c = g.b.act(o.shape, `${h.path} grad heads`);
+      g.b.copy('copy gradient', d, 0, c, 0, d.size);
+      g.b.step('grad scale heads', [c], [c], scale(c));
+      g.give(o, c);
+    });
+  }
+  return { o, probs: listened ? probs : undefined };
+}
