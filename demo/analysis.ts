@@ -1,6 +1,6 @@
 // One analysis of an input: greedy generation (with per-step cross-attention), then one full forward with a
 // forward hook on every attention module, giving the full [1, H, L, S] maps of every kind.
-import { type GenerateResult, generateSquareSubsequentMask, type InputTensor, type Model, type ModelInputs } from '../src/index.ts';
+import { type GenerateResult, generateSquareSubsequentMask, type InputTensor, isHfConfig, type Model, type ModelInputs } from '../src/index.ts';
 import { type AttnKind, type AttnMap, attnKind } from './attention.ts';
 import { type Relevance, relevance } from './relevance.ts';
 import { detokenize, outputVocab, tokenize, tokenLabel } from './tokenize.ts';
@@ -75,7 +75,7 @@ export interface RunOptions {
 
 export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
   const c = model.config;
-  if (c.kind === 'gpt2') throw new Error('this page shows attnscope model files; Hugging Face checkpoints are run with the library and the CLI');
+  if (isHfConfig(c)) throw new Error('this page shows attnscope model files; Hugging Face checkpoints are run with the library and the CLI');
   const bf = model.batchFirst;
   const modules = model.attentionModules();
   const paths = modules.map((m) => m.path);

@@ -1,6 +1,6 @@
 // attnscope attention explorer: loads a model into WebGPU, generates, captures every attention map on the GPU
 // and shows them. Nothing leaves the page: models are read from disk or from this site, never uploaded.
-import { GpuContext, Model, type ModelConfig } from '../src/index.ts';
+import { GpuContext, isHfConfig, Model, type ModelConfig } from '../src/index.ts';
 import { analyse } from './analysis.ts';
 import { Explorer } from './explorer.ts';
 import { exportCaptures, exportPng } from './export.ts';
@@ -53,6 +53,7 @@ function message(e: unknown): string {
 
 function describe(c: ModelConfig, bytes: number): string {
   if (c.kind === 'gpt2') return `gpt2 (${c.head === 'lm' ? 'GPT2LMHeadModel' : 'GPT2Model'}) · ${c.n_layer} layers · n_embd ${c.n_embd} · ${c.n_head} heads · vocab ${c.vocab_size} · ${(bytes / 1024).toFixed(0)} KiB`;
+  if (isHfConfig(c)) return `${c.kind} (${c.head}) · ${(bytes / 1024).toFixed(0)} KiB`;
   const layers = [c.num_encoder_layers ? `${c.num_encoder_layers} encoder` : '', c.num_decoder_layers ? `${c.num_decoder_layers} decoder` : ''].filter(Boolean).join(' + ');
   const vocab = c.kind === 'seq2seq' ? `, vocab ${c.src_vocab.length} → ${c.tgt_vocab.length}` : c.kind === 'lm' ? `, vocab ${c.vocab.length}${c.causal ? ', causal' : ''}` : '';
   return `${c.kind} · ${layers} layers · d_model ${c.d_model} · ${c.nhead} heads · ${c.norm_first ? 'pre' : 'post'}-norm ${c.activation}${vocab} · ${(bytes / 1024).toFixed(0)} KiB`;

@@ -9,6 +9,7 @@ export type { GenerateOptions, GenerateResult } from './model/generate.ts';
 export { formatProfile, type ProfileReport } from './model/profile.ts';
 export { generateSquareSubsequentMask, InputError, type InputTensor, type ModelInputs } from './model/inputs.ts';
 export { readModelFile, writeModelFile, parseConfig, expectedTensors, type ModelConfig } from './model/config.ts';
+export { isHfConfig } from './model/kinds/index.ts';
 export { ModelFileError } from './model/errors.ts';
 export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PreHookFn } from './hooks/registry.ts';

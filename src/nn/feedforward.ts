@@ -6,7 +6,11 @@ import type { Linear } from './linear.ts';
 
 /** linear2(activation(linear1(x))): the layers' feed-forward block (dropout is off at inference). */
 export async function feedForward(b: PlanBuilder, linear1: Linear, linear2: Linear, kind: ActivationKind, x: Act, path: string): Promise<Act> {
-  const h = await linear1.forward(b, x);
+  return linear2.forward(b, activate(b, kind, await linear1.forward(b, x), path));
+}
+
+/** activation(h) as a new activation, with its backward (HF's BertIntermediate ends here, before its next Linear). */
+export function activate(b: PlanBuilder, kind: ActivationKind, h: Act, path: string): Act {
   const a = b.act(h.shape, `${path} ${kind}`);
   b.step(
     kind,
@@ -20,7 +24,7 @@ export async function feedForward(b: PlanBuilder, linear1: Linear, linear2: Line
       g.give(h, dh);
     },
   );
-  return linear2.forward(b, a);
+  return a;
 }
 
 /** x + y as a new activation (the pre-norm residual join). */

@@ -1,17 +1,19 @@
 // The table of model kinds: attnscope's own file format (nn.Transformer and its wrappers) and the Hugging Face
 // families, keyed by model_type. Adding a kind is one module and one line here.
+import { bertKind, type BertConfig } from './bert.ts';
 import { decoderKind, type DecoderConfig } from './decoder.ts';
 import { encoderKind, type EncoderConfig } from './encoder.ts';
 import { gpt2Kind, type Gpt2Config } from './gpt2.ts';
 import type { ModelKind } from './kind.ts';
 import { lmKind, type LmConfig } from './lm.ts';
+import { robertaKind, type RobertaConfig } from './roberta.ts';
 import { seq2seqKind, type Seq2SeqConfig } from './seq2seq.ts';
 import { transformerKind, type TransformerConfig } from './transformer.ts';
 
 /** Configs of attnscope's own model files. */
 export type FileConfig = TransformerConfig | EncoderConfig | DecoderConfig | Seq2SeqConfig | LmConfig;
 /** Configs of Hugging Face checkpoints (config.json). */
-export type HfConfig = Gpt2Config;
+export type HfConfig = Gpt2Config | BertConfig | RobertaConfig;
 export type ModelConfig = FileConfig | HfConfig;
 export type ModelKindName = ModelConfig['kind'];
 
@@ -22,6 +24,8 @@ export const KINDS: { readonly [K in ModelKindName]: ModelKind<Extract<ModelConf
   seq2seq: seq2seqKind,
   lm: lmKind,
   gpt2: gpt2Kind,
+  bert: bertKind,
+  roberta: robertaKind,
 };
 
 const table = KINDS as Readonly<Record<ModelKindName, ModelKind<ModelConfig>>>;
@@ -30,6 +34,11 @@ const pick = (hf: boolean) => Object.fromEntries(Object.entries(table).filter(([
 export const FILE_KINDS = pick(false);
 /** Hugging Face families, by config.json's `model_type`. */
 export const HF_KINDS = pick(true);
+
+/** Whether a config is a Hugging Face checkpoint's config.json (a kind with `hf`), not an attnscope file's. */
+export function isHfConfig(c: ModelConfig): c is HfConfig {
+  return !!table[c.kind].hf;
+}
 
 /** The kind module of a parsed config. */
 export function kindOf(c: ModelConfig): ModelKind<ModelConfig> {
