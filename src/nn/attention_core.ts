@@ -1,12 +1,21 @@
 // What every attention module shares once its q, k and v are projected: where they are read from (strided rows of
 // one or more activations, or a KV cache), the attention step and its backward, head scaling. Modules differ only
 // in their projections (torch's in_proj, GPT-2's c_attn, BERT's query / key / value) and their names.
-import { attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { ATTENTION, attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
 import { attentionSteps } from '../kernels/attention_steps.ts';
-import { attentionKeyGrad, attentionProbsGrad, attentionQueryGrad, attentionValueGrad } from '../kernels/attention_backward.ts';
-import { scaleHeads } from '../kernels/scale_heads.ts';
-import { softmaxBackward } from '../kernels/softmax_backward.ts';
-import type { Act, GradContext, PlanBuilder, Resolve } from '../scheduler/plan.ts';
+import {
+  ATTENTION_KEY_GRAD,
+  ATTENTION_PROBS_GRAD,
+  ATTENTION_QUERY_GRAD,
+  ATTENTION_VALUE_GRAD,
+  attentionKeyGrad,
+  attentionProbsGrad,
+  attentionQueryGrad,
+  attentionValueGrad,
+} from '../kernels/attention_backward.ts';
+import { SCALE_HEADS, scaleHeads } from '../kernels/scale_heads.ts';
+import { SOFTMAX_BACKWARD, softmaxBackward } from '../kernels/softmax_backward.ts';
+import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 
 /** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
 export interface SelfCache {
@@ -96,18 +105,18 @@ function attentionGrad(g: GradContext, h: Heads, s: Sources, o: Act, probs: Act,
   const { b } = g;
   const dO = g.grad(o)!;
   const dP = b.act(probs.shape, `${h.path} grad weights`);
-  b.step('grad weights', [dO, s.v.act], [dP], (r) => attentionProbsGrad(b.ctx, { dO: r(dO), v: r(s.v.act), dP: r(dP) }, shape, `${h.path} grad weights`));
+  b.step('grad weights', ATTENTION_PROBS_GRAD, { dO, v: s.v.act, dP }, (r) => attentionProbsGrad(b.ctx, r, shape, `${h.path} grad weights`));
   g.keep('weights', dP);
   const dS = b.act(probs.shape, `${h.path} grad scores`);
-  b.step('grad softmax', [probs, dP], [dS], (r) => softmaxBackward(b.ctx, { probs: r(probs), dp: r(dP), dx: r(dS) }, { rows: probs.size / shape.S, n: shape.S }, `${h.path} grad softmax`));
+  b.step('grad softmax', SOFTMAX_BACKWARD, { probs, dp: dP, dx: dS }, (r) => softmaxBackward(b.ctx, r, { rows: probs.size / shape.S, n: shape.S }, `${h.path} grad softmax`));
   const grads = new Map<Act, Act>();
   const gradOf = (a: Act) => grads.get(a) ?? grads.set(a, b.act(a.shape, `${h.path} grad ${a.label}`)).get(a)!;
   const dq = gradOf(s.q.act);
   const dk = gradOf(s.k.act);
   const dv = gradOf(s.v.act);
-  b.step('grad q', [dS, s.k.act], [dq], (r) => attentionQueryGrad(b.ctx, { dS: r(dS), k: r(s.k.act), dq: r(dq) }, shape, `${h.path} grad q`));
-  b.step('grad k', [dS, s.q.act], [dk], (r) => attentionKeyGrad(b.ctx, { dS: r(dS), q: r(s.q.act), dk: r(dk) }, shape, `${h.path} grad k`));
-  b.step('grad v', [probs, dO], [dv], (r) => attentionValueGrad(b.ctx, { p: r(probs), dO: r(dO), dv: r(dv) }, shape, `${h.path} grad v`));
+  b.step('grad q', ATTENTION_QUERY_GRAD, { dS, k: s.k.act, dq }, (r) => attentionQueryGrad(b.ctx, r, shape, `${h.path} grad q`));
+  b.step('grad k', ATTENTION_KEY_GRAD, { dS, q: s.q.act, dk }, (r) => attentionKeyGrad(b.ctx, r, shape, `${h.path} grad k`));
+  b.step('grad v', ATTENTION_VALUE_GRAD, { p: probs, dO, dv }, (r) => attentionValueGrad(b.ctx, r, shape, `${h.path} grad v`));
   for (const [a, d] of grads) g.give(a, d);
 }
 
@@ -124,15 +133,13 @@ export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, c
   // The steps kernel writes the probabilities anyway; they are returned only to listeners.
   const steps = b.ctx.kernels.attention === 'steps';
   const probs = listened || steps ? b.act([B, h.numHeads, L, s.S], `${h.path} weights`) : undefined;
-  const reads = [...new Set([...s.acts, ...(a.mask ? [a.mask] : []), ...(a.keyPaddingMask ? [a.keyPaddingMask] : [])])];
   const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
   const shape: AttentionShape = { B, H: h.numHeads, L, S: s.S, D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst) };
   b.step(
     steps ? 'attention (steps)' : probs ? 'attention (weights)' : 'attention',
-    reads,
-    probs ? [o, probs] : [o],
-    (r) => {
-      const bufs = { q: r(s.q.act), k: r(s.k.act), v: r(s.v.act), o: r(o), mask: a.mask && r(a.mask), keyPaddingMask: a.keyPaddingMask && r(a.keyPaddingMask), probs: probs && r(probs) };
+    ATTENTION,
+    { q: s.q.act, k: s.k.act, v: s.v.act, o, mask: a.mask, keyPaddingMask: a.keyPaddingMask, probs },
+    (bufs) => {
       const label = `${h.path} attention`;
       return steps ? attentionSteps(b.ctx, bufs, shape, label) : attention(b.ctx, bufs, shape, label, { writeProbs: !!probs });
     },
@@ -145,13 +152,13 @@ export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, c
   const scales = b.observer?.headScales(h.path);
   if (scales) {
     const rows = o.size / E;
-    const scale = (x: Act) => (r: Resolve) => scaleHeads(b.ctx, { x: r(x), scale: { buffer: scales } }, { rows, H: h.numHeads, D: h.headDim }, `${h.path} scale heads`);
+    const scale = (r: { x: GPUBufferBinding }) => scaleHeads(b.ctx, { ...r, scale: { buffer: scales } }, { rows, H: h.numHeads, D: h.headDim }, `${h.path} scale heads`);
     // In place: the backward scales a copy of o's gradient and hands it to o as it was before the step.
-    b.step('scale heads', [o], [o], scale(o), (g) => {
+    b.step('scale heads', SCALE_HEADS, { x: o }, scale, (g) => {
       const d = g.grad(o)!;
       const c = g.b.act(o.shape, `${h.path} grad heads`);
       g.b.copy('copy gradient', d, 0, c, 0, d.size);
-      g.b.step('grad scale heads', [c], [c], scale(c));
+      g.b.step('grad scale heads', SCALE_HEADS, { x: c }, scale);
       g.give(o, c);
     });
   }

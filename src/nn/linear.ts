@@ -1,5 +1,5 @@
-import { matmul } from '../kernels/matmul.ts';
-import { sumRows } from '../kernels/sum_rows.ts';
+import { MATMUL, matmul } from '../kernels/matmul.ts';
+import { SUM_ROWS, sumRows } from '../kernels/sum_rows.ts';
 import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type WeightSource } from './module.ts';
@@ -49,9 +49,9 @@ export class Linear extends Module {
       const { weight, bias } = this;
       b.step(
         'linear',
-        [x],
-        [y],
-        (r) => matmul(b.ctx, { a: r(x), b: { buffer: weight.buffer }, c: r(y), bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: !this.inOut }, `${this.path} linear`),
+        MATMUL,
+        { a: x, c: y },
+        (r) => matmul(b.ctx, { ...r, b: { buffer: weight.buffer }, bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: !this.inOut }, `${this.path} linear`),
         (g) => {
           const dy = g.grad(y)!;
           g.give(x, linearInputGrad(g.b, dy, weight.buffer, x.shape, 0, this.inOut));
@@ -72,7 +72,7 @@ export function linearInputGrad(b: PlanBuilder, dy: Act, weight: GPUBuffer, shap
   const K = shape[shape.length - 1];
   const N = dy.shape[dy.shape.length - 1];
   const dx = b.act(shape, `${b.path} grad input`);
-  b.step('grad input', [dy], [dx], (r) => matmul(b.ctx, { a: r(dy), b: { buffer: weight }, c: r(dx) }, { M: dy.size / N, N: K, K: N, offB, transB: inOut }, `${b.path} grad input`));
+  b.step('grad input', MATMUL, { a: dy, c: dx }, (r) => matmul(b.ctx, { ...r, b: { buffer: weight } }, { M: dy.size / N, N: K, K: N, offB, transB: inOut }, `${b.path} grad input`));
   return dx;
 }
 
@@ -89,12 +89,12 @@ export function projectionParamGrads(g: GradContext, x: Act, dy: Act, weight: st
   if (g.wantsParam(weight)) {
     const dW = b.act(inOut ? [K, N] : [N, K], `grad ${weight}`);
     const [p, q] = inOut ? [x, dy] : [dy, x];
-    b.step('grad weight', [dy, x], [dW], (r) => matmul(b.ctx, { a: r(p), b: r(q), c: r(dW) }, { M: p.shape[p.shape.length - 1], N: q.shape[q.shape.length - 1], K: M, transA: true }, `${b.path} grad weight`));
+    b.step('grad weight', MATMUL, { a: p, b: q, c: dW }, (r) => matmul(b.ctx, r, { M: p.shape[p.shape.length - 1], N: q.shape[q.shape.length - 1], K: M, transA: true }, `${b.path} grad weight`));
     g.giveParam(weight, dW, row * K);
   }
   if (bias && g.wantsParam(bias)) {
     const db = b.act([N], `grad ${bias}`);
-    b.step('grad bias', [dy], [db], (r) => sumRows(b.ctx, { x: r(dy), y: r(db) }, { rows: M, n: N }, `${b.path} grad bias`));
+    b.step('grad bias', SUM_ROWS, { x: dy, y: db }, (r) => sumRows(b.ctx, r, { rows: M, n: N }, `${b.path} grad bias`));
     g.giveParam(bias, db, row);
   }
 }

@@ -1,4 +1,4 @@
-import { matmul } from '../kernels/matmul.ts';
+import { MATMUL, matmul } from '../kernels/matmul.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { type AttentionArgs, type AttnCache, attend, packedSources, type Sources, src } from './attention_core.ts';
@@ -56,9 +56,9 @@ export class MultiheadAttention extends Module {
     const bias = this.bias(first, count);
     b.step(
       `in_proj ${label}`,
-      [x],
-      [y],
-      (r) => matmul(b.ctx, { a: r(x), b: { buffer: this.inProjWeight.buffer }, c: r(y), bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
+      MATMUL,
+      { a: x, c: y },
+      (r) => matmul(b.ctx, { ...r, b: { buffer: this.inProjWeight.buffer }, bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
       (g) => {
         const dy = g.grad(y)!;
         g.give(x, linearInputGrad(g.b, dy, this.inProjWeight.buffer, x.shape, first * E * E));
@@ -72,8 +72,8 @@ export class MultiheadAttention extends Module {
   projectMemory(b: PlanBuilder, memory: Act, out: Act): void {
     const E = this.embedDim;
     const bias = this.bias(1, 2);
-    b.step(`${this.path} memory k|v`, [memory], [out], (r) =>
-      matmul(b.ctx, { a: r(memory), b: { buffer: this.inProjWeight.buffer }, c: r(out), bias }, { M: memory.size / E, N: 2 * E, K: E, transB: true, offB: E * E }, `${this.path} memory k|v`),
+    b.step(`${this.path} memory k|v`, MATMUL, { a: memory, c: out }, (r) =>
+      matmul(b.ctx, { ...r, b: { buffer: this.inProjWeight.buffer }, bias }, { M: memory.size / E, N: 2 * E, K: E, transB: true, offB: E * E }, `${this.path} memory k|v`),
     );
   }
 

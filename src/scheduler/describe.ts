@@ -8,7 +8,7 @@ function size(bytes: number): string {
 /** What a step binds: a kernel's buffers by name, or a plain step's reads (in) and writes (out). */
 function buffers(s: Step): [name: string, access: string, act: Act][] {
   const access = (a: Act) => (s.writes.includes(a) ? (s.reads.includes(a) ? 'read_write' : 'write') : 'read');
-  if (s.kind === 'kernel' && s.kernel) return Object.entries(s.args).map(([name, a]) => [name, access(a), a]);
+  if (s.kind === 'kernel') return Object.entries(s.args).map(([name, a]) => [name, access(a), a]);
   return [...s.reads.map((a): [string, string, Act] => ['in', 'read', a]), ...s.writes.map((a): [string, string, Act] => ['out', 'write', a])];
 }
 
@@ -21,7 +21,7 @@ export function describeSteps(steps: readonly Step[], where: (a: Act) => string)
   steps.forEach((s, i) => {
     const bufs = buffers(s);
     const bytes = [...new Set(bufs.map(([, , a]) => a))].reduce((n, a) => n + a.size * 4, 0);
-    lines.push(`${String(i).padStart(4)}  ${s.kind === 'kernel' ? s.kernel || 'kernel' : s.kind}  ${s.label}  (${size(bytes)})`);
+    lines.push(`${String(i).padStart(4)}  ${s.kind === 'kernel' ? s.kernel : s.kind}  ${s.label}  (${size(bytes)})`);
     for (const [name, access, a] of bufs) {
       const shape = `[${a.shape.join(', ')}]${a.ids ? ' u32' : ''}`;
       lines.push(`        ${name.padEnd(14)} ${access.padEnd(10)} ${a.label} ${shape}  ${where(a)}  ${size(a.size * 4)}`);
