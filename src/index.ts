@@ -11,7 +11,10 @@ export { generateSquareSubsequentMask, InputError, type InputTensor, type ModelI
 export { readModelFile, writeModelFile, parseConfig, expectedTensors, type ModelConfig } from './model/config.ts';
 export { isHfConfig } from './model/kinds/index.ts';
 export { ModelFileError } from './model/errors.ts';
+export type { CheckpointFiles } from './model/hf/checkpoint.ts';
 export { fileListFiles, type FolderFile } from './model/hf/browser_files.ts';
+export { cacheStorageCache, hubFiles, type FileCache, type HubOptions, type HubProgress } from './model/hf/hub.ts';
+export { loadTokenizer, type Encoded, type HfTokenizer, type SpecialRole, type SpecialTokens } from './model/hf/tokenizer.ts';
 export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PreHookFn } from './hooks/registry.ts';
 export { CaptureBudgetError } from './scheduler/plan.ts';

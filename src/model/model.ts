@@ -8,6 +8,7 @@ import { PlanBuilder } from '../scheduler/plan.ts';
 import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
 import { Feeder } from './feeder.ts';
 import { type CheckpointFiles, readCheckpoint } from './hf/checkpoint.ts';
+import { hubFiles, type HubOptions } from './hf/hub.ts';
 import { type BackwardResult, readBackward, recordGrad } from './grad.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import { InputError, type InputTensor, type ModelInputs } from './inputs.ts';
@@ -83,6 +84,11 @@ export class Model {
   /** Reads a Hugging Face checkpoint (config.json + safetensors, sharded or not) and uploads its weights. */
   static async fromCheckpoint(ctx: GpuContext, files: CheckpointFiles): Promise<Model> {
     return Model.fromFile(ctx, await readCheckpoint(files));
+  }
+
+  /** Downloads a Hugging Face hub checkpoint (see hubFiles: revision, progress, cache) and uploads its weights. */
+  static fromHub(ctx: GpuContext, id: string, opts: HubOptions = {}): Promise<Model> {
+    return Model.fromCheckpoint(ctx, hubFiles(id, opts));
   }
 
   static fromFile(ctx: GpuContext, file: ModelFile): Model {
