@@ -28,7 +28,7 @@ export const ATTENTION_ATOL = 1e-5;
 export const GRAD_RTOL = 1e-4;
 
 /** The families the library supports so far; cases of others are listed, not run. */
-export const SUPPORTED = new Set(['gpt2', 'bert', 'roberta']);
+export const SUPPORTED = new Set(['gpt2', 'bert', 'roberta', 'distilbert']);
 
 /** What a passing case measured. */
 export interface HfResult {

@@ -209,13 +209,18 @@ export class BertLayer extends Module {
   }
 }
 
-/** BertEncoder: layer.{i} in turn. */
-export class BertEncoder extends Module {
-  readonly layer: BertLayer[];
+/** An encoder layer: [B, L, E] -> [B, L, E]. */
+interface EncoderLayer extends Module {
+  forward(b: PlanBuilder, x: Act, a: AttentionArgs): Promise<Act>;
+}
 
-  constructor(w: WeightSource, path: string, o: BertOptions) {
+/** Layers `layer.{i}` run in turn: BertEncoder, DistilBERT's Transformer. */
+export class LayerStack<T extends EncoderLayer> extends Module {
+  readonly layer: T[];
+
+  constructor(path: string, n: number, make: (path: string) => T) {
     super(path);
-    this.layer = Array.from({ length: o.layers }, (_, i) => new BertLayer(w, joinPath(path, `layer.${i}`), o));
+    this.layer = Array.from({ length: n }, (_, i) => make(joinPath(path, `layer.${i}`)));
   }
 
   override children(): Module[] {
@@ -227,6 +232,13 @@ export class BertEncoder extends Module {
       for (const layer of this.layer) x = await layer.forward(b, x, a);
       return x;
     });
+  }
+}
+
+/** BertEncoder: layer.{i}, BertLayers. */
+export class BertEncoder extends LayerStack<BertLayer> {
+  constructor(w: WeightSource, path: string, o: BertOptions) {
+    super(path, o.layers, (p) => new BertLayer(w, p, o));
   }
 }
 

@@ -1,8 +1,9 @@
 // BERT (HF model_type "bert"): BertModel or BertForMaskedLM as config.json's architectures names them. RoBERTa
 // (roberta.ts) parses the same fields and builds the same tree; both use what is exported here.
 import type { ActivationKind } from '../../kernels/activation.ts';
+import type { AttentionArgs } from '../../nn/attention_core.ts';
 import { BertForMaskedLM, BertModel, type BertOptions } from '../../nn/bert.ts';
-import type { WeightSource } from '../../nn/module.ts';
+import type { Module, WeightSource } from '../../nn/module.ts';
 import type { Act } from '../../scheduler/plan.ts';
 import type { ConfigFields } from './fields.ts';
 import { HfInputs } from './hf_inputs.ts';
@@ -87,22 +88,44 @@ export function bertOptions(c: BertFields): BertOptions {
 /** The inputs BertModel.forward / RobertaModel.forward take (inputs_embeds and head_mask aside). */
 export const BERT_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids', 'position_ids'] as const;
 
-/** A built BERT-shaped model: feeds ids, key padding, token types and the family's `positions`. */
-export function builtBert(root: BertModel | BertForMaskedLM, c: BertFields, family: string, positions: (n: HfInputs) => Act): BuiltModel {
-  const base = root instanceof BertForMaskedLM ? root.base : root;
+/** What `builtEncoder` needs to know of a Hugging Face encoder. */
+export interface EncoderShape {
+  family: string;
+  vocab: number;
+  /** The output's last dim: the vocabulary (MLM heads) or the hidden size. */
+  out: number;
+  heads: number;
+  /** The attention modules HF's output_attentions reports, in layer order. */
+  attentions: readonly Module[];
+}
+
+/**
+ * A built Hugging Face encoder (BERT, RoBERTa, DistilBERT): input_ids and attention_mask (as key padding) are fed
+ * here, the family's other inputs by `run`, which returns the recording of the forward.
+ */
+export function builtEncoder(root: Module, s: EncoderShape, run: (n: HfInputs, ids: Act, a: AttentionArgs) => () => Promise<Act>): BuiltModel {
   return {
     root,
     batchFirst: true,
     feed(f, x) {
-      const n = new HfInputs(f, x, family);
-      const ids = n.ids('input_ids', c.vocab_size);
+      const n = new HfInputs(f, x, s.family);
+      const ids = n.ids('input_ids', s.vocab);
       const a = { B: n.B, L: n.L, S: n.L, batchFirst: true, causal: false, keyPaddingMask: n.keyPadding() };
-      const pos = positions(n);
-      const types = n.tokenTypes(c.type_vocab_size);
-      return { shape: [n.B, n.L, c.head === 'mlm' ? c.vocab_size : c.hidden_size], body: () => root.forward(f.b, ids, pos, types, a) };
+      return { shape: [n.B, n.L, s.out], body: run(n, ids, a) };
     },
-    attentionModules: () => base.encoder.layer.map((l, layer) => ({ path: l.attention.self.path, role: 'encoder' as const, layer, heads: c.num_attention_heads, causal: false })),
+    attentionModules: () => s.attentions.map((m, layer) => ({ path: m.path, role: 'encoder' as const, layer, heads: s.heads, causal: false })),
   };
+}
+
+/** A built BERT-shaped model: token types (zeros by default) and the family's `positions` besides ids and padding. */
+export function builtBert(root: BertModel | BertForMaskedLM, c: BertFields, family: string, positions: (n: HfInputs) => Act): BuiltModel {
+  const base = root instanceof BertForMaskedLM ? root.base : root;
+  const shape = { family, vocab: c.vocab_size, out: c.head === 'mlm' ? c.vocab_size : c.hidden_size, heads: c.num_attention_heads, attentions: base.encoder.layer.map((l) => l.attention.self) };
+  return builtEncoder(root, shape, (n, ids, a) => {
+    const pos = positions(n);
+    const types = n.tokenTypes(c.type_vocab_size);
+    return () => root.forward(n.f.b, ids, pos, types, a);
+  });
 }
 
 const ARCHITECTURES = { BertForMaskedLM: 'mlm', BertModel: 'base' } as const;

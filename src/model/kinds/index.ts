@@ -2,6 +2,7 @@
 // families, keyed by model_type. Adding a kind is one module and one line here.
 import { bertKind, type BertConfig } from './bert.ts';
 import { decoderKind, type DecoderConfig } from './decoder.ts';
+import { distilbertKind, type DistilBertConfig } from './distilbert.ts';
 import { encoderKind, type EncoderConfig } from './encoder.ts';
 import { gpt2Kind, type Gpt2Config } from './gpt2.ts';
 import type { ModelKind } from './kind.ts';
@@ -13,7 +14,7 @@ import { transformerKind, type TransformerConfig } from './transformer.ts';
 /** Configs of attnscope's own model files. */
 export type FileConfig = TransformerConfig | EncoderConfig | DecoderConfig | Seq2SeqConfig | LmConfig;
 /** Configs of Hugging Face checkpoints (config.json). */
-export type HfConfig = Gpt2Config | BertConfig | RobertaConfig;
+export type HfConfig = Gpt2Config | BertConfig | RobertaConfig | DistilBertConfig;
 export type ModelConfig = FileConfig | HfConfig;
 export type ModelKindName = ModelConfig['kind'];
 
@@ -26,6 +27,7 @@ export const KINDS: { readonly [K in ModelKindName]: ModelKind<Extract<ModelConf
   gpt2: gpt2Kind,
   bert: bertKind,
   roberta: robertaKind,
+  distilbert: distilbertKind,
 };
 
 const table = KINDS as Readonly<Record<ModelKindName, ModelKind<ModelConfig>>>;
