@@ -311,6 +311,7 @@ export class BertLMPredictionHead extends Module {
 
   constructor(w: WeightSource, path: string, o: BertOptions, words: Embedding) {
     super(path);
+    // The decoder takes `<path>.bias` first: a module's own parameters lead its state_dict, as in PyTorch.
     this.decoder = tiedDecoder(w, path, words);
     this.transform = new BertPredictionHeadTransform(w, joinPath(path, 'transform'), o);
   }
