@@ -219,7 +219,10 @@ def keep(attns: dict, name: str, probs: Tensor) -> None:
 
 def gpt2_forward(P: dict, cfg: dict, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
                  position_ids: Optional[Tensor] = None, prefix: str = "transformer.", lm_head: bool = True,
-                 ) -> Tuple[Tensor, "OrderedDict[str, Tensor]"]:
+                 cache: Optional[List[Tuple[Tensor, Tensor]]] = None) -> Tuple[Tensor, "OrderedDict[str, Tensor]"]:
+    """cache: HF's past_key_values (legacy tuple form), one (key, value) [B, H, P, D] per layer for the P earlier
+    positions (P may be 0); each entry is replaced by the layer's present (past and new keys/values, [B, H, P+L, D]),
+    as use_cache=True returns it. Without it, P = 0 and nothing is kept."""
     E, H, nl = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
     eps = cfg["layer_norm_epsilon"]
     act = ACT2FN[cfg["activation_function"]]
@@ -230,8 +233,10 @@ def gpt2_forward(P: dict, cfg: dict, input_ids: Tensor, attention_mask: Optional
     # GPT2Model.forward: with no past, position_ids default to arange(0, L) for every row -- the attention_mask
     # is NOT consulted, so a left-padded row's first real token sits at position (number of pads). Only
     # GPT2LMHeadModel.prepare_inputs_for_generation (generate) builds cumsum(mask) - 1 with pads set to 1.
+    # With a past, GPT2Model.forward starts the default positions at past_length.
+    past = cache[0][0].shape[-2] if cache is not None else 0
     if position_ids is None:
-        position_ids = torch.arange(0, L, dtype=torch.long).unsqueeze(0)
+        position_ids = torch.arange(past, past + L, dtype=torch.long).unsqueeze(0)
 
     # GPT2Model.forward (eager branch): 2-D mask -> [B, 1, 1, S], (1 - mask) * finfo(dtype).min, ADDED to the scores
     # after the causal torch.where. A key that is both in the future and padding gets min + min = -inf (f32 overflow).
@@ -244,8 +249,9 @@ def gpt2_forward(P: dict, cfg: dict, input_ids: Tensor, attention_mask: Optional
     h = F.embedding(input_ids, P[prefix + "wte.weight"]) + F.embedding(position_ids, P[prefix + "wpe.weight"])
 
     # GPT2Attention.__init__ buffer `bias`: tril(ones(n_positions, n_positions)) as bool; _attn slices
-    # bias[:, :, k - q : k, :k] (q == k here)
-    causal = torch.tril(torch.ones((L, L), dtype=torch.bool)).view(1, 1, L, L)
+    # bias[:, :, k - q : k, :k] (k = past + q)
+    S = past + L
+    causal = torch.tril(torch.ones((S, S), dtype=torch.bool))[past:].view(1, 1, L, S)
     attns: "OrderedDict[str, Tensor]" = OrderedDict()
     for i in range(nl):
         p = f"{prefix}h.{i}."
@@ -255,6 +261,9 @@ def gpt2_forward(P: dict, cfg: dict, input_ids: Tensor, attention_mask: Optional
         # GPT2Attention.forward: c_attn -> split(E) into q, k, v -> _split_heads
         q, k, v = conv1d(x, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"]).split(E, dim=2)
         q, k, v = split_heads(q, H), split_heads(k, H), split_heads(v, H)
+        if cache is not None:  # GPT2Attention.forward with layer_past and use_cache
+            k, v = torch.cat((cache[i][0], k), dim=-2), torch.cat((cache[i][1], v), dim=-2)
+            cache[i] = (k, v)
         # GPT2Attention._attn (scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False,
         # reorder_and_upcast_attn=False): scores / sqrt(head_dim) as a 0-dim tensor of the scores' dtype
         w = torch.matmul(q, k.transpose(-1, -2))
