@@ -3,11 +3,12 @@
 // hooks' grad_input / grad_output on attention modules, layers and stacks; then targets, hook fns and misuse.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext, KernelChoice } from '../src/gpu/context.ts';
+import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import { readSafetensors, type SafetensorsFile } from '../src/model/safetensors.ts';
+import { KERNEL_SETS, withKernels } from './harness.ts';
 
 const dir = new URL('./fixtures/', import.meta.url);
 const index: { name: string }[] = JSON.parse(readFileSync(new URL('index.json', dir), 'utf8'));
@@ -64,33 +65,28 @@ const TOL = 1e-4;
 
 describe('gradients equal PyTorch autograd (≤ 1e-4 relative)', () => {
   for (const { name } of index) {
-    // Both kernel sets: the GPU one (fused attention, tiled matmul, wide rows) and SwiftShader's (steps, direct, narrow).
-    it.each([
-      { attention: 'fused', matmul: 'tiled', rows: 'wide' },
-      { attention: 'steps', matmul: 'direct', rows: 'narrow' },
-    ] as KernelChoice[])(`${name}: input and attention-probability gradients and relevance maps, no hooks ($attention, $matmul, $rows)`, async (kernels) => {
+    it.each(KERNEL_SETS)(`${name}: input and attention-probability gradients and relevance maps, no hooks ($attention, $matmul, $rows)`, async (kernels) => {
       const { model, io, grad, inputs } = load(name);
-      const saved = ctx.kernels;
-      ctx.kernels = kernels;
       try {
-        const { output } = await model.forward(inputs, { grad: true });
-        expect(relErr('output', { shape: [...want(io, 'output').shape], data: output }, want(io, 'output'))).toBeLessThanOrEqual(1e-5);
-        const r = await model.backward({ grad: seedOf(grad) });
-        for (const [n, g] of Object.entries(r.inputs)) expect(relErr(`${n}.grad`, g, want(grad, `${n}.grad`), 'input gradients'), `${n}.grad`).toBeLessThanOrEqual(TOL);
-        expect(Object.keys(r.inputs).sort()).toEqual([...grad.tensors.keys()].filter((k) => /^(src|tgt|memory)\.grad$/.test(k)).map((k) => k.split('.')[0]).sort());
-        const attn = [...model.namedModules().values()].filter((m) => m.kind === 'MultiheadAttention').map((m) => m.path);
-        expect(r.attention.map((a) => a.path).sort()).toEqual([...attn].sort());
-        for (const a of r.attention) {
-          expect(relErr(`${a.path} weights`, a.weights, want(io, `${a.path}.weights`))).toBeLessThanOrEqual(1e-5);
-          expect(relErr(`${a.path} weights grad`, a.grad, want(grad, `${a.path}.weights_grad`), 'attention-prob gradients'), a.path).toBeLessThanOrEqual(TOL);
-        }
-        // Relevance maps (Chefer et al. 2021) against the same rules applied to PyTorch's probabilities and gradients.
-        const maps = model.relevanceMaps(r);
-        const fixtureMaps = [...grad.tensors.keys()].filter((k) => k.startsWith('relevance.')).map((k) => k.slice('relevance.'.length));
-        expect(Object.keys(maps).sort()).toEqual(fixtureMaps.sort());
-        for (const [k, m] of Object.entries(maps)) expect(relErr(`relevance ${k}`, m!, want(grad, `relevance.${k}`), 'relevance maps'), `relevance ${k}`).toBeLessThanOrEqual(TOL);
+        await withKernels(ctx, kernels, async () => {
+          const { output } = await model.forward(inputs, { grad: true });
+          expect(relErr('output', { shape: [...want(io, 'output').shape], data: output }, want(io, 'output'))).toBeLessThanOrEqual(1e-5);
+          const r = await model.backward({ grad: seedOf(grad) });
+          for (const [n, g] of Object.entries(r.inputs)) expect(relErr(`${n}.grad`, g, want(grad, `${n}.grad`), 'input gradients'), `${n}.grad`).toBeLessThanOrEqual(TOL);
+          expect(Object.keys(r.inputs).sort()).toEqual([...grad.tensors.keys()].filter((k) => /^(src|tgt|memory)\.grad$/.test(k)).map((k) => k.split('.')[0]).sort());
+          const attn = [...model.namedModules().values()].filter((m) => m.kind === 'MultiheadAttention').map((m) => m.path);
+          expect(r.attention.map((a) => a.path).sort()).toEqual([...attn].sort());
+          for (const a of r.attention) {
+            expect(relErr(`${a.path} weights`, a.weights, want(io, `${a.path}.weights`))).toBeLessThanOrEqual(1e-5);
+            expect(relErr(`${a.path} weights grad`, a.grad, want(grad, `${a.path}.weights_grad`), 'attention-prob gradients'), a.path).toBeLessThanOrEqual(TOL);
+          }
+          // Relevance maps (Chefer et al. 2021) against the same rules applied to PyTorch's probabilities and gradients.
+          const maps = model.relevanceMaps(r);
+          const fixtureMaps = [...grad.tensors.keys()].filter((k) => k.startsWith('relevance.')).map((k) => k.slice('relevance.'.length));
+          expect(Object.keys(maps).sort()).toEqual(fixtureMaps.sort());
+          for (const [k, m] of Object.entries(maps)) expect(relErr(`relevance ${k}`, m!, want(grad, `relevance.${k}`), 'relevance maps'), `relevance ${k}`).toBeLessThanOrEqual(TOL);
+        });
       } finally {
-        ctx.kernels = saved;
         model.dispose();
       }
     });

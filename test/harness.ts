@@ -1,4 +1,4 @@
-import type { GpuContext } from '../src/gpu/context.ts';
+import type { GpuContext, KernelChoice } from '../src/gpu/context.ts';
 import { type Dispatch, release, run } from '../src/kernels/dispatch.ts';
 import { Tensor } from '../src/tensor.ts';
 
@@ -114,5 +114,22 @@ export async function withScope<T>(ctx: GpuContext, body: (s: GpuScope) => Promi
     return await body(s);
   } finally {
     s.dispose();
+  }
+}
+
+/** The two kernel sets model tests run under: the GPU one (fused attention, tiled matmul, wide rows) and SwiftShader's. */
+export const KERNEL_SETS: readonly KernelChoice[] = [
+  { attention: 'fused', matmul: 'tiled', rows: 'wide' },
+  { attention: 'steps', matmul: 'direct', rows: 'narrow' },
+];
+
+/** Runs `body` with `ctx.kernels` set to `kernels`, restoring the previous choice after. */
+export async function withKernels<T>(ctx: GpuContext, kernels: KernelChoice, body: () => Promise<T>): Promise<T> {
+  const saved = ctx.kernels;
+  ctx.kernels = kernels;
+  try {
+    return await body();
+  } finally {
+    ctx.kernels = saved;
   }
 }

@@ -2,8 +2,9 @@
 // cases of test/parity.cases.ts (the browser page runs a subset of the same cases), under both kernel choices.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, it } from 'vitest';
-import type { GpuContext, KernelChoice } from '../src/gpu/context.ts';
+import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
+import { KERNEL_SETS, withKernels } from './harness.ts';
 import { parityCases, type ParityResult } from './parity.cases.ts';
 
 const dir = new URL('./fixtures/', import.meta.url);
@@ -26,21 +27,8 @@ const cases = parityCases(
   undefined,
   (r) => results.push(r),
 );
-// The GPU default (fused attention, tiled matmul) and the SwiftShader default (steps attention, direct matmul).
-const choices: KernelChoice[] = [
-  { attention: 'fused', matmul: 'tiled', rows: 'wide' },
-  { attention: 'steps', matmul: 'direct', rows: 'narrow' },
-];
-for (const kernels of choices) {
+for (const kernels of KERNEL_SETS) {
   for (const c of cases) {
-    it(`${c.name} (${kernels.attention} attention, ${kernels.matmul} matmul, ${kernels.rows} rows)`, async () => {
-      const saved = ctx.kernels;
-      ctx.kernels = kernels;
-      try {
-        await c.run(ctx);
-      } finally {
-        ctx.kernels = saved;
-      }
-    });
+    it(`${c.name} (${kernels.attention} attention, ${kernels.matmul} matmul, ${kernels.rows} rows)`, () => withKernels(ctx, kernels, () => c.run(ctx)));
   }
 }

@@ -1,9 +1,11 @@
-// Runs the same GPU cases as Node, in the page, on navigator.gpu: every kernel case (test/kernels/) and the PyTorch
-// parity cases (test/parity.cases.ts) of a few diverse fixtures, fetched from the dev server.
+// Runs the same GPU cases as Node, in the page, on navigator.gpu: every kernel case (test/kernels/), the PyTorch
+// parity cases (test/parity.cases.ts) of a few diverse fixtures, and every Hugging Face reference case of the
+// supported families (test/hf.cases.ts), fetched from the dev server.
 // e2e/kernels.spec.ts reads window.kernelSuite when `done` is true.
 import { GpuContext } from '../../src/gpu/context.ts';
 import type { GpuCase } from '../harness.ts';
 import { allCases } from '../kernels/index.ts';
+import { type HfResult, makeHfCases } from '../hf.cases.ts';
 import { parityCases, type ParityResult } from '../parity.cases.ts';
 
 export interface SuiteResult {
@@ -13,6 +15,8 @@ export interface SuiteResult {
   failed: { name: string; error: string }[];
   /** What each passing parity case measured. */
   parity: ParityResult[];
+  /** What each passing Hugging Face case measured. */
+  hf: HfResult[];
 }
 
 declare global {
@@ -36,7 +40,7 @@ export const BROWSER_FIXTURES = [
   'lm-learned-causal',
 ];
 
-const result: SuiteResult = { done: false, adapter: '', passed: [], failed: [], parity: [] };
+const result: SuiteResult = { done: false, adapter: '', passed: [], failed: [], parity: [], hf: [] };
 window.kernelSuite = result;
 const list = document.getElementById('results')!;
 const only = new URLSearchParams(location.search).get('only');
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
   const cases: GpuCase[] = [
     ...allCases,
     ...parityCases(fetchFixture, (name) => BROWSER_FIXTURES.includes(name), (r) => result.parity.push(r)),
+    ...makeHfCases((path) => fetchFixture(`hf/${path}`), (r) => result.hf.push(r)).map((c) => ({ ...c, name: `hf ${c.name}` })),
   ];
   try {
     for (const c of cases.filter((x) => !only || x.name.includes(only))) {

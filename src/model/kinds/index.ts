@@ -1,15 +1,13 @@
 // The table of model kinds: attnscope's own file format (nn.Transformer and its wrappers) and the Hugging Face
 // families, keyed by model_type. Adding a kind is one module and one line here.
 import { bertKind, type BertConfig } from './bert.ts';
-import { decoderKind, type DecoderConfig } from './decoder.ts';
 import { distilbertKind, type DistilBertConfig } from './distilbert.ts';
-import { encoderKind, type EncoderConfig } from './encoder.ts';
 import { gpt2Kind, type Gpt2Config } from './gpt2.ts';
 import type { ModelKind } from './kind.ts';
 import { lmKind, type LmConfig } from './lm.ts';
 import { robertaKind, type RobertaConfig } from './roberta.ts';
 import { seq2seqKind, type Seq2SeqConfig } from './seq2seq.ts';
-import { transformerKind, type TransformerConfig } from './transformer.ts';
+import { type DecoderConfig, decoderKind, type EncoderConfig, encoderKind, type TransformerConfig, transformerKind } from './stacks.ts';
 
 /** Configs of attnscope's own model files. */
 export type FileConfig = TransformerConfig | EncoderConfig | DecoderConfig | Seq2SeqConfig | LmConfig;
