@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/activation.wgsl?raw';
 import { type Dispatch, grid1d } from './dispatch.ts';
-import { dispatchKernel, kernel, renamed } from './kernel.ts';
+import { dispatchKernel, kernel, type KernelDesc, renamed } from './kernel.ts';
 
 export const ACTIVATION = kernel({
   name: 'activation',
@@ -62,16 +62,7 @@ export async function activation(
   if (!Number.isInteger(n) || n < 1) throw new Error(`${label}: n = ${n} is not a positive integer`);
   if (!Number.isInteger(C) || C < 1 || n % C !== 0) throw new Error(`${label}: C = ${C} must be a positive integer dividing n = ${n}`);
   if (bufs.x && bufs.x.buffer === bufs.y.buffer) throw new Error(`${label}: x and y are the same buffer; omit x to work in place`);
-  const vec4 = n % 4 === 0 && (!bufs.bias || C % 4 === 0);
-  const unit = vec4 ? 4 : 1;
-  return dispatchKernel(ctx, ACTIVATION, label, {
-    bufs,
-    need: { x: n, y: n, bias: C },
-    params: { n: n / unit, C: C / unit },
-    defines: { ...which, VEC4: vec4 },
-    constants: { WG },
-    workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
-  });
+  return dispatchElementwise(ctx, ACTIVATION, label, which, bufs, { x: n, y: n, bias: C }, n, C, n % 4 === 0 && (!bufs.bias || C % 4 === 0));
 }
 
 /**
@@ -88,12 +79,26 @@ export async function activationBackward(
 ): Promise<Dispatch> {
   const which = checkKind(label, kind);
   if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32) throw new Error(`${label}: n = ${n} is not a positive 32-bit integer`);
-  const vec4 = n % 4 === 0;
+  return dispatchElementwise(ctx, ACTIVATION_BACKWARD, label, which, bufs, { x: n, dy: n, dx: n }, n, n, n % 4 === 0);
+}
+
+/** One dispatch of either entry point: one unit (an element, or a vec4) per thread, n and C counted in units. */
+function dispatchElementwise<B extends string>(
+  ctx: GpuContext,
+  desc: KernelDesc<B, 'n' | 'C', string>,
+  label: string,
+  which: Record<string, boolean>,
+  bufs: Partial<Record<B, GPUBufferBinding>>,
+  need: Partial<Record<B, number>>,
+  n: number,
+  C: number,
+  vec4: boolean,
+): Promise<Dispatch> {
   const unit = vec4 ? 4 : 1;
-  return dispatchKernel(ctx, ACTIVATION_BACKWARD, label, {
+  return dispatchKernel(ctx, desc, label, {
     bufs,
-    need: { x: n, dy: n, dx: n },
-    params: { n: n / unit, C: n / unit },
+    need,
+    params: { n: n / unit, C: C / unit },
     defines: { ...which, VEC4: vec4 },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(n / unit / WG)),
@@ -139,28 +144,19 @@ const fma32 = (a: number, b: number, c: number) => f(a * b + c);
 export function erfF32(x: number): number {
   const v = f(x);
   const t = Math.abs(v);
-  const s = f(v * v);
-  let a = f(7.6470715e-5);
-  a = fma32(a, s, f(-0.0007942343));
-  a = fma32(a, s, f(0.005179748));
-  a = fma32(a, s, f(-0.02684859));
-  a = fma32(a, s, f(0.112834305));
-  a = fma32(a, s, f(-0.37612605));
-  a = fma32(a, s, f(0.12837915));
-  a = fma32(a, v, v);
+  const a = fma32(horner32(ERF_P, f(v * v)), v, v);
   if (t < 1) return a;
   const u = Math.min(t, 4);
-  let q = f(-2.1686756e-5);
-  q = fma32(q, u, f(0.0004413352));
-  q = fma32(q, u, f(-0.004204556));
-  q = fma32(q, u, f(0.025208239));
-  q = fma32(q, u, f(-0.10841855));
-  q = fma32(q, u, f(0.36678007));
-  q = fma32(q, u, f(-1.1295784));
-  q = fma32(q, u, f(0.00018803675));
-  const b = f(1 - f(Math.exp(fma32(-u, u, q))));
+  const b = f(1 - f(Math.exp(fma32(-u, u, horner32(ERF_Q, u)))));
   return v >= 0 ? b : -b;
 }
+
+/** The shader's erf coefficients, highest power first: |v| < 1 (in v^2) and |v| >= 1 (in t). */
+const ERF_P = [7.6470715e-5, -0.0007942343, 0.005179748, -0.02684859, 0.112834305, -0.37612605, 0.12837915];
+const ERF_Q = [-2.1686756e-5, 0.0004413352, -0.004204556, 0.025208239, -0.10841855, 0.36678007, -1.1295784, 0.00018803675];
+
+/** Horner's rule with f32 fmas, as the shader evaluates its polynomials. */
+const horner32 = (cs: readonly number[], x: number) => cs.slice(1).reduce((acc, c) => fma32(acc, x, f(c)), f(cs[0]));
 
 export function reluRef(v: number): number {
   return v < 0 ? 0 : v;

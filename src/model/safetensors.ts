@@ -355,14 +355,17 @@ function decode(bytes: Uint8Array, dataStart: number, t: RawEntry, fail: Fail): 
   const n = nbytes / DTYPE_BYTES[t.dtype];
   const { name, shape } = t;
   const dv = () => new DataView(bytes.buffer, bytes.byteOffset + start, nbytes);
+  /** 4-byte little-endian values: the bytes as they are on a little-endian host, else read one by one. */
+  const words = <A extends Float32Array | Int32Array>(make: { new (b: ArrayBuffer): A; new (n: number): A }, get: (v: DataView, at: number) => number): A => {
+    if (LITTLE_ENDIAN_HOST) return new make(copyOut(bytes, start, nbytes));
+    const v = dv();
+    const out = new make(n);
+    for (let i = 0; i < n; i++) out[i] = get(v, 4 * i);
+    return out;
+  };
   switch (t.dtype) {
-    case 'F32': {
-      if (LITTLE_ENDIAN_HOST) return { name, shape, dtype: 'F32', data: new Float32Array(copyOut(bytes, start, nbytes)) };
-      const v = dv();
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = v.getFloat32(4 * i, true);
-      return { name, shape, dtype: 'F32', data: out };
-    }
+    case 'F32':
+      return { name, shape, dtype: 'F32', data: words(Float32Array, (v, at) => v.getFloat32(at, true)) };
     case 'F64': {
       const v = dv();
       const out = new Float32Array(n);
@@ -386,13 +389,8 @@ function decode(bytes: Uint8Array, dataStart: number, t: RawEntry, fail: Fail): 
       return { name, shape, dtype: t.dtype, data: copyBytes(bytes, start, nbytes) };
     case 'I8':
       return { name, shape, dtype: 'I8', data: Int32Array.from(new Int8Array(copyOut(bytes, start, nbytes))) };
-    case 'I32': {
-      if (LITTLE_ENDIAN_HOST) return { name, shape, dtype: 'I32', data: new Int32Array(copyOut(bytes, start, nbytes)) };
-      const v = dv();
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = v.getInt32(4 * i, true);
-      return { name, shape, dtype: 'I32', data: out };
-    }
+    case 'I32':
+      return { name, shape, dtype: 'I32', data: words(Int32Array, (v, at) => v.getInt32(at, true)) };
     case 'I64': {
       const v = dv();
       const out = new Int32Array(n);
