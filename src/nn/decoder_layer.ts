@@ -1,9 +1,9 @@
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
-import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
+import { type LayerOptions, layerParts, type SelfAttentionArgs } from './encoder_layer.ts';
 import { feedForward, residual } from './feedforward.ts';
 import { LayerNorm } from './layernorm.ts';
 import { Linear } from './linear.ts';
-import { joinPath, Module, type WeightSource } from './module.ts';
+import { Module, type WeightSource } from './module.ts';
 import type { CrossCache, SelfCache } from './attention_core.ts';
 import { MultiheadAttention } from './multihead_attention.ts';
 
@@ -36,14 +36,11 @@ export class TransformerDecoderLayer extends Module {
     readonly o: LayerOptions,
   ) {
     super(path);
-    const p = (n: string) => joinPath(path, n);
-    this.selfAttn = new MultiheadAttention(w, p('self_attn'), o.dModel, o.nhead, o.bias);
-    this.multiheadAttn = new MultiheadAttention(w, p('multihead_attn'), o.dModel, o.nhead, o.bias);
-    this.linear1 = new Linear(w, p('linear1'), o.dModel, o.dimFeedforward, o.bias);
-    this.linear2 = new Linear(w, p('linear2'), o.dimFeedforward, o.dModel, o.bias);
-    this.norm1 = new LayerNorm(w, p('norm1'), o.dModel, o.layerNormEps, o.bias);
-    this.norm2 = new LayerNorm(w, p('norm2'), o.dModel, o.layerNormEps, o.bias);
-    this.norm3 = new LayerNorm(w, p('norm3'), o.dModel, o.layerNormEps, o.bias);
+    const m = layerParts(w, path, o);
+    this.selfAttn = m.attention('self_attn');
+    this.multiheadAttn = m.attention('multihead_attn');
+    [this.linear1, this.linear2] = m.linears();
+    [this.norm1, this.norm2, this.norm3] = m.norms(3);
   }
 
   override children(): Module[] {

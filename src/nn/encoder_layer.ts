@@ -21,6 +21,19 @@ export interface LayerOptions {
 /** Per-call shapes and masks of self-attention: attention args minus the key length (= L). */
 export type SelfAttentionArgs = Omit<AttentionArgs, 'S'>;
 
+/**
+ * The parts of an nn.Transformer layer by PyTorch's names (self_attn, linear1, linear2, norm1, …), each made when
+ * asked for: the order of the calls is the order the parameters are taken, PyTorch's state_dict order.
+ */
+export function layerParts(w: WeightSource, path: string, o: LayerOptions) {
+  const p = (n: string) => joinPath(path, n);
+  return {
+    attention: (name: string) => new MultiheadAttention(w, p(name), o.dModel, o.nhead, o.bias),
+    linears: (): [Linear, Linear] => [new Linear(w, p('linear1'), o.dModel, o.dimFeedforward, o.bias), new Linear(w, p('linear2'), o.dimFeedforward, o.dModel, o.bias)],
+    norms: (n: number) => Array.from({ length: n }, (_, i) => new LayerNorm(w, p(`norm${i + 1}`), o.dModel, o.layerNormEps, o.bias)),
+  };
+}
+
 /** torch.nn.TransformerEncoderLayer (inference: dropout off). */
 export class TransformerEncoderLayer extends Module {
   readonly selfAttn: MultiheadAttention;
@@ -35,12 +48,10 @@ export class TransformerEncoderLayer extends Module {
     readonly o: LayerOptions,
   ) {
     super(path);
-    const p = (n: string) => joinPath(path, n);
-    this.selfAttn = new MultiheadAttention(w, p('self_attn'), o.dModel, o.nhead, o.bias);
-    this.linear1 = new Linear(w, p('linear1'), o.dModel, o.dimFeedforward, o.bias);
-    this.linear2 = new Linear(w, p('linear2'), o.dimFeedforward, o.dModel, o.bias);
-    this.norm1 = new LayerNorm(w, p('norm1'), o.dModel, o.layerNormEps, o.bias);
-    this.norm2 = new LayerNorm(w, p('norm2'), o.dModel, o.layerNormEps, o.bias);
+    const m = layerParts(w, path, o);
+    this.selfAttn = m.attention('self_attn');
+    [this.linear1, this.linear2] = m.linears();
+    [this.norm1, this.norm2] = m.norms(2);
   }
 
   override children(): Module[] {
