@@ -12,27 +12,27 @@
 // round-robin (the starting engine rotates each round) so load on the machine hits them evenly.
 // Models, ONNX files, inputs and PyTorch outputs come from tools/export_bench_models.py into bench/models/ (ignored by
 // git), run here when they are missing and torch is installed.
-// Run: npm run bench [-- --configs small,medium[,large]] [--repeats 10] [--warmup 1] [--profile] [--json FILE]
+// `--configs gpt2` adds the GPT-2-small-shaped Hugging Face checkpoint of bench/hf.ts (its own repeats: --gpt2-repeats,
+// default 1, since one forward takes tens of seconds on a CPU adapter; results in bench/results/gpt2-<adapter>.json).
+// Run: npm run bench [-- --configs small,medium[,large][,gpt2]] [--repeats 10] [--warmup 1] [--gpt2-repeats 1] [--profile]
+//      [--json FILE]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from '@playwright/test';
-import { createServer, type ViteDevServer } from 'vite';
-import playwrightConfig, { CHROMIUM } from '../playwright.config.ts';
+import { dirname, join, relative } from 'node:path';
+import type { Page } from '@playwright/test';
+import type { ViteDevServer } from 'vite';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import type { ProfileReport } from '../src/model/profile.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
-import type { CaptureCheck, LoadResult, PageEngine, PageInfo, RunResult } from './page/main.ts';
+import { benchGpt2, type Gpt2Result, gpt2Table } from './hf.ts';
+import type { CaptureCheck, LoadResult, PageEngine, RunResult } from './page/main.ts';
+import { adapterSlug, hasTorch, log, MODELS, openPage, PYTHON, RESULTS, ROOT, startServer } from './shared.ts';
+import { errorText, maxAbsDiff, median } from './stats.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MODELS = join(ROOT, 'bench', 'models');
-const RESULTS = join(ROOT, 'bench', 'results');
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const EXPORTER = join(ROOT, 'tools', 'export_bench_models.py');
 const FILES = ['.safetensors', '.onnx', '.io.safetensors', '.json'];
 
@@ -45,6 +45,9 @@ const ENGINES: readonly Engine[] = ['attnscope (node)', ...PAGE_ENGINES];
 
 interface Options {
   configs: ConfigName[];
+  /** --configs named gpt2 (bench/hf.ts). */
+  gpt2: boolean;
+  gpt2Repeats: number;
   repeats: number;
   warmup: number;
   profile: boolean;
@@ -117,12 +120,12 @@ interface ConfigResult {
 type TopKernels = Pick<ProfileReport, 'forwardMs' | 'cpu' | 'gpuMs' | 'dispatches'> & { byKernel: { kernel: string; ms: number; count: number }[] };
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large] [--repeats N>=1] [--warmup N>=0] [--profile] [--json FILE]`);
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large,gpt2] [--repeats N>=1] [--warmup N>=0] [--gpt2-repeats N>=1] [--profile] [--json FILE]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { configs: ['small', 'medium'], repeats: 10, warmup: 1, profile: false };
+  const o: Options = { configs: ['small', 'medium'], gpt2: false, gpt2Repeats: 1, repeats: 10, warmup: 1, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -134,10 +137,12 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--configs') {
       const names = value().split(',').map((s) => s.trim()).filter((s) => s);
-      for (const n of names) if (!(CONFIGS as readonly string[]).includes(n)) usage(`--configs: unknown config '${n}' (known: ${CONFIGS.join(', ')})`);
+      for (const n of names) if (n !== 'gpt2' && !(CONFIGS as readonly string[]).includes(n)) usage(`--configs: unknown config '${n}' (known: ${CONFIGS.join(', ')}, gpt2)`);
       if (!names.length) usage('--configs: no config named');
-      o.configs = names as ConfigName[];
+      o.gpt2 = names.includes('gpt2');
+      o.configs = names.filter((n) => n !== 'gpt2') as ConfigName[];
     } else if (a === '--repeats') o.repeats = int(1);
+    else if (a === '--gpt2-repeats') o.gpt2Repeats = int(1);
     else if (a === '--warmup') o.warmup = int(0);
     else if (a === '--profile') o.profile = true;
     else if (a === '--json') o.json = value();
@@ -146,41 +151,13 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
-const log = (s: string) => console.error(s);
 
 /** The adapter of the device onnxruntime-web's WebGPU provider created (reported by the page). */
 let ortWebgpuAdapter: string | undefined;
 
-/** "google swiftshader swiftshader-device-subzero- SwiftShader driver 5.0.0" -> "swiftshader". */
-function adapterSlug(name: string): string {
-  const lower = name.toLowerCase();
-  for (const k of ['swiftshader', 'lavapipe', 'llvmpipe', 'nvidia', 'amd', 'intel', 'apple', 'qualcomm', 'arm']) if (lower.includes(k)) return k;
-  return lower.replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'unknown';
-}
 
 const haveFiles = (c: ConfigName) => FILES.every((ext) => existsSync(join(MODELS, c + ext)));
 
-function hasTorch(): boolean {
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 120_000 });
-  return r.status === 0;
-}
 
 function runExporter(args: string[]): boolean {
   log(`$ ${relative(ROOT, PYTHON) || PYTHON} ${relative(ROOT, EXPORTER)} ${args.join(' ')}`);
@@ -223,53 +200,6 @@ function readInputs(c: ConfigName): { inputs: ModelInputs; expected: Float32Arra
     return e;
   };
   return { inputs: { src: t('src'), tgt: t('tgt'), tgt_mask: t('tgt_mask') }, expected: t('output').data as Float32Array };
-}
-
-/** Vite's dev server with the project config, on a free port, cross-origin isolated (wasm threads need it). */
-async function startServer(): Promise<{ server: ViteDevServer; url: string }> {
-  const server = await createServer({
-    root: ROOT,
-    logLevel: 'warn',
-    clearScreen: false,
-    server: {
-      host: '127.0.0.1',
-      port: 5180,
-      strictPort: false,
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
-      // No file watching, no HMR: an edit elsewhere in the tree during a run must not reload the page mid-benchmark.
-      hmr: false,
-      watch: null,
-    },
-    // onnxruntime-web finds its worker and .wasm relative to its own module: serve it as it is, not pre-bundled.
-    optimizeDeps: { exclude: ['onnxruntime-web'] },
-  });
-  await server.listen();
-  const url = server.resolvedUrls?.local[0];
-  if (!url) throw new Error('vite: the dev server has no local URL');
-  return { server, url };
-}
-
-async function openPage(url: string): Promise<{ page: Page; close: () => Promise<void>; info: PageInfo }> {
-  const args = playwrightConfig.use?.launchOptions?.args ?? ['--enable-unsafe-webgpu', '--no-sandbox'];
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true });
-  try {
-    const page = await browser.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') log(`  [page ${m.type()}] ${m.text()}`);
-    });
-    // An error before window.peers exists (a module that fails to load) ends the wait at once.
-    const broken = new Promise<never>((_, reject) => page.once('pageerror', (e) => reject(new Error(`the bench page failed to start: ${e.message}`))));
-    broken.catch(() => undefined); // handled by the race below; later page errors are only logged
-    page.on('pageerror', (e) => log(`  [page error] ${e.message}`));
-    await page.goto(new URL('bench/page/', url).href);
-    await Promise.race([page.waitForFunction(() => window.peers !== undefined, undefined, { timeout: 120_000 }), broken]);
-    const info = await page.evaluate(() => window.peers.info);
-    return { page, info, close: () => browser.close() };
-  } catch (e) {
-    await browser.close();
-    throw e;
-  }
 }
 
 function topKernels(r: ProfileReport): TopKernels {
@@ -419,8 +349,8 @@ function table(results: ConfigResult[]): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = performance.now();
-  const { ready, fresh } = prepareModels(o);
-  if (!ready.length) {
+  const { ready, fresh } = o.configs.length ? prepareModels(o) : { ready: [], fresh: false };
+  if (!ready.length && !o.gpt2) {
     log('bench: no config has its models in bench/models/: nothing to run');
     return;
   }
@@ -429,6 +359,7 @@ async function main(): Promise<void> {
   let server: ViteDevServer | undefined;
   let browser: Awaited<ReturnType<typeof openPage>> | undefined;
   const results: ConfigResult[] = [];
+  let gpt2: Gpt2Result | undefined;
   try {
     const s = await startServer();
     server = s.server;
@@ -440,6 +371,7 @@ async function main(): Promise<void> {
     }
     log(`node: ${ctx.adapterName}`);
     for (const c of ready) results.push(await benchConfig(o, ctx, browser?.page, c, readTorchTiming(c, fresh)));
+    if (o.gpt2) gpt2 = await benchGpt2(o.gpt2Repeats, ctx, browser?.page);
   } finally {
     await browser?.close();
     await server?.close();
@@ -447,9 +379,12 @@ async function main(): Promise<void> {
   }
   const totalMs = performance.now() - started;
   const info = browser?.info;
+  const browserName = info ? `${info.adapter}, ${info.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}` : 'none';
+  if (gpt2) writeGpt2(gpt2, ctx.adapterName, browserName, info?.ortVersion);
+  if (!results.length) return;
   console.log(
     `\nnn.Transformer forward, median of ${o.repeats} after ${o.warmup} warm-up round(s), ms (seq-first, batch 1, causal tgt mask; output read back; engines interleaved)` +
-      `\nnode: ${ctx.adapterName}; browser: ${info ? `${info.adapter}, ${info.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}` : 'none'}` +
+      `\nnode: ${ctx.adapterName}; browser: ${browserName}` +
       `; onnxruntime-web ${info?.ortVersion ?? '—'} (wasm threads ${info?.wasmThreads ?? '—'}); torch ${results.find((r) => r.torch)?.torch?.torch ?? '—'} on ${cpus().length} CPU threads\n`,
   );
   console.log(table(results));
@@ -487,6 +422,18 @@ async function main(): Promise<void> {
     results,
   };
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`wrote ${relative(ROOT, out)}`);
+}
+
+function writeGpt2(r: Gpt2Result, adapter: string, browser: string, ortVersion?: string): void {
+  console.log(
+    `\nGPT-2-small-shaped GPT2LMHeadModel (${r.shape}, random weights), every attention captured; median of ${r.repeats}; ` +
+      `node: ${adapter}; browser: ${browser}; onnxruntime-web ${ortVersion ?? '—'}; ort generation: ${r.ortGeneration}\n`,
+  );
+  console.log(gpt2Table(r));
+  const out = join(RESULTS, `gpt2-${adapterSlug(adapter)}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ adapter, browser, onnxruntimeWeb: ortVersion, date: new Date().toISOString(), cpuThreads: cpus().length, ...r }, null, 2)}\n`);
   console.log(`wrote ${relative(ROOT, out)}`);
 }
 

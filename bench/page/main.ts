@@ -9,11 +9,14 @@
 //                       page is cross-origin isolated)
 // Each run is one awaited forward with its output read back to the CPU, checked against PyTorch's output.
 // By hand: /bench/page/?run=small (or small,medium) prints medians on the page.
+// The GPT-2 checkpoint's engines (bench/hf.ts) are window.gpt2, from ./gpt2.ts.
 import type * as Ort from 'onnxruntime-web';
-import { GpuContext } from '../../src/gpu/context.ts';
 import type { ModelInputs } from '../../src/model/inputs.ts';
 import { Model } from '../../src/model/model.ts';
 import { readSafetensors } from '../../src/model/safetensors.ts';
+import { errorText, maxAbsDiff, median } from '../stats.ts';
+import { gpt2Page } from './gpt2.ts';
+import { fetchBytes, gpuContext, modelUrl, ortAdapter, ortBuild, type OrtBuild, params, threads } from './shared.ts';
 
 export const PAGE_ENGINES = ['attnscope (browser)', 'attnscope+captures (browser)', 'ort-webgpu', 'ort-webgpu (jsep)', 'ort-wasm'] as const;
 export type PageEngine = (typeof PAGE_ENGINES)[number];
@@ -25,11 +28,7 @@ const ORT_ENGINES: Record<OrtEngine, { build: OrtBuild; ep: 'webgpu' | 'wasm' }>
   'ort-webgpu (jsep)': { build: 'onnxruntime-web', ep: 'webgpu' },
   'ort-wasm': { build: 'onnxruntime-web', ep: 'wasm' },
 };
-type OrtBuild = 'onnxruntime-web' | 'onnxruntime-web/webgpu';
 const isOrt = (e: PageEngine): e is OrtEngine => e in ORT_ENGINES;
-
-/** onnxruntime-web's .wasm / .mjs files, served by Vite straight from node_modules (nothing comes from the network). */
-export const ORT_WASM_PATH = '/node_modules/onnxruntime-web/dist/';
 
 export interface PageInfo {
   /** attnscope's adapter (GpuContext.adapterName). */
@@ -77,6 +76,7 @@ export interface PeersPage {
 declare global {
   interface Window {
     peers: PeersPage;
+    gpt2: typeof gpt2Page;
   }
 }
 
@@ -88,25 +88,6 @@ interface Loaded {
   sessions: Map<OrtEngine, { session: Ort.InferenceSession; feeds: Record<string, Ort.Tensor> }>;
 }
 
-const params = new URLSearchParams(location.search);
-const threads = Number(params.get('threads') ?? (self.crossOriginIsolated ? navigator.hardwareConcurrency : 1));
-
-/** Each build is its own module with its own env and wasm instance; imported on first use, configured once. */
-const builds = new Map<OrtBuild, Promise<typeof Ort>>();
-function ortBuild(b: OrtBuild): Promise<typeof Ort> {
-  let p = builds.get(b);
-  if (!p) {
-    p = (b === 'onnxruntime-web' ? import('onnxruntime-web') : import('onnxruntime-web/webgpu')).then((ort) => {
-      ort.env.wasm.wasmPaths = ORT_WASM_PATH;
-      ort.env.wasm.numThreads = threads;
-      ort.env.logLevel = 'error';
-      return ort;
-    });
-    builds.set(b, p);
-  }
-  return p;
-}
-
 const logEl = document.getElementById('log')!;
 const statusEl = document.getElementById('status')!;
 const log = (s: string) => {
@@ -114,32 +95,11 @@ const log = (s: string) => {
   console.log(s);
 };
 
-let ctx: GpuContext | undefined;
 const loaded = new Map<string, Loaded>();
-
-async function fetchBytes(url: string): Promise<Uint8Array> {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} (run tools/export_bench_models.py, or npm run bench, first)`);
-  return new Uint8Array(await r.arrayBuffer());
-}
-
-const modelUrl = (config: string, ext: string) => new URL(`../models/${config}${ext}`, location.href).href;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 async function load(config: string, engines: readonly PageEngine[]): Promise<LoadResult[]> {
   await unload(config);
-  const io = readSafetensors(await fetchBytes(modelUrl(config, '.io.safetensors')), `${config}.io.safetensors`);
+  const io = readSafetensors(await fetchBytes(modelUrl(`${config}.io.safetensors`)), `${config}.io.safetensors`);
   const t = (n: string) => {
     const e = io.tensors.get(n);
     if (!e || e.dtype !== 'F32') throw new Error(`${config}.io.safetensors: no F32 tensor '${n}'`);
@@ -166,8 +126,7 @@ async function load(config: string, engines: readonly PageEngine[]): Promise<Loa
   };
   if (wantsAttnscope) {
     await timed('attnscope (browser)', async () => {
-      ctx ??= await GpuContext.create(navigator.gpu);
-      entry.model = Model.load(ctx, await fetchBytes(modelUrl(config, '.safetensors')), `${config}.safetensors`);
+      entry.model = Model.load(await gpuContext(), await fetchBytes(modelUrl(`${config}.safetensors`)), `${config}.safetensors`);
       return undefined;
     });
     const ok = results.at(-1)!;
@@ -175,7 +134,7 @@ async function load(config: string, engines: readonly PageEngine[]): Promise<Loa
     if (!engines.includes('attnscope (browser)')) results.splice(results.indexOf(ok), 1);
   }
   if (ortEngines.length) {
-    const onnx = await fetchBytes(modelUrl(config, '.onnx'));
+    const onnx = await fetchBytes(modelUrl(`${config}.onnx`));
     for (const engine of ortEngines) {
       await timed(engine, async () => {
         const { build, ep } = ORT_ENGINES[engine];
@@ -184,9 +143,7 @@ async function load(config: string, engines: readonly PageEngine[]): Promise<Loa
         const feeds: Record<string, Ort.Tensor> = {};
         for (const [name, x] of Object.entries(entry.inputs)) feeds[name] = new ort.Tensor('float32', x!.data as Float32Array, x!.shape);
         entry.sessions.set(engine, { session, feeds });
-        if (ep !== 'webgpu') return undefined;
-        const i = (await ort.env.webgpu.device).adapterInfo;
-        return [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(' ');
+        return ep === 'webgpu' ? ortAdapter(ort) : undefined;
       });
     }
   }
@@ -263,9 +220,8 @@ async function unload(config: string): Promise<void> {
 }
 
 async function pageInfo(): Promise<PageInfo> {
-  ctx ??= await GpuContext.create(navigator.gpu);
   return {
-    adapter: ctx.adapterName,
+    adapter: (await gpuContext()).adapterName,
     ortVersion: await ortBuild('onnxruntime-web').then(
       (ort) => ort.env.versions.web ?? ort.env.versions.common,
       (e) => `not loaded: ${errorText(e)}`,
@@ -277,6 +233,7 @@ async function pageInfo(): Promise<PageInfo> {
 }
 
 window.peers = { info: pageInfo(), load, run, unload };
+window.gpt2 = gpt2Page;
 
 /** ?run=small[,medium]: load every engine, one warm-up, `?repeats=` (5) runs each, medians on the page. */
 async function manual(configs: string[]): Promise<void> {
@@ -298,12 +255,6 @@ async function manual(configs: string[]): Promise<void> {
     await unload(config);
   }
   statusEl.textContent = 'done';
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 window.peers.info.then(
