@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// The `attnscope` command: run a model file on WebGPU (Dawn in Node) and write its outputs.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// The `attnscope` command: run a model file or a Hugging Face checkpoint on WebGPU (Dawn in Node) and write its
+// outputs; with the checkpoint's tokenizer, run text, generate text and fill masks.
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { byStream } from './analysis/attention_modules.ts';
 import { rollout } from './analysis/rollout.ts';
 import { createNodeContext } from './gpu/node.ts';
 import type { HookRecord } from './hooks/registry.ts';
-import { INPUT_NAMES, type ModelInputs } from './model/inputs.ts';
-import { readModelFile } from './model/config.ts';
+import type { GpuContext } from './gpu/context.ts';
+import { type ModelInputs } from './model/inputs.ts';
+import { type ModelFile, readModelFile } from './model/config.ts';
+import { type CheckpointFiles, readCheckpoint } from './model/hf/checkpoint.ts';
+import { directoryFiles } from './model/hf/dir.ts';
+import { fillMask, generateText, textInputs } from './model/hf/text.ts';
+import { type HfTokenizer, loadTokenizer } from './model/hf/tokenizer.ts';
+import { HF_KINDS, kindOf } from './model/kinds/index.ts';
 import { Model } from './model/model.ts';
 import type { BackwardTarget } from './model/target.ts';
 import { formatProfile } from './model/profile.ts';
@@ -16,11 +23,20 @@ import { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 const USAGE = `usage:
   attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors]
                 [--capture PATTERN]... [--average-heads] [--relevance TARGET] [--rollout] [--repeat N] [--profile FILE.json] [--debug]
-  attnscope info MODEL.safetensors
+  attnscope run MODEL_DIR (--inputs IN.safetensors | --text TEXT) [the same options]
+  attnscope generate MODEL_DIR --text PROMPT --max-new-tokens N
+  attnscope fill-mask MODEL_DIR --text TEXT [--top-k K]
+  attnscope info MODEL.safetensors | MODEL_DIR
 
-run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT_NAMES.join(', ')}
-        (float activations, int token ids, masks as F32 = added or U8/BOOL = true blocks).
-        OUT receives 'output'. --repeat N runs N forwards and reports the median time.
+MODEL.safetensors is an attnscope model file; MODEL_DIR a Hugging Face checkpoint directory (config.json and
+model.safetensors or its shards; tokenizer.json for --text) of a supported family (${Object.keys(HF_KINDS).join(', ')}).
+run     runs one forward pass. IN holds the forward's arguments by name: for a model file src, tgt, memory and
+        their masks (float activations, int token ids, masks as F32 = added or U8/BOOL = true blocks); for a
+        checkpoint input_ids (I64/I32 [B, L]) and attention_mask (1 keep, 0 padding), token_type_ids or
+        position_ids where the family takes them. --text TEXT tokenizes TEXT with the checkpoint's tokenizer
+        instead (a batch of one) and prints the tokens.
+        OUT receives 'output' (logits, or the last hidden state of a base model). --repeat N runs N forwards and
+        reports the median time.
         --capture PATTERN (repeatable; a module path or glob such as 'encoder.layers.*.self_attn')
         also writes each matched module's inputs and outputs as '<path>.input' ('.input.1', …) and
         '<path>.output'; attention modules add '<path>.weights' [B, H, L, S] ([B, L, S] with --average-heads).
@@ -35,6 +51,9 @@ run     runs one forward pass. IN holds the forward's arguments by name: ${INPUT
         'rollout.encoder', 'rollout.decoder' or 'rollout.lm' (a causal lm's) [B, L, L], those the model has.
         --profile FILE.json times every dispatch with GPU timestamps (median of --repeat runs, default 5),
         prints the top kernels and modules, and writes the full report to FILE.json.
+generate  prints the greedy continuation of PROMPT, at most N tokens (fewer when the model's eos comes).
+fill-mask prints, for each mask token in TEXT ([MASK], <mask>: the tokenizer's), the K most probable tokens
+        (default 5) with their probabilities (softmax over the masked-LM head's logits).
 info    prints the model's config and its modules, named as PyTorch names them.`;
 
 class UsageError extends Error {}
@@ -59,8 +78,76 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
   }
 }
 
+/** What MODEL names: an attnscope file, or a checkpoint directory (with its files, for the tokenizer). */
+interface Source {
+  file: ModelFile;
+  checkpoint?: CheckpointFiles;
+}
+
+/** Reads and fully checks the model before any GPU is asked for: a bad file fails fast and quietly. */
+async function readSource(path: string): Promise<Source> {
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch {
+    // Not there: reading it as a model file says so.
+  }
+  if (!dir) return { file: readModelFile(readFile(path, 'model file'), path) };
+  const checkpoint = directoryFiles(path);
+  return { file: await readCheckpoint(checkpoint), checkpoint };
+}
+
+/** The checkpoint's tokenizer, which `what` needs. */
+async function tokenizerOf(src: Source, path: string, what: string): Promise<HfTokenizer> {
+  if (!src.checkpoint) throw new UsageError(`${what} needs a checkpoint directory with tokenizer.json; ${path} is an attnscope model file`);
+  const tok = await loadTokenizer(src.checkpoint);
+  if (!tok) throw new Error(`${path}: no tokenizer.json, which ${what} needs${what === '--text' ? ' (give token ids with --inputs IN.safetensors instead)' : ''}`);
+  return tok;
+}
+
+/** A positive integer flag, or `dflt` when absent. */
+function positiveInt(flag: string, value: string | undefined, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${value}: expected a positive integer`);
+  return n;
+}
+
+/** The GPU opened for `src`'s model, which `body` uses; both are released after. */
+async function withModel<T>(src: Source, label: string, body: (model: Model, ctx: GpuContext) => Promise<T>): Promise<T> {
+  const ctx = await createNodeContext({ who: label });
+  try {
+    const model = Model.fromFile(ctx, src.file);
+    try {
+      return await body(model, ctx);
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    ctx.dispose();
+  }
+}
+
+/** The forward's inputs: IN's tensors (each one the model takes) or TEXT tokenized, the tokens printed. */
+async function runInputs(src: Source, modelPath: string, opts: RunOptions): Promise<ModelInputs> {
+  const accepted = kindOf(src.file.config).inputs;
+  if (opts.text !== undefined) {
+    const { inputs, encoded } = textInputs(await tokenizerOf(src, modelPath, '--text'), accepted, opts.text);
+    console.log(`tokens: ${JSON.stringify(encoded.tokens)}`);
+    return inputs;
+  }
+  const io = readSafetensors(readFile(opts.inputs!, 'inputs file'), opts.inputs);
+  const inputs: ModelInputs = {};
+  for (const [name, t] of io.tensors) {
+    if (!accepted.includes(name)) throw new Error(`${opts.inputs}: tensor '${name}' is not a forward argument (expected some of ${accepted.join(', ')})`);
+    inputs[name] = t;
+  }
+  return inputs;
+}
+
 interface RunOptions {
   inputs?: string;
+  text?: string;
   relevance?: string;
   rollout?: boolean;
   out?: string;
@@ -98,27 +185,18 @@ function parseTarget(spec: string, shape: readonly number[]): BackwardTarget {
 }
 
 async function run(modelPath: string, opts: RunOptions): Promise<void> {
-  if (!opts.inputs) throw new UsageError('run needs --inputs IN.safetensors');
-  const repeat = opts.repeat === undefined ? 1 : Number(opts.repeat);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat ${opts.repeat}: expected a positive integer`);
-  // Files are read and validated before a GPU is asked for: a bad file fails fast and quietly.
-  const file = readModelFile(readFile(modelPath, 'model file'), modelPath);
-  const io = readSafetensors(readFile(opts.inputs, 'inputs file'), opts.inputs);
-  const inputs: ModelInputs = {};
-  for (const [name, t] of io.tensors) {
-    if (!(INPUT_NAMES as readonly string[]).includes(name)) throw new Error(`${opts.inputs}: tensor '${name}' is not a forward argument (expected some of ${INPUT_NAMES.join(', ')})`);
-    inputs[name as keyof ModelInputs] = t;
-  }
-  const ctx = await createNodeContext({ who: modelPath });
-  try {
-    const model = Model.fromFile(ctx, file);
+  if (opts.inputs === undefined && opts.text === undefined) throw new UsageError('run needs --inputs IN.safetensors (or --text TEXT with a checkpoint directory)');
+  if (opts.inputs !== undefined && opts.text !== undefined) throw new UsageError('run takes --inputs or --text, not both');
+  const repeat = positiveInt('--repeat', opts.repeat, 1);
+  const src = await readSource(modelPath);
+  const inputs = await runInputs(src, modelPath, opts);
+  await withModel(src, modelPath, async (model, ctx) => {
     if (opts['average-heads'] && !opts.capture?.length) throw new UsageError('--average-heads needs --capture');
     const paths = [...new Set((opts.capture ?? []).flatMap((p) => model.modulesMatching(p)))];
     if (paths.includes('')) throw new UsageError('--capture: the root module is the output itself; capture its children');
-    const modules = model.namedModules();
+    const attention = new Set(model.attentionModules().map((m) => m.path));
     for (const p of paths) {
-      const attention = modules.get(p)!.kind === 'MultiheadAttention';
-      model.setForwardHook(p, p, undefined, attention ? { averageHeads: opts['average-heads'] } : {});
+      model.setForwardHook(p, p, undefined, attention.has(p) ? { averageHeads: opts['average-heads'] } : {});
     }
     // Rollout reads every self-attention's full weights: hooks of its own, whatever --capture asked for.
     const stacks = opts.rollout ? [...byStream(model.attentionModules())].filter(([s]) => s !== 'cross') : [];
@@ -159,30 +237,60 @@ async function run(modelPath: string, opts: RunOptions): Promise<void> {
     for (const [s, ms] of stacks) explained.push({ name: `rollout.${s}`, ...rollout(ms.map((m) => model.hooks[`rollout ${m.path}`].output![1])).at(-1)! });
     if (stacks.length) console.log(`rollout of ${stacks.map(([s, ms]) => `${s} (${ms.length} layers)`).join(', ')}`);
     if (opts.out) {
-      const captured = paths.flatMap((p) => captureTensors(model.hooks[p], modules.get(p)!.kind === 'MultiheadAttention'));
+      const captured = paths.flatMap((p) => captureTensors(model.hooks[p], attention.has(p)));
       const tensors = [{ name: 'output', shape, data: output }, ...captured, ...explained].map((t) => ({ ...t, dtype: 'F32' as const }));
       writeAtomically(opts.out, writeSafetensors(tensors, { producer: 'attnscope' }));
       const extra = [captured.length ? `${captured.length} captures` : '', explained.length ? `${explained.length} analysis tensors` : ''].filter(Boolean);
       console.log(`wrote ${opts.out} (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${extra.length ? `: output and ${extra.join(' and ')}` : ''})`);
     }
-    model.dispose();
-  } finally {
-    ctx.dispose();
-  }
+  });
+}
+
+interface TextOptions {
+  text?: string;
+  'max-new-tokens'?: string;
+  'top-k'?: string;
+}
+
+/** The checkpoint, its tokenizer and --text, which generate and fill-mask need before the GPU is opened. */
+async function textCommand(command: string, modelPath: string, opts: TextOptions): Promise<{ src: Source; tok: HfTokenizer; text: string }> {
+  if (opts.text === undefined) throw new UsageError(`${command} needs --text TEXT`);
+  const src = await readSource(modelPath);
+  return { src, tok: await tokenizerOf(src, modelPath, command), text: opts.text };
+}
+
+async function generateCmd(modelPath: string, opts: TextOptions): Promise<void> {
+  if (opts['max-new-tokens'] === undefined) throw new UsageError('generate needs --max-new-tokens N');
+  const maxNewTokens = positiveInt('--max-new-tokens', opts['max-new-tokens'], 0);
+  const { src, tok, text } = await textCommand('generate', modelPath, opts);
+  await withModel(src, modelPath, async (model) => console.log((await generateText(model, tok, text, { maxNewTokens })).text));
+}
+
+async function fillMaskCmd(modelPath: string, opts: TextOptions): Promise<void> {
+  const k = positiveInt('--top-k', opts['top-k'], 5);
+  const { src, tok, text } = await textCommand('fill-mask', modelPath, opts);
+  await withModel(src, modelPath, async (model) => {
+    for (const { position, guesses } of await fillMask(model, tok, text, k)) {
+      console.log(`${tok.special.mask!.token} at token ${position}:`);
+      const width = Math.max(...guesses.map((g) => g.token.length));
+      for (const g of guesses) console.log(`  ${g.token.padEnd(width)}  ${g.prob.toFixed(4)}`);
+    }
+  });
 }
 
 async function info(modelPath: string): Promise<void> {
-  const file = readModelFile(readFile(modelPath, 'model file'), modelPath);
-  const ctx = await createNodeContext({ who: modelPath });
-  try {
-    const model = Model.fromFile(ctx, file);
+  await withModel(await readSource(modelPath), modelPath, async (model) => {
     console.log(JSON.stringify({ ...model.config, src_vocab: undefined, tgt_vocab: undefined, vocab: undefined }));
     for (const [path, m] of model.namedModules()) console.log(`${path || '(root)'}  ${m.kind}`);
-    model.dispose();
-  } finally {
-    ctx.dispose();
-  }
+  });
 }
+
+const COMMANDS: Readonly<Record<string, (modelPath: string, values: RunOptions & TextOptions) => Promise<void>>> = {
+  run,
+  generate: generateCmd,
+  'fill-mask': fillMaskCmd,
+  info,
+};
 
 async function main(argv: string[]): Promise<void> {
   let parsed;
@@ -192,6 +300,9 @@ async function main(argv: string[]): Promise<void> {
       allowPositionals: true,
       options: {
         inputs: { type: 'string' },
+        text: { type: 'string' },
+        'max-new-tokens': { type: 'string' },
+        'top-k': { type: 'string' },
         out: { type: 'string' },
         repeat: { type: 'string' },
         capture: { type: 'string', multiple: true },
@@ -217,11 +328,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!command) throw new UsageError('no command given');
-  if (command !== 'run' && command !== 'info') throw new UsageError(`unknown command '${command}'`);
+  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command '${command}'`);
   if (rest.length) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
-  if (!modelPath) throw new UsageError(`${command} needs a MODEL.safetensors path`);
-  if (command === 'run') await run(modelPath, values);
-  else await info(modelPath);
+  if (!modelPath) throw new UsageError(`${command} needs a ${command === 'run' || command === 'info' ? 'MODEL.safetensors path or a ' : ''}MODEL_DIR`);
+  await COMMANDS[command](modelPath, values);
 }
 
 const argv = process.argv.slice(2);

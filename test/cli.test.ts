@@ -2,13 +2,15 @@
 // node in a child process, its files and streams checked. Also: models freshly exported by tools/export_torch.py
 // from every config of the fixture matrix match PyTorch through the CLI (when /usr/bin/python3 has torch).
 import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SWIFTSHADER_ICD } from '../src/gpu/node.ts';
 import type { CapturedTensor } from '../src/hooks/registry.ts';
+import { directoryFiles } from '../src/model/hf/dir.ts';
+import { loadTokenizer } from '../src/model/hf/tokenizer.ts';
 import { INPUT_NAMES } from '../src/model/inputs.ts';
 import { readSafetensors, type TensorEntry, type TensorInput, writeSafetensors } from '../src/model/safetensors.ts';
 import { maxAbsDiff, PARITY_ATOL } from './parity.cases.ts';
@@ -335,8 +337,9 @@ describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
   it('usage errors print the usage text', () => {
     expectFailure(attnscope([]), /^attnscope: no command given$/, { usage: true });
     expectFailure(attnscope(['frobnicate', model('post-relu-seqfirst')]), /^attnscope: unknown command 'frobnicate'$/, { usage: true });
-    expectFailure(attnscope(['run', model('post-relu-seqfirst')]), /^attnscope: run needs --inputs IN\.safetensors$/, { usage: true });
-    expectFailure(attnscope(['info']), /^attnscope: info needs a MODEL\.safetensors path$/, { usage: true });
+    expectFailure(attnscope(['run', model('post-relu-seqfirst')]), /^attnscope: run needs --inputs IN\.safetensors \(or --text TEXT with a checkpoint directory\)$/, { usage: true });
+    expectFailure(attnscope(['info']), /^attnscope: info needs a MODEL\.safetensors path or a MODEL_DIR$/, { usage: true });
+    expectFailure(attnscope(['generate']), /^attnscope: generate needs a MODEL_DIR$/, { usage: true });
     expectFailure(attnscope(['info', model('post-relu-seqfirst'), 'extra']), /^attnscope: unexpected arguments: extra$/, { usage: true });
     const out = outPath();
     expectFailure(attnscope(['run', model('post-relu-seqfirst'), '--inputs', 'x', '--repeat', '0', '--out', out]), /^attnscope: --repeat 0: expected a positive integer$/, { usage: true });
@@ -445,4 +448,147 @@ describe('attnscope run --rollout', () => {
       }
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Hugging Face checkpoint directories (test/fixtures/hf, docs/hf-reference.md): token ids or text in; logits,
+// attentions, continuations and mask guesses out.
+
+describe('attnscope on Hugging Face checkpoint directories', () => {
+  const hf = (name: string) => join(fixtures, 'hf', name);
+  const hfIo = (name: string) => readSafetensors(readFileSync(join(hf(name), 'io.safetensors')), `${name}/io.safetensors`).tensors;
+  /** The case's forward arguments (its index.json inputs) from its io.safetensors, as an inputs file. */
+  const hfInputs = (name: string, inputs: readonly string[]): string =>
+    writeInputs(`${name}.hf.in.safetensors`, inputs.map((n) => hfIo(name).get(n)!));
+  /** A copy of a fixture checkpoint to break. */
+  const copy = (name: string, as: string): string => {
+    const dir = join(work, as);
+    cpSync(hf(name), dir, { recursive: true });
+    return dir;
+  };
+  const logits = (out: string): TensorEntry => readSafetensors(readFileSync(out), out).tensors.get('output')!;
+  const tokenIds = (name: string, text: string) => (JSON.parse(readFileSync(join(hf(name), 'tokenizer_expect.json'), 'utf8')) as { text: string; ids: number[] }[]).find((e) => e.text === text)!.ids;
+
+  const cases = [
+    { name: 'gpt2_lm', inputs: ['input_ids'], capture: 'transformer.h.*.attn' },
+    { name: 'bert_mlm', inputs: ['input_ids', 'attention_mask', 'token_type_ids'], capture: 'bert.encoder.layer.*.attention.self' },
+  ];
+  for (const c of cases) {
+    it(`run ${c.name} --inputs (${c.inputs.join(', ')}): logits and every layer's attention match the HF reference`, () => {
+      const out = outPath();
+      const r = attnscope(['run', hf(c.name), '--inputs', hfInputs(c.name, c.inputs), '--out', out, '--capture', c.capture]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/\b\d+ dispatches, 1 submit per forward\b/);
+      const got = readSafetensors(readFileSync(out), out).tensors;
+      const io = hfIo(c.name);
+      const weights = [...io.keys()].filter((k) => k.endsWith('.weights'));
+      expect(weights).toHaveLength(2);
+      for (const t of ['output', ...weights]) {
+        expect(got.get(t)?.shape, `${t} in ${[...got.keys()].join(', ')}`).toEqual(io.get(t)!.shape);
+        expect(maxAbsDiff(got.get(t)!.data, io.get(t)!.data), t).toBeLessThanOrEqual(t === 'output' ? 1e-4 : 1e-5);
+      }
+    });
+  }
+
+  it('run --text: prints the tokens; the logits equal run --inputs of the tokenizer\'s ids', () => {
+    const text = 'the cat sat on the mat.';
+    const ids = tokenIds('gpt2_lm', text);
+    const [a, b] = [outPath(), outPath()];
+    const r = attnscope(['run', hf('gpt2_lm'), '--text', text, '--out', a]);
+    expect(r.stderr).toBe('');
+    expect(lines(r.stdout)[0]).toBe('tokens: ["the","Ġcat","Ġsat","Ġon","Ġthe","Ġmat","."]');
+    expect(attnscope(['run', hf('gpt2_lm'), '--inputs', writeInputs('text-ids.in.safetensors', [{ name: 'input_ids', dtype: 'I32', shape: [1, ids.length], data: ids }]), '--out', b]).status).toBe(0);
+    expect(logits(a).shape).toEqual([1, ids.length, 298]);
+    expect(maxAbsDiff(logits(a).data, logits(b).data)).toBe(0);
+  });
+
+  it('generate: the first token is the argmax of the prompt\'s last logits; N tokens print one line', async () => {
+    const prompt = 'the cat sat on the mat.';
+    const out = outPath();
+    expect(attnscope(['run', hf('gpt2_lm'), '--text', prompt, '--out', out]).status).toBe(0);
+    const { data, shape } = logits(out);
+    const V = shape[2];
+    const last = Array.from(data.subarray((shape[1] - 1) * V, shape[1] * V));
+    const next = last.indexOf(Math.max(...last));
+    const tok = (await loadTokenizer(directoryFiles(hf('gpt2_lm'))))!;
+    const one = attnscope(['generate', hf('gpt2_lm'), '--text', prompt, '--max-new-tokens', '1']);
+    expect(one.stderr).toBe('');
+    expect(one.status).toBe(0);
+    expect(one.stdout).toBe(`${tok.decode([next], { skipSpecial: true })}\n`);
+    const six = attnscope(['generate', hf('gpt2_lm'), '--text', prompt, '--max-new-tokens', '6']);
+    expect(six.status).toBe(0);
+    expect(six.stdout.startsWith(one.stdout.slice(0, -1))).toBe(true);
+    expect(lines(six.stdout)).toHaveLength(1);
+  });
+
+  it('fill-mask: the top-k tokens at each mask with the softmax of the MLM logits there', async () => {
+    const text = 'the [MASK] sat on the [MASK].';
+    const out = outPath();
+    expect(attnscope(['run', hf('bert_mlm'), '--text', text, '--out', out]).status).toBe(0);
+    const { data, shape } = logits(out);
+    const V = shape[2];
+    const tok = (await loadTokenizer(directoryFiles(hf('bert_mlm'))))!;
+    const masks = tok.encode(text).ids.flatMap((id, i) => (id === tok.special.mask!.id ? [i] : []));
+    expect(masks).toEqual([2, 6]);
+    const want = masks.flatMap((p) => {
+      const row = Array.from(data.subarray(p * V, (p + 1) * V));
+      const max = Math.max(...row);
+      const sum = row.reduce((s, x) => s + Math.exp(x - max), 0);
+      const top = [...row.keys()].sort((x, y) => row[y] - row[x]).slice(0, 3);
+      return [`[MASK] at token ${p}:`, ...top.map((id) => [tok.token(id), (Math.exp(row[id] - max) / sum).toFixed(4)])];
+    });
+    const r = attnscope(['fill-mask', hf('bert_mlm'), '--text', text, '--top-k', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout).map((l) => (l.startsWith('  ') ? l.trim().split(/\s+/) : l))).toEqual(want);
+  });
+
+  it('info prints the config and the modules by their HF paths', () => {
+    const r = attnscope(['info', hf('bert_mlm')]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(lines(r.stdout)[0])).toMatchObject({ kind: 'bert', head: 'mlm', vocab_size: 88 });
+    expect(lines(r.stdout).slice(1).map((l) => l.split(/\s+/)[0])).toEqual(expect.arrayContaining(['bert.encoder.layer.1.attention.self', 'cls.predictions']));
+  });
+
+  it('a broken checkpoint is one line naming the file, field or tensor, before any GPU is asked for', () => {
+    const noGpu = { ...env, VK_ICD_FILENAMES: join(work, 'no-such-icd.json') };
+    const inputs = hfInputs('gpt2_lm', ['input_ids']);
+    const noConfig = copy('gpt2_lm', 'ckpt-no-config');
+    rmSync(join(noConfig, 'config.json'));
+    const badJson = copy('gpt2_lm', 'ckpt-bad-json');
+    writeFileSync(join(badJson, 'config.json'), '{"model_type": "gpt2",');
+    const unknown = copy('gpt2_lm', 'ckpt-unknown');
+    writeFileSync(join(unknown, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(hf('gpt2_lm'), 'config.json'), 'utf8')), model_type: 'llama' }));
+    const lacking = copy('gpt2_lm', 'ckpt-lacking');
+    const weights = readSafetensors(readFileSync(join(lacking, 'model.safetensors')), 'model').tensors;
+    writeFileSync(join(lacking, 'model.safetensors'), writeSafetensors([...weights.values()].filter((t) => t.name !== 'transformer.h.1.mlp.c_fc.weight')));
+    const cases = [
+      [noConfig, /ckpt-no-config: no config\.json \(not a Hugging Face checkpoint directory\?\)$/],
+      [badJson, /ckpt-bad-json\/config\.json: not valid JSON/],
+      [unknown, /ckpt-unknown\/config\.json: config\.json field "model_type": "llama" is not a supported family \(supported: gpt2, /],
+      [lacking, /ckpt-lacking: gpt2 checkpoint lacks tensor "transformer\.h\.1\.mlp\.c_fc\.weight" \[30, 120\]$/],
+    ] as const;
+    for (const [dir, message] of cases) {
+      const out = outPath();
+      expectFailure(attnscope(['run', dir, '--inputs', inputs, '--out', out], { env: noGpu }), message);
+      expectNoOutput(out);
+    }
+    const bogus = writeInputs('hf-bogus.in.safetensors', [{ name: 'src', dtype: 'F32', shape: [1], data: [0] }]);
+    expectFailure(attnscope(['run', hf('gpt2_lm'), '--inputs', bogus], { env: noGpu }), /hf-bogus\.in\.safetensors: tensor 'src' is not a forward argument \(expected some of input_ids, attention_mask, position_ids\)$/);
+    expectFailure(attnscope(['run', hf('gpt2_base'), '--text', 'the cat'], { env: noGpu }), /gpt2_base: no tokenizer\.json, which --text needs \(give token ids with --inputs IN\.safetensors instead\)$/);
+    expectFailure(attnscope(['generate', join(fixtures, 'post-relu-seqfirst.model.safetensors'), '--text', 'x', '--max-new-tokens', '2'], { env: noGpu }), /^attnscope: generate needs a checkpoint directory with tokenizer\.json; .* is an attnscope model file$/, { usage: true });
+  });
+
+  it('what a model or its tokenizer cannot do is one line; nothing is written', () => {
+    const ids = hfIo('gpt2_lm').get('input_ids')!;
+    const outside = writeInputs('hf-vocab.in.safetensors', [{ name: 'input_ids', dtype: 'I64', shape: ids.shape, data: Array.from(ids.data, (v, i) => (i === 3 ? 298 : v)) }]);
+    const out = outPath();
+    expectFailure(attnscope(['run', hf('gpt2_lm'), '--inputs', outside, '--out', out]), /^attnscope: input input_ids: token id 298 at index 3 is outside the vocabulary \[0, 298\)$/);
+    expectNoOutput(out);
+    expectFailure(attnscope(['fill-mask', hf('gpt2_lm'), '--text', 'the [MASK]']), /^attnscope: fill-mask: the tokenizer has no mask token/);
+    expectFailure(attnscope(['fill-mask', hf('bert_mlm'), '--text', 'the cat sat']), /^attnscope: fill-mask: the text has no \[MASK\]$/);
+    expectFailure(attnscope(['generate', hf('bert_mlm'), '--text', 'the cat', '--max-new-tokens', '2']), /^attnscope: generate: a bert model has no vocabulary to generate from/);
+    expectFailure(attnscope(['generate', hf('gpt2_lm'), '--text', 'the cat']), /^attnscope: generate needs --max-new-tokens N$/, { usage: true });
+  });
 });
