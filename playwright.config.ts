@@ -26,6 +26,7 @@ export default defineConfig({
   },
   webServer: {
     command: 'npx vite',
+    env: { ATTNSCOPE_E2E: '1' },
     url: 'http://127.0.0.1:5173/test/browser/index.html',
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,

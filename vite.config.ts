@@ -5,9 +5,10 @@ const rootToDemo: Plugin = {
   name: 'root-to-demo',
   configureServer(server) {
     server.middlewares.use((req, res, next) => {
-      if (req.url === '/' || req.url === '/index.html') {
+      const [path, query] = (req.url ?? '').split(/(?=\?)/);
+      if (path === '/' || path === '/index.html') {
         res.statusCode = 302;
-        res.setHeader('Location', '/demo/');
+        res.setHeader('Location', `/demo/${query ?? ''}`); // the page's options (?hub=) travel along
         res.end();
       } else next();
     });
@@ -27,7 +28,8 @@ const lib = {
 
 export default defineConfig(({ mode }) => (mode === 'lib' ? lib : {
   plugins: [rootToDemo],
-  server: { host: '127.0.0.1', port: 5173, strictPort: true },
+  // The e2e suite's server (playwright.config.ts) never reloads a page under a test when a source file changes.
+  server: { host: '127.0.0.1', port: 5173, strictPort: true, ...(process.env.ATTNSCOPE_E2E && { hmr: false }) },
   preview: { host: '127.0.0.1', port: 5173, strictPort: true },
   build: {
     target: 'es2022',

@@ -1,9 +1,11 @@
-// One analysis of an input: greedy generation (with per-step cross-attention), then one full forward with a
-// forward hook on every attention module, giving the full [1, H, L, S] maps of every kind.
-import { type GenerateResult, generateSquareSubsequentMask, type InputTensor, isHfConfig, type Model, type ModelInputs } from '../src/index.ts';
+// One analysis of an input: greedy generation (with per-step attention), then one full forward with a forward hook
+// on every attention module, giving the full [1, H, L, S] maps of every kind.
+import { type GenerateResult, generateSquareSubsequentMask, headMean, type InputTensor, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
 import { type AttnKind, type AttnMap, attnKind } from './attention.ts';
+import { type Fill, fillMasks } from './fill-mask.ts';
 import { type Relevance, relevance } from './relevance.ts';
-import { detokenize, outputVocab, tokenize, tokenLabel } from './tokenize.ts';
+import { idTensor, type TextModel } from './text-model.ts';
+import { detokenize, tokenize, tokenLabel } from './tokenize.ts';
 
 /** One generated token and where it looked: head-mean attention over the keys, per layer. */
 export interface Step {
@@ -16,8 +18,10 @@ export interface Step {
 export interface Analysis {
   /** The text that was run (empty for embedding models). */
   text: string;
-  /** Generated text (specials dropped); undefined when the model cannot generate. */
+  /** Generated text (specials dropped), or a masked lm's input with each mask filled; undefined otherwise. */
   output?: string;
+  /** A masked lm's candidates for each mask in the input. */
+  fills: Fill[];
   generatedIds: number[];
   /** Token labels of each axis kind: queries and keys of every AttnKind. */
   axes: Partial<Record<AttnKind, { rows: string[]; cols: string[]; rowsPredicted?: string[] }>>;
@@ -32,12 +36,6 @@ export interface Analysis {
   timings: { generateMs?: number; forwardMs: number; relevanceMs: number };
   notes: string[];
 }
-
-const ids = (xs: readonly number[], batchFirst: boolean): InputTensor => ({
-  dtype: 'I32',
-  shape: batchFirst ? [1, xs.length] : [xs.length, 1],
-  data: Int32Array.from(xs),
-});
 
 /** Seeded normal-ish floats for models that take embeddings. */
 function randomInput(shape: number[], seed: number): InputTensor {
@@ -73,128 +71,138 @@ export interface RunOptions {
   length: number;
 }
 
-export async function analyse(model: Model, o: RunOptions): Promise<Analysis> {
-  const c = model.config;
-  if (isHfConfig(c)) throw new Error('this page shows attnscope model files; Hugging Face checkpoints are run with the library and the CLI');
+/** What a branch of analyse() hands the full forward: its inputs, axes, and what generation produced. */
+interface Prepared {
+  inputs: ModelInputs;
+  /** The token sequence of a text model. */
+  seq?: number[];
+  axes: Analysis['axes'];
+  steps: Step[];
+  stepKeys: string[];
+  generatedIds: number[];
+  output?: string;
+  generateMs?: number;
+}
+
+/**
+ * Greedy generation with a hook on each of `paths` (cross-attention for seq2seq, self for lm): per generated token,
+ * layer by layer, the head mean of the attention row of the query that predicted it (the last row of its step).
+ * The heads are averaged here, not by the hook: Hugging Face attention modules take no averageHeads.
+ */
+async function generateWithSteps(model: Model, src: InputTensor, maxNewTokens: number, paths: readonly string[], label: (id: number) => string) {
+  const names = paths.map((p) => `gen:${p}`);
+  paths.forEach((p, i) => model.setForwardHook(names[i], p));
+  const t0 = performance.now();
+  let gen: GenerateResult;
+  try {
+    gen = await model.generate(src, { maxNewTokens });
+  } finally {
+    clearHooks(model, names);
+  }
+  const steps = gen.tokens[0].map((token, t): Step => {
+    const byLayer = names.map((n) => {
+      const weights = gen.steps[t]?.[n]?.output?.[1]; // [B, H, L, S]; an lm's S grows by one a step
+      if (!weights) return new Float32Array(0);
+      const w = headMean(weights);
+      const [, L, S] = w.shape;
+      return w.data.slice((L - 1) * S, L * S);
+    });
+    return { token, label: label(token), byLayer };
+  });
+  return { ids: gen.tokens[0], steps, ms: performance.now() - t0 };
+}
+
+/** A seq2seq model (attnscope's own, one character per token): generate, then the maps of [bos, generated]. */
+async function prepareSeq2seq(model: Model, c: Extract<ModelConfig, { kind: 'seq2seq' }>, o: RunOptions): Promise<Prepared> {
   const bf = model.batchFirst;
+  const src = tokenize(o.text, c);
+  const srcLabels = src.map((i) => tokenLabel(c.src_vocab[i]));
+  const outLabel = (i: number) => tokenLabel(c.tgt_vocab[i]);
+  const cross = model.attentionModules().filter((m) => m.role === 'cross').sort((x, y) => x.layer - y.layer);
+  const gen = await generateWithSteps(model, idTensor(src, bf), Math.min(o.maxNewTokens, c.max_len), cross.map((m) => m.path), outLabel);
+  // Full forward on [bos, generated tokens except the last]: query t is the input of step t and predicts token t.
+  const tgt = [c.bos_id ?? 0, ...gen.ids.slice(0, -1)];
+  const tgtLabels = tgt.map(outLabel);
+  const predicted = gen.ids.map(outLabel);
+  return {
+    inputs: { src: idTensor(src, bf), tgt: idTensor(tgt, bf), tgt_mask: generateSquareSubsequentMask(tgt.length) },
+    axes: { enc: { rows: srcLabels, cols: srcLabels }, dec: { rows: tgtLabels, cols: tgtLabels, rowsPredicted: predicted }, cross: { rows: tgtLabels, cols: srcLabels, rowsPredicted: predicted } },
+    steps: gen.steps,
+    stepKeys: srcLabels,
+    generatedIds: gen.ids,
+    output: detokenize(gen.ids, c.tgt_vocab),
+    generateMs: gen.ms,
+  };
+}
+
+/** A model reading one token sequence: a causal lm continues it, and the maps cover prompt + continuation. */
+async function prepareText(model: Model, text: TextModel, o: RunOptions, notes: string[]): Promise<Prepared> {
+  const src = text.encode(o.text);
+  const modules = model.attentionModules().sort((x, y) => x.layer - y.layer);
+  let gen: Awaited<ReturnType<typeof generateWithSteps>> | undefined;
+  if (text.generates) {
+    const maxNewTokens = Math.min(o.maxNewTokens, text.maxLen - src.length);
+    if (maxNewTokens < 1) throw new Error(`the prompt fills the model's ${text.maxLen} positions: no room to generate`);
+    if (maxNewTokens < o.maxNewTokens) notes.push(`Generation was capped at ${maxNewTokens} tokens by the model's ${text.maxLen} positions.`);
+    gen = await generateWithSteps(model, idTensor(src, model.batchFirst), maxNewTokens, modules.map((m) => m.path), text.label);
+  }
+  const all = [...src, ...(gen?.ids ?? [])];
+  // the last generated token is never an input: the forward covers the positions that predicted each token
+  const seq = all.slice(0, Math.max(src.length, all.length - 1));
+  const labels = seq.map(text.label);
+  const predicted = text.generates ? seq.map((_, i) => (i + 1 < all.length ? text.label(all[i + 1]) : '')) : undefined;
+  return {
+    seq,
+    inputs: text.inputs(seq),
+    axes: { [attnKind(modules[0])]: { rows: labels, cols: labels, rowsPredicted: predicted } },
+    steps: gen?.steps ?? [],
+    stepKeys: labels,
+    generatedIds: gen?.ids ?? [],
+    output: gen && text.decode(gen.ids),
+    generateMs: gen?.ms,
+  };
+}
+
+/** Models that take embeddings: seeded random inputs of the chosen length (there is no vocabulary to read text with). */
+function prepareEmbeddings(model: Model, o: RunOptions, notes: string[]): Prepared {
+  const c = model.config as Extract<ModelConfig, { d_model: number }>;
+  const L = o.length;
+  const shape = model.batchFirst ? [1, L, c.d_model] : [L, 1, c.d_model];
+  const pos = Array.from({ length: L }, (_, i) => String(i));
+  const square = { rows: pos, cols: pos };
+  notes.push(`A ${c.kind} model takes embeddings, not tokens: it is fed seeded random inputs of length ${L}; axes are positions.`);
+  const base = { steps: [], stepKeys: [], generatedIds: [] };
+  if (c.kind === 'encoder') return { ...base, inputs: { src: randomInput(shape, 1) }, axes: { enc: square } };
+  if (c.kind === 'decoder') {
+    return { ...base, inputs: { tgt: randomInput(shape, 2), memory: randomInput(shape, 3), tgt_mask: generateSquareSubsequentMask(L) }, axes: { dec: square, cross: square } };
+  }
+  return { ...base, inputs: { src: randomInput(shape, 1), tgt: randomInput(shape, 2), tgt_mask: generateSquareSubsequentMask(L) }, axes: { enc: square, dec: square, cross: square } };
+}
+
+/** `text`: how the model reads text, for every model reading one token sequence (textModel()). */
+export async function analyse(model: Model, text: TextModel | undefined, o: RunOptions): Promise<Analysis> {
+  const c = model.config;
   const modules = model.attentionModules();
   const paths = modules.map((m) => m.path);
   clearHooks(model, paths); // last analysis's capture hooks: generation should not copy them every step
   const notes: string[] = [];
-  const axes: Analysis['axes'] = {};
-  const steps: Step[] = [];
-  let stepKeys: string[] = [];
-  let inputs: ModelInputs;
-  let generatedIds: number[] = [];
-  let output: string | undefined;
-  let generateMs: number | undefined;
-
-  if (c.kind === 'seq2seq' || c.kind === 'lm') {
-    const src = tokenize(o.text, c);
-    const inVocab = c.kind === 'seq2seq' ? c.src_vocab : c.vocab;
-    const outVocab = outputVocab(c)!;
-    // Generation, with the head mean of the attention each new token pays (cross for seq2seq, self for lm).
-    const genPaths = modules
-      .filter((m) => c.kind === 'lm' || m.role === 'cross')
-      .sort((x, y) => x.layer - y.layer)
-      .map((m) => m.path);
-    const genNames = genPaths.map((p) => `gen:${p}`);
-    genPaths.forEach((p, i) => model.setForwardHook(genNames[i], p, undefined, { averageHeads: true }));
-    const canGenerate = c.kind === 'seq2seq' || c.causal;
-    const budget = c.kind === 'seq2seq' ? c.max_len : c.max_len - src.length;
-    const maxNewTokens = Math.min(o.maxNewTokens, budget);
-    if (canGenerate && maxNewTokens < 1) throw new Error(`the prompt fills the model's max_len ${c.max_len}: no room to generate`);
-    const t0 = performance.now();
-    let gen: GenerateResult = { tokens: [[]], steps: [] };
-    try {
-      if (canGenerate) gen = await model.generate(ids(src, bf), { maxNewTokens });
-    } finally {
-      clearHooks(model, genNames);
-    }
-    if (canGenerate) {
-      generateMs = performance.now() - t0;
-      if (maxNewTokens < o.maxNewTokens) notes.push(`Generation was capped at ${maxNewTokens} tokens by the model's max_len ${c.max_len}.`);
-    }
-    generatedIds = gen.tokens[0];
-    output = canGenerate ? detokenize(generatedIds, outVocab) : undefined;
-    const srcLabels = src.map((i) => tokenLabel(inVocab[i]));
-    if (c.kind === 'seq2seq') {
-      stepKeys = srcLabels;
-      generatedIds.forEach((tok, t) => {
-        const byLayer = genNames.map((n) => {
-          const w = gen.steps[t]?.[n]?.output?.[1];
-          return w ? Float32Array.from(w.data) : new Float32Array(src.length);
-        });
-        steps.push({ token: tok, label: tokenLabel(outVocab[tok]), byLayer });
-      });
-      // Full forward on [bos, generated tokens except the last]: query t is the input of step t and predicts token t.
-      const bos = c.bos_id ?? 0;
-      const tgt = [bos, ...generatedIds.slice(0, -1)];
-      const tgtLabels = tgt.map((i) => tokenLabel(outVocab[i]));
-      const predicted = generatedIds.map((i) => tokenLabel(outVocab[i]));
-      axes.enc = { rows: srcLabels, cols: srcLabels };
-      axes.dec = { rows: tgtLabels, cols: tgtLabels, rowsPredicted: predicted };
-      axes.cross = { rows: tgtLabels, cols: srcLabels, rowsPredicted: predicted };
-      inputs = { src: ids(src, bf), tgt: ids(tgt, bf), tgt_mask: generateSquareSubsequentMask(tgt.length) };
-    } else {
-      const all = [...src, ...generatedIds];
-      const seq = all.slice(0, Math.max(src.length, all.length - 1));
-      const labels = seq.map((i) => tokenLabel(c.vocab[i]));
-      stepKeys = labels;
-      generatedIds.forEach((tok, t) => {
-        const byLayer = genNames.map((n) => {
-          const w = gen.steps[t]?.[n]?.output?.[1];
-          const row = new Float32Array(seq.length);
-          if (w) {
-            // [B, L, S] averaged: the last query row is the one that predicted this token
-            const [, L, S] = w.shape;
-            row.set(w.data.subarray((L - 1) * S, L * S).subarray(0, Math.min(S, seq.length)));
-          }
-          return row;
-        });
-        steps.push({ token: tok, label: tokenLabel(c.vocab[tok]), byLayer });
-      });
-      const predicted = seq.map((_, i) => (i + 1 < all.length ? tokenLabel(c.vocab[all[i + 1]]) : ''));
-      axes[attnKind(modules[0])] = { rows: labels, cols: labels, rowsPredicted: predicted };
-      inputs = { src: ids(seq, bf) };
-      if (!c.causal) notes.push('This lm is not causal (bidirectional): it cannot generate; its self-attention over the prompt is shown.');
-    }
-  } else {
-    // Embedding models: seeded random inputs of the chosen length (there is no vocabulary to tokenise with).
-    const L = o.length;
-    const E = c.d_model;
-    const shape = bf ? [1, L, E] : [L, 1, E];
-    const pos = Array.from({ length: L }, (_, i) => String(i));
-    notes.push(`A ${c.kind} model takes embeddings, not tokens: it is fed seeded random inputs of length ${L}; axes are positions.`);
-    if (c.kind === 'encoder') {
-      inputs = { src: randomInput(shape, 1) };
-      axes.enc = { rows: pos, cols: pos };
-    } else if (c.kind === 'decoder') {
-      inputs = { tgt: randomInput(shape, 2), memory: randomInput(shape, 3), tgt_mask: generateSquareSubsequentMask(L) };
-      axes.dec = { rows: pos, cols: pos };
-      axes.cross = { rows: pos, cols: pos };
-    } else {
-      inputs = { src: randomInput(shape, 1), tgt: randomInput(shape, 2), tgt_mask: generateSquareSubsequentMask(L) };
-      axes.enc = { rows: pos, cols: pos };
-      axes.dec = { rows: pos, cols: pos };
-      axes.cross = { rows: pos, cols: pos };
-    }
-  }
+  const p = c.kind === 'seq2seq' ? await prepareSeq2seq(model, c, o) : text ? await prepareText(model, text, o, notes) : prepareEmbeddings(model, o, notes);
 
   // One full forward with a hook per attention module (hook name = module path, like the CLI's captures).
   // They stay registered after it, so profile() times the same forward, captures included. It keeps what the
   // relevance backwards need.
-  for (const p of paths) model.setForwardHook(p, p);
+  for (const path of paths) model.setForwardHook(path, path);
   const t1 = performance.now();
-  const fwd = await model.forward(inputs, { grad: true });
+  const fwd = await model.forward(p.inputs, { grad: true });
   const forwardMs = performance.now() - t1;
-  const rel = await relevance(model, fwd);
+  const rel = await relevance(model, fwd, c.kind === 'seq2seq' || !!text?.predicts);
   const maps: AttnMap[] = modules.map((m) => {
     const w = model.hooks[m.path]?.output?.[1];
     if (!w) throw new Error(`no attention weights were captured for ${m.path}`);
     return { ...m, kind: attnKind(m), shape: w.shape, data: w.data };
   });
-  return { text: o.text, output, generatedIds, axes, maps, relevance: rel, steps, stepKeys, inputs, timings: { generateMs, forwardMs, relevanceMs: rel.ms }, notes };
+  const fill = text && p.seq ? fillMasks(fwd, p.seq, text) : undefined;
+  return { text: o.text, output: fill?.filled ?? p.output, fills: fill?.fills ?? [], generatedIds: p.generatedIds, axes: p.axes, maps, relevance: rel, steps: p.steps, stepKeys: p.stepKeys, inputs: p.inputs, timings: { generateMs: p.generateMs, forwardMs, relevanceMs: rel.ms }, notes };
 }
 
 /** Removes the capture hooks analyse() left on the model. */

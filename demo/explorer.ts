@@ -79,6 +79,13 @@ export class Explorer {
     return this.a;
   }
 
+  /** Forgets the analysis (the page hides the views): nothing of it is shown or exported any more. */
+  clear(): void {
+    this.a = undefined;
+    this.largeMatrix = undefined;
+    this.rollouts.clear();
+  }
+
   /** A new analysis: keep the selection where it still exists, else pick the sharpest layer of the first kind. */
   show(a: Analysis): void {
     const prev = this.sel;

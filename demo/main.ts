@@ -1,24 +1,23 @@
 // attnscope attention explorer: loads a model into WebGPU, generates, captures every attention map on the GPU
 // and shows them. Nothing leaves the page: models are read from disk or from this site, never uploaded.
-import { GpuContext, isHfConfig, Model, type ModelConfig } from '../src/index.ts';
-import { analyse } from './analysis.ts';
+import { GpuContext } from '../src/index.ts';
+import { type Analysis, analyse } from './analysis.ts';
 import { Explorer } from './explorer.ts';
 import { exportCaptures, exportPng } from './export.ts';
-import { defaultModel, type DemoInfo, fileModel, type ModelSource } from './model-source.ts';
+import { type DemoInfo, openBuiltIn, type Opened } from './model-source.ts';
+import { wirePicker } from './picker.ts';
 import { runProfile } from './profile-panel.ts';
-import { inputVocab, outputVocab, sampleText, TokenizeError, tokenLabel } from './tokenize.ts';
+import { TokenizeError } from './tokenize.ts';
 import './style.css';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
-interface Loaded {
-  model: Model;
-  source: ModelSource;
-}
-
 let ctx: GpuContext | undefined;
-let current: Loaded | undefined;
-let busy = false;
+let current: Opened | undefined;
+/** The run in progress: a model opened meanwhile waits for it, so no model is disposed under a run. */
+let running: Promise<void> | undefined;
+/** Counts open requests: a load that finishes after a later request was made gives way to it. */
+let opens = 0;
 let runs = 0;
 let explorer: Explorer | undefined;
 
@@ -34,7 +33,7 @@ function setState(state: string): void {
   window.__attnscope = {
     state,
     runs,
-    model: current?.source.label,
+    model: current?.label,
     kind: current?.model.config.kind,
     error: $('error').hidden ? undefined : $('error').textContent ?? undefined,
     snapshot: () => explorer?.snapshot(),
@@ -51,21 +50,12 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function describe(c: ModelConfig, bytes: number): string {
-  if (c.kind === 'gpt2') return `gpt2 (${c.head === 'lm' ? 'GPT2LMHeadModel' : 'GPT2Model'}) · ${c.n_layer} layers · n_embd ${c.n_embd} · ${c.n_head} heads · vocab ${c.vocab_size} · ${(bytes / 1024).toFixed(0)} KiB`;
-  if (isHfConfig(c)) return `${c.kind} (${c.head}) · ${(bytes / 1024).toFixed(0)} KiB`;
-  const layers = [c.num_encoder_layers ? `${c.num_encoder_layers} encoder` : '', c.num_decoder_layers ? `${c.num_decoder_layers} decoder` : ''].filter(Boolean).join(' + ');
-  const vocab = c.kind === 'seq2seq' ? `, vocab ${c.src_vocab.length} → ${c.tgt_vocab.length}` : c.kind === 'lm' ? `, vocab ${c.vocab.length}${c.causal ? ', causal' : ''}` : '';
-  return `${c.kind} · ${layers} layers · d_model ${c.d_model} · ${c.nhead} heads · ${c.norm_first ? 'pre' : 'post'}-norm ${c.activation}${vocab} · ${(bytes / 1024).toFixed(0)} KiB`;
-}
-
-/** A sensible first input for a model: the demo's first example, or a few characters of its vocabulary. */
-function exampleFor(c: ModelConfig, info?: DemoInfo): string {
-  if (info?.examples?.length) return info.examples[0].input;
-  const vocab = inputVocab(c);
-  if (!vocab) return '';
-  for (const w of ['hotdogpasta', 'hello world', 'the cat sat on the mat']) if ([...w].every((ch) => vocab.includes(ch))) return w;
-  return sampleText(vocab);
+/** Takes every result off the page: they belong to an input or a model that is no longer the one shown. */
+function clearResults(): void {
+  explorer?.clear();
+  $('results').hidden = true;
+  for (const id of ['output', 'output-raw', 'fills', 'verdict', 'timing', 'notes']) $(id).textContent = '';
+  $('profile-report').replaceChildren();
 }
 
 function renderExamples(info?: DemoInfo): void {
@@ -86,64 +76,77 @@ function renderExamples(info?: DemoInfo): void {
   }
 }
 
-function useModel(source: ModelSource): void {
-  const model = Model.load(ctx!, source.bytes, source.label); // throws ModelFileError with a one-line message
+/** Shows a newly opened model (the previous one is disposed) with a first input for it. */
+function useModel(o: Opened): void {
   const old = current;
-  current = { model, source };
+  current = o;
   old?.model.dispose();
-  const c = model.config;
-  $('model-name').textContent = source.label;
-  $('model-summary').textContent = describe(c, source.bytes.length);
-  $('task').textContent = source.info?.task
-    ? `${source.info.task}${source.info.test?.exact_match !== undefined ? ` Held-out exact match: ${(100 * source.info.test.exact_match).toFixed(1)}% of ${source.info.test.size}.` : ''}`
+  clearResults();
+  const c = o.model.config;
+  const text = o.text;
+  const tokens = c.kind === 'seq2seq' || !!text;
+  $('model-name').textContent = o.label;
+  $('model-summary').textContent = o.summary;
+  $('task').textContent = o.info?.task
+    ? `${o.info.task}${o.info.test?.exact_match !== undefined ? ` Held-out exact match: ${(100 * o.info.test.exact_match).toFixed(1)}% of ${o.info.test.size}.` : ''}`
     : '';
-  $('notice').hidden = !source.notice;
-  $('notice').textContent = source.notice ?? '';
-  const tokens = c.kind === 'seq2seq' || c.kind === 'lm';
-  $<HTMLInputElement>('text').disabled = !tokens;
-  $<HTMLInputElement>('text').value = exampleFor(c, source.info);
-  $<HTMLInputElement>('text').placeholder = tokens ? 'type an input' : `a ${c.kind} model takes embeddings, not text`;
+  $('notice').hidden = !o.notice;
+  $('notice').textContent = o.notice ?? '';
+  const input = $<HTMLInputElement>('text');
+  input.disabled = !tokens;
+  input.value = o.info?.examples?.[0]?.input ?? text?.example ?? '';
+  input.placeholder = tokens ? 'type an input' : `a ${c.kind} model takes embeddings, not text`;
   $('length-label').hidden = tokens;
-  $('tokens-label').hidden = !tokens || (c.kind === 'lm' && !c.causal);
-  $<HTMLInputElement>('max-tokens').value = String(c.kind === 'seq2seq' ? Math.min(c.max_len, source.info?.tokenisation?.max_tgt_tokens ?? 24) : 16);
+  $('tokens-label').hidden = c.kind !== 'seq2seq' && !text?.generates;
+  $<HTMLInputElement>('max-tokens').value = String(c.kind === 'seq2seq' ? Math.min(c.max_len, o.info?.tokenisation?.max_tgt_tokens ?? 24) : Math.min(16, Math.max(1, (text?.maxLen ?? 17) - 16)));
   $('kind-hint').textContent =
     c.kind === 'seq2seq'
       ? 'Each character is a token; the source ends with ⟨eos⟩. Greedy decoding, then one full forward on ⟨bos⟩ + the output for the maps.'
-      : c.kind === 'lm'
-        ? c.causal
-          ? 'A causal language model: it continues the prompt greedily; the maps are its self-attention over prompt + continuation.'
-          : 'A bidirectional encoder LM: it cannot generate; the maps are its self-attention over the input.'
-        : `A bare ${c.kind} stack has no vocabulary: it runs on seeded random embeddings, so only the attention machinery is on show.`;
-  renderExamples(source.info);
-  $('output').textContent = '';
-  $('verdict').textContent = '';
+      : (text?.hint ?? `A bare ${c.kind} stack has no vocabulary: it runs on seeded random embeddings, so only the attention machinery is on show.`);
+  renderExamples(o.info);
 }
 
-async function run(): Promise<void> {
-  if (busy || !current) return;
-  const { model, source } = current;
+/** A masked lm's candidates per mask: '[MASK] 3 → sat 41% · ran 12% …'. */
+function renderFills(fills: Analysis['fills']): void {
+  $('fills').textContent = fills
+    .map((f) => `position ${f.position}: ${f.candidates.map((x) => `${JSON.stringify(x.label)} ${(100 * x.p).toFixed(1)}%`).join(' · ')}`)
+    .join('  |  ');
+}
+
+/** Runs `task` on the current model unless a task is in progress (then the call is that task). */
+function exclusive(task: (o: Opened) => Promise<void>): Promise<void> {
+  if (running || !current) return running ?? Promise.resolve();
+  running = task(current).finally(() => (running = undefined));
+  return running;
+}
+
+const run = () => exclusive(analyseCurrent);
+
+async function analyseCurrent({ model, label, info, text: reader }: Opened): Promise<void> {
   const c = model.config;
   const text = $<HTMLInputElement>('text').value;
   $('input-error').hidden = true;
-  busy = true;
   $<HTMLButtonElement>('run').disabled = true;
   $<HTMLButtonElement>('profile').disabled = true;
   setState('running');
   $('timing').textContent = 'running on the GPU…';
   try {
-    const a = await analyse(model, {
+    const a = await analyse(model, reader, {
       text,
       maxNewTokens: Math.max(1, Number($<HTMLInputElement>('max-tokens').value) || 16),
       length: Math.max(1, Math.min(4096, Number($<HTMLInputElement>('length').value) || 12)),
     });
     showError(undefined);
     runs++;
-    // Specials (a random model may emit only those) are shown as tokens rather than as an empty string.
-    const raw = a.generatedIds.map((i) => tokenLabel(outputVocab(c)?.[i] ?? '?')).join('');
+    // The tokens are shown too where the text hides them: specials only (a random model may emit just those), or
+    // bytes that are no valid UTF-8 on their own (byte-level BPE).
+    const raw = a.steps.map((st) => st.label).join(' ');
+    const hidden = !a.output || a.output.includes('\uFFFD');
     $('output').textContent = a.output || (raw ? '' : '—');
-    $('output-raw').textContent = a.output ? '' : raw ? `(${raw})` : '';
+    $('output-raw').textContent = hidden && raw ? `(${raw})` : '';
     $('output-row').hidden = a.output === undefined;
-    const ex = source.info?.examples?.find((e) => e.input === text);
+    renderFills(a.fills);
+    const ex = info?.examples?.find((e) => e.input === text);
     $('verdict').className = ex ? (ex.expected === a.output ? 'ok' : 'bad') : '';
     $('verdict').textContent = ex ? (ex.expected === a.output ? '✓ matches the expected answer' : `✗ expected ${ex.expected}`) : '';
     $('timing').textContent = [a.timings.generateMs !== undefined ? `generate ${a.timings.generateMs.toFixed(0)} ms` : '', `forward with ${a.maps.length} captures ${a.timings.forwardMs.toFixed(0)} ms`, `relevance ${a.timings.relevanceMs.toFixed(0)} ms`].filter(Boolean).join(' · ');
@@ -153,7 +156,7 @@ async function run(): Promise<void> {
     explorer!.show(a);
     setState('ready');
   } catch (e) {
-    $('timing').textContent = '';
+    clearResults(); // what is on screen belongs to an earlier input
     if (e instanceof TokenizeError) {
       $('input-error').hidden = false;
       $('input-error').textContent = e.message;
@@ -161,31 +164,40 @@ async function run(): Promise<void> {
       const at = [...text].slice(0, e.at).join('').length;
       input.focus();
       input.setSelectionRange(at, at + ([...text][e.at]?.length ?? 0));
-    } else showError(`${c.kind} model ${source.label}: ${message(e)}`);
+    } else showError(`${c.kind} model ${label}: ${message(e)}`);
     setState(e instanceof TokenizeError ? 'input-error' : 'error');
   } finally {
-    busy = false;
     $<HTMLButtonElement>('run').disabled = false;
     $<HTMLButtonElement>('profile').disabled = false;
   }
 }
 
-async function openFile(file: File): Promise<void> {
-  if (busy) {
-    showError(`${file.name}: the model is busy with a run; open the file again when it has finished.`);
-    return;
-  }
+/**
+ * Opens a model and runs its first input. Loading (a download, a read, the upload) may overlap a run; the swap waits
+ * for the run to end. A failed open leaves the previous model and its results as they were; an open overtaken by a
+ * later one is dropped.
+ */
+async function open(what: string, load: () => Promise<Opened>): Promise<void> {
+  const n = ++opens;
+  $('model-status').textContent = `opening ${what}…`;
+  let o: Opened;
   try {
-    const src = await fileModel(file);
-    useModel(src);
-    showError(undefined);
+    o = await load();
   } catch (e) {
-    // the previous model stays loaded and usable
+    if (n === opens) $('model-status').textContent = '';
     const msg = message(e);
-    showError(msg.startsWith(file.name) ? `Could not open ${msg}` : `Could not open ${file.name}: ${msg}`);
+    showError(msg.startsWith(what) ? `Could not open ${msg}` : `Could not open ${what}: ${msg}`);
     setState('error');
     return;
   }
+  while (running) await running;
+  if (n !== opens) {
+    o.model.dispose();
+    return;
+  }
+  $('model-status').textContent = '';
+  showError(undefined);
+  useModel(o);
   await run();
 }
 
@@ -194,34 +206,9 @@ function wireInputs(): void {
     e.preventDefault();
     void run();
   });
-  $<HTMLInputElement>('model-file').addEventListener('change', (e) => {
-    const input = e.target as HTMLInputElement;
-    const f = input.files?.[0];
-    input.value = '';
-    if (f) void openFile(f);
-  });
   $('error-close').addEventListener('click', () => {
     showError(undefined);
     setState(document.body.dataset.state === 'error' ? 'ready' : (document.body.dataset.state ?? 'ready'));
-  });
-  // drag and drop anywhere on the page
-  let depth = 0;
-  window.addEventListener('dragenter', (e) => {
-    if (!e.dataTransfer?.types.includes('Files')) return;
-    depth++;
-    document.body.classList.add('dragging');
-  });
-  window.addEventListener('dragleave', () => {
-    depth = Math.max(0, depth - 1);
-    if (!depth) document.body.classList.remove('dragging');
-  });
-  window.addEventListener('dragover', (e) => e.preventDefault());
-  window.addEventListener('drop', (e) => {
-    e.preventDefault();
-    depth = 0;
-    document.body.classList.remove('dragging');
-    const f = e.dataTransfer?.files?.[0];
-    if (f) void openFile(f);
   });
   $('export-large').addEventListener('click', () => {
     const s = explorer?.selection;
@@ -245,31 +232,32 @@ function wireInputs(): void {
     const a = explorer?.analysis;
     if (!a || !current) return;
     try {
-      const base = current.source.label.replace(/\.safetensors$/, '').replace(/[^\w.-]+/g, '_');
-      exportCaptures(a.maps, a.inputs, { model: current.source.label, text: a.text, output: a.output ?? '' }, `${base}-attention.safetensors`);
+      const base = current.label.replace(/\.safetensors$/, '').replace(/[^\w.-]+/g, '_');
+      exportCaptures(a.maps, a.inputs, { model: current.label, text: a.text, output: a.output ?? '' }, `${base}-attention.safetensors`);
     } catch (e) {
       showError(message(e));
     }
   });
-  $('profile').addEventListener('click', async () => {
+  $('profile').addEventListener('click', () => {
     const a = explorer?.analysis;
-    if (busy || !current || !a) return;
-    busy = true;
-    $<HTMLButtonElement>('profile').disabled = true;
-    $<HTMLButtonElement>('run').disabled = true;
-    $('profile-report').textContent = 'profiling: 1 warm-up, 3 timed and 3 per-dispatch timed forwards…';
-    try {
-      await runProfile(current.model, a.inputs, $('profile-report'));
-      $('profile-report').dataset.done = String(Number($('profile-report').dataset.done ?? 0) + 1);
-    } catch (e) {
-      $('profile-report').textContent = '';
-      showError(`profile: ${message(e)}`);
-    } finally {
-      busy = false;
-      $<HTMLButtonElement>('profile').disabled = false;
-      $<HTMLButtonElement>('run').disabled = false;
-    }
+    if (a) void exclusive((o) => profile(o, a));
   });
+}
+
+async function profile({ model }: Opened, a: Analysis): Promise<void> {
+  $<HTMLButtonElement>('profile').disabled = true;
+  $<HTMLButtonElement>('run').disabled = true;
+  $('profile-report').textContent = 'profiling: 1 warm-up, 3 timed and 3 per-dispatch timed forwards…';
+  try {
+    await runProfile(model, a.inputs, $('profile-report'));
+    $('profile-report').dataset.done = String(Number($('profile-report').dataset.done ?? 0) + 1);
+  } catch (e) {
+    $('profile-report').textContent = '';
+    showError(`profile: ${message(e)}`);
+  } finally {
+    $<HTMLButtonElement>('profile').disabled = false;
+    $<HTMLButtonElement>('run').disabled = false;
+  }
 }
 
 async function main(): Promise<void> {
@@ -294,14 +282,9 @@ async function main(): Promise<void> {
   $('adapter').textContent = `WebGPU adapter: ${ctx.adapterName}${ctx.features.has('timestamp-query') ? ' · timestamp-query' : ''}`;
   explorer = new Explorer();
   wireInputs();
-  try {
-    useModel(await defaultModel());
-  } catch (e) {
-    showError(`The default model could not be loaded: ${message(e)}. Open a .safetensors model file instead.`);
-    setState('error');
-    return;
-  }
-  await run();
+  wirePicker(ctx, (what, load) => void open(what, load));
+  const c = ctx;
+  await open('the built-in model', () => openBuiltIn(c));
 }
 
 main().catch((e) => {

@@ -2,7 +2,6 @@
 // analysis's forward, timed, with what each row differentiates.
 import { type BackwardTarget, type ForwardResult, type Model, relevanceRows, type RelevanceRows } from '../src/index.ts';
 import type { Matrix } from './attention.ts';
-import { outputVocab } from './tokenize.ts';
 
 export interface Relevance {
   /** Row i: how much each input token (column) matters for the prediction at output position i. */
@@ -17,11 +16,11 @@ export interface Relevance {
 }
 
 /**
- * After the analysis's forward `fwd` (run with { grad: true }). Token models differentiate the logit of the token
- * predicted at each position (the argmax, which greedy decoding emitted); embedding models the sum of the output vector.
+ * After the analysis's forward `fwd` (run with { grad: true }). Models that predict tokens (`tokens`: logits out)
+ * differentiate the logit of the token predicted at each position (the argmax, which greedy decoding emitted); the
+ * others the sum of the output vector.
  */
-export async function relevance(model: Model, fwd: ForwardResult): Promise<Relevance> {
-  const tokens = outputVocab(model.config) !== undefined;
+export async function relevance(model: Model, fwd: ForwardResult, tokens: boolean): Promise<Relevance> {
   const t0 = performance.now();
   const r = await relevanceRows(model, fwd, tokens ? 'argmax' : 'sum');
   const [rows, cols] = r.rows.shape;

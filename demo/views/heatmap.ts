@@ -2,7 +2,7 @@
 // a colour bar, and hover reporting (row token, column token, value).
 import type { Matrix } from '../attention.ts';
 import { LUT } from './colors.ts';
-import { blit, FONT, FONT_SMALL, rasterize, sizeCanvas, UI_FONT } from './raster.ts';
+import { blit, columnLabels, FONT, FONT_SMALL, rasterize, sizeCanvas, UI_FONT } from './raster.ts';
 
 export interface HeatmapData {
   matrix: Matrix;
@@ -26,7 +26,6 @@ interface Layout {
   cell: number;
   w: number;
   h: number;
-  rotate: boolean;
 }
 
 export class HeatmapView {
@@ -88,15 +87,13 @@ export class HeatmapView {
     const rowLabelW = Math.min(90, textW(d.rows)) + 34;
     const cell = Math.max(1, Math.min(34, Math.floor((avail - rowLabelW - 70) / cols), Math.floor(640 / rows)));
     const showLabels = cell >= 9;
-    // a column label stands upright when it fits its cell, else it is turned on its side
-    const turned = d.cols.map((s) => probe.measureText(s).width > cell - 2);
-    const rotate = turned.some((t) => t);
-    const turnedW = Math.min(90, textW(d.cols.filter((_, j) => turned[j])));
+    probe.font = cell >= 12 ? FONT : FONT_SMALL;
+    const colLabels = columnLabels(probe, d.cols, cell);
     const x0 = rowLabelW;
-    const y0 = 34 + (showLabels ? Math.max(18, rotate ? turnedW + 10 : 0) : 4);
+    const y0 = 34 + (showLabels ? Math.max(18, colLabels.height) : 4);
     const w = x0 + cols * cell + 70;
     const h = y0 + rows * cell + 12;
-    this.layout = { x0, y0, cell, w, h, rotate };
+    this.layout = { x0, y0, cell, w, h };
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), rows: String(rows), cols: String(cols) });
     const ctx = sizeCanvas(this.canvas, w, h);
     ctx.fillStyle = '#fff';
@@ -139,21 +136,7 @@ export class HeatmapView {
         ctx.fillStyle = hv?.row === i ? '#d9480f' : '#1d2733';
         ctx.fillText(d.rows[i], x0 - 6, y0 + (i + 0.5) * cell, rowLabelW - 30);
       }
-      for (let j = 0; j < cols; j++) {
-        ctx.fillStyle = hv?.col === j ? '#d9480f' : '#1d2733';
-        const cx = x0 + (j + 0.5) * cell;
-        if (turned[j]) {
-          ctx.save();
-          ctx.translate(cx, y0 - 6);
-          ctx.rotate(-Math.PI / 2);
-          ctx.textAlign = 'left';
-          ctx.fillText(d.cols[j], 0, 0, 90);
-          ctx.restore();
-        } else {
-          ctx.textAlign = 'center';
-          ctx.fillText(d.cols[j], cx, y0 - 10);
-        }
-      }
+      colLabels.draw(x0, y0 - 10, (j) => (hv?.col === j ? '#d9480f' : '#1d2733'));
     }
     if (hv) {
       ctx.strokeStyle = 'rgba(217,72,15,0.55)';

@@ -44,3 +44,37 @@ export function sizeCanvas(canvas: HTMLCanvasElement, w: number, h: number): Can
 export const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 export const FONT_SMALL = '10px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
 export const UI_FONT = '12px system-ui, -apple-system, "Segoe UI", sans-serif';
+
+/** Longest turned column label drawn. */
+const TURNED_MAX = 90;
+
+/**
+ * Column labels above a grid of `cell`-wide columns starting at x0, bottom at y: a label stands upright where it fits
+ * its cell, else it is turned on its side (subword tokens rarely fit). Measure with the font set; `height` is the
+ * room they need above y.
+ */
+export function columnLabels(ctx: CanvasRenderingContext2D, labels: readonly string[], cell: number) {
+  const turned = labels.map((s) => ctx.measureText(s).width > cell - 2);
+  const height = labels.reduce((m, s, j) => (turned[j] ? Math.max(m, Math.min(TURNED_MAX, ctx.measureText(s).width) + 10) : m), 0);
+  return {
+    height,
+    draw(x0: number, y: number, color: (j: number) => string): void {
+      ctx.textBaseline = 'middle';
+      labels.forEach((s, j) => {
+        ctx.fillStyle = color(j);
+        const cx = x0 + (j + 0.5) * cell;
+        if (turned[j]) {
+          ctx.save();
+          ctx.translate(cx, y + 4);
+          ctx.rotate(-Math.PI / 2);
+          ctx.textAlign = 'left';
+          ctx.fillText(s, 0, 0, TURNED_MAX);
+          ctx.restore();
+        } else {
+          ctx.textAlign = 'center';
+          ctx.fillText(s, cx, y);
+        }
+      });
+    },
+  };
+}

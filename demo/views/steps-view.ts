@@ -2,7 +2,7 @@
 // (source characters for seq2seq) in one layer, drawn as a strip of bars, tallest = where it looked.
 import type { Step } from '../analysis.ts';
 import { cssColor } from './colors.ts';
-import { FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
+import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export class StepsView {
   readonly canvas = document.createElement('canvas');
@@ -36,7 +36,10 @@ export class StepsView {
     const labelW = 84;
     const cw = Math.max(3, Math.min(30, Math.floor((avail - labelW - 10) / Math.max(1, S))));
     const rh = cw >= 14 ? 30 : 18;
-    const y0 = 30;
+    const probe = this.canvas.getContext('2d')!;
+    probe.font = cw >= 12 ? FONT : FONT_SMALL;
+    const keyLabels = columnLabels(probe, keys, cw);
+    const y0 = 30 + (cw >= 8 ? Math.max(0, keyLabels.height - 18) : 0);
     const w = labelW + S * cw + 10;
     this.geom = { labelW, y0, cw, rh };
     Object.assign(this.canvas.dataset, { x0: String(labelW), y0: String(y0), cell: String(cw), rowH: String(rh) });
@@ -46,9 +49,7 @@ export class StepsView {
     ctx.fillRect(0, 0, w, h);
     ctx.font = cw >= 12 ? FONT : FONT_SMALL;
     ctx.textBaseline = 'middle';
-    ctx.textAlign = 'center';
-    ctx.fillStyle = '#1d2733';
-    if (cw >= 8) for (let j = 0; j < S; j++) ctx.fillText(keys[j], labelW + (j + 0.5) * cw, y0 - 12, cw);
+    if (cw >= 8) keyLabels.draw(labelW, y0 - 12, () => '#1d2733');
     ctx.font = UI_FONT;
     ctx.textAlign = 'left';
     ctx.fillStyle = '#56606b';
