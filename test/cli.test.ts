@@ -467,6 +467,15 @@ describe('attnscope on Hugging Face checkpoint directories', () => {
     return dir;
   };
   const logits = (out: string): TensorEntry => readSafetensors(readFileSync(out), out).tensors.get('output')!;
+  /** `run NAME --text TEXT`'s logits [1, L, V]: L, and the row of position p. */
+  const textLogits = (name: string, text: string): { L: number; row: (p: number) => number[] } => {
+    const out = outPath();
+    expect(attnscope(['run', hf(name), '--text', text, '--out', out]).status).toBe(0);
+    const { data, shape } = logits(out);
+    const V = shape[2];
+    return { L: shape[1], row: (p) => Array.from(data.subarray(p * V, (p + 1) * V)) };
+  };
+  const tokenizer = async (name: string) => (await loadTokenizer(directoryFiles(hf(name))))!;
   const tokenIds = (name: string, text: string) => (JSON.parse(readFileSync(join(hf(name), 'tokenizer_expect.json'), 'utf8')) as { text: string; ids: number[] }[]).find((e) => e.text === text)!.ids;
 
   const cases = [
@@ -505,13 +514,10 @@ describe('attnscope on Hugging Face checkpoint directories', () => {
 
   it('generate: the first token is the argmax of the prompt\'s last logits; N tokens print one line', async () => {
     const prompt = 'the cat sat on the mat.';
-    const out = outPath();
-    expect(attnscope(['run', hf('gpt2_lm'), '--text', prompt, '--out', out]).status).toBe(0);
-    const { data, shape } = logits(out);
-    const V = shape[2];
-    const last = Array.from(data.subarray((shape[1] - 1) * V, shape[1] * V));
+    const { L, row } = textLogits('gpt2_lm', prompt);
+    const last = row(L - 1);
     const next = last.indexOf(Math.max(...last));
-    const tok = (await loadTokenizer(directoryFiles(hf('gpt2_lm'))))!;
+    const tok = await tokenizer('gpt2_lm');
     const one = attnscope(['generate', hf('gpt2_lm'), '--text', prompt, '--max-new-tokens', '1']);
     expect(one.stderr).toBe('');
     expect(one.status).toBe(0);
@@ -524,15 +530,12 @@ describe('attnscope on Hugging Face checkpoint directories', () => {
 
   it('fill-mask: the top-k tokens at each mask with the softmax of the MLM logits there', async () => {
     const text = 'the [MASK] sat on the [MASK].';
-    const out = outPath();
-    expect(attnscope(['run', hf('bert_mlm'), '--text', text, '--out', out]).status).toBe(0);
-    const { data, shape } = logits(out);
-    const V = shape[2];
-    const tok = (await loadTokenizer(directoryFiles(hf('bert_mlm'))))!;
+    const { row: logitsAt } = textLogits('bert_mlm', text);
+    const tok = await tokenizer('bert_mlm');
     const masks = tok.encode(text).ids.flatMap((id, i) => (id === tok.special.mask!.id ? [i] : []));
     expect(masks).toEqual([2, 6]);
     const want = masks.flatMap((p) => {
-      const row = Array.from(data.subarray(p * V, (p + 1) * V));
+      const row = logitsAt(p);
       const max = Math.max(...row);
       const sum = row.reduce((s, x) => s + Math.exp(x - max), 0);
       const top = [...row.keys()].sort((x, y) => row[y] - row[x]).slice(0, 3);
