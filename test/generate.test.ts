@@ -1,13 +1,15 @@
-// Greedy generation with KV caches: tokens equal PyTorch's full-recompute greedy decoding
+// Greedy generation with KV caches, under both kernel sets: tokens equal PyTorch's full-recompute greedy decoding
 // (test/fixtures/generate.io.safetensors from tools/make_generate_fixtures.py), per-step hook records equal the
-// matching rows of a full forward, and misuse fails clearly.
+// matching rows of a full forward, one decode plan serves every token, and misuse fails clearly. Sampling too.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { generateSquareSubsequentMask, type InputTensor } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
+import { Plan } from '../src/scheduler/compile.ts';
+import { KERNEL_SETS, withKernels } from './harness.ts';
 
 const dir = new URL('./fixtures/', import.meta.url);
 const io = readSafetensors(readFileSync(new URL('generate.io.safetensors', dir)));
@@ -22,8 +24,8 @@ afterAll(() => ctx?.dispose());
 
 const load = (name: string) => Model.load(ctx, readFileSync(new URL(`${name}.model.safetensors`, dir)), name);
 
-describe('generate', () => {
-  it('seq2seq: PyTorch greedy tokens; every step hooked; step records equal the full forward rows', async () => {
+describe.each(KERNEL_SETS)('generate ($attention attention, $matmul matmul)', (kernels) => {
+  it('seq2seq: PyTorch greedy tokens; every step hooked; step records equal the full forward rows', () => withKernels(ctx, kernels, async () => {
     const model = load('seq2seq-sinusoidal');
     try {
       const src = t('s2s_src');
@@ -61,9 +63,9 @@ describe('generate', () => {
     } finally {
       model.dispose();
     }
-  });
+  }));
 
-  it('lm: PyTorch greedy continuation, and equal to re-running the full forward', async () => {
+  it('lm: PyTorch greedy continuation, and equal to re-running the full forward', () => withKernels(ctx, kernels, async () => {
     const model = load('lm-learned-causal');
     try {
       const prompt = t('lm_prompt'); // [L, B]
@@ -85,6 +87,98 @@ describe('generate', () => {
           expect(row.indexOf(Math.max(...row))).toBe(r.tokens[b][n]);
         }
       }
+    } finally {
+      model.dispose();
+    }
+  }));
+
+  it('compiles one prefill and one decode step plan, and makes no bind group or buffer per token', () => withKernels(ctx, kernels, async () => {
+    const model = load('lm-learned-causal');
+    const compile = vi.spyOn(Plan, 'compile');
+    const bindGroups = vi.spyOn(ctx.device, 'createBindGroup');
+    const buffers = vi.spyOn(ctx.device, 'createBuffer');
+    // Buffers made so far, at the start of each plan run.
+    const atRun: number[] = [];
+    const run = Plan.prototype.run;
+    const runs = vi.spyOn(Plan.prototype, 'run').mockImplementation(function (this: Plan, ...args) {
+      atRun.push(buffers.mock.calls.length);
+      return run.apply(this, args);
+    });
+    try {
+      // A head cut on the GPU follows the key length too: it equals head 1 of the whole weights at every step.
+      model.setForwardHook('cut', 'encoder.layers.0.self_attn', undefined, { heads: [1], averageHeads: true });
+      model.setForwardHook('all', 'encoder.layers.0.self_attn');
+      const counts = [];
+      // 8 and 16 tokens both meet every key length modulo 4 (the vec4 paths a key length turns on and off).
+      for (const N of [8, 16]) {
+        [compile, bindGroups, buffers].forEach((s) => s.mockClear());
+        atRun.length = 0;
+        const r = await model.generate(t('lm_prompt'), { maxNewTokens: N, eos: null });
+        // Runs: the prefill, then the decode plan per token. From its second run on nothing is made (its staging is
+        // pooled): buffers made at the start of runs 2.. and at the end are the same.
+        expect(atRun.length).toBe(N);
+        const marks = [...atRun, buffers.mock.calls.length].slice(2);
+        expect(marks.map((n) => n - marks[0])).toEqual(new Array(N - 1).fill(0));
+        for (const [n, st] of r.steps.entries()) {
+          const [B, H, L, S] = st.all.output![1].shape;
+          expect([B, H, L, S]).toEqual([2, 2, n ? 1 : 5, 5 + n]);
+          const head1 = Array.from({ length: B }, (_, b) => Array.from(st.all.output![1].data.subarray((b * H + 1) * L * S, (b * H + 2) * L * S))).flat();
+          expect(st.cut.output![1].shape).toEqual([B, L, S]);
+          expect(Array.from(st.cut.output![1].data)).toEqual(head1);
+        }
+        counts.push([compile.mock.calls.length, bindGroups.mock.calls.length]);
+      }
+      expect(counts[0][0]).toBe(2);
+      expect(counts[1]).toEqual(counts[0]);
+    } finally {
+      [compile, bindGroups, buffers, runs].forEach((s) => s.mockRestore());
+      model.dispose();
+    }
+  }));
+});
+
+describe('generate with sampling', () => {
+  const prompt = () => t('lm_prompt');
+  it('is reproducible by seed, greedy at temperature -> 0 and at topK 1, and rejects bad values', async () => {
+    const model = load('lm-learned-causal');
+    try {
+      const N = 12;
+      const run = (o: object) => model.generate(prompt(), { maxNewTokens: N, eos: null, ...o }).then((r) => r.tokens);
+      const greedy = await run({});
+      const sampled = await run({ temperature: 1.5, seed: 7 });
+      expect(await run({ temperature: 1.5, seed: 7 })).toEqual(sampled);
+      // A hot draw over 12 tokens of 2 rows leaves the greedy path and depends on the seed.
+      expect(sampled).not.toEqual(greedy);
+      expect(await run({ temperature: 1.5, seed: 8 })).not.toEqual(sampled);
+      expect(await run({ temperature: 1e-6, seed: 3 })).toEqual(greedy);
+      expect(await run({ temperature: 2, topK: 1, seed: 3 })).toEqual(greedy);
+      await expect(run({ temperature: -1 })).rejects.toThrow(/temperature -1 must be a finite number >= 0/);
+      await expect(run({ temperature: Number.NaN })).rejects.toThrow(/temperature NaN/);
+      await expect(run({ temperature: 1, topK: 0 })).rejects.toThrow(/topK 0 must be a positive integer/);
+      await expect(run({ temperature: 1, topK: 2.5 })).rejects.toThrow(/topK 2.5/);
+      await expect(run({ temperature: 1, seed: -3 })).rejects.toThrow(/seed -3 must be an integer in \[0, 2\^32\)/);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('generate', () => {
+  it('runs a write-back hook on every step with the keys so far, and its output flows on', async () => {
+    const model = load('lm-learned-causal');
+    try {
+      const N = 6;
+      const greedy = (await model.generate(t('lm_prompt'), { maxNewTokens: N, eos: null })).tokens;
+      const seen: number[][] = [];
+      // Negating layer 1's attention output changes what the model predicts, so the write-back must reach the logits.
+      model.setForwardHook('neg', 'encoder.layers.1.self_attn', (_m, _i, out) => {
+        seen.push(out[1].shape);
+        return { output: [{ shape: out[0].shape, data: out[0].data.map((x) => -x) }, out[1]] };
+      }, { writeBack: true });
+      const r = await model.generate(t('lm_prompt'), { maxNewTokens: N, eos: null });
+      expect(seen).toEqual([[2, 2, 5, 5], ...Array.from({ length: N - 1 }, (_, n) => [2, 2, 1, 6 + n])]);
+      expect(r.steps[N - 1].neg.output![1].shape).toEqual([2, 2, 1, 5 + N - 1]);
+      expect(r.tokens).not.toEqual(greedy);
     } finally {
       model.dispose();
     }

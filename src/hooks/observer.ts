@@ -1,7 +1,7 @@
 import { ATTN_SELECT, attnSelect, attnSelection } from '../kernels/attn_select.ts';
 import type { Module } from '../nn/module.ts';
 import type { BackwardObserver } from '../scheduler/backward.ts';
-import type { Act, ModuleCall, ModuleObserver, PlanBuilder } from '../scheduler/plan.ts';
+import { type Act, type Dim, dimAt, dimsOf, type ModuleCall, type ModuleObserver, type Params, type PlanBuilder, shapeAt, sizeAt } from '../scheduler/plan.ts';
 import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type Hook, type HookRecord, type PreHookFn, weightSelection } from './registry.ts';
 
 type Field = 'input' | 'output' | 'weightsGrad';
@@ -12,7 +12,8 @@ interface CaptureSpec {
   field: Field;
   index: number;
   key?: string;
-  shape: number[];
+  /** The shape, as Dims where it follows the plan's params (a decode step's attention weights). */
+  dims: readonly Dim[];
 }
 
 /**
@@ -56,7 +57,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
 
   private capture(b: PlanBuilder, h: Hook, field: Field, index: number, a: Act): void {
     const key = b.capture(a, `hook '${h.name}' on ${h.path} ${field}[${index}]`);
-    this.specs.push({ hook: h.name, field, index, key, shape: [...a.shape] });
+    this.specs.push({ hook: h.name, field, index, key, dims: dimsOf(a) });
   }
 
   private module(path: string): Module {
@@ -79,12 +80,12 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       // fn decides what the module sees: read back, call it, write the result into fresh activations.
       const seen = ins;
       const uniq = [...new Set(seen)];
-      const fresh = uniq.map((a) => b.act(a.shape, `${path} input (pre-hook ${h.name})`));
-      b.host(`pre-hook ${h.name}`, uniq, fresh, async (data) => {
-        const input = seen.map((a) => ({ shape: [...a.shape], data: data[uniq.indexOf(a)] }));
+      const fresh = uniq.map((a) => b.act(dimsOf(a), `${path} input (pre-hook ${h.name})`));
+      b.host(`pre-hook ${h.name}`, uniq, fresh, async (data, p) => {
+        const input = seen.map((a) => ({ shape: shapeAt(a, p), data: data[uniq.indexOf(a)] }));
         const given = await this.callHook(() => (this.hookNow(h).fn as PreHookFn)(this.module(path), input));
         const next = given ?? input;
-        checkTensors(`pre-hook '${h.name}' on ${path}`, 'input', next, seen);
+        checkTensors(`pre-hook '${h.name}' on ${path}`, 'input', next, seen, p);
         this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'forward_pre', input: next });
         return uniq.map((a) => next[seen.indexOf(a)].data);
       });
@@ -120,7 +121,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       if (!h.fn) {
         const grab = (field: Field, i: number, g: Act | undefined, like: Act) => {
           if (g) this.capture(b, h, field, i, g);
-          else this.specs.push({ hook: h.name, field, index: i, shape: [...like.shape] });
+          else this.specs.push({ hook: h.name, field, index: i, dims: like.shape });
         };
         ins.forEach((g, i) => grab('input', i, g, call.inputs[i]));
         gradOut.forEach((g, i) => grab('output', i, g, call.outputs[i]));
@@ -132,14 +133,14 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       const float = call.inputs.map((a) => !a.ids);
       const fresh = call.inputs.map((a, i) => (float[i] ? b.act(a.shape, `${path} grad input (hook ${h.name})`) : undefined));
       const seen = [...ins];
-      b.host(`backward hook ${h.name}`, reads, fresh.filter((a): a is Act => !!a), async (data) => {
+      b.host(`backward hook ${h.name}`, reads, fresh.filter((a): a is Act => !!a), async (data, p) => {
         const view = (g: Act | undefined, like: Act): CapturedTensor => ({ shape: [...like.shape], data: g ? data[reads.indexOf(g)] : new Float32Array(like.size) });
         const gradInput = call.inputs.map((a, i) => view(seen[i], a));
         const gradOutput = call.outputs.map((a, i) => view(gradOut[i], a));
         const wg = weights && view(weights, weights);
         const r = await this.callHook(() => (this.hookNow(h).fn as BackwardHookFn)(this.module(path), gradInput, gradOutput, wg));
         const next = r ?? gradInput;
-        checkTensors(`backward hook '${h.name}' on ${path}`, 'grad_input', next, call.inputs);
+        checkTensors(`backward hook '${h.name}' on ${path}`, 'grad_input', next, call.inputs, p);
         this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'backward', input: next, output: gradOutput, ...(wg ? { weightsGrad: wg } : {}) });
         return next.filter((_, i) => float[i]).map((t) => t.data);
       });
@@ -174,24 +175,26 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   private async cutWeights(b: PlanBuilder, h: Hook, probs: Act): Promise<Act> {
     const sel = weightSelection(h.opts);
     if (!sel.heads && !sel.queries && !sel.average) return probs;
-    const [B, H, L, S] = probs.shape;
-    const s = attnSelection(`hook '${h.name}'`, { B, H, L, S }, sel);
-    const out = b.act(s.shape, `${h.path} weights (selected)`);
-    b.step('select weights', ATTN_SELECT, { probs, out }, (r) => attnSelect(b.ctx, r, { B, H, L, S }, sel, `${h.path} select weights`));
+    // S may follow the plan's params (a decode step's keys so far): the selection's last dim is the same S.
+    const [B, H, L, S] = dimsOf(probs);
+    const dims = (p: Params) => ({ B: dimAt(B, p), H: dimAt(H, p), L: dimAt(L, p), S: dimAt(S, p) });
+    const s = attnSelection(`hook '${h.name}'`, dims({}), sel);
+    const out = b.act([...s.shape.slice(0, -1), S], `${h.path} weights (selected)`);
+    b.step('select weights', ATTN_SELECT, { probs, out }, (r, p, ctx) => attnSelect(ctx, r, dims(p), sel, `${h.path} select weights`));
     return out;
   }
 
   /** A forward hook whose fn replaces the module's outputs in the computation. */
   private writeBack(b: PlanBuilder, h: Hook, path: string, ins: readonly Act[], outs: readonly Act[]): Act[] {
     const reads = [...new Set([...ins, ...outs])];
-    const fresh = outs.map((a) => b.act(a.shape, `${path} output (hook ${h.name})`));
-    b.host(`forward hook ${h.name}`, reads, fresh, async (data) => {
-      const view = (a: Act): CapturedTensor => ({ shape: [...a.shape], data: data[reads.indexOf(a)] });
+    const fresh = outs.map((a) => b.act(dimsOf(a), `${path} output (hook ${h.name})`));
+    b.host(`forward hook ${h.name}`, reads, fresh, async (data, p) => {
+      const view = (a: Act): CapturedTensor => ({ shape: shapeAt(a, p), data: data[reads.indexOf(a)] });
       const input = ins.map(view);
       const output = outs.map(view);
       const r = await this.callHook(() => (this.hookNow(h).fn as ForwardHookFn)(this.module(path), input, output));
       const next = r?.output ?? output;
-      checkTensors(`forward hook '${h.name}' on ${path}`, 'output', next, outs);
+      checkTensors(`forward hook '${h.name}' on ${path}`, 'output', next, outs, p);
       this.hostRecords.set(h.name, { name: h.name, module: path, kind: 'forward', input: r?.input ?? input, output: next });
       return next.map((t) => t.data);
     });
@@ -202,7 +205,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
    * Builds the records of the forward (and forward-pre) hooks, or of the backward hooks, from one run of that
    * phase's captures, calling the fns that edit stored copies.
    */
-  async records(captures: ReadonlyMap<string, Float32Array>, phase: 'forward' | 'backward' = 'forward'): Promise<Map<string, HookRecord>> {
+  async records(captures: ReadonlyMap<string, Float32Array>, phase: 'forward' | 'backward' = 'forward', p: Params = {}): Promise<Map<string, HookRecord>> {
     const out = new Map<string, HookRecord>();
     // A copy shared by several hooks (or fields) is handed out once as is, then as copies: records never alias.
     const handed = new Set<string>();
@@ -225,7 +228,10 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       const field = (f: Field) =>
         this.specs
           .filter((s) => s.hook === h.name && s.field === f)
-          .map((s) => ({ shape: s.shape, data: s.key === undefined ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)) : data(s.key) }));
+          .map((s) => {
+            const shape = s.dims.map((d) => dimAt(d, p));
+            return { shape, data: s.key === undefined ? new Float32Array(shape.reduce((x, y) => x * y, 1)) : data(s.key) };
+          });
       let record: HookRecord = { name: h.name, module: h.path, kind: h0.kind, input: field('input') };
       if (h.kind === 'backward') {
         record.output = field('output');
@@ -248,14 +254,14 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   }
 }
 
-/** A hook's returned tensors must match what they replace: count, shape and length. */
-function checkTensors(who: string, field: string, got: readonly CapturedTensor[], want: readonly Act[]): void {
+/** A hook's returned tensors must match what they replace (at the run's shapes): count, shape and length. */
+function checkTensors(who: string, field: string, got: readonly CapturedTensor[], want: readonly Act[], p: Params): void {
   if (!Array.isArray(got) || got.length !== want.length) throw new Error(`${who} returned ${Array.isArray(got) ? got.length : 'no array of'} ${field} tensors, expected ${want.length}`);
   got.forEach((t, i) => {
-    const a = want[i];
-    const same = t?.shape?.length === a.shape.length && t.shape.every((d: number, k: number) => d === a.shape[k]);
-    if (!same || !(t.data instanceof Float32Array) || t.data.length !== a.size) {
-      throw new Error(`${who}: ${field}[${i}] must keep shape [${a.shape.join(', ')}] as a Float32Array of ${a.size} values`);
+    const [shape, size] = [shapeAt(want[i], p), sizeAt(want[i], p)];
+    const same = t?.shape?.length === shape.length && t.shape.every((d: number, k: number) => d === shape[k]);
+    if (!same || !(t.data instanceof Float32Array) || t.data.length !== size) {
+      throw new Error(`${who}: ${field}[${i}] must keep shape [${shape.join(', ')}] as a Float32Array of ${size} values`);
     }
   });
 }

@@ -56,19 +56,14 @@ export async function attnSelect(
   const s = attnSelection(label, d, sel);
   const total = s.shape.reduce((a, b) => a * b, 1);
   const WG = 256;
-  const heads = ctx.buffers.create(s.heads.length * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${label} heads`);
-  ctx.device.queue.writeBuffer(heads, 0, new Uint32Array(s.heads));
   return dispatchKernel(ctx, ATTN_SELECT, label, {
-    bufs: { ...bufs, heads: { buffer: heads } },
+    bufs,
+    uploads: { heads: new Uint32Array(s.heads) },
     need: { probs: d.B * d.H * d.L * d.S, out: total },
     params: { H: d.H, L: d.L, S: d.S, NH: s.heads.length, l0: s.l0, LQ: s.LQ, n: total },
     defines: { AVERAGE: s.average },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(total / WG)),
-    owned: [heads],
-  }).catch((e: unknown) => {
-    ctx.buffers.destroy(heads);
-    throw e;
   });
 }
 

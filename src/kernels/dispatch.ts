@@ -10,6 +10,27 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
   owned: GPUBuffer[];
+  /** A described kernel's uniforms and pipeline variants, which a rebinding (kernel.ts) updates in place. */
+  uniforms?: DispatchUniforms;
+}
+
+/** The uniform buffer of a dispatch, the bytes last written to it, and its pipeline variant (defines + constants). */
+export interface DispatchUniforms {
+  buffer: GPUBuffer;
+  data: Uint8Array;
+  /** The buffers the dispatch made (uniforms, uploads) by binding name, for a variant's bind group. */
+  made: Readonly<Record<string, GPUBuffer>>;
+  variant: string;
+  /** Pipeline and bind group per variant met so far (a vec4 path that a new shape turns on or off). */
+  variants: Map<string, { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup }>;
+}
+
+/** A grid must fit the per-dimension limit. */
+export function checkGrid(ctx: GpuContext, label: string, workgroups: readonly [number, number, number]): void {
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups.some((n) => n > max)) {
+    throw new Error(`${label}: grid [${workgroups.join(', ')}] exceeds maxComputeWorkgroupsPerDimension ${max}`);
+  }
 }
 
 /** Binds `bindings[i]` to @group(0) @binding(i) of `pipeline` (undefined: that binding is compiled out). */
@@ -21,10 +42,7 @@ export function makeDispatch(
   workgroups: readonly [number, number, number],
   owned: GPUBuffer[],
 ): Dispatch {
-  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  if (workgroups.some((n) => n > max)) {
-    throw new Error(`${label}: grid [${workgroups.join(', ')}] exceeds maxComputeWorkgroupsPerDimension ${max}`);
-  }
+  checkGrid(ctx, label, workgroups);
   const bindGroup = ctx.device.createBindGroup({
     label,
     layout: pipeline.getBindGroupLayout(0),

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
+import type { PipelineSpec } from '../gpu/pipelines.ts';
 import type { BindingDecl, WgslScalar } from '../gpu/preprocess.ts';
-import { bindingElems, type Dispatch, makeDispatch } from './dispatch.ts';
+import { bindingElems, checkGrid, type Dispatch, makeDispatch } from './dispatch.ts';
 
 /** How a kernel uses a storage buffer: 'write' overwrites it (an output), 'read_write' reads and updates it. */
 export type Access = 'read' | 'write' | 'read_write';
@@ -151,9 +152,69 @@ export interface KernelCall<B extends string, U extends string, D extends string
   defines?: Readonly<Partial<Record<D, boolean>>>;
   constants?: Readonly<Record<string, number>>;
   workgroups: readonly [number, number, number];
-  /** Buffers the kernel made for this call (beside its uniforms), freed with the dispatch. */
-  owned?: GPUBuffer[];
+  /**
+   * Small storage buffers written from the CPU (a head list): made with the dispatch and freed with it. They are
+   * fixed for its life: a rebinding keeps the ones first made.
+   */
+  uploads?: Partial<Record<B, Uint32Array | Float32Array>>;
 }
+
+const REBIND = Symbol('rebind');
+
+/** A context that hands dispatchKernel existing dispatches to update (see rebinding). */
+type Rebinding = GpuContext & { [REBIND]: Dispatch[] };
+
+/**
+ * A context under which dispatchKernel updates `dispatches`, in order, instead of making new ones: the same kernel
+ * function runs with new shapes, its checks and uniform packing as always, and only its uniform bytes (written when
+ * they changed) and grid are new. A plan re-runs the steps that read its run-time params this way, so one decode
+ * plan serves every token with nothing GPU-side rebuilt. `finish` checks that every dispatch was met.
+ */
+export function rebinding(ctx: GpuContext, dispatches: readonly Dispatch[], label: string): { ctx: GpuContext; finish(): void } {
+  const pending = [...dispatches];
+  const re = Object.assign(Object.create(ctx) as GpuContext, { [REBIND]: pending });
+  return {
+    ctx: re,
+    finish() {
+      if (pending.length) throw new Error(`${label}: ${pending.length} dispatch(es) were not made again for new params; the step must call its kernels with the context it is given`);
+    },
+  };
+}
+
+/** The next dispatch of a rebinding, updated: uniforms, grid, and the pipeline when a new shape changes its variant. */
+async function rebind(
+  ctx: Rebinding,
+  label: string,
+  spec: PipelineSpec,
+  bindings: (made: Readonly<Record<string, GPUBuffer>>) => (GPUBufferBinding | undefined)[],
+  data: ArrayBuffer,
+  workgroups: readonly [number, number, number],
+): Promise<Dispatch> {
+  const d = ctx[REBIND].shift();
+  if (!d?.uniforms || d.label !== label) throw new Error(`${label}: made again for new params, but the plan's dispatch here is ${d ? d.label : 'none'}`);
+  const u = d.uniforms;
+  const variant = variantOf(spec);
+  if (variant !== u.variant) {
+    let v = u.variants.get(variant);
+    if (!v) {
+      const made = makeDispatch(ctx, label, await ctx.pipelines.get(spec), bindings(u.made), workgroups, []);
+      v = { pipeline: made.pipeline, bindGroup: made.bindGroup };
+      u.variants.set(variant, v);
+    }
+    [d.pipeline, d.bindGroup, u.variant] = [v.pipeline, v.bindGroup, variant];
+  }
+  const bytes = new Uint8Array(data);
+  if (bytes.some((x, i) => x !== u.data[i])) {
+    ctx.device.queue.writeBuffer(u.buffer, 0, data);
+    u.data = bytes;
+  }
+  checkGrid(ctx, label, workgroups);
+  d.workgroups = workgroups;
+  return d;
+}
+
+/** What tells pipelines of one kernel apart. */
+const variantOf = (spec: PipelineSpec) => JSON.stringify([spec.defines, spec.constants]);
 
 /** One dispatch of a described kernel: buffers checked, defines completed, pipeline fetched, uniforms packed. */
 export async function dispatchKernel<B extends string, U extends string, D extends string>(
@@ -174,7 +235,7 @@ export async function dispatchKernel<B extends string, U extends string, D exten
       if (d in setBy && defines[d] !== on) throw new Error(`${label}: buffers ${setBy[d]} and ${k} are given together or not at all`);
       defines[d] = on;
       setBy[d] = k;
-    } else if (desc.bindings[k].access !== 'uniform' && !call.bufs[k]) throw new Error(`${label}: buffer ${k} is missing`);
+    } else if (desc.bindings[k].access !== 'uniform' && !call.bufs[k] && !call.uploads?.[k]) throw new Error(`${label}: buffer ${k} is missing`);
   }
   for (const d of desc.defines) if (!(d in defines)) throw new Error(`${label}: define ${d} is not set`);
   const layout = names.map((name): BindingDecl | undefined => {
@@ -182,10 +243,29 @@ export async function dispatchKernel<B extends string, U extends string, D exten
     if (cond && defines[cond.replace(/^!/, '')] === cond.startsWith('!')) return undefined;
     return { name, kind: access === 'uniform' ? 'uniform' : access === 'read' ? 'read' : 'read_write', type };
   });
-  const pipeline = await ctx.pipelines.get({ kernel: desc.name, source: desc.source, defines, constants: call.constants, params: desc.uniforms, bindings: layout });
+  const spec: PipelineSpec = { kernel: desc.name, source: desc.source, defines, constants: call.constants, params: desc.uniforms, bindings: layout };
   const data = packUniforms(label, desc.uniforms, call.params);
-  const params = ctx.buffers.create(data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${label} params`);
-  ctx.device.queue.writeBuffer(params, 0, data);
-  const bindings = names.map((k) => (desc.bindings[k].access === 'uniform' ? { buffer: params } : call.bufs[k]));
-  return makeDispatch(ctx, label, pipeline, bindings, call.workgroups, [...(call.owned ?? []), params]);
+  // Buffers the dispatch makes (its uniforms, its uploads) are bound by name in place of the caller's.
+  const given = (made: Readonly<Record<string, GPUBuffer>>) => names.map((k) => (made[k] ? { buffer: made[k] } : call.bufs[k]));
+  if (REBIND in ctx) {
+    const re = ctx as Rebinding;
+    return rebind(re, label, spec, (made) => given(made), data, call.workgroups);
+  }
+  const pipeline = await ctx.pipelines.get(spec);
+  const made: Record<string, GPUBuffer> = {};
+  const create = (k: string, bytes: number, usage: number) => (made[k] = ctx.buffers.create(bytes, usage | GPUBufferUsage.COPY_DST, `${label} ${k}`));
+  try {
+    const uniform = names.find((k) => desc.bindings[k].access === 'uniform')!;
+    ctx.device.queue.writeBuffer(create(uniform, data.byteLength, GPUBufferUsage.UNIFORM), 0, data);
+    for (const [k, v] of Object.entries(call.uploads ?? {}) as [B, Uint32Array | Float32Array][]) {
+      ctx.device.queue.writeBuffer(create(k, v.byteLength, GPUBufferUsage.STORAGE), 0, v.buffer, v.byteOffset, v.byteLength);
+    }
+    const d = makeDispatch(ctx, label, pipeline, given(made), call.workgroups, Object.values(made));
+    const variant = variantOf(spec);
+    d.uniforms = { buffer: made[uniform], data: new Uint8Array(data), made, variant, variants: new Map([[variant, { pipeline: d.pipeline, bindGroup: d.bindGroup }]]) };
+    return d;
+  } catch (e) {
+    for (const b of Object.values(made)) ctx.buffers.destroy(b);
+    throw e;
+  }
 }

@@ -3,10 +3,11 @@ import type { HookObserver } from '../hooks/observer.ts';
 import type { HookRecord } from '../hooks/registry.ts';
 import type { SelfCache } from '../nn/attention_core.ts';
 import { Plan } from '../scheduler/compile.ts';
-import type { PlanBuilder } from '../scheduler/plan.ts';
+import type { Dim, Params, PlanBuilder } from '../scheduler/plan.ts';
 import { InputError, type InputTensor } from './inputs.ts';
+import { type Pick, sampler, type SamplingOptions } from './sampling.ts';
 
-export interface GenerateOptions {
+export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate at most (the eos token, when generated, counts and ends that row). */
   maxNewTokens: number;
   /** seq2seq: the first decoder token; default the model's bos_id. */
@@ -29,15 +30,19 @@ export interface GenerationHost {
   builder(): { b: PlanBuilder; observer?: HookObserver };
 }
 
-function argmax(logits: Float32Array, offset: number, V: number): number {
-  let best = 0;
-  for (let v = 1; v < V; v++) if (logits[offset + v] > logits[offset + best]) best = v;
-  return best;
+type Data = Uint32Array | Float32Array;
+
+/** A plan of one generate call and the observer that reads its captures. */
+export interface DecodePlan {
+  plan: Plan;
+  observer?: HookObserver;
+  label: string;
 }
 
 /**
- * One generate call: the GPU buffers it owns (KV caches, memory), the plans it runs, each row's tokens so far and
- * each step's hook records. A kind's `generate` drives it; `dispose` frees everything at the end.
+ * One generate call: the GPU buffers it owns (KV caches, memory), its plans (a prefill or an encode, then one decode
+ * step plan run for every token), each row's tokens so far and each step's hook records. A kind's `generate` drives
+ * it; `dispose` frees everything at the end.
  */
 export class Decoding {
   readonly tokens: number[][];
@@ -51,6 +56,7 @@ export class Decoding {
     /** Batch rows. */
     readonly B: number,
     readonly maxNewTokens: number,
+    private readonly choose: Pick,
   ) {
     this.tokens = Array.from({ length: B }, () => []);
     this.done = new Array<boolean>(B).fill(false);
@@ -64,25 +70,54 @@ export class Decoding {
   }
 
   /** Self-attention caches of packed q|k|v rows [B, maxT, 3E], one per layer, the new rows at `pos`. */
-  selfCaches(b: PlanBuilder, bufs: readonly GPUBuffer[], maxT: number, pos: number, E: number): SelfCache[] {
+  selfCaches(b: PlanBuilder, bufs: readonly GPUBuffer[], maxT: number, pos: Dim, E: number): SelfCache[] {
     return bufs.map((buf, i) => ({ kind: 'self', kv: b.external(buf, [this.B * maxT * 3 * E], `kv cache ${i}`), maxT, pos }));
   }
 
-  /** Compiles and runs a step's plan; its hook records become step `step`'s. Returns the plan's outputs. */
-  async run(b: PlanBuilder, observer: HookObserver | undefined, data: (Uint32Array | Float32Array)[], step: number, label: string): Promise<Float32Array[]> {
+  /** Compiles what `b` recorded into a plan of this call. */
+  async compile(b: PlanBuilder, observer: HookObserver | undefined, label: string): Promise<DecodePlan> {
     const plan = await Plan.compile(this.host.ctx, b, label);
     this.plans.push(plan);
-    const { outputs, captures } = await plan.run(data, label);
-    const recs = observer ? await observer.records(captures) : new Map<string, HookRecord>();
+    return { plan, observer, label };
+  }
+
+  /** Runs a plan of this call; its hook records become step `step`'s. Returns the plan's outputs. */
+  async run(p: DecodePlan, data: Data[], step: number, params: Params = {}): Promise<Float32Array[]> {
+    const { outputs, captures } = await p.plan.run(data, `${p.label} ${step}`, false, 'forward', params);
+    const recs = p.observer ? await p.observer.records(captures, 'forward', params) : new Map<string, HookRecord>();
     this.steps[step] = { ...this.steps[step], ...Object.fromEntries([...recs].map(([k, r]) => [k, { ...r, step }])) };
     return outputs;
   }
 
-  /** Appends each unfinished row's greedy pick; returns the next input ids, or undefined when every row is done. */
+  /**
+   * Generates tokens `from`.. with ONE plan, recorded once by `record` for one new token per row at position `pos`
+   * (a run-time param: the KV-cache append offset, the keys attended to, the positional encoding) and run for every
+   * token: token t at pos = t + shift, fed `feed(next, pos)`. Stops when every row is done or at maxNewTokens.
+   */
+  async decode(
+    next: Uint32Array | undefined,
+    from: number,
+    shift: number,
+    record: (b: PlanBuilder, pos: Dim) => Promise<void>,
+    feed: (next: Uint32Array, pos: number) => Data[],
+    V: number,
+    eos: number | undefined,
+  ): Promise<void> {
+    if (!next || from >= this.maxNewTokens) return;
+    const { b, observer } = this.host.builder();
+    await record(b, b.param('pos', this.maxNewTokens - 1 + shift));
+    const plan = await this.compile(b, observer, 'decode step');
+    for (let t = from; t < this.maxNewTokens && next; t++) {
+      const [logits] = await this.run(plan, feed(next, t + shift), t, { pos: t + shift });
+      next = this.pick(logits, (bt) => bt, V, eos);
+    }
+  }
+
+  /** Appends each unfinished row's pick (greedy or sampled); returns the next input ids, or undefined when every row is done. */
   pick(logits: Float32Array, rowOf: (bt: number) => number, V: number, eos: number | undefined): Uint32Array | undefined {
     const next = new Uint32Array(this.B);
     for (let bt = 0; bt < this.B; bt++) {
-      next[bt] = argmax(logits, rowOf(bt) * V, V);
+      next[bt] = this.choose(logits, rowOf(bt) * V, V);
       if (!this.done[bt]) {
         this.tokens[bt].push(next[bt]);
         if (next[bt] === eos) this.done[bt] = true;
@@ -98,8 +133,8 @@ export class Decoding {
 }
 
 /**
- * Greedy decoding of `src` token ids ([B, L] batch first, else [L, B]) by a kind's decoder loop (`run`), which
- * drives a Decoding; every GPU buffer and plan of the call is freed at its end.
+ * Decoding of `src` token ids ([B, L] batch first, else [L, B]) by a kind's decoder loop (`run`), which drives a
+ * Decoding, greedy or sampled as `o` asks; every GPU buffer and plan of the call is freed at its end.
  */
 export async function generate(
   host: GenerationHost,
@@ -110,7 +145,7 @@ export async function generate(
 ): Promise<GenerateResult> {
   if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new InputError(`generate: maxNewTokens ${o.maxNewTokens} must be a positive integer`);
   if (src.shape.length !== 2) throw new InputError(`generate: src must be token ids ${batchFirst ? '[B, L]' : '[L, B]'}, got [${src.shape.join(', ')}]`);
-  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens);
+  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens, sampler(o));
   try {
     await run(d, src, o);
     return { tokens: d.tokens, steps: d.steps };

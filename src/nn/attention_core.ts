@@ -15,15 +15,15 @@ import {
 } from '../kernels/attention_backward.ts';
 import { SCALE_HEADS, scaleHeads } from '../kernels/scale_heads.ts';
 import { SOFTMAX_BACKWARD, softmaxBackward } from '../kernels/softmax_backward.ts';
-import type { Act, GradContext, PlanBuilder } from '../scheduler/plan.ts';
+import { type Act, affine, type Dim, dimAt, type GradContext, type Params, type PlanBuilder } from '../scheduler/plan.ts';
 
 /** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
 export interface SelfCache {
   kind: 'self';
   kv: Act;
   maxT: number;
-  /** Position of the first new row. */
-  pos: number;
+  /** Position of the first new row: fixed (a prefill) or a run-time param (one decode plan for every token). */
+  pos: Dim;
 }
 
 /** A cross-attention cache: the memory's packed k|v rows [.., 2E] (in the model's layout), S of them per batch. */
@@ -57,13 +57,13 @@ export interface Src {
   lay: RowLayout;
 }
 
-/** Where q, k and v are read from, the activations they live in, and the key length. */
+/** Where q, k and v are read from, the activations they live in, and the key length (the keys so far, with a cache). */
 export interface Sources {
   acts: Act[];
   q: Src;
   k: Src;
   v: Src;
-  S: number;
+  S: Dim;
 }
 
 /** The heads of one attention module: names its steps and sizes its kernels. */
@@ -90,10 +90,10 @@ export function packedSources(b: PlanBuilder, qkv: Act, E: number, a: AttentionA
   const rows = (bt: number, l: number) => (bf ? bt * L + l : l * B + bt);
   const contiguous = bf || B === 1;
   for (let bt = 0; bt < B; bt++) {
-    for (let l = 0; l < (contiguous ? 1 : L); l++) b.copy('kv cache append', qkv, rows(bt, l) * 3 * E, kv, (bt * maxT + pos + l) * 3 * E, (contiguous ? L : 1) * 3 * E);
+    for (let l = 0; l < (contiguous ? 1 : L); l++) b.copy('kv cache append', qkv, rows(bt, l) * 3 * E, kv, affine(pos, 3 * E, (bt * maxT + l) * 3 * E), (contiguous ? L : 1) * 3 * E);
   }
   const cached = (off: number): Src => ({ act: kv, lay: { off, strideB: maxT * 3 * E, strideL: 3 * E } });
-  return { acts: [qkv, kv], q: src(a, qkv, 3 * E, 0, L), k: cached(E), v: cached(2 * E), S: pos + L };
+  return { acts: [qkv, kv], q: src(a, qkv, 3 * E, 0, L), k: cached(E), v: cached(2 * E), S: affine(pos, 1, L) };
 }
 
 /**
@@ -134,19 +134,22 @@ export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, c
   const steps = b.ctx.kernels.attention === 'steps';
   const probs = listened || steps ? b.act([B, h.numHeads, L, s.S], `${h.path} weights`) : undefined;
   const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
-  const shape: AttentionShape = { B, H: h.numHeads, L, S: s.S, D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst) };
+  // The key length may follow the plan's params (a decode step attends to the keys so far): the kernel gets it per run.
+  const shape = (p: Params): AttentionShape => ({
+    B, H: h.numHeads, L, S: dimAt(s.S, p), D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst),
+  });
   b.step(
     steps ? 'attention (steps)' : probs ? 'attention (weights)' : 'attention',
     ATTENTION,
     { q: s.q.act, k: s.k.act, v: s.v.act, o, mask: a.mask, keyPaddingMask: a.keyPaddingMask, probs },
-    (bufs) => {
+    (bufs, p, ctx) => {
       const label = `${h.path} attention`;
-      return steps ? attentionSteps(b.ctx, bufs, shape, label) : attention(b.ctx, bufs, shape, label, { writeProbs: !!probs });
+      return steps ? attentionSteps(ctx, bufs, shape(p), label) : attention(ctx, bufs, shape(p), label, { writeProbs: !!probs });
     },
     (g) => {
       if (cache) throw new Error(`${h.path}: no backward through a KV cache (incremental decoding)`);
       if (!probs) throw new Error(`${h.path}: the attention probabilities were not kept for the backward`);
-      attentionGrad(g, h, s, o, probs, shape);
+      attentionGrad(g, h, s, o, probs, shape({}));
     },
   );
   const scales = b.observer?.headScales(h.path);

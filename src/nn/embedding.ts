@@ -1,7 +1,7 @@
 import { POSENC, sinusoidalTable, posEnc } from '../kernels/posenc.ts';
 import { EMBEDDING, embedding } from '../kernels/embedding.ts';
 import { EMBEDDING_BACKWARD, embeddingBackward } from '../kernels/embedding_backward.ts';
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import { type Act, type Dim, dimAt, dimMax, type PlanBuilder } from '../scheduler/plan.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, type WeightSource } from './module.ts';
 
@@ -62,20 +62,23 @@ export class TokenInput {
     if (positional === 'sinusoidal') this.table = w.constant('sinusoidal positions', [maxLen, dim], () => sinusoidalTable(maxLen, dim));
   }
 
-  /** ids [B, L] (batch first) or [L, B] -> [B, L, E] or [L, B, E], at positions posOffset.. (incremental decoding). */
-  async forward(b: PlanBuilder, table: Embedding, ids: Act, B: number, L: number, batchFirst: boolean, posOffset = 0): Promise<Act> {
-    if (posOffset + L > this.maxLen) throw new Error(`sequence length ${posOffset + L} exceeds the model's max_len ${this.maxLen}`);
+  /**
+   * ids [B, L] (batch first) or [L, B] -> [B, L, E] or [L, B, E], at positions posOffset.. (incremental decoding:
+   * a decode step's plan takes the offset as a run-time param, written into the kernel's uniforms per token).
+   */
+  async forward(b: PlanBuilder, table: Embedding, ids: Act, B: number, L: number, batchFirst: boolean, posOffset: Dim = 0): Promise<Act> {
+    if (dimMax(posOffset) + L > this.maxLen) throw new Error(`sequence length ${dimMax(posOffset) + L} exceeds the model's max_len ${this.maxLen}`);
     const x = await table.forward(b, ids);
     const pe = this.positional === 'learned' ? this.posEmbed!.weight : this.table;
     const { scale } = this;
     if (!pe && scale === 1) return x;
     const out = b.act(x.shape, `${table.path} ${pe ? '+ positions' : 'scaled'}`);
-    const shape = { B, L, C: this.dim, batchFirst, posOffset, scale };
+    const shape = { B, L, C: this.dim, batchFirst, posOffset: 0, scale };
     b.step(
       pe ? 'positions' : 'scale',
       POSENC,
       { x, out },
-      (r) => posEnc(b.ctx, { ...r, pe: pe && { buffer: pe.buffer } }, shape, this.maxLen, `${table.path} ${pe ? 'positions' : 'scale'}`),
+      (r, p, ctx) => posEnc(ctx, { ...r, pe: pe && { buffer: pe.buffer } }, { ...shape, posOffset: dimAt(posOffset, p) }, this.maxLen, `${table.path} ${pe ? 'positions' : 'scale'}`),
       (g) => {
         const dOut = g.grad(out)!;
         if (scale === 1) g.give(x, dOut);
@@ -87,6 +90,7 @@ export class TokenInput {
         }
         const name = this.posEmbed && `${this.posEmbed.path}.weight`;
         if (!name || !g.wantsParam(name)) return;
+        if (typeof posOffset !== 'number') throw new Error(`${name}: no gradient through a decode step's positions`);
         // Learned positions are an embedding looked up by position: row r of x is position l + posOffset.
         const pos = Uint32Array.from({ length: B * L }, (_, r) => (batchFirst ? r % L : Math.floor(r / B)) + posOffset);
         const ids = g.b.constant(pos, [B * L], `${name} positions`);

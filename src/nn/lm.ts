@@ -1,4 +1,4 @@
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import type { Act, Dim, PlanBuilder } from '../scheduler/plan.ts';
 import { Embedding, TokenInput } from './embedding.ts';
 import { TransformerEncoder } from './encoder.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
@@ -43,7 +43,7 @@ export class EncoderLM extends Module {
    * ids [L, B] ([B, L] batch first) -> logits [L, B, V] ([B, L, V]). A causal LM adds the causal mask itself.
    * With caches (incremental decoding) the ids sit at positions [pos, pos + L) and earlier keys come from the caches.
    */
-  forward(b: PlanBuilder, ids: Act, args: SelfAttentionArgs, pos = 0, caches?: readonly SelfCache[]): Promise<Act> {
+  forward(b: PlanBuilder, ids: Act, args: SelfAttentionArgs, pos: Dim = 0, caches?: readonly SelfCache[]): Promise<Act> {
     return b.module(this.path, [ids], async ([ids]) => {
       const x = await this.tokens.forward(b, this.embed, ids, args.B, args.L, args.batchFirst, pos);
       const h = await this.encoder.forward(b, x, { ...args, causal: args.causal || this.causal }, caches);

@@ -1,4 +1,4 @@
-import type { Act, PlanBuilder } from '../scheduler/plan.ts';
+import type { Act, Dim, PlanBuilder } from '../scheduler/plan.ts';
 import type { DecoderCache, MemoryArgs } from './decoder_layer.ts';
 import { Embedding, TokenInput } from './embedding.ts';
 import type { LayerOptions, SelfAttentionArgs } from './encoder_layer.ts';
@@ -47,7 +47,7 @@ export class Seq2SeqTransformer extends Module {
   }
 
   /** Incremental decoding, part 2: the new target ids at positions [pos, pos + L) -> their logits, through the caches. */
-  async decodeStep(b: PlanBuilder, tgt: Act, tgtArgs: SelfAttentionArgs, pos: number, memory: Act, mem: MemoryArgs, caches: readonly DecoderCache[]): Promise<Act> {
+  async decodeStep(b: PlanBuilder, tgt: Act, tgtArgs: SelfAttentionArgs, pos: Dim, memory: Act, mem: MemoryArgs, caches: readonly DecoderCache[]): Promise<Act> {
     const y = await this.tokens.forward(b, this.tgtEmbed, tgt, tgtArgs.B, tgtArgs.L, tgtArgs.batchFirst, pos);
     const h = await this.transformer.decoder.forward(b, y, memory, tgtArgs, mem, caches);
     return this.generator.forward(b, h);

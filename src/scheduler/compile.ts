@@ -1,8 +1,9 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { type Dispatch, encodeOne, release } from '../kernels/dispatch.ts';
+import { rebinding } from '../kernels/kernel.ts';
 import { describeSteps } from './describe.ts';
 import { assignSlots } from './lifetimes.ts';
-import type { Act, HostStep, ModuleCall, PlanBuilder, Step } from './plan.ts';
+import { type Act, type Dim, dimAt, type HostStep, type KernelStep, type ModuleCall, type Params, type PlanBuilder, type Resolve, shapeAt, sizeAt, type Step } from './plan.ts';
 
 export interface PlanStats {
   dispatches: number;
@@ -23,11 +24,22 @@ export interface PlanStats {
   backward?: { dispatches: number; submits: number; captures: number; readbackBytes: number };
 }
 
-/** One encoded operation of a compiled plan. */
+/** One encoded operation of a compiled plan; a copy's offsets and size in bytes (Dims: they may follow the params). */
 type Item =
   | { kind: 'dispatch'; d: Dispatch; module: string }
-  | { kind: 'copy'; from: GPUBuffer; fromOffset: number; to: 'staging' | GPUBuffer; offset: number; bytes: number }
+  | { kind: 'copy'; from: GPUBuffer; fromOffset: Dim; to: 'staging' | GPUBuffer; offset: Dim; bytes: Dim }
   | { kind: 'host'; step: HostStep };
+
+/** A kernel step whose make reads the params, and its dispatches (items [from, to)): made again when they change. */
+interface ParamStep {
+  step: KernelStep;
+  from: number;
+  to: number;
+}
+
+/** Bytes of `a` at run time. */
+const bytesOf = (a: Act): Dim => (a.dims ? { max: a.size * 4, at: (p) => sizeAt(a, p) * 4 } : a.size * 4);
+const times4 = (d: Dim): Dim => (typeof d === 'number' ? 4 * d : { max: 4 * d.max, at: (p) => 4 * d.at(p) });
 
 /** GPU time of one dispatch (timestamp queries around its own compute pass). */
 export interface DispatchTiming {
@@ -100,8 +112,8 @@ interface Phase {
   to: number;
   inputs: readonly Act[];
   outputs: readonly Act[];
-  /** Staging layout: capture keys then outputs, each at a byte offset. */
-  layout: { key: string; offset: number; bytes: number }[];
+  /** Staging layout: capture keys then outputs, each at a byte offset (room for the most bytes it may take). */
+  layout: { key: string; offset: number; bytes: Dim }[];
   stagingBytes: number;
   captures: number;
 }
@@ -117,6 +129,8 @@ export type PhaseName = 'forward' | 'backward';
  */
 export class Plan {
   private disposed = false;
+  /** The params the dispatches were last made for (JSON), or undefined while they need making. */
+  private applied?: string;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -127,6 +141,10 @@ export class Plan {
     private readonly items: readonly Item[],
     private readonly phases: { forward: Phase; backward?: Phase },
     readonly stats: PlanStats,
+    /** Run-time params with their largest values, the steps that follow them, and how their buffers resolve. */
+    private readonly params: ReadonlyMap<string, number>,
+    private readonly paramSteps: readonly ParamStep[],
+    private readonly resolve: Resolve,
   ) {}
 
   /** Step labels in order ("encoder.layers.0.self_attn: attention (weights)", "capture …"). */
@@ -186,30 +204,43 @@ export class Plan {
       ctx.device.queue.writeBuffer(slot(a), 0, d.buffer, d.byteOffset, d.byteLength);
     }
     const items: Item[] = [];
+    const paramSteps: ParamStep[] = [];
+    // Dispatches are first made for the largest params; a make that reads them is remembered to be made again.
+    const reads = { params: false };
+    const largest = new Proxy(Object.fromEntries(b.params), {
+      get: (t, k) => {
+        reads.params = true;
+        return Reflect.get(t, k) as unknown;
+      },
+    });
     const split = bw?.start ?? b.steps.length;
     // Phases span items, which a step may make several of: their ends are set once the items are made.
     const phase = (inputs: readonly Act[], outputs: readonly Act[]): Phase => ({ from: 0, to: 0, inputs: [...inputs], outputs: [...outputs], layout: [], stagingBytes: 0, captures: 0 });
     const forward = phase(b.inputs, b.outputs);
     const backward = bw && phase(bw.inputs, bw.outputs);
     let splitItem = -1;
-    const place = (p: Phase, key: string, bytes: number) => {
+    const place = (p: Phase, key: string, bytes: Dim) => {
       p.layout.push({ key, offset: p.stagingBytes, bytes });
-      p.stagingBytes += bytes;
+      p.stagingBytes += typeof bytes === 'number' ? bytes : bytes.max;
       return p.layout[p.layout.length - 1].offset;
     };
     try {
       for (const [i, step] of b.steps.entries()) {
         if (i === split) splitItem = items.length;
         const p = i < split ? forward : backward!;
-        if (step.kind === 'kernel') for (const d of [await step.make(resolve)].flat()) items.push({ kind: 'dispatch', d, module: step.module });
-        else if (step.kind === 'capture') {
+        if (step.kind === 'kernel') {
+          reads.params = false;
+          const from = items.length;
+          for (const d of [await step.make(resolve, largest, ctx)].flat()) items.push({ kind: 'dispatch', d, module: step.module });
+          if (reads.params) paramSteps.push({ step, from, to: items.length });
+        } else if (step.kind === 'capture') {
           const a = step.reads[0];
-          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(p, step.key, a.size * 4), bytes: a.size * 4 });
+          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(p, step.key, bytesOf(a)), bytes: bytesOf(a) });
         } else if (step.kind === 'fill') {
           const a = step.writes[0];
           items.push({ kind: 'copy', from: step.source, fromOffset: 0, to: slot(a), offset: 0, bytes: a.size * 4 });
         } else if (step.kind === 'copy') {
-          items.push({ kind: 'copy', from: slot(step.from), fromOffset: step.fromOffset * 4, to: slot(step.to), offset: step.toOffset * 4, bytes: step.count * 4 });
+          items.push({ kind: 'copy', from: slot(step.from), fromOffset: times4(step.fromOffset), to: slot(step.to), offset: times4(step.toOffset), bytes: step.count * 4 });
         } else items.push({ kind: 'host', step });
       }
     } catch (e) {
@@ -221,7 +252,7 @@ export class Plan {
     if (backward) [backward.from, backward.to] = [forward.to, items.length];
     for (const p of [forward, ...(backward ? [backward] : [])]) {
       p.captures = p.layout.length;
-      for (const [i, a] of p.outputs.entries()) place(p, `output ${i}`, a.size * 4);
+      for (const [i, a] of p.outputs.entries()) place(p, `output ${i}`, bytesOf(a));
     }
     const count = (p: Phase, kind: Item['kind']) => items.slice(p.from, p.to).filter((i) => i.kind === kind).length;
     const stats: PlanStats = {
@@ -235,7 +266,7 @@ export class Plan {
       unsharedBytes: b.acts.reduce((x, a) => x + a.size, 0) * 4,
       ...(backward ? { backward: { dispatches: count(backward, 'dispatch'), submits: 1 + count(backward, 'host'), captures: backward.captures, readbackBytes: backward.stagingBytes } } : {}),
     };
-    return new Plan(ctx, [...b.calls], [...b.steps], slots, slotOf, items, { forward, backward }, stats);
+    return new Plan(ctx, [...b.calls], [...b.steps], slots, slotOf, items, { forward, backward }, stats, new Map(b.params), paramSteps, resolve);
   }
 
   /** The slot of a phase input or output (those are never external). */
@@ -244,15 +275,39 @@ export class Plan {
   }
 
   /**
+   * The dispatches of the steps that follow the params, made again for `p` where it differs from the last run's:
+   * the same dispatches, new uniforms and grids (kernel.ts rebinding).
+   */
+  private async apply(p: Params, label: string): Promise<void> {
+    const given = Object.keys(p);
+    const missing = [...this.params.keys()].filter((k) => !(k in p));
+    const extra = given.filter((k) => !this.params.has(k));
+    if (missing.length || extra.length) throw new Error(`${label}: the plan takes params {${[...this.params.keys()].join(', ')}}, given {${given.join(', ')}}`);
+    for (const [k, max] of this.params) {
+      if (!Number.isInteger(p[k]) || p[k] < 0 || p[k] > max) throw new Error(`${label}: param ${k} = ${p[k]} is not an integer in [0, ${max}]`);
+    }
+    const key = JSON.stringify(given.sort().map((k) => p[k]));
+    if (key === this.applied) return;
+    this.applied = undefined;
+    for (const { step, from, to } of this.paramSteps) {
+      const r = rebinding(this.ctx, this.items.slice(from, to).map((i) => (i as Extract<Item, { kind: 'dispatch' }>).d), step.label);
+      await step.make(this.resolve, p, r.ctx);
+      r.finish();
+    }
+    this.applied = key;
+  }
+
+  /**
    * Runs one phase (the forward by default): `data[i]` fills its `inputs[i]`; returns its outputs and captures.
    * With `profile` (needs the timestamp-query feature) every dispatch gets its own compute pass with timestamps,
-   * and `timings` comes back.
+   * and `timings` comes back. `params` gives the plan's run-time params (b.param), if it has any.
    */
-  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward', profile = false, phaseName: PhaseName = 'forward'): Promise<RunResult> {
+  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward', profile = false, phaseName: PhaseName = 'forward', params: Params = {}): Promise<RunResult> {
     if (this.disposed) throw new Error(`${label}: the plan was disposed`);
     const phase = this.phases[phaseName];
     if (!phase) throw new Error(`${label}: the plan has no ${phaseName} phase`);
     if (data.length !== phase.inputs.length) throw new Error(`${label}: ${data.length} inputs given, the plan takes ${phase.inputs.length}`);
+    await this.apply(params, label);
     const { ctx } = this;
     const q = ctx.device.queue;
     const items = this.items.slice(phase.from, phase.to);
@@ -283,17 +338,18 @@ export class Plan {
             encodeOne(pass, item.d);
           } else if (item.kind === 'copy') {
             endPass();
-            enc.copyBufferToBuffer(item.from, item.fromOffset, item.to === 'staging' ? staging : item.to, item.offset, item.bytes);
+            const at = (d: Dim) => dimAt(d, params);
+            enc.copyBufferToBuffer(item.from, at(item.fromOffset), item.to === 'staging' ? staging : item.to, at(item.offset), at(item.bytes));
           } else {
             endPass();
             q.submit([enc.finish()]);
-            await this.host(item.step, label);
+            await this.host(item.step, label, params);
             enc = ctx.device.createCommandEncoder({ label });
           }
         }
         endPass();
         stamps?.resolve(enc);
-        phase.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, layout[nCaptures + i].offset, a.size * 4));
+        phase.outputs.forEach((a, i) => enc.copyBufferToBuffer(this.slot(a), 0, staging, layout[nCaptures + i].offset, sizeAt(a, params) * 4));
         q.submit([enc.finish()]);
         const t1 = performance.now();
         const timings = stamps && (await stamps.ms()).map((ms, i) => {
@@ -307,7 +363,7 @@ export class Plan {
         await staging.mapAsync(GPUMapMode.READ, 0, stagingBytes);
         const t2 = performance.now();
         const mapped = staging.getMappedRange(0, stagingBytes);
-        const slice = (l: { offset: number; bytes: number }) => new Float32Array(mapped.slice(l.offset, l.offset + l.bytes));
+        const slice = (l: { offset: number; bytes: Dim }) => new Float32Array(mapped.slice(l.offset, l.offset + dimAt(l.bytes, params)));
         const captures = new Map(layout.slice(0, nCaptures).map((l) => [l.key, slice(l)]));
         const outputs = layout.slice(nCaptures).map(slice);
         return { outputs, captures, timings, cpu: { encodeSubmitMs: t1 - t0, waitMs: t2 - t1, readbackMs: performance.now() - t2 } };
@@ -319,31 +375,29 @@ export class Plan {
   }
 
   /** A host round trip: read the step's inputs back, run it, write its outputs. */
-  private async host(step: HostStep, label: string): Promise<void> {
+  private async host(step: HostStep, label: string, p: Params): Promise<void> {
     const { ctx } = this;
-    const bytes = step.reads.reduce((n, a) => n + a.size * 4, 0);
+    const sizes = step.reads.map((a) => sizeAt(a, p) * 4);
+    const bytes = sizes.reduce((n, x) => n + x, 0);
     const buf = ctx.buffers.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} host read`);
     try {
       const enc = ctx.device.createCommandEncoder({ label: step.label });
       let off = 0;
-      for (const a of step.reads) {
-        enc.copyBufferToBuffer(this.slot(a), 0, buf, off, a.size * 4);
-        off += a.size * 4;
-      }
+      step.reads.forEach((a, i) => {
+        enc.copyBufferToBuffer(this.slot(a), 0, buf, off, sizes[i]);
+        off += sizes[i];
+      });
       ctx.device.queue.submit([enc.finish()]);
       await buf.mapAsync(GPUMapMode.READ, 0, bytes);
       const mapped = buf.getMappedRange(0, bytes);
       off = 0;
-      const data = step.reads.map((a) => {
-        const d = new Float32Array(mapped.slice(off, off + a.size * 4));
-        off += a.size * 4;
-        return d;
-      });
+      const data = sizes.map((n) => new Float32Array(mapped.slice(off, (off += n))));
       buf.unmap();
-      const out = await step.run(data);
+      const out = await step.run(data, p);
       if (out.length !== step.writes.length) throw new Error(`${step.label}: returned ${out.length} tensors, expected ${step.writes.length}`);
       step.writes.forEach((a, i) => {
-        if (out[i].length !== a.size) throw new Error(`${step.label}: returned ${out[i].length} values for ${a.label}, expected ${a.size} [${a.shape.join(', ')}]`);
+        const n = sizeAt(a, p);
+        if (out[i].length !== n) throw new Error(`${step.label}: returned ${out[i].length} values for ${a.label}, expected ${n} [${shapeAt(a, p).join(', ')}]`);
         ctx.device.queue.writeBuffer(this.slot(a), 0, out[i].buffer, out[i].byteOffset, out[i].byteLength);
       });
     } finally {

@@ -2,6 +2,24 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../kernels/dispatch.ts';
 import { accessOf, type KernelIO } from '../kernels/kernel.ts';
 
+/** A plan's run-time parameters (a decode step's position): integers given to each run, declared by `b.param`. */
+export type Params = Readonly<Record<string, number>>;
+
+/**
+ * A size or offset: fixed when the plan is recorded, or following its run-time params (never past `max`). A decode
+ * step's plan is recorded once and run for every token, so where a new token's rows go and how many keys it
+ * attends to are Dims.
+ */
+export type Dim = number | { readonly max: number; at(p: Params): number };
+
+export const dimMax = (d: Dim): number => (typeof d === 'number' ? d : d.max);
+export const dimAt = (d: Dim, p: Params): number => (typeof d === 'number' ? d : d.at(p));
+
+/** scale · d + add. */
+export function affine(d: Dim, scale: number, add: number): Dim {
+  return typeof d === 'number' ? scale * d + add : { max: scale * d.max + add, at: (p) => scale * d.at(p) + add };
+}
+
 /**
  * An activation: a value a plan produces or consumes, not yet tied to a buffer. The scheduler gives it a
  * slot (a pooled GPU buffer) for its lifetime only, so activations that never live at the same time share.
@@ -15,7 +33,25 @@ export interface Act {
   readonly label: string;
   /** u32 token ids: no gradient flows to them. */
   readonly ids?: boolean;
+  /**
+   * The shape as Dims when some follow the plan's params: at run time the activation is the contiguous prefix of
+   * its slot that `shapeAt` gives (`shape` and `size` are the largest, what the slot holds).
+   */
+  readonly dims?: readonly Dim[];
 }
+
+/** The shape of `a` in a run with params `p`. */
+export function shapeAt(a: Act, p: Params): number[] {
+  return a.dims ? a.dims.map((d) => dimAt(d, p)) : [...a.shape];
+}
+
+/** Elements of `a` in a run with params `p`. */
+export function sizeAt(a: Act, p: Params): number {
+  return a.dims ? shapeAt(a, p).reduce((x, y) => x * y, 1) : a.size;
+}
+
+/** `a`'s shape as Dims (for an activation of the same run-time shape). */
+export const dimsOf = (a: Act): readonly Dim[] => a.dims ?? a.shape;
 
 /** Resolves an activation to what a kernel binds. */
 export type Resolve = (a: Act) => GPUBufferBinding;
@@ -55,8 +91,12 @@ export interface KernelStep extends StepBase {
   /** The kernel, and the activation bound to each of its buffers (reads and writes follow from its bindings). */
   kernel: string;
   args: Readonly<Record<string, Act>>;
-  /** One dispatch, or several that run in order (a kernel recorded as steps of its own). */
-  make: (resolve: Resolve) => Promise<Dispatch | Dispatch[]>;
+  /**
+   * One dispatch, or several that run in order (a kernel recorded as steps of its own). A make that reads `p` is
+   * run again whenever the params change, with `ctx` set to update its dispatches' uniforms and grids in place
+   * (kernel.ts `rebinding`): such a make must call its kernels with the `ctx` it is given.
+   */
+  make: (resolve: Resolve, p: Params, ctx: GpuContext) => Promise<Dispatch | Dispatch[]>;
   grad?: GradRule;
 }
 
@@ -72,7 +112,8 @@ export interface CaptureStep extends StepBase {
  */
 export interface HostStep extends StepBase {
   kind: 'host';
-  run: (data: Float32Array[]) => Promise<Float32Array[]>;
+  /** `data` and the result are the activations at their run-time shapes (shapeAt with `p`). */
+  run: (data: Float32Array[], p: Params) => Promise<Float32Array[]>;
 }
 
 /** Data written into an activation from a buffer that outlives the plan (activation patching). */
@@ -86,8 +127,8 @@ export interface CopyStep extends StepBase {
   kind: 'copy';
   from: Act;
   to: Act;
-  fromOffset: number;
-  toOffset: number;
+  fromOffset: Dim;
+  toOffset: Dim;
   count: number;
 }
 
@@ -145,6 +186,8 @@ export class PlanBuilder {
   readonly constants = new Map<number, Float32Array | Uint32Array>();
   /** The backward phase, once `beginBackward` was called: its first step and its own inputs and outputs. */
   backward?: { start: number; inputs: Act[]; outputs: Act[] };
+  /** Run-time params by name, with the largest value each may take. */
+  readonly params = new Map<string, number>();
   private readonly stack: string[] = [];
   /** Capture key of each activation copied to staging, per phase: one copy however many readers. */
   private readonly captured = new Map<string, string>();
@@ -159,13 +202,23 @@ export class PlanBuilder {
     readonly captureBudget = Infinity,
   ) {}
 
-  /** A new activation of the given shape (`ids`: it holds token ids). */
-  act(shape: readonly number[], label: string, ids = false): Act {
+  /** A new activation of the given shape (`ids`: it holds token ids); a shape with run-time Dims is sized for their max. */
+  act(dims: readonly Dim[], label: string, ids = false): Act {
+    const shape = dims.map(dimMax);
     const size = shape.reduce((a, b) => a * b, 1);
     if (!Number.isInteger(size) || size < 1) throw new Error(`activation ${label}: bad shape [${shape.join(', ')}]`);
-    const a: Act = { id: this.acts.length, size, shape: [...shape], label, ...(ids ? { ids } : {}) };
+    const dynamic = dims.some((d) => typeof d !== 'number');
+    const a: Act = { id: this.acts.length, size, shape, label, ...(ids ? { ids } : {}), ...(dynamic ? { dims: [...dims] } : {}) };
     this.acts.push(a);
     return a;
+  }
+
+  /** Declares a run-time param (every run gives it, an integer in [0, max]) and returns it as a Dim. */
+  param(name: string, max: number): Dim {
+    if (this.params.has(name)) throw new Error(`plan: param ${name} is declared twice`);
+    if (!Number.isInteger(max) || max < 0) throw new Error(`plan: param ${name} max ${max} is not a non-negative integer`);
+    this.params.set(name, max);
+    return { max, at: (p) => p[name] };
   }
 
   /** An activation filled from the CPU before its phase runs (model inputs, masks; a backward's seed). */
@@ -223,13 +276,14 @@ export class PlanBuilder {
   /**
    * Records a call of `kernel` with activations bound to its buffers by name (`args`; undefined: not given). Its reads
    * and writes follow from the kernel's bindings (a buffer it updates in place is both). `make` gets the same names
-   * resolved to bindings and binds what lives outside the plan (weights) itself.
+   * resolved to bindings and binds what lives outside the plan (weights) itself; it also gets the run's params and the
+   * context to call its kernels on (see KernelStep.make).
    */
   step<B extends string, A extends { readonly [K in B]?: Act }>(
     label: string,
     kernel: KernelIO<B>,
     args: A,
-    make: (bufs: { [K in keyof A]: A[K] extends Act ? GPUBufferBinding : GPUBufferBinding | undefined }) => Promise<Dispatch | Dispatch[]>,
+    make: (bufs: { [K in keyof A]: A[K] extends Act ? GPUBufferBinding : GPUBufferBinding | undefined }, p: Params, ctx: GpuContext) => Promise<Dispatch | Dispatch[]>,
     grad?: GradRule,
   ): void {
     const given = (Object.keys(args) as B[]).filter((k) => args[k]).map((k) => [k, args[k]!] as const);
@@ -242,7 +296,7 @@ export class PlanBuilder {
       ...this.base(label, acts((a) => a !== 'write'), acts((a) => a !== 'read')),
       kernel: kernel.name,
       args: Object.fromEntries(given),
-      make: (resolve) => make(bound(resolve) as Parameters<typeof make>[0]),
+      make: (resolve, p, ctx) => make(bound(resolve) as Parameters<typeof make>[0], p, ctx),
       ...(grad ? { grad } : {}),
     });
   }
@@ -274,8 +328,8 @@ export class PlanBuilder {
     this.steps.push({ kind: 'host', ...this.base(label, reads, writes), run });
   }
 
-  copy(label: string, from: Act, fromOffset: number, to: Act, toOffset: number, count: number): void {
-    if (fromOffset + count > from.size || toOffset + count > to.size) throw new Error(`${label}: copy of ${count} elements out of bounds`);
+  copy(label: string, from: Act, fromOffset: Dim, to: Act, toOffset: Dim, count: number): void {
+    if (dimMax(fromOffset) + count > from.size || dimMax(toOffset) + count > to.size) throw new Error(`${label}: copy of ${count} elements out of bounds`);
     this.steps.push({ kind: 'copy', ...this.base(label, [from], [to]), from, to, fromOffset, toOffset, count });
   }
 

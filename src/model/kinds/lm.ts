@@ -1,4 +1,5 @@
 import { EncoderLM } from '../../nn/lm.ts';
+import type { Dim, PlanBuilder } from '../../scheduler/plan.ts';
 import { InputError, tokenInput } from '../inputs.ts';
 import type { ModelKind } from './kind.ts';
 import { type CommonConfig, COMMON_KEYS, CONFIG_LIMITS, inputNames, layerOptions, NnInputs, parseCommon, parseToken, stackAttention, TOKEN_KEYS, type TokenConfig, tokenOptions } from './nn_common.ts';
@@ -33,7 +34,7 @@ export const lmKind: ModelKind<LmConfig> = {
         return { shape: n.shape(src.B, src.L, V), body: () => root.forward(...args) };
       },
       attentionModules: () => stackAttention(c.nhead, root.encoder, undefined, c.causal),
-      /** The prompt runs once (prefill), then one token per step, each layer's KV cache growing on the GPU. */
+      /** The prompt runs once (prefill), then one decode plan per token, each layer's KV cache growing on the GPU. */
       async generate(d, src, o) {
         if (!c.causal) throw new InputError('generate: this lm is not causal (config causal=false); generation needs a causal model');
         const bf = c.batch_first;
@@ -43,21 +44,16 @@ export const lmKind: ModelKind<LmConfig> = {
         const maxT = L + d.maxNewTokens;
         if (maxT > c.max_len) throw new InputError(`generate: prompt ${L} + maxNewTokens ${d.maxNewTokens} exceeds the model's max_len ${c.max_len}`);
         const selfBufs = root.encoder.layers.map((_, i) => d.buffer(B * maxT * 3 * c.d_model, `kv cache ${i}`));
-        let data = tokenInput('src', src, src.shape, V);
-        let pos = 0;
-        let len = L;
-        for (let step = 0; step < d.maxNewTokens; step++) {
-          const { b, observer } = d.host.builder();
+        // len tokens per row from position pos (the prompt at 0; then one at a time at a run-time pos).
+        const record = async (b: PlanBuilder, len: number, pos: Dim) => {
           const x = b.input(bf ? [B, len] : [len, B], 'src');
           b.output(await root.forward(b, x, { B, L: len, batchFirst: bf }, pos, d.selfCaches(b, selfBufs, maxT, pos, c.d_model)));
-          const [out] = await d.run(b, observer, [data], step, step === 0 ? 'prefill' : `decode step ${step}`);
-          const last = len - 1;
-          const next = d.pick(out, (bt) => (bf ? bt * len + last : last * B + bt), V, eos);
-          if (!next) break;
-          pos += len;
-          len = 1;
-          data = next;
-        }
+        };
+        const { b, observer } = d.host.builder();
+        await record(b, L, 0);
+        const [out] = await d.run(await d.compile(b, observer, 'prefill'), [tokenInput('src', src, src.shape, V)], 0);
+        const next = d.pick(out, (bt) => (bf ? bt * L + L - 1 : (L - 1) * B + bt), V, eos);
+        await d.decode(next, 1, L - 1, (b, pos) => record(b, 1, pos), (ids) => [ids], V, eos);
       },
     };
   },

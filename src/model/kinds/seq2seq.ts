@@ -1,5 +1,6 @@
 import type { DecoderCache } from '../../nn/decoder_layer.ts';
 import { Seq2SeqTransformer } from '../../nn/seq2seq.ts';
+import type { Dim, PlanBuilder } from '../../scheduler/plan.ts';
 import { InputError, tokenInput } from '../inputs.ts';
 import type { ModelKind } from './kind.ts';
 import { type CommonConfig, COMMON_KEYS, CONFIG_LIMITS, inputNames, layerOptions, NnInputs, parseCommon, parseToken, stackAttention, TOKEN_KEYS, type TokenConfig, tokenOptions } from './nn_common.ts';
@@ -67,26 +68,23 @@ export const seq2seqKind: ModelKind<Seq2SeqConfig> = {
         const pad = c.pad_id;
         const padMask = pad !== null && ids.includes(pad) ? new Float32Array(B * L).map((_, i) => (ids[bf ? i : (i % L) * B + Math.floor(i / L)] === pad ? -Infinity : 0)) : undefined;
 
-        let { b, observer } = d.host.builder();
+        const { b, observer } = d.host.builder();
         const srcAct = b.input([...src.shape], 'src');
         const kpm = padMask ? b.input([B, L], 'src_key_padding_mask') : undefined;
-        const crossKv = (i: number) => b.external(crossBufs[i], [B * L * 2 * E], `memory k|v ${i}`);
-        await root.encode(b, srcAct, { B, L, batchFirst: bf, keyPaddingMask: kpm }, b.external(memBuf, memShape, 'memory'), layers.map((_, i) => crossKv(i)));
-        await d.run(b, observer, padMask ? [ids, padMask] : [ids], 0, 'encode');
+        const crossKv = (b: PlanBuilder, i: number) => b.external(crossBufs[i], [B * L * 2 * E], `memory k|v ${i}`);
+        await root.encode(b, srcAct, { B, L, batchFirst: bf, keyPaddingMask: kpm }, b.external(memBuf, memShape, 'memory'), layers.map((_, i) => crossKv(b, i)));
+        await d.run(await d.compile(b, observer, 'encode'), padMask ? [ids, padMask] : [ids], 0);
 
-        let next: Uint32Array | undefined = new Uint32Array(B).fill(bos);
-        for (let t = 0; t < maxT && next; t++) {
-          ({ b, observer } = d.host.builder());
+        // One decoder step for token t at position t (a run-time param), through the caches.
+        const record = async (b: PlanBuilder, pos: Dim) => {
           const tgt = b.input(bf ? [B, 1] : [1, B], 'tgt');
           const kpmStep = padMask ? b.input([B, L], 'memory_key_padding_mask') : undefined;
           const memory = b.external(memBuf, memShape, 'memory');
-          const self = d.selfCaches(b, selfBufs, maxT, t, E);
-          const caches: DecoderCache[] = layers.map((_, i) => ({ self: self[i], cross: { kind: 'cross', kv: crossKv(i), S: L } }));
-          const logits = await root.decodeStep(b, tgt, { B, L: 1, batchFirst: bf, causal: true }, t, memory, { S: L, keyPaddingMask: kpmStep }, caches);
-          b.output(logits);
-          const [out] = await d.run(b, observer, padMask ? [next, padMask] : [next], t, `decode step ${t}`);
-          next = d.pick(out, (bt) => bt, V, eos);
-        }
+          const self = d.selfCaches(b, selfBufs, maxT, pos, E);
+          const caches: DecoderCache[] = layers.map((_, i) => ({ self: self[i], cross: { kind: 'cross', kv: crossKv(b, i), S: L } }));
+          b.output(await root.decodeStep(b, tgt, { B, L: 1, batchFirst: bf, causal: true }, pos, memory, { S: L, keyPaddingMask: kpmStep }, caches));
+        };
+        await d.decode(new Uint32Array(B).fill(bos), 0, 0, record, (next) => (padMask ? [next, padMask] : [next]), V, eos);
       },
     };
   },
