@@ -24,7 +24,7 @@ const USAGE = `usage:
   attnscope run MODEL.safetensors --inputs IN.safetensors [--out OUT.safetensors]
                 [--capture PATTERN]... [--average-heads] [--relevance TARGET] [--rollout] [--repeat N] [--profile FILE.json] [--debug]
   attnscope run MODEL_DIR (--inputs IN.safetensors | --text TEXT) [the same options]
-  attnscope generate MODEL_DIR --text PROMPT --max-new-tokens N
+  attnscope generate MODEL_DIR --text PROMPT --max-new-tokens N [--temperature T] [--top-k K] [--seed S]
   attnscope fill-mask MODEL_DIR --text TEXT [--top-k K]
   attnscope info MODEL.safetensors | MODEL_DIR
 
@@ -51,7 +51,9 @@ run     runs one forward pass. IN holds the forward's arguments by name: for a m
         'rollout.encoder', 'rollout.decoder' or 'rollout.lm' (a causal lm's) [B, L, L], those the model has.
         --profile FILE.json times every dispatch with GPU timestamps (median of --repeat runs, default 5),
         prints the top kernels and modules, and writes the full report to FILE.json.
-generate  prints the greedy continuation of PROMPT, at most N tokens (fewer when the model's eos comes).
+generate  prints the continuation of PROMPT, at most N tokens (fewer when the model's eos comes): greedy, or with
+        --temperature T > 0 each token drawn from softmax(logits / T) over the K largest logits (default all),
+        seeded by S (default random) as Hugging Face samples.
 fill-mask prints, for each mask token in TEXT ([MASK], <mask>: the tokenizer's), the K most probable tokens
         (default 5) with their probabilities (softmax over the masked-LM head's logits).
 info    prints the model's config and its modules, named as PyTorch names them.`;
@@ -105,11 +107,17 @@ async function tokenizerOf(src: Source, path: string, what: string): Promise<HfT
   return tok;
 }
 
-/** A positive integer flag, or `dflt` when absent. */
-function positiveInt(flag: string, value: string | undefined, dflt: number): number {
-  if (value === undefined) return dflt;
+function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${value}: expected a positive integer`);
+  return n;
+}
+
+/** A number flag, or undefined when absent; its range is the library's to check (it names the option). */
+function numberFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || Number.isNaN(n)) throw new UsageError(`${flag} ${value}: expected a number`);
   return n;
 }
 
@@ -187,7 +195,7 @@ function parseTarget(spec: string, shape: readonly number[]): BackwardTarget {
 async function run(modelPath: string, opts: RunOptions): Promise<void> {
   if (opts.inputs === undefined && opts.text === undefined) throw new UsageError('run needs --inputs IN.safetensors (or --text TEXT with a checkpoint directory)');
   if (opts.inputs !== undefined && opts.text !== undefined) throw new UsageError('run takes --inputs or --text, not both');
-  const repeat = positiveInt('--repeat', opts.repeat, 1);
+  const repeat = opts.repeat === undefined ? 1 : positiveInt('--repeat', opts.repeat);
   const src = await readSource(modelPath);
   const inputs = await runInputs(src, modelPath, opts);
   await withModel(src, modelPath, async (model, ctx) => {
@@ -250,6 +258,8 @@ interface TextOptions {
   text?: string;
   'max-new-tokens'?: string;
   'top-k'?: string;
+  temperature?: string;
+  seed?: string;
 }
 
 /** The checkpoint, its tokenizer and --text, which generate and fill-mask need before the GPU is opened. */
@@ -261,13 +271,18 @@ async function textCommand(command: string, modelPath: string, opts: TextOptions
 
 async function generateCmd(modelPath: string, opts: TextOptions): Promise<void> {
   if (opts['max-new-tokens'] === undefined) throw new UsageError('generate needs --max-new-tokens N');
-  const maxNewTokens = positiveInt('--max-new-tokens', opts['max-new-tokens'], 0);
+  const sampling = {
+    maxNewTokens: positiveInt('--max-new-tokens', opts['max-new-tokens']),
+    temperature: numberFlag('--temperature', opts.temperature),
+    topK: opts['top-k'] === undefined ? undefined : positiveInt('--top-k', opts['top-k']),
+    seed: numberFlag('--seed', opts.seed),
+  };
   const { src, tok, text } = await textCommand('generate', modelPath, opts);
-  await withModel(src, modelPath, async (model) => console.log((await generateText(model, tok, text, { maxNewTokens })).text));
+  await withModel(src, modelPath, async (model) => console.log((await generateText(model, tok, text, sampling)).text));
 }
 
 async function fillMaskCmd(modelPath: string, opts: TextOptions): Promise<void> {
-  const k = positiveInt('--top-k', opts['top-k'], 5);
+  const k = opts['top-k'] === undefined ? 5 : positiveInt('--top-k', opts['top-k']);
   const { src, tok, text } = await textCommand('fill-mask', modelPath, opts);
   await withModel(src, modelPath, async (model) => {
     for (const { position, guesses } of await fillMask(model, tok, text, k)) {
@@ -303,6 +318,8 @@ async function main(argv: string[]): Promise<void> {
         text: { type: 'string' },
         'max-new-tokens': { type: 'string' },
         'top-k': { type: 'string' },
+        temperature: { type: 'string' },
+        seed: { type: 'string' },
         out: { type: 'string' },
         repeat: { type: 'string' },
         capture: { type: 'string', multiple: true },

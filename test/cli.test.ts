@@ -528,6 +528,22 @@ describe('attnscope on Hugging Face checkpoint directories', () => {
     expect(lines(six.stdout)).toHaveLength(1);
   });
 
+  it('generate --temperature --top-k --seed: a seed repeats its draw; top-k 1 is greedy', () => {
+    const gen = (...flags: string[]) => {
+      const r = attnscope(['generate', hf('gpt2_lm'), '--text', 'the cat', '--max-new-tokens', '8', ...flags]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      return r.stdout;
+    };
+    const greedy = gen();
+    const seven = gen('--temperature', '2', '--seed', '7');
+    expect(gen('--temperature', '2', '--seed', '7')).toBe(seven);
+    expect(seven).not.toBe(greedy);
+    expect(gen('--temperature', '2', '--top-k', '1', '--seed', '7')).toBe(greedy);
+    expectFailure(attnscope(['generate', hf('gpt2_lm'), '--text', 'x', '--max-new-tokens', '2', '--temperature', 'hot']), /^attnscope: --temperature hot: expected a number$/, { usage: true });
+    expectFailure(attnscope(['generate', hf('gpt2_lm'), '--text', 'x', '--max-new-tokens', '2', '--temperature=-1']), /^attnscope: generate: temperature -1 must be a finite number >= 0/);
+  });
+
   it('fill-mask: the top-k tokens at each mask with the softmax of the MLM logits there', async () => {
     const text = 'the [MASK] sat on the [MASK].';
     const { row: logitsAt } = textLogits('bert_mlm', text);
