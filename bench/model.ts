@@ -11,14 +11,19 @@
 //   backward the backward of one output element after a grad forward (only the backward is timed): one submit,
 //            input gradients and every attention's probabilities and their gradient mapped back
 // Each forward is the awaited Model.forward: inputs written, one submit, output and captures mapped back.
+// Then decoding (bench/decode.ts): tokens/s of generate for causal lm configs of the small and medium shapes; with
+// --baseline (an earlier run's --json, e.g. of the code before a change) before and after side by side.
 // Run: npm run bench:model [-- --json bench/results/model-<adapter>.json] [--configs small,medium,large] [--reps N (default: small 30, medium and large 10)] [--warmup 1]
-import { writeFileSync } from 'node:fs';
+//        [--decode-only] [--baseline OLD.json]
+import { readFileSync, writeFileSync } from 'node:fs';
 import { defaultKernels, type GpuContext, type KernelChoice } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { HookOptions } from '../src/hooks/registry.ts';
-import { expectedTensors, type FileConfig, writeModelFile } from '../src/model/config.ts';
+import { type FileConfig, writeModelFile } from '../src/model/config.ts';
 import { f32, generateSquareSubsequentMask, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
+import { benchDecoding, DECODE_CONFIGS, type DecodeResult, decodeTable } from './decode.ts';
+import { median, randomWeights, rng, uniform } from './model_common.ts';
 
 interface BenchConfig {
   name: string;
@@ -100,24 +105,6 @@ interface ConfigResult {
   variants: VariantResult[];
 }
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(rand: () => number, n: number, bound: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * bound;
-  return out;
-}
-
 function modelConfig(c: BenchConfig): FileConfig {
   return {
     format_version: 1,
@@ -135,33 +122,6 @@ function modelConfig(c: BenchConfig): FileConfig {
     encoder_norm: true,
     decoder_norm: true,
   };
-}
-
-/**
- * Seeded weights of realistic magnitude: matrices uniform(±1/sqrt(fan_in)), biases likewise with their matrix's
- * fan_in, LayerNorm weight 1 and bias 0.
- */
-function randomWeights(config: FileConfig, seed: number): Map<string, Float32Array> {
-  const rand = rng(seed);
-  const shapes = expectedTensors(config);
-  const out = new Map<string, Float32Array>();
-  for (const [name, shape] of shapes) {
-    const n = shape.reduce((a, d) => a * d, 1);
-    if (/(^|\.)norm\d*\.weight$/.test(name)) out.set(name, new Float32Array(n).fill(1));
-    else if (/(^|\.)norm\d*\.bias$/.test(name)) out.set(name, new Float32Array(n));
-    else if (shape.length === 2) out.set(name, uniform(rand, n, 1 / Math.sqrt(shape[1])));
-    else {
-      const matrix = shapes.get(name.replace(/bias$/, 'weight'))!;
-      out.set(name, uniform(rand, n, 1 / Math.sqrt(matrix[1])));
-    }
-  }
-  return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -297,7 +257,11 @@ async function main(): Promise<void> {
   const warmup = Number(arg('--warmup') ?? 1);
   if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) throw new Error(`--reps ${arg('--reps')}: expected a positive integer`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup ${arg('--warmup')}: expected a non-negative integer`);
-  const configs = names.map((n) => {
+  const decodeOnly = process.argv.includes('--decode-only');
+  const baselineFile = arg('--baseline');
+  const baseline = baselineFile ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as { decoding?: DecodeResult[] }).decoding : undefined;
+  if (baselineFile && !baseline) throw new Error(`--baseline ${baselineFile}: holds no decoding results`);
+  const configs = (decodeOnly ? [] : names).map((n) => {
     const c = CONFIGS.find((x) => x.name === n);
     if (!c) throw new Error(`--configs: unknown config '${n}' (known: ${CONFIGS.map((x) => x.name).join(', ')})`);
     return c;
@@ -316,31 +280,42 @@ async function main(): Promise<void> {
       ctx.dispose();
     }
   }
+  const decoding: DecodeResult[] = [];
+  for (const c of DECODE_CONFIGS.filter((d) => names.includes(d.name))) {
+    console.error(`decode ${c.name}: lm ${c.layers} layers, d_model ${c.dModel}, prompt ${c.prompt}, ${c.newTokens} new tokens`);
+    const r = await benchDecoding(c, decodeOnly ? reps : undefined, (s) => console.error(s));
+    adapter ||= r.adapter;
+    decoding.push(r);
+  }
   const totalMs = performance.now() - started;
   const label = { none: 'no hooks', gpu: 'no hooks, GPU kernels (fused, tiled, wide)', cpu: 'no hooks, CPU kernels (steps, direct, narrow)', hooked: 'all attention hooked', avg: 'hooked, averageHeads', grad: 'forward({grad: true})', backward: 'backward (one logit)' };
-  console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
-  console.log('| config | variant | rounds | median ms | min ms | / none (medians) | / none (paired) | CPU ms | CPU / none | first call ms | dispatches | submits | captures | readback | slots | weights |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of results) {
-    const c = r.config;
-    const name = `${c.name} (${c.encoderLayers}+${c.decoderLayers}, E ${c.dModel}, H ${c.nhead}, ff ${c.ff}, L ${c.length})`;
-    for (const v of r.variants) {
-      console.log(
-        `| ${name} | ${label[v.variant]} | ${v.samplesMs.length} | ${v.medianMs.toFixed(1)} | ${v.minMs.toFixed(1)} | ` +
-          `${v.variant === 'none' ? '' : `${v.ratio.toFixed(3)}x`} | ${v.variant === 'none' ? '' : `${v.pairedRatio.toFixed(3)}x`} | ` +
-          `${v.cpuMedianMs.toFixed(1)} | ${v.variant === 'none' ? '' : `${v.cpuRatio.toFixed(3)}x`} | ` +
-          `${v.firstForwardMs.toFixed(0)} | ${v.dispatches} | ${v.submitsPerForward} | ${v.captures} | ${mib(v.readbackBytes)} | ${mib(v.slotBytes)} | ${mib(r.weightBytes)} |`,
-      );
+  if (results.length) {
+    console.log(`\nnn.Transformer forward on ${adapter} (batch 1, seq-first, causal tgt mask; awaited forwards, variants interleaved round-robin)\n`);
+    console.log('| config | variant | rounds | median ms | min ms | / none (medians) | / none (paired) | CPU ms | CPU / none | first call ms | dispatches | submits | captures | readback | slots | weights |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of results) {
+      const c = r.config;
+      const name = `${c.name} (${c.encoderLayers}+${c.decoderLayers}, E ${c.dModel}, H ${c.nhead}, ff ${c.ff}, L ${c.length})`;
+      for (const v of r.variants) {
+        console.log(
+          `| ${name} | ${label[v.variant]} | ${v.samplesMs.length} | ${v.medianMs.toFixed(1)} | ${v.minMs.toFixed(1)} | ` +
+            `${v.variant === 'none' ? '' : `${v.ratio.toFixed(3)}x`} | ${v.variant === 'none' ? '' : `${v.pairedRatio.toFixed(3)}x`} | ` +
+            `${v.cpuMedianMs.toFixed(1)} | ${v.variant === 'none' ? '' : `${v.cpuRatio.toFixed(3)}x`} | ` +
+            `${v.firstForwardMs.toFixed(0)} | ${v.dispatches} | ${v.submitsPerForward} | ${v.captures} | ${mib(v.readbackBytes)} | ${mib(v.slotBytes)} | ${mib(r.weightBytes)} |`,
+        );
+      }
+    }
+    for (const r of results) {
+      for (const v of r.variants) {
+        if (v.maxAbsDiffVsNone > 1e-3) console.log(`\nwarning: ${r.config.name} ${v.variant}: output differs from no-hooks by ${v.maxAbsDiffVsNone.toExponential(2)}`);
+      }
     }
   }
-  for (const r of results) {
-    for (const v of r.variants) {
-      if (v.maxAbsDiffVsNone > 1e-3) console.log(`\nwarning: ${r.config.name} ${v.variant}: output differs from no-hooks by ${v.maxAbsDiffVsNone.toExponential(2)}`);
-    }
-  }
+  console.log(`\ngenerate on ${adapter} (greedy, batch 1, median of the timed calls)${baseline ? `, against ${baselineFile}` : ''}\n`);
+  console.log(decodeTable(decoding, baseline));
   console.log(`\ntotal ${(totalMs / 1000).toFixed(1)} s (${results.map((r) => `${r.config.name} ${(r.totalMs / 1000).toFixed(1)} s`).join(', ')})`);
   if (jsonOut) {
-    const out = { adapter, date: new Date().toISOString(), warmup, totalMs, results };
+    const out = { adapter, date: new Date().toISOString(), warmup, totalMs, results, decoding, ...(baseline ? { decodingBaseline: baseline } : {}) };
     writeFileSync(jsonOut, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`wrote ${jsonOut}`);
   }
