@@ -2,9 +2,8 @@
 // on every attention module, giving the full [1, H, L, S] maps of every kind.
 import { type GenerateResult, generateSquareSubsequentMask, headMean, type InputTensor, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
 import { type AttnKind, type AttnMap, attnKind } from './attention.ts';
-import { type Fill, fillMasks } from './fill-mask.ts';
 import { type Relevance, relevance } from './relevance.ts';
-import { idTensor, type TextModel } from './text-model.ts';
+import { type Fill, idTensor, type TextModel } from './text-model.ts';
 import { detokenize, tokenize, tokenLabel } from './tokenize.ts';
 
 /** One generated token and where it looked: head-mean attention over the keys, per layer. */
@@ -74,8 +73,7 @@ export interface RunOptions {
 /** What a branch of analyse() hands the full forward: its inputs, axes, and what generation produced. */
 interface Prepared {
   inputs: ModelInputs;
-  /** The token sequence of a text model. */
-  seq?: number[];
+  fills?: Fill[];
   axes: Analysis['axes'];
   steps: Step[];
   stepKeys: string[];
@@ -146,19 +144,22 @@ async function prepareText(model: Model, text: TextModel, o: RunOptions, notes: 
     if (maxNewTokens < o.maxNewTokens) notes.push(`Generation was capped at ${maxNewTokens} tokens by the model's ${text.maxLen} positions.`);
     gen = await generateWithSteps(model, idTensor(src, model.batchFirst), maxNewTokens, modules.map((m) => m.path), text.label);
   }
+  // a masked lm's guesses, from a forward of its own before the capture hooks are set
+  const fills = text.mask && src.includes(text.mask.id) ? await text.mask.fill(o.text) : [];
+  const filled = fills.length ? text.decode(src.map((id, i) => fills.find((f) => f.position === i)?.guesses[0].id ?? id)) : undefined;
   const all = [...src, ...(gen?.ids ?? [])];
   // the last generated token is never an input: the forward covers the positions that predicted each token
   const seq = all.slice(0, Math.max(src.length, all.length - 1));
   const labels = seq.map(text.label);
   const predicted = text.generates ? seq.map((_, i) => (i + 1 < all.length ? text.label(all[i + 1]) : '')) : undefined;
   return {
-    seq,
     inputs: text.inputs(seq),
+    fills,
     axes: { [attnKind(modules[0])]: { rows: labels, cols: labels, rowsPredicted: predicted } },
     steps: gen?.steps ?? [],
     stepKeys: labels,
     generatedIds: gen?.ids ?? [],
-    output: gen && text.decode(gen.ids),
+    output: filled ?? (gen && text.decode(gen.ids)),
     generateMs: gen?.ms,
   };
 }
@@ -201,8 +202,7 @@ export async function analyse(model: Model, text: TextModel | undefined, o: RunO
     if (!w) throw new Error(`no attention weights were captured for ${m.path}`);
     return { ...m, kind: attnKind(m), shape: w.shape, data: w.data };
   });
-  const fill = text && p.seq ? fillMasks(fwd, p.seq, text) : undefined;
-  return { text: o.text, output: fill?.filled ?? p.output, fills: fill?.fills ?? [], generatedIds: p.generatedIds, axes: p.axes, maps, relevance: rel, steps: p.steps, stepKeys: p.stepKeys, inputs: p.inputs, timings: { generateMs: p.generateMs, forwardMs, relevanceMs: rel.ms }, notes };
+  return { text: o.text, output: p.output, fills: p.fills ?? [], generatedIds: p.generatedIds, axes: p.axes, maps, relevance: rel, steps: p.steps, stepKeys: p.stepKeys, inputs: p.inputs, timings: { generateMs: p.generateMs, forwardMs, relevanceMs: rel.ms }, notes };
 }
 
 /** Removes the capture hooks analyse() left on the model. */

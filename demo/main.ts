@@ -109,7 +109,7 @@ function useModel(o: Opened): void {
 /** A masked lm's candidates per mask: '[MASK] 3 → sat 41% · ran 12% …'. */
 function renderFills(fills: Analysis['fills']): void {
   $('fills').textContent = fills
-    .map((f) => `position ${f.position}: ${f.candidates.map((x) => `${JSON.stringify(x.label)} ${(100 * x.p).toFixed(1)}%`).join(' · ')}`)
+    .map((f) => `position ${f.position}: ${f.guesses.map((g) => `${JSON.stringify(g.token)} ${(100 * g.prob).toFixed(1)}%`).join(' · ')}`)
     .join('  |  ');
 }
 

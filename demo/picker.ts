@@ -16,14 +16,15 @@ const size = (n: number) => (n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(
 
 /**
  * One .safetensors file is an attnscope model file; anything else (several files, a folder, a lone config.json or
- * .bin) is read as a Hugging Face checkpoint, whose loader says what is missing or refused.
+ * .bin) is read as a Hugging Face checkpoint, whose loader says what is missing or refused. `set` names a set of
+ * loose files (a folder is named by itself).
  */
-function filesLoader(ctx: GpuContext, items: readonly (File | FolderFile)[]): { what: string; load: () => Promise<Opened> } {
+function filesLoader(ctx: GpuContext, items: readonly (File | FolderFile)[], set: string): { what: string; load: () => Promise<Opened> } {
   const one = items.length === 1 ? items[0] : undefined;
   if (one instanceof File && !one.webkitRelativePath && one.name.endsWith('.safetensors')) return { what: one.name, load: () => openModelFile(ctx, one) };
   const path = (f: File | FolderFile) => (f instanceof File ? f.webkitRelativePath || f.name : f.path);
   const folder = items.length && path(items[0]).includes('/') ? path(items[0]).split('/')[0] : undefined;
-  return { what: folder ?? (items.length === 1 ? path(items[0]) : `${items.length} files`), load: () => openCheckpoint(ctx, fileListFiles(items)) };
+  return { what: folder ?? set, load: () => openCheckpoint(ctx, fileListFiles(items, folder ? undefined : set)) };
 }
 
 /** A hub checkpoint, the progress bar following each file's download; afterwards one line of what came from where. */
@@ -76,10 +77,10 @@ async function walk(e: FileSystemEntry, depth = 0): Promise<FolderFile[]> {
 /** The dropped files, or the files of dropped folders with their paths (entries must be taken before any await). */
 function dropLoader(ctx: GpuContext, dt: DataTransfer): { what: string; load: () => Promise<Opened> } {
   const dropped = Array.from(dt.items, (i) => i.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
-  if (!dropped.some((e) => e.isDirectory)) return filesLoader(ctx, Array.from(dt.files));
+  if (!dropped.some((e) => e.isDirectory)) return filesLoader(ctx, Array.from(dt.files), 'the dropped files');
   // the folder's files are read inside the loader, so a drop during a run is queued like any other open
   const what = dropped.length === 1 ? dropped[0].name : `${dropped.length} dropped items`;
-  return { what, load: async () => filesLoader(ctx, (await Promise.all(dropped.map((e) => walk(e)))).flat()).load() };
+  return { what, load: async () => filesLoader(ctx, (await Promise.all(dropped.map((e) => walk(e)))).flat(), what).load() };
 }
 
 export function wirePicker(ctx: GpuContext, open: OpenRequest): void {
@@ -95,7 +96,7 @@ export function wirePicker(ctx: GpuContext, open: OpenRequest): void {
       const files = Array.from(input.files ?? []);
       input.value = '';
       if (files.length) {
-        const { what, load } = filesLoader(ctx, files);
+        const { what, load } = filesLoader(ctx, files, 'the chosen files');
         open(what, load);
       }
     });

@@ -1,8 +1,10 @@
 // Text in, tokens out, for every model that reads a single token sequence: attnscope's character lms, and the
 // Hugging Face checkpoints (GPT-2, BERT-like) with their own tokenizer.json. The analysis runs them all one way.
-import { type HfTokenizer, type InputTensor, isHfConfig, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
+import { fillMask, type HfTokenizer, type InputTensor, isHfConfig, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
 import type { HfConfig } from '../src/model/config.ts';
 import { detokenize, tokenize, TokenizeError, tokenLabel } from './tokenize.ts';
+
+export type Fill = Awaited<ReturnType<typeof fillMask>>[number];
 
 export interface TextModel {
   /** Text -> the ids the model takes (specials the tokenizer adds included); TokenizeError names what is wrong. */
@@ -19,8 +21,8 @@ export interface TextModel {
   generates: boolean;
   /** Logits over the vocabulary at each position (an lm or masked-lm head), not hidden states. */
   predicts: boolean;
-  /** A masked lm's mask token, which the page fills. */
-  mask?: { id: number; token: string };
+  /** A masked lm's mask token, and the head's guesses for each mask in a text (the library's fillMask). */
+  mask?: { id: number; token: string; fill(text: string): Promise<Fill[]> };
   /** What the page says about how the model reads and answers. */
   hint: string;
   /** A first input. */
@@ -71,10 +73,11 @@ function parseIds(text: string, vocab: number): number[] {
 }
 
 /** A Hugging Face checkpoint, tokenised by its tokenizer.json, or fed ids when it has none. */
-function checkpoint(c: HfConfig, tok: HfTokenizer | undefined): TextModel {
+function checkpoint(model: Model, c: HfConfig, tok: HfTokenizer | undefined): TextModel {
   const maxLen = positions(c);
   const generates = c.kind === 'gpt2' && c.head === 'lm';
-  const mask = c.head === 'mlm' ? tok?.special.mask : undefined;
+  const special = c.head === 'mlm' ? tok?.special.mask : undefined;
+  const mask = special && { ...special, fill: (text: string) => fillMask(model, tok!, text) };
   const hint = generates
     ? 'GPT-2: it continues the prompt greedily (with KV caches); the maps are its causal self-attention over prompt + continuation, each step of the continuation below.'
     : `A bidirectional encoder: the maps are its self-attention over the input${mask ? `; each ${mask.token} is filled with the head's most likely tokens` : ''}.`;
@@ -103,6 +106,6 @@ function checkpoint(c: HfConfig, tok: HfTokenizer | undefined): TextModel {
 export function textModel(model: Model, tok?: HfTokenizer): TextModel | undefined {
   const c = model.config;
   if (c.kind === 'lm') return charLm(model, c);
-  if (isHfConfig(c)) return checkpoint(c, tok);
+  if (isHfConfig(c)) return checkpoint(model, c, tok);
   return undefined;
 }

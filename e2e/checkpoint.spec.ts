@@ -2,75 +2,61 @@
 // checkpoint downloaded from a stand-in hub on 127.0.0.1 (progress, then the browser's cache on a second load),
 // generating, its attention equal to what the library computes in Node for the same ids; a checkpoint folder and a
 // masked lm opened from disk; a .bin-only folder refused; a model opened during a run kept; no stale results.
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
+import type { HubServer } from '../test/hub_server.ts';
 import { serveHubToPage } from './hub-server.ts';
+import { collectErrors, hoverCell, maxDiff, runs, type Snapshot, snapshot, type Tensor, waitForRun } from './page.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const HF = join(repo, 'test', 'fixtures', 'hf');
 const OUT = join(repo, 'test-output');
 const GPT2 = 'attnscope-test/gpt2_lm';
 
-interface Tensor {
-  dtype?: string;
-  shape: number[];
-  data: (number | string)[];
-}
-interface Snapshot {
-  text: string;
-  output?: string;
-  generatedIds: number[];
-  inputs: Record<string, Tensor>;
-  captures: Record<string, Tensor>;
-  steps: { token: number; label: string; byLayer: (number | string)[][] }[];
-  relevance: { map: string; rows: number; cols: number };
-}
-
-const snapshot = async (page: Page) => (await page.evaluate(() => window.__attnscope!.snapshot())) as Snapshot;
-
-/** Waits until a run after the `after`-th has finished on model `model` and the page is ready. */
-async function waitForRun(page: Page, after: number, model?: string): Promise<void> {
-  await page.waitForFunction(([n, m]) => window.__attnscope?.state === 'ready' && window.__attnscope.runs > (n as number) && (!m || window.__attnscope.model === m), [after, model] as const, {
-    timeout: 60_000,
-  });
-}
-
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
-
 /** The library in Node (e2e/library-captures.ts) on the page's forward inputs: every attention module's weights. */
-function libraryCaptures(dir: string, inputs: Record<string, Tensor>): Map<string, Float32Array> {
+function libraryCaptures(dir: string, inputs: Record<string, Tensor>): Map<string, { shape: number[]; data: Float32Array }> {
   const work = mkdtempSync(join(tmpdir(), 'attnscope-checkpoint-'));
   try {
     const IN = join(work, 'in.safetensors');
     const OUTF = join(work, 'out.safetensors');
     writeFileSync(IN, writeSafetensors(Object.entries(inputs).map(([name, t]) => ({ name, dtype: t.dtype as 'I32', shape: t.shape, data: Int32Array.from(t.data.map(Number)) }))));
     execFileSync(join(repo, 'node_modules', '.bin', 'vite-node'), [join(repo, 'e2e', 'library-captures.ts'), dir, IN, OUTF], { cwd: repo, timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new Map([...readSafetensors(readFileSync(OUTF), OUTF).tensors].map(([name, t]) => [name, t.data as Float32Array]));
+    return new Map([...readSafetensors(readFileSync(OUTF), OUTF).tensors].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function maxDiff(a: readonly (number | string)[], b: ArrayLike<number>, what: string): number {
-  if (a.length !== b.length) throw new Error(`${what}: ${a.length} values vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(Number(a[i]) - b[i]));
-  return m;
+/** The page's captures equal the library's in Node for the same inputs. */
+function expectLibraryCaptures(s: Snapshot, dir: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const ref = libraryCaptures(dir, s.inputs);
+  expect([...ref.keys()].sort()).toEqual(Object.keys(s.captures).sort());
+  let worst = 0;
+  for (const [name, w] of ref) {
+    expect(s.captures[name].shape, name).toEqual(w.shape);
+    worst = Math.max(worst, maxDiff(s.captures[name].data, w.data, name));
+  }
+  expect(worst).toBeLessThan(1e-5);
+  console.log(`${dir.split('/').pop()}: page vs library in Node, ${ref.size} attention captures, max |difference| ${worst.toExponential(2)}`);
+  return ref;
 }
 
-test('a GPT-2 checkpoint from the hub on 127.0.0.1: progress, generation, attention equal to the library, cached next time', async ({ page }) => {
+/** Row `row` of the head mean of a [1, H, L, S] capture. */
+function meanRow(t: { shape: number[]; data: Float32Array }, row: number): Float32Array {
+  const [, H, L, S] = t.shape;
+  const out = new Float32Array(S);
+  for (let h = 0; h < H; h++) for (let j = 0; j < S; j++) out[j] += t.data[(h * L + row) * S + j] / H;
+  return out;
+}
+
+const resolves = (hub: HubServer) => hub.requests.filter((r) => r.includes('/resolve/')).length;
+
+test('a GPT-2 checkpoint from the hub on 127.0.0.1: progress, generation with its attention equal to the library, cached next time', async ({ page }) => {
   const t0 = Date.now();
   const errors = collectErrors(page);
   const hub = await serveHubToPage({ [GPT2]: join(HF, 'gpt2_lm') });
@@ -85,21 +71,115 @@ test('a GPT-2 checkpoint from the hub on 127.0.0.1: progress, generation, attent
     await waitForRun(page, 1, GPT2);
     const tGpt2 = Date.now();
     await expect(page.locator('#model-summary')).toContainText('gpt2 · lm head · 2 layers × 3 heads · vocab 298');
-    await expect(page.locator('#download-text')).toContainText(`${GPT2}: 4 files`);
-    await expect(page.locator('#download-text')).toContainText('downloaded');
+    // only what the model needs came down: config, weights, tokenizer.json and tokenizer_config.json
+    await expect(page.locator('#download-text')).toHaveText(/^attnscope-test\/gpt2_lm: 4 files, 1\d\d\.\d KiB downloaded$/);
     expect(hub.requests).toContain(`GET /${GPT2}/resolve/main/model.safetensors`);
-    const s = await snapshot(page);
-    console.log(JSON.stringify({ text: s.text, out: s.output, ids: s.generatedIds, steps: s.steps.map((x) => x.label) }));
     await page.screenshot({ path: join(OUT, 'checkpoint-gpt2.png'), fullPage: true });
-    const ref = libraryCaptures(join(HF, 'gpt2_lm'), s.inputs);
-    expect([...ref.keys()].sort()).toEqual(Object.keys(s.captures).sort());
-    for (const [name, w] of ref) expect(maxDiff(s.captures[name].data, w, name), name).toBeLessThan(1e-5);
-    console.log(`checkpoint e2e: dates ${((tDates - t0) / 1000).toFixed(1)} s, gpt2 from the hub ${((tGpt2 - tDates) / 1000).toFixed(1)} s`);
+
+    // the prompt in the tokenizer's tokens, a continuation, and the maps over prompt + continuation
+    const s = await snapshot(page);
+    expect(s.text).toBe('the cat sat on the mat.');
+    const prompt = [257, 266, 276, 275, 258, 288, 13]; // test/fixtures/hf/gpt2_lm/tokenizer_expect.json
+    expect(s.inputs.input_ids.data.slice(0, prompt.length).map(Number)).toEqual(prompt);
+    expect(s.generatedIds.length).toBe(16);
+    expect(s.inputs.input_ids.shape).toEqual([1, prompt.length + 15]);
+    await expect(page.locator('#output-row')).toBeVisible();
+    await expect(page.locator('#kind-self')).toBeVisible();
+    const ref = expectLibraryCaptures(s, join(HF, 'gpt2_lm'));
+    // each generated token's attention (KV-cached steps) equals its row of the full forward
+    const paths = [...ref.keys()].sort();
+    s.steps.forEach((st, t) =>
+      st.byLayer.forEach((row, l) => {
+        const full = meanRow(ref.get(paths[l])!, prompt.length - 1 + t).subarray(0, row.length);
+        expect(row.length).toBe(prompt.length + t);
+        expect(maxDiff(row, full, `step ${t} layer ${l}`)).toBeLessThan(1e-4);
+      }),
+    );
+    await expect(page.locator('#steps-host canvas')).toHaveAttribute('data-steps', '16');
+    // labels are the tokenizer's tokens; rows by default the token each position predicts
+    await hoverCell(page, page.locator('#large-host canvas'), 1, 0);
+    await expect(page.locator('#hover-info')).toContainText('query 1 "Ġcat" (predicts "Ġsat") → key 0 "the"');
+    expect(s.relevance.rows).toBe(prompt.length + 15);
+
+    // a second visit loads from this browser's cache: the hub is asked for the listing only
+    const before = resolves(hub);
+    await page.reload();
+    await waitForRun(page, 0);
+    await page.locator('#hub-id').fill(GPT2);
+    await page.locator('#hub-load').click();
+    await waitForRun(page, 1, GPT2);
+    await expect(page.locator('#download-text')).toHaveText(`${GPT2}: 4 files, 0.0 KiB downloaded, 4 from this browser’s cache`);
+    expect(resolves(hub)).toBe(before);
+    console.log(`checkpoint e2e: dates ${((tDates - t0) / 1000).toFixed(1)} s, gpt2 from the hub ${((tGpt2 - tDates) / 1000).toFixed(1)} s, whole test ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(errors).toEqual([]);
   } finally {
     await hub.close();
   }
 });
 
-// keep the imports used while the spec grows
-void [copyFileSync, mkdirSync];
+/** A copy of a fixture checkpoint under `name` in `dir`, with pytorch_model.bin in place of model.safetensors if `bin`. */
+function checkpointFolder(dir: string, fixture: string, name: string, bin = false): string {
+  const to = join(dir, name);
+  mkdirSync(to);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
+    copyFileSync(join(HF, fixture, f), join(to, bin && f === 'model.safetensors' ? 'pytorch_model.bin' : f));
+  }
+  return to;
+}
+
+test('checkpoint folders and files: a refused .bin, stale results cleared, a model opened during a run kept, a masked lm filling [MASK]', async ({ page }) => {
+  const t0 = Date.now();
+  const errors = collectErrors(page);
+  const work = mkdtempSync(join(tmpdir(), 'attnscope-folders-'));
+  try {
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.goto('/');
+    await waitForRun(page, 0);
+
+    // a .bin-only folder: the loader's refusal, the built-in model untouched
+    await page.locator('#model-folder').setInputFiles(checkpointFolder(work, 'gpt2_lm', 'gpt2_bin', true));
+    await expect(page.locator('#error')).toContainText('Could not open gpt2_bin: has only pytorch_model.bin, a Python pickle');
+    await expect(page.locator('#error')).toContainText('save_pretrained(dir, safe_serialization=True)');
+    await expect(page.locator('#model-name')).toHaveText('dates.safetensors');
+    await expect(page.locator('#results')).toBeVisible();
+    await page.locator('#error-close').click();
+
+    // an input the model cannot read: the error, and no result of the earlier input left on screen
+    await page.locator('#text').fill('3rd of March 1998 §');
+    await page.locator('#run').click();
+    await expect(page.locator('#input-error')).toContainText('§');
+    await expect(page.locator('#results')).toBeHidden();
+    await expect(page.locator('#output')).toHaveText('');
+    expect(await snapshot(page)).toBeUndefined();
+
+    // a folder opened while a run is in progress waits for it, then replaces the model
+    const n = await runs(page);
+    await page.locator('#text').fill('3rd of March 1998');
+    await page.locator('#run').click();
+    await page.waitForFunction(() => window.__attnscope?.state === 'running');
+    await page.locator('#model-folder').setInputFiles(checkpointFolder(work, 'gpt2_lm', 'gpt2_lm'));
+    await waitForRun(page, n + 1, 'gpt2_lm');
+    expect(await runs(page)).toBe(n + 2); // the dates run finished, then gpt2_lm's
+    await expect(page.locator('#error')).toBeHidden();
+    await expect(page.locator('#model-summary')).toContainText('gpt2 · lm head');
+
+    // a masked lm from its files: [MASK] filled, attention over [CLS] … [SEP] under the tokenizer's labels
+    const bert = checkpointFolder(work, 'bert_mlm', 'bert_mlm');
+    await page.locator('#model-file').setInputFiles(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((f) => join(bert, f)));
+    await waitForRun(page, n + 2, 'the chosen files');
+    await expect(page.locator('#model-summary')).toContainText('bert · mlm head · 2 layers × 4 heads · vocab 88');
+    await expect(page.locator('#text')).toHaveValue('the cat [MASK] on the mat.');
+    await expect(page.locator('#fills')).toContainText('position 3: "');
+    await expect(page.locator('#kind-enc')).toBeVisible();
+    const b = await snapshot(page);
+    expect(b.steps).toEqual([]);
+    expectLibraryCaptures(b, bert);
+    await hoverCell(page, page.locator('#large-host canvas'), 0, 3);
+    await expect(page.locator('#hover-info')).toContainText('query 0 "[CLS]" → key 3 "[MASK]"');
+    await page.screenshot({ path: join(OUT, 'checkpoint-bert.png'), fullPage: true });
+    console.log(`checkpoint folders e2e: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(errors).toEqual([]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,7 @@
 // The attention explorer (demo/) in headless Chromium on WebGPU (SwiftShader): the default example's output, the
 // page's captured attention maps against the CLI's for the same input, the views' interactions, exports, model
 // upload (valid and corrupt), the profile panel, and the message shown without WebGPU.
-import { expect, type Locator, type Page, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
 import { rolloutF64 } from '../test/rollout_ref.ts';
+import { collectErrors, data, hoverCell, maxDiff, num, runs, snapshot, type Tensor, waitForRun } from './page.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const DATES = join(repo, 'demo', 'models', 'dates.safetensors');
@@ -18,60 +19,6 @@ const LM_FIXTURE = join(repo, 'test', 'fixtures', 'lm-learned-causal.model.safet
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const OUT = join(repo, 'test-output');
 const TOL = 1e-5;
-
-interface Tensor {
-  dtype?: string;
-  shape: number[];
-  data: (number | string)[];
-}
-interface Snapshot {
-  text: string;
-  output?: string;
-  inputs: Record<string, Tensor>;
-  captures: Record<string, Tensor>;
-  large: { kind: string; layer: number; choice: number | 'mean' | 'rollout'; module: string; rows: number; cols: number; data: (number | string)[] };
-  steps: { token: number; label: string; byLayer: (number | string)[][] }[];
-  relevance: { map: 'cross' | 'source'; targets: { index?: number[] }[]; rows: number; cols: number; data: (number | string)[] };
-}
-
-const num = (v: number | string) => (typeof v === 'number' ? v : Number(v));
-
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
-
-async function snapshot(page: Page): Promise<Snapshot> {
-  return (await page.evaluate(() => window.__attnscope!.snapshot())) as Snapshot;
-}
-
-async function runs(page: Page): Promise<number> {
-  return page.evaluate(() => window.__attnscope?.runs ?? 0);
-}
-
-/** Waits until an analysis after the `after`-th has finished and the page is ready again. */
-async function waitForRun(page: Page, after: number, timeout = 200_000): Promise<void> {
-  await page.waitForFunction((n) => window.__attnscope?.state === 'ready' && window.__attnscope.runs > n, after, { timeout });
-}
-
-async function data(l: Locator, key: string): Promise<number> {
-  return Number(await l.getAttribute(`data-${key}`));
-}
-
-/** Max |a - b| over two equal-length arrays; throws on a length mismatch. */
-function maxDiff(a: ArrayLike<number | string>, b: ArrayLike<number>, what: string): number {
-  if (a.length !== b.length) throw new Error(`${what}: ${a.length} values vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(num(a[i]) - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
 
 /** Head h, or the mean over heads, of a [1, H, L, S] capture. */
 function slice(t: { shape: number[]; data: Float32Array }, choice: number | 'mean'): Float32Array {
@@ -100,14 +47,6 @@ function cliRun(model: string, inputs: Record<string, Tensor>, dir: string, args
   });
   const out = readSafetensors(readFileSync(OUTF), OUTF);
   return new Map([...out.tensors].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]));
-}
-
-async function hoverCell(page: Page, canvas: Locator, row: number, col: number): Promise<void> {
-  const box = (await canvas.boundingBox())!;
-  const x0 = await data(canvas, 'x0');
-  const y0 = await data(canvas, 'y0');
-  const cell = await data(canvas, 'cell');
-  await page.mouse.move(box.x + x0 + (col + 0.5) * cell, box.y + y0 + (row + 0.5) * cell);
 }
 
 async function clickModelCell(page: Page, layer: number, choice: string): Promise<void> {
