@@ -24,23 +24,12 @@ export class TokenizeError extends Error {
   }
 }
 
-/** The source / prompt vocabulary of a token model; undefined for models that take embeddings. */
-export function inputVocab(c: ModelConfig): string[] | undefined {
-  return c.kind === 'seq2seq' ? c.src_vocab : c.kind === 'lm' ? c.vocab : undefined;
-}
-
-/** The vocabulary generated tokens come from. */
-export function outputVocab(c: ModelConfig): string[] | undefined {
-  return c.kind === 'seq2seq' ? c.tgt_vocab : c.kind === 'lm' ? c.vocab : undefined;
-}
-
 /**
  * Text -> ids, one per character (code point). A seq2seq source ends with eos, as the demo models were trained
  * (tools/train_demo.py); an lm prompt is the characters alone. Unknown characters throw, naming the first one.
  */
-export function tokenize(text: string, c: ModelConfig): number[] {
-  const vocab = inputVocab(c);
-  if (!vocab) throw new Error(`a ${c.kind} model takes embeddings, not text`);
+export function tokenize(text: string, c: Extract<ModelConfig, { kind: 'seq2seq' | 'lm' }>): number[] {
+  const vocab = c.kind === 'seq2seq' ? c.src_vocab : c.vocab;
   const index = new Map<string, number>();
   vocab.forEach((t, i) => {
     if (!index.has(t)) index.set(t, i);
@@ -59,19 +48,11 @@ export function tokenize(text: string, c: ModelConfig): number[] {
     ids.push(id);
   }
   if (c.kind === 'seq2seq' && c.eos_id !== null) ids.push(c.eos_id);
-  if ((c.kind === 'seq2seq' || c.kind === 'lm') && ids.length > c.max_len) throw new TokenizeError(`the input is ${ids.length} tokens long; this model takes at most ${c.max_len}`, c.max_len);
+  if (ids.length > c.max_len) throw new TokenizeError(`the input is ${ids.length} tokens long; this model takes at most ${c.max_len}`, c.max_len);
   return ids;
 }
 
 /** Ids -> text, dropping specials (tokens written <like-this>). */
 export function detokenize(ids: readonly number[], vocab: readonly string[]): string {
   return ids.map((i) => vocab[i] ?? '?').filter((t) => !/^<[a-z]+>$/i.test(t)).join('');
-}
-
-/** A short example for a vocabulary: the first few plain single-character tokens. */
-export function sampleText(vocab: readonly string[], n = 8): string {
-  const plain = vocab.filter((t) => [...t].length === 1 && !/\s/.test(t));
-  let s = '';
-  for (let i = 0; i < n && plain.length; i++) s += plain[(i * 5 + 3) % plain.length];
-  return s;
 }
