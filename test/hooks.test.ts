@@ -264,7 +264,7 @@ describe('misuse fails clearly', () => {
     expect(() => model.setForwardHook('b', 'encoder.layer.0')).toThrow(/no module 'encoder.layer.0'/);
     expect(() => model.setForwardHook('c', 'encoder.*.nothing')).toThrow(/matches no module/);
     expect(() => model.delHook('zzz')).toThrow(/no hook named 'zzz'/);
-    expect(() => model.setForwardHook('d', 'encoder.layers.0.linear1', undefined, { averageHeads: true })).toThrow(/MultiheadAttention modules only/);
+    expect(() => model.setForwardHook('d', 'encoder.layers.0.linear1', undefined, { averageHeads: true })).toThrow(/attention modules only/);
     expect(() => model.setForwardHook('e', 'encoder.layers.0.self_attn', undefined, { heads: [7] })).not.toThrow();
     await expect(model.forward(inputs)).rejects.toThrow(/head 7 does not exist/);
     model.delHook('e');

@@ -118,17 +118,18 @@ export class HookRegistry {
   constructor(
     private readonly ctx: GpuContext,
     private readonly modules: ReadonlyMap<string, Module>,
+    /** The model's attention modules (whatever their class: MultiheadAttention, GPT2Attention, …) and their heads. */
+    private readonly attention: ReadonlyMap<string, number>,
   ) {}
 
-  /** Head scaling on MultiheadAttention modules: factor per head, applied to the merged heads before out_proj. */
+  /** Head scaling on attention modules: factor per head, applied to the merged heads before the output projection. */
   scaleHeads(name: string, target: string | Module, scales: Readonly<Record<number, number>>): HookHandle {
     const paths = this.resolve(target);
     for (const p of paths) {
-      const m = this.modules.get(p)!;
-      if (m.kind !== 'MultiheadAttention') throw new Error(`scaleHeads '${name}': ${p} is a ${m.kind}, not a MultiheadAttention`);
+      if (!this.attention.has(p)) throw new Error(`scaleHeads '${name}': ${p} is a ${this.modules.get(p)!.kind}, not an attention module`);
       if (this.all().some((h) => h.path === p && h.kind === 'scale_heads')) throw new Error(`scaleHeads '${name}': ${p} already has head scaling; delete it first`);
     }
-    const H = (this.modules.get(paths[0]) as unknown as { numHeads: number }).numHeads;
+    const H = this.attention.get(paths[0])!;
     const f = new Float32Array(H).fill(1);
     for (const [k, v] of Object.entries(scales)) {
       const h = Number(k);
@@ -158,9 +159,9 @@ export class HookRegistry {
   add(name: string, kind: HookKind, target: string | Module, fn: Hook['fn'], opts: HookOptions): HookHandle {
     if (typeof name !== 'string' || name === '') throw new Error('hook name must be a non-empty string');
     const paths = this.resolve(target);
-    const isAttention = (p: string) => this.modules.get(p)?.kind === 'MultiheadAttention';
-    if ((opts.averageHeads || opts.heads || opts.queries) && !paths.every(isAttention)) {
-      throw new Error(`hook '${name}': averageHeads / heads / queries apply to MultiheadAttention modules only (${paths.find((p) => !isAttention(p))} is a ${this.modules.get(paths.find((p) => !isAttention(p))!)!.kind})`);
+    const other = paths.find((p) => !this.attention.has(p));
+    if ((opts.averageHeads || opts.heads || opts.queries) && other !== undefined) {
+      throw new Error(`hook '${name}': averageHeads / heads / queries apply to attention modules only (${other} is a ${this.modules.get(other)!.kind})`);
     }
     if (opts.writeBack && (kind !== 'forward' || !fn)) throw new Error(`hook '${name}': writeBack needs a forward hook with a fn`);
     if (opts.writeBack && (opts.averageHeads || opts.heads || opts.queries)) throw new Error(`hook '${name}': writeBack cannot be combined with averageHeads / heads / queries`);

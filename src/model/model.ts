@@ -73,7 +73,7 @@ export class Model {
     this.kind = kindOf(config);
     this.root = built.root;
     this.modulesByPath = new Map([...this.root.modules()].map((m) => [m.path, m]));
-    this.registry = new HookRegistry(ctx, this.modulesByPath);
+    this.registry = new HookRegistry(ctx, this.modulesByPath, new Map(built.attentionModules().map((m) => [m.path, m.heads])));
   }
 
   /** Reads and validates a model file, then uploads its weights. */
