@@ -1,11 +1,27 @@
 // Decoding speed: tokens/s of Model.generate (greedy, batch 1, KV caches on the GPU) for causal lm configs shaped
 // like bench:model's small and medium transformers. Each config gets a fresh device; one untimed generate compiles
-// the pipelines, then `reps` timed ones (prefill + every new token, all of generate's work).
+// the pipelines, then `reps` timed ones (prefill + every new token, all of generate's work). With `before` (the
+// library of a checkout of the code before a change) its generate runs in the same process, interleaved call by call
+// with this one (ABBA…), so the machine's load hits both alike: the speed-up is the median of the paired ratios.
+import { resolve } from 'node:path';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { type FileConfig, writeModelFile } from '../src/model/config.ts';
 import type { InputTensor } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import { median, randomWeights } from './model_common.ts';
+
+/** What the bench needs of a library: this checkout's, or the one a --before checkout holds. */
+export interface Lib {
+  createNodeContext: typeof createNodeContext;
+  Model: typeof Model;
+}
+
+/** The library of the checkout at `dir` (its src/, as this process loads it). */
+export async function loadLib(dir: string): Promise<Lib> {
+  const src = resolve(dir, 'src');
+  const [node, model] = await Promise.all([import(`${src}/gpu/node.ts`), import(`${src}/model/model.ts`)]);
+  return { createNodeContext: node.createNodeContext, Model: model.Model };
+}
 
 export interface DecodeConfig {
   name: string;
@@ -25,19 +41,29 @@ export const DECODE_CONFIGS: readonly DecodeConfig[] = [
   { name: 'medium', layers: 4, dModel: 256, nhead: 8, ff: 1024, vocab: 2048, prompt: 64, newTokens: 32, reps: 5 },
 ];
 
-export interface DecodeResult {
-  config: DecodeConfig;
-  adapter: string;
+/** One library's generate calls. */
+export interface DecodeSide {
   /** The first (untimed) generate: pipelines compiled, plans made. */
   firstMs: number;
   samplesMs: number[];
   medianMs: number;
   /** newTokens / the median generate's seconds. */
   tokensPerSecond: number;
-  /** Process CPU time (every thread: SwiftShader runs the kernels on them) per generate, median. */
-  cpuMedianMs: number;
+  /** Process CPU time (every thread: SwiftShader runs the kernels on them) per generate. */
+  cpuMs: number[];
   /** The generated ids: equal before and after a change that keeps the numbers. */
   tokens: number[];
+}
+
+export interface DecodeResult {
+  config: DecodeConfig;
+  adapter: string;
+  after: DecodeSide;
+  before?: DecodeSide;
+  /** Median over rounds of before ms / after ms of the same round. */
+  speedup?: number;
+  /** The same of CPU time. */
+  cpuSpeedup?: number;
 }
 
 export function lmConfig(c: DecodeConfig): FileConfig {
@@ -67,53 +93,66 @@ export function lmConfig(c: DecodeConfig): FileConfig {
   };
 }
 
-export async function benchDecoding(c: DecodeConfig, reps: number | undefined, log: (s: string) => void): Promise<DecodeResult> {
-  const ctx = await createNodeContext({ who: 'bench:model decoding' });
-  try {
-    const config = lmConfig(c);
-    const model = Model.load(ctx, writeModelFile(config, randomWeights(config, 4321)), `decode ${c.name}`);
-    try {
-      const prompt: InputTensor = { dtype: 'I32', shape: [1, c.prompt], data: Int32Array.from({ length: c.prompt }, (_, i) => (i * 7919) % c.vocab) };
-      const generate = () => model.generate(prompt, { maxNewTokens: c.newTokens, eos: null });
-      let t = performance.now();
-      const { tokens } = await generate();
-      const firstMs = performance.now() - t;
-      const samplesMs: number[] = [];
-      const cpu: number[] = [];
-      for (let r = 0; r < (reps ?? c.reps); r++) {
-        const c0 = process.cpuUsage();
-        t = performance.now();
-        await generate();
-        samplesMs.push(performance.now() - t);
-        const used = process.cpuUsage(c0);
-        cpu.push((used.user + used.system) / 1000);
-        log(`  decode ${c.name} rep ${r + 1}: ${samplesMs.at(-1)!.toFixed(0)} ms (cpu ${cpu.at(-1)!.toFixed(0)})`);
-      }
-      const medianMs = median(samplesMs);
-      return { config: c, adapter: ctx.adapterName, firstMs, samplesMs, medianMs, tokensPerSecond: c.newTokens / (medianMs / 1000), cpuMedianMs: median(cpu), tokens: tokens[0] };
-    } finally {
+/** One library's model of config `c`, and its timed generate. */
+async function side(lib: Lib, c: DecodeConfig, file: Uint8Array) {
+  const ctx = await lib.createNodeContext({ who: 'bench:model decoding' });
+  const model = lib.Model.load(ctx, file, `decode ${c.name}`);
+  const prompt: InputTensor = { dtype: 'I32', shape: [1, c.prompt], data: Int32Array.from({ length: c.prompt }, (_, i) => (i * 7919) % c.vocab) };
+  const s: DecodeSide = { firstMs: 0, samplesMs: [], medianMs: 0, tokensPerSecond: 0, cpuMs: [], tokens: [] };
+  return {
+    s,
+    adapter: ctx.adapterName,
+    async generate(): Promise<void> {
+      const c0 = process.cpuUsage();
+      const t = performance.now();
+      const { tokens } = await model.generate(prompt, { maxNewTokens: c.newTokens, eos: null });
+      const ms = performance.now() - t;
+      const used = process.cpuUsage(c0);
+      if (!s.tokens.length) [s.firstMs, s.tokens] = [ms, tokens[0]];
+      else [s.samplesMs, s.cpuMs] = [[...s.samplesMs, ms], [...s.cpuMs, (used.user + used.system) / 1000]];
+    },
+    dispose(): void {
       model.dispose();
-    }
-  } finally {
-    ctx.dispose();
-  }
+      ctx.dispose();
+    },
+  };
 }
 
-/** The decoding table; with a baseline (an earlier run's results), before and after side by side. */
-export function decodeTable(results: readonly DecodeResult[], baseline?: readonly DecodeResult[]): string {
+export async function benchDecoding(c: DecodeConfig, reps: number | undefined, log: (s: string) => void, before?: Lib): Promise<DecodeResult> {
+  const config = lmConfig(c);
+  const file = writeModelFile(config, randomWeights(config, 4321));
+  const after = await side({ createNodeContext, Model }, c, file);
+  const old = before && (await side(before, c, file));
+  const sides = old ? [old, after] : [after];
+  try {
+    for (let r = 0; r <= (reps ?? c.reps); r++) {
+      // Round 0 is the untimed first call; the order alternates so neither always runs right after the other.
+      for (const x of r % 2 ? [...sides].reverse() : sides) await x.generate();
+      const show = (x: typeof after) => `${x.s.samplesMs.at(-1)?.toFixed(0)} ms (cpu ${x.s.cpuMs.at(-1)?.toFixed(0)})`;
+      if (r > 0) log(`  decode ${c.name} round ${r}: ${old ? `before ${show(old)}, ` : ''}after ${show(after)}`);
+    }
+  } finally {
+    for (const x of sides) x.dispose();
+  }
+  for (const { s } of sides) [s.medianMs, s.tokensPerSecond] = [median(s.samplesMs), c.newTokens / (median(s.samplesMs) / 1000)];
+  const [a, b] = [after.s, old?.s];
+  if (!b) return { config: c, adapter: after.adapter, after: a };
+  const paired = (f: (x: DecodeSide) => number[]) => median(f(a).map((x, i) => f(b)[i] / x));
+  return { config: c, adapter: after.adapter, after: a, before: b, speedup: paired((x) => x.samplesMs), cpuSpeedup: paired((x) => x.cpuMs) };
+}
+
+/** The decoding table: this code's tokens/s, and with a before run, both side by side and the paired speed-up. */
+export function decodeTable(results: readonly DecodeResult[]): string {
+  const before = results.some((r) => r.before);
   const lines = [
-    '| config | prompt + new | tokens/s | median ms | CPU ms | first call ms |' + (baseline ? ' before tokens/s | before CPU ms | speed-up (tokens/s) | CPU ratio | same tokens |' : ''),
-    '| --- | ---: | ---: | ---: | ---: | ---: |' + (baseline ? ' ---: | ---: | ---: | ---: | --- |' : ''),
+    '| config | prompt + new | rounds | tokens/s | median ms | CPU ms | first call ms |' + (before ? ' before tokens/s | before median ms | before CPU ms | speed-up (paired) | CPU speed-up (paired) | same tokens |' : ''),
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |' + (before ? ' ---: | ---: | ---: | ---: | ---: | --- |' : ''),
   ];
-  for (const r of results) {
-    const c = r.config;
-    const b = baseline?.find((x) => x.config.name === c.name);
+  for (const { config: c, after: a, before: b, speedup, cpuSpeedup } of results) {
     const name = `${c.name} lm (${c.layers} layers, E ${c.dModel}, H ${c.nhead}, ff ${c.ff}, V ${c.vocab})`;
-    let line = `| ${name} | ${c.prompt} + ${c.newTokens} | ${r.tokensPerSecond.toFixed(1)} | ${r.medianMs.toFixed(0)} | ${r.cpuMedianMs.toFixed(0)} | ${r.firstMs.toFixed(0)} |`;
-    if (baseline) {
-      line += b
-        ? ` ${b.tokensPerSecond.toFixed(1)} | ${b.cpuMedianMs.toFixed(0)} | ${(r.tokensPerSecond / b.tokensPerSecond).toFixed(2)}x | ${(b.cpuMedianMs / r.cpuMedianMs).toFixed(2)}x | ${b.tokens.join(',') === r.tokens.join(',') ? 'yes' : 'NO'} |`
-        : ' | | | | |';
+    let line = `| ${name} | ${c.prompt} + ${c.newTokens} | ${a.samplesMs.length} | ${a.tokensPerSecond.toFixed(1)} | ${a.medianMs.toFixed(0)} | ${median(a.cpuMs).toFixed(0)} | ${a.firstMs.toFixed(0)} |`;
+    if (b) {
+      line += ` ${b.tokensPerSecond.toFixed(1)} | ${b.medianMs.toFixed(0)} | ${median(b.cpuMs).toFixed(0)} | ${speedup!.toFixed(2)}x | ${cpuSpeedup!.toFixed(2)}x | ${b.tokens.join(',') === a.tokens.join(',') ? 'yes' : 'NO'} |`;
     }
     lines.push(line);
   }

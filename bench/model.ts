@@ -12,17 +12,19 @@
 //            input gradients and every attention's probabilities and their gradient mapped back
 // Each forward is the awaited Model.forward: inputs written, one submit, output and captures mapped back.
 // Then decoding (bench/decode.ts): tokens/s of generate for causal lm configs of the small and medium shapes; with
-// --baseline (an earlier run's --json, e.g. of the code before a change) before and after side by side.
+// --before DIR (a checkout of the code before a change, e.g. `git worktree add DIR REV` with node_modules linked)
+// its generate interleaved with this one's in the same process, side by side with the paired speed-up.
 // Run: npm run bench:model [-- --json bench/results/model-<adapter>.json] [--configs small,medium,large] [--reps N (default: small 30, medium and large 10)] [--warmup 1]
-//        [--decode-only] [--baseline OLD.json]
-import { readFileSync, writeFileSync } from 'node:fs';
+//        [--decode-only] [--before DIR]; with --before, vite-node must serve files outside this project: run it as
+//        npx vite-node -r / $PWD/bench/model.ts --decode-only --before DIR
+import { writeFileSync } from 'node:fs';
 import { defaultKernels, type GpuContext, type KernelChoice } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { HookOptions } from '../src/hooks/registry.ts';
 import { type FileConfig, writeModelFile } from '../src/model/config.ts';
 import { f32, generateSquareSubsequentMask, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
-import { benchDecoding, DECODE_CONFIGS, type DecodeResult, decodeTable } from './decode.ts';
+import { benchDecoding, DECODE_CONFIGS, type DecodeResult, decodeTable, loadLib } from './decode.ts';
 import { median, randomWeights, rng, uniform } from './model_common.ts';
 
 interface BenchConfig {
@@ -258,9 +260,8 @@ async function main(): Promise<void> {
   if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) throw new Error(`--reps ${arg('--reps')}: expected a positive integer`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup ${arg('--warmup')}: expected a non-negative integer`);
   const decodeOnly = process.argv.includes('--decode-only');
-  const baselineFile = arg('--baseline');
-  const baseline = baselineFile ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as { decoding?: DecodeResult[] }).decoding : undefined;
-  if (baselineFile && !baseline) throw new Error(`--baseline ${baselineFile}: holds no decoding results`);
+  const beforeDir = arg('--before');
+  const before = beforeDir === undefined ? undefined : await loadLib(beforeDir);
   const configs = (decodeOnly ? [] : names).map((n) => {
     const c = CONFIGS.find((x) => x.name === n);
     if (!c) throw new Error(`--configs: unknown config '${n}' (known: ${CONFIGS.map((x) => x.name).join(', ')})`);
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
   const decoding: DecodeResult[] = [];
   for (const c of DECODE_CONFIGS.filter((d) => names.includes(d.name))) {
     console.error(`decode ${c.name}: lm ${c.layers} layers, d_model ${c.dModel}, prompt ${c.prompt}, ${c.newTokens} new tokens`);
-    const r = await benchDecoding(c, decodeOnly ? reps : undefined, (s) => console.error(s));
+    const r = await benchDecoding(c, decodeOnly ? reps : undefined, (s) => console.error(s), before);
     adapter ||= r.adapter;
     decoding.push(r);
   }
@@ -311,11 +312,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`\ngenerate on ${adapter} (greedy, batch 1, median of the timed calls)${baseline ? `, against ${baselineFile}` : ''}\n`);
-  console.log(decodeTable(decoding, baseline));
+  console.log(`\ngenerate on ${adapter} (greedy, batch 1, median of the timed calls)${beforeDir ? `; before: ${beforeDir}, interleaved call by call` : ''}\n`);
+  console.log(decodeTable(decoding));
   console.log(`\ntotal ${(totalMs / 1000).toFixed(1)} s (${results.map((r) => `${r.config.name} ${(r.totalMs / 1000).toFixed(1)} s`).join(', ')})`);
   if (jsonOut) {
-    const out = { adapter, date: new Date().toISOString(), warmup, totalMs, results, decoding, ...(baseline ? { decodingBaseline: baseline } : {}) };
+    const out = { adapter, date: new Date().toISOString(), warmup, totalMs, results, decoding };
     writeFileSync(jsonOut, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`wrote ${jsonOut}`);
   }

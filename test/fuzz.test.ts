@@ -7,23 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { type ModelConfig, readModelFile, writeModelFile } from '../src/model/config.ts';
 import { ModelFileError, quote } from '../src/model/errors.ts';
 import { MAX_HEADER_BYTES, readSafetensors, type TensorInput, writeSafetensors } from '../src/model/safetensors.ts';
+import { mulberry32 as rng } from '../src/model/sampling.ts';
 
 const dir = new URL('./fixtures/', import.meta.url);
 const LABEL = 'fuzz';
 /** A case slower than this counts as a hang (generous: the suite shares two cores with other work). */
 const CASE_LIMIT_MS = 1500;
-
-/** mulberry32 (the same generator as test/harness.ts, kept here so this suite needs no GPU module). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, n: number) => Math.floor(r() * n);

@@ -8,17 +8,8 @@ export interface GpuCase {
   run(ctx: GpuContext): Promise<void>;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: small, fast, seeded (generate's sampler uses it too). */
+export { mulberry32 as rng } from '../src/model/sampling.ts';
 
 export function uniform(rand: () => number, n: number, lo = -1, hi = 1): Float32Array {
   const out = new Float32Array(n);

@@ -247,10 +247,7 @@ export async function dispatchKernel<B extends string, U extends string, D exten
   const data = packUniforms(label, desc.uniforms, call.params);
   // Buffers the dispatch makes (its uniforms, its uploads) are bound by name in place of the caller's.
   const given = (made: Readonly<Record<string, GPUBuffer>>) => names.map((k) => (made[k] ? { buffer: made[k] } : call.bufs[k]));
-  if (REBIND in ctx) {
-    const re = ctx as Rebinding;
-    return rebind(re, label, spec, (made) => given(made), data, call.workgroups);
-  }
+  if (REBIND in ctx) return rebind(ctx as Rebinding, label, spec, given, data, call.workgroups);
   const pipeline = await ctx.pipelines.get(spec);
   const made: Record<string, GPUBuffer> = {};
   const create = (k: string, bytes: number, usage: number) => (made[k] = ctx.buffers.create(bytes, usage | GPUBufferUsage.COPY_DST, `${label} ${k}`));
