@@ -11,8 +11,12 @@
 // (bench:kernels: ~2.5x faster on the model's Linear shapes).
 //
 // Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's (the descriptor MATMUL).
-// Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C).
-// Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch).
+// With ROW each invocation computes one row of C, 8 columns (a decode step's M = 1 would otherwise compute 7 rows
+// of each block only to throw them away, and 7 of every 8 invocations would have no row at all).
+// Defines: matmul.wgsl's, and ROW.
+// Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C; with ROW a
+// 1 x (8*WG*WG) tile).
+// Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch); with ROW (ceil(N / (8*WG*WG)), M, batch).
 
 override WG: u32 = 8;
 
@@ -163,6 +167,61 @@ fn idx4(i0: u32, n: u32) -> vec4<u32> {
   return min(vec4<u32>(i0, i0 + 1u, i0 + 2u, i0 + 3u), vec4<u32>(n - 1u));
 }
 
+#if ROW
+// A[m, k .. k+3] for the row's start `at` (plus k).
+fn rowA(at: u32) -> vec4<f32> {
+#if TRANS_A
+  return vec4<f32>(ga(at), ga(at + p.lda), ga(at + 2u * p.lda), ga(at + 3u * p.lda));
+#else
+  return va(at);
+#endif
+}
+
+@compute @workgroup_size(WG * WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let m = wid.y;
+  let n0 = (wid.x * WG * WG + li) * 8u;
+  if (m >= p.M || n0 >= p.N) { return; }
+  let base = batchBase(wid.z);
+  let baseB = base.y;
+  let n00 = idx4(n0, p.N);
+  let n01 = idx4(n0 + 4u, p.N);
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+#if TRANS_A
+  var atA = base.x + m;
+  let stepA = 4u * p.lda;
+#else
+  var atA = base.x + m * p.lda;
+  let stepA = 4u;
+#endif
+#if TRANS_B
+  var atB0 = baseB + n00 * p.ldb;
+  var atB1 = baseB + n01 * p.ldb;
+  let stepB = 4u;
+#else
+  var atB0 = vec4<u32>(baseB);
+  var atB1 = atB0;
+  let stepB = 4u * p.ldb;
+#endif
+  let K4 = p.K & ~3u;
+  for (var k = 0u; k < K4; k += 4u) {
+    let av = rowA(atA);
+    acc0 = col(quadB(atB0, n00), av, acc0);
+    acc1 = col(quadB(atB1, n01), av, acc1);
+    atA += stepA;
+    atB0 += vec4<u32>(stepB);
+    atB1 += vec4<u32>(stepB);
+  }
+  for (var k = K4; k < p.K; k++) {
+    let av = colA(base.x, vec4<u32>(m), k).x;
+    acc0 += av * rowB(baseB, n00, k);
+    acc1 += av * rowB(baseB, n01, k);
+  }
+  store(base.z, m, n0, acc0);
+  store(base.z, m, n0 + 4u, acc1);
+}
+#else
 @compute @workgroup_size(WG * WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let m0 = (wid.y * WG + li / WG) * 8u;
@@ -235,3 +294,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   store4(baseC, m0 + 4u, n0, acc10);
   store4(baseC, m0 + 4u, n0 + 4u, acc11);
 }
+#endif

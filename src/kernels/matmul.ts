@@ -19,7 +19,10 @@ export const MATMUL = kernel({
   },
   defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4'],
 });
-const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource };
+const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, defines: [...MATMUL.defines, 'ROW' as const] };
+
+/** Rows of C up to which the direct kernel gives each invocation one row (8 columns) instead of an 8x8 block. */
+export const DIRECT_ROW_MAX_M = 3;
 
 /**
  * C[z] = op(A[z]) · op(B[z]) (+ bias) for z < batch. Strides and offsets are in elements; a stride of 0 broadcasts.
@@ -186,15 +189,17 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
   const wg = opts.workgroupSize ?? (direct ? WG_DIRECT : WG);
   if (!WORKGROUP_SIZES.includes(wg)) throw new Error(`${label}: workgroupSize ${wg} is not one of ${WORKGROUP_SIZES.join(', ')}`);
   checkMatmulShape(label, s, true);
-  const tile = (direct ? 8 : 4) * wg;
-  return dispatchKernel(ctx, direct ? MATMUL_DIRECT : MATMUL, label, {
+  const call = {
     bufs,
     need: matmulNeed(s),
     params: { ...s, innerA: s.innerStrideA, innerB: s.innerStrideB, innerC: s.innerStrideC },
-    defines: { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s) },
     constants: { WG: wg },
-    workgroups: [Math.ceil(s.N / tile), Math.ceil(s.M / tile), s.batch],
-  });
+  };
+  const defines = { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s) };
+  if (!direct) return dispatchKernel(ctx, MATMUL, label, { ...call, defines, workgroups: [Math.ceil(s.N / (4 * wg)), Math.ceil(s.M / (4 * wg)), s.batch] });
+  const row = s.M <= DIRECT_ROW_MAX_M;
+  const workgroups: [number, number, number] = row ? [Math.ceil(s.N / (8 * wg * wg)), s.M, s.batch] : [Math.ceil(s.N / (8 * wg)), Math.ceil(s.M / (8 * wg)), s.batch];
+  return dispatchKernel(ctx, MATMUL_DIRECT, label, { ...call, defines: { ...defines, ROW: row }, workgroups });
 }
 
 /** CPU reference, accumulating in f64. Writes only the M x N elements of each batch of C. */

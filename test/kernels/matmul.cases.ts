@@ -40,6 +40,10 @@ function matmulCase(
 const shapes: [string, MatmulShape][] = [
   ['1x1x1', { M: 1, N: 1, K: 1 }],
   ['M=1 (vector-matrix)', { M: 1, N: 130, K: 96 }],
+  ['one row, transposed B, odd K 1x77x37', { M: 1, N: 77, K: 37, transB: true }],
+  ['one row past one direct workgroup of rows 1x1100x16', { M: 1, N: 1100, K: 16 }],
+  ['two rows, transposed A, odd K 2x20x13', { M: 2, N: 20, K: 13, transA: true }],
+  ['two rows batched 3x 2x36x40, transposed B', { M: 2, N: 36, K: 40, batch: 3, transB: true }],
   ['N=1', { M: 67, N: 1, K: 33 }],
   ['K=1', { M: 17, N: 29, K: 1 }],
   ['primes 67x71x73', { M: 67, N: 71, K: 73 }],
