@@ -1,11 +1,11 @@
 // BERT (HF model_type "bert"): BertModel or BertForMaskedLM as config.json's architectures names them. RoBERTa
 // (roberta.ts) parses the same fields and builds the same tree; both use what is exported here.
-import type { ActivationKind } from '../../kernels/activation.ts';
 import type { AttentionArgs } from '../../nn/attention_core.ts';
 import { BertForMaskedLM, BertModel, type BertOptions } from '../../nn/bert.ts';
 import type { Module, WeightSource } from '../../nn/module.ts';
 import type { Act } from '../../scheduler/plan.ts';
 import type { ConfigFields } from './fields.ts';
+import { ACT2FN, architecture, HF_LIMIT, widthAndHeads } from './hf_config.ts';
 import { HfInputs } from './hf_inputs.ts';
 import type { BuiltModel, ModelKind } from './kind.ts';
 
@@ -29,43 +29,28 @@ export interface BertConfig extends BertFields {
   kind: 'bert';
 }
 
-/** HF's ACT2FN names (transformers/activations.py) attnscope's activation kernel computes. */
-export const ACT2FN: Readonly<Record<string, ActivationKind>> = { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu' };
-const LIMIT = 1 << 24;
-
-/** The head named by config.json's architectures (its first entry; none: the base model), one of `table`'s. */
-export function architecture<H extends string>(f: ConfigFields, table: Readonly<Record<string, H>>, base: H): H {
-  const arch = f.raw('architectures');
-  const named = Array.isArray(arch) ? arch[0] : undefined;
-  if (named === undefined) return base;
-  if (typeof named !== 'string' || !(named in table)) f.fail('architectures', `${JSON.stringify(named)} is not supported (supported: ${Object.keys(table).join(', ')})`);
-  return table[named as string];
-}
-
 /**
  * The fields of BertConfig (RobertaConfig has the same), refusing settings whose model attnscope does not run: relative
  * position embeddings, a decoder (causal, cross-attention).
  */
 export function parseBertFields(f: ConfigFields, architectures: Readonly<Record<string, 'mlm' | 'base'>>): BertFields {
   const head = architecture(f, architectures, 'base');
-  const hidden_size = f.int('hidden_size', 1, LIMIT);
-  const num_attention_heads = f.int('num_attention_heads', 1, hidden_size);
-  if (hidden_size % num_attention_heads !== 0) f.fail('num_attention_heads', `${num_attention_heads} does not divide hidden_size ${hidden_size}`);
+  const [hidden_size, num_attention_heads] = widthAndHeads(f, 'hidden_size', 'num_attention_heads');
   if (f.has('position_embedding_type')) f.oneOf('position_embedding_type', ['absolute']);
   for (const k of ['is_decoder', 'add_cross_attention']) {
     if (f.has(k) && f.bool(k)) f.fail(k, 'true is not supported (attnscope runs BERT-shaped models as encoders)');
   }
-  const vocab_size = f.int('vocab_size', 1, LIMIT);
+  const vocab_size = f.int('vocab_size', 1, HF_LIMIT);
   return {
     head,
     vocab_size,
     hidden_size,
     num_hidden_layers: f.int('num_hidden_layers', 1, 1024),
     num_attention_heads,
-    intermediate_size: f.int('intermediate_size', 1, LIMIT),
+    intermediate_size: f.int('intermediate_size', 1, HF_LIMIT),
     hidden_act: f.oneOf('hidden_act', Object.keys(ACT2FN)),
-    max_position_embeddings: f.int('max_position_embeddings', 1, LIMIT),
-    type_vocab_size: f.int('type_vocab_size', 1, LIMIT),
+    max_position_embeddings: f.int('max_position_embeddings', 1, HF_LIMIT),
+    type_vocab_size: f.int('type_vocab_size', 1, HF_LIMIT),
     layer_norm_eps: f.number('layer_norm_eps', true),
     pad_token_id: f.optionalId('pad_token_id', vocab_size, 'the vocabulary'),
   };

@@ -1,7 +1,8 @@
 // DistilBERT (HF model_type "distilbert"): DistilBertModel or DistilBertForMaskedLM as config.json's architectures
 // names them. No token types; positions are 0..L-1 (DistilBertModel.forward takes no position_ids).
 import { DistilBertForMaskedLM, DistilBertModel, type DistilBertOptions } from '../../nn/distilbert.ts';
-import { ACT2FN, architecture, builtEncoder } from './bert.ts';
+import { builtEncoder } from './bert.ts';
+import { ACT2FN, architecture, HF_LIMIT, widthAndHeads } from './hf_config.ts';
 import type { ModelKind } from './kind.ts';
 
 export interface DistilBertConfig {
@@ -18,7 +19,6 @@ export interface DistilBertConfig {
 }
 
 const ARCHITECTURES = { DistilBertForMaskedLM: 'mlm', DistilBertModel: 'base' } as const;
-const LIMIT = 1 << 24;
 
 export const distilbertKind: ModelKind<DistilBertConfig> = {
   hf: { prefix: 'distilbert', ignore: [/(^|\.)embeddings\.position_ids$/], tied: ['vocab_projector.weight'] },
@@ -26,19 +26,17 @@ export const distilbertKind: ModelKind<DistilBertConfig> = {
   gradInputs: [],
   parse(f) {
     const head = architecture(f, ARCHITECTURES, 'base');
-    const dim = f.int('dim', 1, LIMIT);
-    const n_heads = f.int('n_heads', 1, dim);
-    if (dim % n_heads !== 0) f.fail('n_heads', `${n_heads} does not divide dim ${dim}`);
+    const [dim, n_heads] = widthAndHeads(f, 'dim', 'n_heads');
     // sinusoidal_pos_embds only initialises position_embeddings.weight, which the checkpoint stores either way.
     return {
       kind: 'distilbert',
       head,
-      vocab_size: f.int('vocab_size', 1, LIMIT),
-      max_position_embeddings: f.int('max_position_embeddings', 1, LIMIT),
+      vocab_size: f.int('vocab_size', 1, HF_LIMIT),
+      max_position_embeddings: f.int('max_position_embeddings', 1, HF_LIMIT),
       dim,
       n_layers: f.int('n_layers', 1, 1024),
       n_heads,
-      hidden_dim: f.int('hidden_dim', 1, LIMIT),
+      hidden_dim: f.int('hidden_dim', 1, HF_LIMIT),
       activation: f.oneOf('activation', Object.keys(ACT2FN)),
     };
   },

@@ -1,9 +1,9 @@
 // GPT-2 (HF model_type "gpt2"): GPT2Model or GPT2LMHeadModel as config.json's architectures names them.
 import { GPT2LMHeadModel, GPT2Model, type Gpt2Options } from '../../nn/gpt2.ts';
-import type { ActivationKind } from '../../kernels/activation.ts';
 import type { Dim, PlanBuilder } from '../../scheduler/plan.ts';
 import { InputError, tokenInput } from '../inputs.ts';
 import type { ModelKind } from './kind.ts';
+import { ACT2FN, architecture, HF_LIMIT, widthAndHeads } from './hf_config.ts';
 import { HfInputs } from './hf_inputs.ts';
 
 export interface Gpt2Config {
@@ -23,36 +23,29 @@ export interface Gpt2Config {
   eos_token_id: number | null;
 }
 
-/** HF's ACT2FN names this family uses, as our activation kernel's kinds. */
-const ACTIVATIONS: Readonly<Record<string, ActivationKind>> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu', relu: 'relu' };
 const ARCHITECTURES = { GPT2LMHeadModel: 'lm', GPT2Model: 'base' } as const;
-const LIMIT = 1 << 24;
 
 export const gpt2Kind: ModelKind<Gpt2Config> = {
   hf: { prefix: 'transformer', ignore: [/\.attn\.(masked_)?bias$/], tied: ['lm_head.weight'] },
   inputs: ['input_ids', 'attention_mask', 'position_ids'],
   gradInputs: [],
   parse(f) {
-    const arch = f.raw('architectures');
-    const named = Array.isArray(arch) ? arch[0] : undefined;
-    if (named !== undefined && !(named in ARCHITECTURES)) f.fail('architectures', `${JSON.stringify(named)} is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
-    const n_embd = f.int('n_embd', 1, LIMIT);
-    const n_head = f.int('n_head', 1, n_embd);
-    if (n_embd % n_head !== 0) f.fail('n_head', `${n_head} does not divide n_embd ${n_embd}`);
-    const act = f.oneOf('activation_function', Object.keys(ACTIVATIONS));
+    const head = architecture(f, ARCHITECTURES, 'base');
+    const [n_embd, n_head] = widthAndHeads(f, 'n_embd', 'n_head');
+    const act = f.oneOf('activation_function', Object.keys(ACT2FN));
     for (const [k, want] of [['scale_attn_weights', true], ['scale_attn_by_inverse_layer_idx', false], ['add_cross_attention', false]] as const) {
       if (f.has(k) && f.bool(k) !== want) f.fail(k, `${!want} is not supported (attnscope runs GPT-2 as published: ${k} ${want})`);
     }
-    const vocab_size = f.int('vocab_size', 1, LIMIT);
+    const vocab_size = f.int('vocab_size', 1, HF_LIMIT);
     return {
       kind: 'gpt2',
-      head: named === undefined ? 'base' : ARCHITECTURES[named as keyof typeof ARCHITECTURES],
+      head,
       vocab_size,
-      n_positions: f.int('n_positions', 1, LIMIT),
+      n_positions: f.int('n_positions', 1, HF_LIMIT),
       n_embd,
       n_layer: f.int('n_layer', 1, 1024),
       n_head,
-      n_inner: f.raw('n_inner') === null || !f.has('n_inner') ? 4 * n_embd : f.int('n_inner', 1, LIMIT),
+      n_inner: f.raw('n_inner') === null || !f.has('n_inner') ? 4 * n_embd : f.int('n_inner', 1, HF_LIMIT),
       activation_function: act,
       layer_norm_epsilon: f.number('layer_norm_epsilon', true),
       bos_token_id: f.optionalId('bos_token_id', vocab_size, 'the vocabulary'),
@@ -68,7 +61,7 @@ export const gpt2Kind: ModelKind<Gpt2Config> = {
       layers: c.n_layer,
       inner: c.n_inner,
       eps: c.layer_norm_epsilon,
-      activation: ACTIVATIONS[c.activation_function],
+      activation: ACT2FN[c.activation_function],
     };
     const root = c.head === 'lm' ? new GPT2LMHeadModel(w, o) : new GPT2Model(w, '', o);
     const base = root instanceof GPT2LMHeadModel ? root.transformer : root;
