@@ -94,7 +94,9 @@ export class Model {
   static fromFile(ctx: GpuContext, file: ModelFile): Model {
     const w = new Weights(ctx, file.tensors);
     try {
-      return new Model(ctx, file.config, kindOf(file.config).build(w, file.config), w);
+      const built = kindOf(file.config).build(w, file.config);
+      w.built();
+      return new Model(ctx, file.config, built, w);
     } catch (e) {
       w.dispose();
       throw e;

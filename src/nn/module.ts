@@ -63,8 +63,16 @@ export class Weights implements WeightSource {
 
   constructor(
     readonly ctx: GpuContext,
-    private readonly tensors: ReadonlyMap<string, WeightData>,
+    private tensors: ReadonlyMap<string, WeightData>,
   ) {}
+
+  /**
+   * The tree is built: let go of the source data (a checkpoint's file bytes, which lazy tensors read from), so the
+   * model does not keep a CPU copy of its weights for its whole life. Taking a tensor after this is an error.
+   */
+  built(): void {
+    this.tensors = new Map();
+  }
 
   has(name: string): boolean {
     return this.tensors.has(name);
