@@ -105,6 +105,23 @@ fn quadB(at: vec4<u32>, n: vec4<u32>) -> mat4x4<f32> {
 #endif
 }
 
+// Where quadB starts at k = 0 for the 4 columns n; stepB: how far it moves per step of 4.
+fn startB(baseB: u32, n: vec4<u32>) -> vec4<u32> {
+#if TRANS_B
+  return baseB + n * p.ldb;
+#else
+  return vec4<u32>(baseB);
+#endif
+}
+
+fn stepB() -> u32 {
+#if TRANS_B
+  return 4u;
+#else
+  return 4u * p.ldb;
+#endif
+}
+
 // acc + qb · qa: column i of the result is row i of a 4x4 part of C, accumulated with explicit fma.
 fn col(qb: mat4x4<f32>, v: vec4<f32>, acc: vec4<f32>) -> vec4<f32> {
   return fma(qb[3], vec4<f32>(v.w), fma(qb[2], vec4<f32>(v.z), fma(qb[1], vec4<f32>(v.y), fma(qb[0], vec4<f32>(v.x), acc))));
@@ -195,23 +212,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var atA = base.x + m * p.lda;
   let stepA = 4u;
 #endif
-#if TRANS_B
-  var atB0 = baseB + n00 * p.ldb;
-  var atB1 = baseB + n01 * p.ldb;
-  let stepB = 4u;
-#else
-  var atB0 = vec4<u32>(baseB);
-  var atB1 = atB0;
-  let stepB = 4u * p.ldb;
-#endif
+  var atB0 = startB(baseB, n00);
+  var atB1 = startB(baseB, n01);
   let K4 = p.K & ~3u;
   for (var k = 0u; k < K4; k += 4u) {
     let av = rowA(atA);
     acc0 = col(quadB(atB0, n00), av, acc0);
     acc1 = col(quadB(atB1, n01), av, acc1);
     atA += stepA;
-    atB0 += vec4<u32>(stepB);
-    atB1 += vec4<u32>(stepB);
+    atB0 += vec4<u32>(stepB());
+    atB1 += vec4<u32>(stepB());
   }
   for (var k = K4; k < p.K; k++) {
     let av = colA(base.x, vec4<u32>(m), k).x;
@@ -252,15 +262,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var atA1 = baseA + m10 * p.lda;
   let stepA = 4u;
 #endif
-#if TRANS_B
-  var atB0 = baseB + n00 * p.ldb;
-  var atB1 = baseB + n01 * p.ldb;
-  let stepB = 4u;
-#else
-  var atB0 = vec4<u32>(baseB);
-  var atB1 = atB0;
-  let stepB = 4u * p.ldb;
-#endif
+  var atB0 = startB(baseB, n00);
+  var atB1 = startB(baseB, n01);
 
   let K4 = p.K & ~3u;
   for (var k = 0u; k < K4; k += 4u) {
@@ -274,8 +277,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     acc11 = mad(acc11, qb1, qa1);
     atA0 += vec4<u32>(stepA);
     atA1 += vec4<u32>(stepA);
-    atB0 += vec4<u32>(stepB);
-    atB1 += vec4<u32>(stepB);
+    atB0 += vec4<u32>(stepB());
+    atB1 += vec4<u32>(stepB());
   }
   for (var k = K4; k < p.K; k++) {
     let av0 = colA(baseA, m00, k);
