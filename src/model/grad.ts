@@ -1,8 +1,10 @@
 import type { HookObserver } from '../hooks/observer.ts';
+import { globToRegExp } from '../hooks/registry.ts';
 import type { CapturedTensor } from '../hooks/registry.ts';
 import { recordBackward } from '../scheduler/backward.ts';
 import type { Act, PlanBuilder } from '../scheduler/plan.ts';
 import type { Feed } from './feeder.ts';
+import { InputError } from './inputs.ts';
 
 /** One attention module's probabilities and their gradient, from a backward. */
 export interface AttentionGrad {
@@ -96,4 +98,18 @@ export function readBackward(grad: GradOutputs, value: number, outputs: readonly
     grad: { shape: a.shape, data: a.grad ? captures.get(a.grad)!.slice() : zeros(a.shape) },
   }));
   return { value, inputs, attention, params };
+}
+
+/** The parameter names (of `all`, in its order) that names or globs match; each pattern must match one at least. */
+export function paramsMatching(all: readonly string[], patterns: string | readonly string[]): string[] {
+  const list = typeof patterns === 'string' ? [patterns] : patterns;
+  if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) throw new InputError('forward: params must be a name or glob, or a list of them');
+  const out = new Set<string>();
+  for (const p of list) {
+    const re = globToRegExp(p);
+    const hits = all.filter((n) => re.test(n));
+    if (!hits.length) throw new InputError(`forward: params '${p}' matches no parameter of this model (e.g. ${all.slice(0, 3).join(', ')})`);
+    hits.forEach((n) => out.add(n));
+  }
+  return all.filter((n) => out.has(n));
 }

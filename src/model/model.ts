@@ -1,7 +1,7 @@
 import type { AttentionModuleInfo } from '../analysis/attention_modules.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { HookObserver } from '../hooks/observer.ts';
-import { type BackwardHookFn, type ForwardHookFn, globToRegExp, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
+import { type BackwardHookFn, type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PreHookFn } from '../hooks/registry.ts';
 import { type Module, Weights } from '../nn/module.ts';
 import { Plan, type PlanStats } from '../scheduler/compile.ts';
 import { PlanBuilder } from '../scheduler/plan.ts';
@@ -9,7 +9,7 @@ import { type ModelConfig, type ModelFile, readModelFile } from './config.ts';
 import { Feeder } from './feeder.ts';
 import { type CheckpointFiles, readCheckpoint } from './hf/checkpoint.ts';
 import { hubFiles, type HubOptions } from './hf/hub.ts';
-import { type BackwardResult, readBackward, recordGrad } from './grad.ts';
+import { type BackwardResult, paramsMatching, readBackward, recordGrad } from './grad.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
 import { InputError, type InputTensor, type ModelInputs } from './inputs.ts';
 import type { BuiltModel, ModelKind } from './kinds/kind.ts';
@@ -207,7 +207,7 @@ export class Model {
   /** Runs one forward (queued behind any running one); hooks' records land in `hooks`. */
   forward(inputs: ModelInputs, opts: ForwardOptions = {}): Promise<ForwardResult> {
     return this.enqueue('forward', async () => {
-      const params = opts.params === undefined ? [] : this.paramsMatching(opts.params);
+      const params = opts.params === undefined ? [] : paramsMatching(this.paramNames(), opts.params);
       if (params.length && !opts.grad) throw new InputError('forward: params needs grad: true');
       const grad = opts.grad ?? false;
       this.lastGrad = undefined;
@@ -217,21 +217,6 @@ export class Model {
       if (grad) this.lastGrad = { entry, output: outputs[0], shape, hooks: this.hooks };
       return { output: outputs[0], shape };
     });
-  }
-
-  /** Parameter names matching names or globs; each pattern must match one at least. */
-  private paramsMatching(patterns: string | readonly string[]): string[] {
-    const all = this.paramNames();
-    const list = typeof patterns === 'string' ? [patterns] : patterns;
-    if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) throw new InputError('forward: params must be a name or glob, or a list of them');
-    const out = new Set<string>();
-    for (const p of list) {
-      const re = globToRegExp(p);
-      const hits = all.filter((n) => re.test(n));
-      if (!hits.length) throw new InputError(`forward: params '${p}' matches no parameter of this model (e.g. ${all.slice(0, 3).join(', ')})`);
-      hits.forEach((n) => out.add(n));
-    }
-    return all.filter((n) => out.has(n));
   }
 
   /**
