@@ -57,9 +57,8 @@ export interface Src {
   lay: RowLayout;
 }
 
-/** Where q, k and v are read from, the activations they live in, and the key length (the keys so far, with a cache). */
+/** Where q, k and v are read from (an activation and its row layout each), and the key length (the keys so far, with a cache). */
 export interface Sources {
-  acts: Act[];
   q: Src;
   k: Src;
   v: Src;
@@ -85,7 +84,7 @@ export function src(a: AttentionArgs, act: Act, width: number, off: number, len:
  */
 export function packedSources(b: PlanBuilder, qkv: Act, E: number, a: AttentionArgs, cache?: SelfCache): Sources {
   const { B, L, batchFirst: bf } = a;
-  if (!cache) return { acts: [qkv], q: src(a, qkv, 3 * E, 0, L), k: src(a, qkv, 3 * E, E, a.S), v: src(a, qkv, 3 * E, 2 * E, a.S), S: a.S };
+  if (!cache) return { q: src(a, qkv, 3 * E, 0, L), k: src(a, qkv, 3 * E, E, a.S), v: src(a, qkv, 3 * E, 2 * E, a.S), S: a.S };
   const { kv, maxT, pos } = cache;
   const rows = (bt: number, l: number) => (bf ? bt * L + l : l * B + bt);
   const contiguous = bf || B === 1;
@@ -93,7 +92,7 @@ export function packedSources(b: PlanBuilder, qkv: Act, E: number, a: AttentionA
     for (let l = 0; l < (contiguous ? 1 : L); l++) b.copy('kv cache append', qkv, rows(bt, l) * 3 * E, kv, affine(pos, 3 * E, (bt * maxT + l) * 3 * E), (contiguous ? L : 1) * 3 * E);
   }
   const cached = (off: number): Src => ({ act: kv, lay: { off, strideB: maxT * 3 * E, strideL: 3 * E } });
-  return { acts: [qkv, kv], q: src(a, qkv, 3 * E, 0, L), k: cached(E), v: cached(2 * E), S: affine(pos, 1, L) };
+  return { q: src(a, qkv, 3 * E, 0, L), k: cached(E), v: cached(2 * E), S: affine(pos, 1, L) };
 }
 
 /**

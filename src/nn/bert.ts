@@ -52,7 +52,7 @@ export async function transform(b: PlanBuilder, dense: Linear, kind: ActivationK
 export async function projectAndAttend(b: PlanBuilder, h: Heads, [query, key, value]: readonly [Linear, Linear, Linear], x: Act, a: AttentionArgs): Promise<{ o: Act; probs?: Act }> {
   const E = h.numHeads * h.headDim;
   const [q, k, v] = [await query.forward(b, x), await key.forward(b, x), await value.forward(b, x)];
-  return attend(b, h, { acts: [q, k, v], q: src(a, q, E, 0, a.L), k: src(a, k, E, 0, a.S), v: src(a, v, E, 0, a.S), S: a.S }, a);
+  return attend(b, h, { q: src(a, q, E, 0, a.L), k: src(a, k, E, 0, a.S), v: src(a, v, E, 0, a.S), S: a.S }, a);
 }
 
 /** BertEmbeddings: LayerNorm(word(ids) + token_type(types) + position(positions)) [B, L, E], HF's order of the sum. */

@@ -83,19 +83,19 @@ export class MultiheadAttention extends Module {
     const L = a.L;
     if (cache?.kind === 'cross') {
       const q = this.project(b, query, 0, 1, 'q');
-      return { acts: [q, cache.kv], q: src(a, q, E, 0, L), k: src(a, cache.kv, 2 * E, 0, cache.S), v: src(a, cache.kv, 2 * E, E, cache.S), S: cache.S };
+      return { q: src(a, q, E, 0, L), k: src(a, cache.kv, 2 * E, 0, cache.S), v: src(a, cache.kv, 2 * E, E, cache.S), S: cache.S };
     }
     if (query === key && key === value) return packedSources(b, this.project(b, query, 0, 3, 'qkv'), E, a, cache);
     if (cache) throw new Error(`${this.path}: a self-attention cache needs query, key and value to be one input`);
     if (key === value) {
       const q = this.project(b, query, 0, 1, 'q');
       const kv = this.project(b, key, 1, 2, 'kv');
-      return { acts: [q, kv], q: src(a, q, E, 0, L), k: src(a, kv, 2 * E, 0, a.S), v: src(a, kv, 2 * E, E, a.S), S: a.S };
+      return { q: src(a, q, E, 0, L), k: src(a, kv, 2 * E, 0, a.S), v: src(a, kv, 2 * E, E, a.S), S: a.S };
     }
     const q = this.project(b, query, 0, 1, 'q');
     const k = this.project(b, key, 1, 1, 'k');
     const v = this.project(b, value, 2, 1, 'v');
-    return { acts: [q, k, v], q: src(a, q, E, 0, L), k: src(a, k, E, 0, a.S), v: src(a, v, E, 0, a.S), S: a.S };
+    return { q: src(a, q, E, 0, L), k: src(a, k, E, 0, a.S), v: src(a, v, E, 0, a.S), S: a.S };
   }
 
   /**
