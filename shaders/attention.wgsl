@@ -1,10 +1,11 @@
 // attention.wgsl — scaled-dot-product attention per head, reading Q/K/V from strided row layouts.
 //
 //   O[b, h, l, :] = sum_s P[b, h, l, s] V[b, h, s, :],
-//   P[b, h, l, :] = softmax_s(scale * Q[b, h, l, :] · K[b, h, s, :] + mask[(b*H + h), l, s] + keyPaddingMask[b, s])
+//   P[b, h, l, :] = softmax_s(scale * Q[b, h, l, :] · K[b, g, s, :] + mask[(b*H + h), l, s] + keyPaddingMask[b, s])
 //
-// Element (b, h, l, d) of Q lives at qOff + b*qStrideB + l*qStrideL + h*D + d; K and V likewise with
-// (b, h, s, d) and their own offsets and strides; O is written at oOff + b*oStrideB + l*oStrideL + h*D + d.
+// with g = h / G the key / value head of query head h (G query heads share one: grouped-query attention; G = 1
+// otherwise). Element (b, h, l, d) of Q lives at qOff + b*qStrideB + l*qStrideL + h*D + d; K and V likewise with
+// (b, g, s, d) and their own offsets and strides; O is written at oOff + b*oStrideB + l*oStrideL + h*D + d.
 // This fuses PyTorch's head split/merge: Q, K and V can be column slices of one packed in_proj output
 // [rows, 3E] (offsets 0, E, 2E; row stride 3E), for batch_first (row = b*L + l) or seq-first (row = l*B + b).
 //
@@ -139,8 +140,8 @@ fn main(
   }
   workgroupBarrier();
 
-  let kb = p.kOff + b * p.kStrideB + h * p.D;
-  let vb = p.vOff + b * p.vStrideB + h * p.D;
+  let kb = p.kOff + b * p.kStrideB + (h / p.G) * p.D;
+  let vb = p.vOff + b * p.vStrideB + (h / p.G) * p.D;
   let mb = bh * p.maskStrideBH;
   let pb = b * p.S;
   var acc0 = vec4<f32>(0.0);

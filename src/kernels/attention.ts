@@ -10,7 +10,7 @@ export const ATTENTION = kernel({
   bindings: { q: 'read', k: 'read', v: 'read', o: 'write', mask: 'read', keyPaddingMask: 'read', probs: 'write if PROBS', p: 'uniform' },
   uniforms: {
     B: 'u32', H: 'u32', L: 'u32', S: 'u32',
-    D: 'u32', scale: 'f32', causal: 'u32', causalOffset: 'i32',
+    D: 'u32', G: 'u32', scale: 'f32', causal: 'u32', causalOffset: 'i32',
     qOff: 'u32', qStrideB: 'u32', qStrideL: 'u32',
     kOff: 'u32', kStrideB: 'u32', kStrideL: 'u32',
     vOff: 'u32', vStrideB: 'u32', vStrideL: 'u32',
@@ -40,6 +40,11 @@ export interface AttentionShape {
   L: number;
   S: number;
   D: number;
+  /**
+   * Key / value heads (grouped-query attention): query head h reads K/V head floor(h / (H / KVH)), so K and V rows
+   * hold KVH·D columns and are never repeated per query head. Default H (multi-head attention).
+   */
+  KVH?: number;
   /** Multiplies q·k; default 1/sqrt(D). */
   scale?: number;
   /** Blocks key s for query l when s > l + causalOffset. */
@@ -113,18 +118,20 @@ export function boolToAdditive(mask: Uint8Array): Float32Array {
 
 export type FullAttentionShape = Required<Omit<AttentionShape, 'q' | 'k' | 'v' | 'o'>> & { q: RowLayout; k: RowLayout; v: RowLayout; o: RowLayout };
 
-/** Fills in the defaults: scale 1/sqrt(D), causalOffset S - L, contiguous batch-first layouts. */
+/** Fills in the defaults: KVH = H, scale 1/sqrt(D), causalOffset S - L, contiguous batch-first layouts. */
 export function attentionLayout(s: AttentionShape): FullAttentionShape {
   const E = s.H * s.D;
+  const kvE = (s.KVH ?? s.H) * s.D;
   return {
     scale: 1 / Math.sqrt(s.D),
     causal: false,
     causalOffset: s.S - s.L,
     maskBatched: false,
     ...s,
+    KVH: s.KVH ?? s.H,
     q: s.q ?? rowLayout(s.B, s.L, E, true),
-    k: s.k ?? rowLayout(s.B, s.S, E, true),
-    v: s.v ?? rowLayout(s.B, s.S, E, true),
+    k: s.k ?? rowLayout(s.B, s.S, kvE, true),
+    v: s.v ?? rowLayout(s.B, s.S, kvE, true),
     o: s.o ?? rowLayout(s.B, s.L, E, true),
   };
 }
@@ -132,13 +139,14 @@ export function attentionLayout(s: AttentionShape): FullAttentionShape {
 /** Integers, sizes, the head-dim limit (unless headDimLimit is false), a finite scale and a 32-bit causal offset. */
 export function checkAttentionShape(label: string, s: FullAttentionShape, headDimLimit = true): void {
   const ints: [string, number][] = [
-    ['B', s.B], ['H', s.H], ['L', s.L], ['S', s.S], ['D', s.D],
+    ['B', s.B], ['H', s.H], ['KVH', s.KVH], ['L', s.L], ['S', s.S], ['D', s.D],
     ...(['q', 'k', 'v', 'o'] as const).flatMap((n) => [[`${n}.off`, s[n].off], [`${n}.strideB`, s[n].strideB], [`${n}.strideL`, s[n].strideL]] as [string, number][]),
   ];
   for (const [k, v] of ints) {
     if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) throw new Error(`${label}: ${k} = ${v} is not a non-negative 32-bit integer`);
   }
   if (s.B < 1 || s.H < 1 || s.L < 1 || s.S < 1 || s.D < 1) throw new Error(`${label}: B, H, L, S and D must be at least 1 (got ${s.B}, ${s.H}, ${s.L}, ${s.S}, ${s.D})`);
+  if (s.KVH < 1 || s.H % s.KVH !== 0) throw new Error(`${label}: KVH = ${s.KVH} key/value heads do not divide H = ${s.H} query heads`);
   if (headDimLimit && s.D > MAX_HEAD_DIM) throw new Error(`${label}: head dim D = ${s.D} exceeds the attention kernel's maximum of ${MAX_HEAD_DIM}`);
   if (!Number.isFinite(s.scale)) throw new Error(`${label}: scale ${s.scale} is not finite`);
   if (!Number.isInteger(s.causalOffset) || Math.abs(s.causalOffset) >= 2 ** 31) throw new Error(`${label}: causalOffset ${s.causalOffset} is not a 32-bit integer`);
@@ -149,8 +157,8 @@ export function attentionNeed(s: FullAttentionShape): Record<keyof AttentionBuff
   const E = s.H * s.D;
   return {
     q: layoutExtent(s.q, s.B, s.L, E),
-    k: layoutExtent(s.k, s.B, s.S, E),
-    v: layoutExtent(s.v, s.B, s.S, E),
+    k: layoutExtent(s.k, s.B, s.S, s.KVH * s.D),
+    v: layoutExtent(s.v, s.B, s.S, s.KVH * s.D),
     o: layoutExtent(s.o, s.B, s.L, E),
     mask: (s.maskBatched ? s.B * s.H : 1) * s.L * s.S,
     keyPaddingMask: s.B * s.S,
@@ -160,7 +168,8 @@ export function attentionNeed(s: FullAttentionShape): Record<keyof AttentionBuff
 
 /**
  * Scaled-dot-product attention per head over strided Q/K/V rows (PyTorch's head split and merge fused in):
- * O[b,h,l,:] = softmax_s(scale * Q[b,h,l,:]·K[b,h,s,:] + mask + keyPaddingMask) · V[b,h,s,:].
+ * O[b,h,l,:] = softmax_s(scale * Q[b,h,l,:]·K[b,g,s,:] + mask + keyPaddingMask) · V[b,g,s,:], g = floor(h / (H / KVH))
+ * (g = h without grouped key / value heads).
  * With writeProbs the probabilities [B, H, L, S] are written too. A query whose keys are all blocked (causal or
  * -inf masks) gets zero probabilities and a zero output, not NaN, as in PyTorch >= 2.5 (1.13 gives NaN).
  * Causal blocks key s for query l when s > l + causalOffset (default S - L, right for keys with a cached prefix).
@@ -183,7 +192,7 @@ export async function attention(ctx: GpuContext, bufs: AttentionBuffers, shape: 
     bufs: { ...bufs, mask: bufs.mask ?? bufs.q, keyPaddingMask: bufs.keyPaddingMask ?? bufs.q },
     need: { ...need, mask: bufs.mask && need.mask, keyPaddingMask: bufs.keyPaddingMask && need.keyPaddingMask },
     params: {
-      B: s.B, H: s.H, L: s.L, S: s.S, D: s.D, scale: s.scale, causal: s.causal, causalOffset: s.causalOffset,
+      B: s.B, H: s.H, L: s.L, S: s.S, D: s.D, G: s.H / s.KVH, scale: s.scale, causal: s.causal, causalOffset: s.causalOffset,
       qOff: s.q.off, qStrideB: s.q.strideB, qStrideL: s.q.strideL,
       kOff: s.k.off, kStrideB: s.k.strideB, kStrideL: s.k.strideL,
       vOff: s.v.off, vStrideB: s.v.strideB, vStrideL: s.v.strideL,
@@ -250,6 +259,7 @@ export function attentionRef(
 ): { out: Float32Array; probs: Float32Array } {
   const s = attentionLayout(shape);
   const { B, H, L, S, D } = s;
+  const G = H / s.KVH;
   const o = out ?? new Float32Array(layoutExtent(s.o, B, L, H * D));
   const probs = new Float32Array(B * H * L * S);
   checkMasksRef('attentionRef', s, masks);
@@ -259,7 +269,7 @@ export function attentionRef(
       for (let l = 0; l < L; l++) {
         const qb = s.q.off + b * s.q.strideB + l * s.q.strideL + h * D;
         probsRowRef(s, masks, b, h, l, sc, (j) => {
-          const kb = s.k.off + b * s.k.strideB + j * s.k.strideL + h * D;
+          const kb = s.k.off + b * s.k.strideB + j * s.k.strideL + Math.floor(h / G) * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q[qb + d] * k[kb + d];
           return dot;
@@ -269,7 +279,7 @@ export function attentionRef(
         for (let d = 0; d < D; d++) {
           let acc = 0;
           for (let j = 0; j < S; j++) {
-            if (sc[j] !== 0) acc += sc[j] * v[s.v.off + b * s.v.strideB + j * s.v.strideL + h * D + d];
+            if (sc[j] !== 0) acc += sc[j] * v[s.v.off + b * s.v.strideB + j * s.v.strideL + Math.floor(h / G) * D + d];
           }
           o[ob + d] = acc;
         }

@@ -41,6 +41,7 @@ function attentionCase(name: string, spec: Spec, seed: number, mode: 'kernel' | 
         let shape: AttentionShape = { ...spec.shape };
         const { B, H, L, S, D } = shape;
         const E = H * D;
+        const kvE = (shape.KVH ?? H) * D;
         let q: Float32Array, k: Float32Array, v: Float32Array;
         if (spec.packed) {
           if (L !== S) throw new Error('packed cases are self-attention (L == S)');
@@ -51,8 +52,8 @@ function attentionCase(name: string, spec: Spec, seed: number, mode: 'kernel' | 
         } else {
           const lay = attentionLayout(shape);
           q = uniform(rand, layoutExtent(lay.q, B, L, E));
-          k = uniform(rand, layoutExtent(lay.k, B, S, E));
-          v = uniform(rand, layoutExtent(lay.v, B, S, E));
+          k = uniform(rand, layoutExtent(lay.k, B, S, kvE));
+          v = uniform(rand, layoutExtent(lay.v, B, S, kvE));
           if (spec.outSeqFirst) shape = { ...shape, o: rowLayout(B, L, E, false) };
         }
         const full = attentionLayout(shape);
@@ -193,6 +194,22 @@ const specs: [string, Spec][] = [
     },
   ],
   ['medium B=1 H=8 L=S=64 D=32 packed seq-first, causal', { shape: { B: 1, H: 8, L: 64, S: 64, D: 32, causal: true }, packed: 'seq-first' }],
+  // Grouped-query attention: query head h reads key / value head floor(h / (H / KVH)); K and V hold KVH heads.
+  ['grouped K/V heads B=2 H=6 KVH=2 L=9 S=9 D=8, causal', { shape: { B: 2, H: 6, KVH: 2, L: 9, S: 9, D: 8, causal: true } }],
+  ['grouped K/V heads B=3 H=4 KVH=1 L=5 S=70 D=13 + key padding', { shape: { B: 3, H: 4, KVH: 1, L: 5, S: 70, D: 13 }, keyPaddingMask: padLast([0, 30, 69]) }],
+  ['grouped K/V heads B=1 H=9 KVH=3 L=1 S=33 D=64 (a decode step), causal', { shape: { B: 1, H: 9, KVH: 3, L: 1, S: 33, D: 64, causal: true } }],
+  [
+    'grouped K/V heads, seq-first rows with offsets B=2 H=4 KVH=2 L=5 S=7 D=6',
+    {
+      shape: {
+        B: 2, H: 4, KVH: 2, L: 5, S: 7, D: 6,
+        q: { off: 2, strideB: 24, strideL: 2 * 24 },
+        k: { off: 1, strideB: 13, strideL: 2 * 13 },
+        v: { off: 0, strideB: 12, strideL: 2 * 12 },
+      },
+      outSeqFirst: true,
+    },
+  ],
 ];
 
 /** Shapes only attentionSteps runs: no head-dim limit, and the other matmul workgroup sizes. */
@@ -222,6 +239,7 @@ export const cases: GpuCase[] = [
         await expectThrow('D > max', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 1, L: 1, S: 1, D }), /head dim D = 257 exceeds .* maximum of 256/);
         await expectThrow('writeProbs without probs', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 1, L: 1, S: 1, D: 8 }, 'attention', { writeProbs: true }), /writeProbs needs a probs buffer/);
         await expectThrow('short buffer', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 4, H: 2, L: 100, S: 1, D: 8 }), /buffer q holds/);
+        await expectThrow('KVH not dividing H', () => attention(ctx, { q: x, k: x, v: x, o: x }, { B: 1, H: 6, KVH: 4, L: 1, S: 1, D: 8 }), /KVH = 4 key\/value heads do not divide H = 6 query heads/);
       }),
   },
   {

@@ -40,13 +40,14 @@ interface Spec {
 function specShape(spec: Spec): Full {
   const { B, L, S, H, D } = spec.shape;
   const E = H * D;
+  const kvE = (spec.shape.KVH ?? H) * D;
   let shape: AttentionShape = { ...spec.shape };
   if (spec.packed) {
     if (L !== S) throw new Error('packed cases are self-attention (L == S)');
     const bf = spec.packed === 'batch-first';
     shape = { ...shape, ...packedQkvLayouts(B, L, E, bf), o: rowLayout(B, L, E, spec.outSeqFirst === undefined ? bf : !spec.outSeqFirst) };
   } else if (spec.seqFirst) {
-    shape = { ...shape, q: rowLayout(B, L, E, false), k: rowLayout(B, S, E, false), v: rowLayout(B, S, E, false), o: rowLayout(B, L, E, false) };
+    shape = { ...shape, q: rowLayout(B, L, E, false), k: rowLayout(B, S, kvE, false), v: rowLayout(B, S, kvE, false), o: rowLayout(B, L, E, false) };
   }
   if (spec.outSeqFirst !== undefined && !spec.packed) shape = { ...shape, o: rowLayout(B, L, E, !spec.outSeqFirst) };
   return attentionLayout(shape);
@@ -86,13 +87,14 @@ function backwardCase(name: string, spec: Spec, seed: number): GpuCase {
         const s = specShape(spec);
         const { B, H, L, S, D } = s;
         const E = H * D;
+        const kvE = s.KVH * D;
         let q: Float32Array, k: Float32Array, v: Float32Array;
         if (spec.packed) {
           q = k = v = uniform(rand, layoutExtent(s.v, B, S, E));
         } else {
           q = uniform(rand, layoutExtent(s.q, B, L, E));
-          k = uniform(rand, layoutExtent(s.k, B, S, E));
-          v = uniform(rand, layoutExtent(s.v, B, S, E));
+          k = uniform(rand, layoutExtent(s.k, B, S, kvE));
+          v = uniform(rand, layoutExtent(s.v, B, S, kvE));
         }
         const masks: AttentionMasks = { mask: spec.mask?.(rand, s), keyPaddingMask: spec.keyPaddingMask?.(rand, s) };
         const { probs } = attentionRef(q, k, v, s, masks);
@@ -118,16 +120,16 @@ function backwardCase(name: string, spec: Spec, seed: number): GpuCase {
         const expect = lens.map((n) => new Float32Array(n).fill(SENTINEL));
         const [eq, ek, ev] = spec.packed ? [expect[0], expect[0], expect[0]] : expect;
         place(eq, want.dq, s.q, B, L, E);
-        place(ek, want.dk, s.k, B, S, E);
-        place(ev, want.dv, s.v, B, S, E);
+        place(ek, want.dk, s.k, B, S, kvE);
+        place(ev, want.dv, s.v, B, S, kvE);
         const [gq, gk, gv] = spec.packed ? [gb[0], gb[0], gb[0]] : gb;
 
         await sc.run(
-          await attentionProbsGrad(ctx, { dO: dOb, v: vb, dP }, s, `${label}: dP`),
+          ...(await attentionProbsGrad(ctx, { dO: dOb, v: vb, dP }, s, `${label}: dP`)),
           await softmaxBackward(ctx, { probs: pb, dp: dP, dx: dS }, { rows: B * H * L, n: S }, `${label}: dS`),
-          await attentionQueryGrad(ctx, { dS, k: kb, dq: gq }, s, `${label}: dq`),
-          await attentionKeyGrad(ctx, { dS, q: qb, dk: gk }, s, `${label}: dk`),
-          await attentionValueGrad(ctx, { p: pb, dO: dOb, dv: gv }, s, `${label}: dv`),
+          ...(await attentionQueryGrad(ctx, { dS, k: kb, dq: gq }, s, `${label}: dq`)),
+          ...(await attentionKeyGrad(ctx, { dS, q: qb, dk: gk }, s, `${label}: dk`)),
+          ...(await attentionValueGrad(ctx, { p: pb, dO: dOb, dv: gv }, s, `${label}: dv`)),
         );
 
         // The magnitude the relative tolerance is taken against: the largest |value| of the reference tensor(s).
@@ -193,6 +195,10 @@ const specs: [string, Spec][] = [
   ['causal S < L: first queries fully blocked', { shape: { B: 2, H: 2, L: 17, S: 5, D: 6, causal: true }, zeroRows: 2 * 2 * 12 }],
   ['key padding, batch 1 pads every key (fully blocked rows)', { shape: { B: 3, H: 2, L: 6, S: 70, D: 5 }, keyPaddingMask: padLast([3, 70, 0]), zeroRows: 2 * 6 }],
   ['float 2-D mask with some -inf, B=2 H=4 L=70 S=130 D=5', { shape: { B: 2, H: 4, L: 70, S: 130, D: 5 }, mask: randomMask(70 * 130, 0.3) }],
+  // Grouped-query attention: KVH key / value heads, each read by H / KVH query heads; dK and dV sum over the group.
+  ['grouped K/V heads B=2 H=6 KVH=2 L=7 S=11 D=5, causal', { shape: { B: 2, H: 6, KVH: 2, L: 7, S: 11, D: 5, causal: true } }],
+  ['grouped K/V heads seq-first B=3 H=4 KVH=1 L=9 S=9 D=8 + key padding', { shape: { B: 3, H: 4, KVH: 1, L: 9, S: 9, D: 8 }, seqFirst: true, keyPaddingMask: padLast([0, 4, 8]) }],
+  ['grouped K/V heads B=1 H=9 KVH=3 L=1 S=40 D=16 (a decode step)', { shape: { B: 1, H: 9, KVH: 3, L: 1, S: 40, D: 16, causal: true } }],
 ];
 
 /**
@@ -209,9 +215,10 @@ function finiteDifferenceCase(name: string, spec: Spec, seed: number, picks = 8)
       const s = specShape(spec);
       const { B, L, S, H, D } = s;
       const E = H * D;
+      const kvE = s.KVH * D;
       const q = spec.packed ? uniform(rand, layoutExtent(s.v, B, S, E)) : uniform(rand, layoutExtent(s.q, B, L, E));
-      const k = spec.packed ? q : uniform(rand, layoutExtent(s.k, B, S, E));
-      const v = spec.packed ? q : uniform(rand, layoutExtent(s.v, B, S, E));
+      const k = spec.packed ? q : uniform(rand, layoutExtent(s.k, B, S, kvE));
+      const v = spec.packed ? q : uniform(rand, layoutExtent(s.v, B, S, kvE));
       const masks: AttentionMasks = { mask: spec.mask?.(rand, s), keyPaddingMask: spec.keyPaddingMask?.(rand, s) };
       const dO = uniform(rand, layoutExtent(s.o, B, L, E));
       const { probs } = attentionRef(q, k, v, s, masks);
@@ -228,7 +235,7 @@ function finiteDifferenceCase(name: string, spec: Spec, seed: number, picks = 8)
       // (name, input, its layout, rows, columns, gradient at element i)
       const targets: [string, Float32Array, RowLayout, number, number, (i: number) => number][] = spec.packed
         ? [['dqkv', q, s.q, L, 3 * E, (i) => (g.dq[i] ?? 0) + (g.dk[i] ?? 0) + (g.dv[i] ?? 0)]]
-        : [['dq', q, s.q, L, E, (i) => g.dq[i]], ['dk', k, s.k, S, E, (i) => g.dk[i]], ['dv', v, s.v, S, E, (i) => g.dv[i]]];
+        : [['dq', q, s.q, L, E, (i) => g.dq[i]], ['dk', k, s.k, S, kvE, (i) => g.dk[i]], ['dv', v, s.v, S, kvE, (i) => g.dv[i]]];
       for (const [what, x, lay, len, width, grad] of targets) {
         const idx: number[] = [];
         forEachElement(lay, B, len, width, (i) => idx.push(i));
@@ -261,6 +268,7 @@ const fdSpecs: [string, Spec][] = [
   ['separate Q/K/V B=2 H=2 L=5 S=7 D=5, scale 0.7, causal + key padding', { shape: { B: 2, H: 2, L: 5, S: 7, D: 5, scale: 0.7, causal: true }, keyPaddingMask: padLast([2, 0]) }],
   ['packed seq-first B=2 H=2 L=S=6 D=3, float mask', { shape: { B: 2, H: 2, L: 6, S: 6, D: 3 }, packed: 'seq-first', mask: randomMask(36, 0.2) }],
   ['seq-first B=2 H=3 L=4 S=9 D=4, output batch-first', { shape: { B: 2, H: 3, L: 4, S: 9, D: 4 }, seqFirst: true, outSeqFirst: false }],
+  ['grouped K/V heads B=2 H=4 KVH=2 L=5 S=6 D=3, causal', { shape: { B: 2, H: 4, KVH: 2, L: 5, S: 6, D: 3, causal: true } }],
 ];
 
 export const cases: GpuCase[] = [
