@@ -18,6 +18,8 @@ export { fillMask, generateText, type MaskGuess, textInputs } from './model/hf/t
 export { loadTokenizer, type Encoded, type HfTokenizer, type SpecialRole, type SpecialTokens } from './model/hf/tokenizer.ts';
 export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PreHookFn } from './hooks/registry.ts';
+export type { SummaryOptions } from './hooks/summary.ts';
+export { blockEdges } from './kernels/attn_downsample.ts';
 export { CaptureBudgetError } from './scheduler/plan.ts';
 export { Module } from './nn/module.ts';
 export { Tensor } from './tensor.ts';

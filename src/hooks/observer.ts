@@ -3,8 +3,9 @@ import type { Module } from '../nn/module.ts';
 import type { BackwardObserver } from '../scheduler/backward.ts';
 import { type Act, type Dim, dimAt, dimsOf, type ModuleCall, type ModuleObserver, type Params, type PlanBuilder, shapeAt, sizeAt } from '../scheduler/plan.ts';
 import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type Hook, type HookRecord, type PreHookFn, weightSelection } from './registry.ts';
+import { recordSummary, type RolloutChain } from './summary.ts';
 
-type Field = 'input' | 'output' | 'weightsGrad';
+type Field = 'input' | 'output' | 'weightsGrad' | 'summary';
 
 /** What one hook field reads after a run: the capture key of its data, or no key (no gradient: zeros). */
 interface CaptureSpec {
@@ -14,6 +15,8 @@ interface CaptureSpec {
   key?: string;
   /** The shape, as Dims where it follows the plan's params (a decode step's attention weights). */
   dims: readonly Dim[];
+  /** field 'summary': the summary's name. */
+  name?: string;
 }
 
 /**
@@ -25,6 +28,8 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   private readonly specs: CaptureSpec[] = [];
   /** Records made inside host steps during the current run. */
   private readonly hostRecords = new Map<string, HookRecord>();
+  /** The attention rollout of this forward so far (hooks with summary.rollout, in forward order). */
+  private readonly rollout: RolloutChain = {};
 
   constructor(
     private readonly hooks: readonly Hook[],
@@ -55,9 +60,9 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     return this.on(path, 'backward').length > 0;
   }
 
-  private capture(b: PlanBuilder, h: Hook, field: Field, index: number, a: Act): void {
-    const key = b.capture(a, `hook '${h.name}' on ${h.path} ${field}[${index}]`);
-    this.specs.push({ hook: h.name, field, index, key, dims: dimsOf(a) });
+  private capture(b: PlanBuilder, h: Hook, field: Field, index: number, a: Act, name?: string): void {
+    const key = b.capture(a, `hook '${h.name}' on ${h.path} ${name ?? `${field}[${index}]`}`);
+    this.specs.push({ hook: h.name, field, index, key, dims: dimsOf(a), ...(name ? { name } : {}) });
   }
 
   private module(path: string): Module {
@@ -166,7 +171,12 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
         result = this.writeBack(b, h, path, ins, result);
         continue;
       }
-      for (const [i, a] of result.entries()) this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
+      const summary = h.opts.summary;
+      for (const [i, a] of result.entries()) {
+        if (i === 1 && summary) {
+          for (const [name, s] of recordSummary(b, `hook '${h.name}'`, path, a, summary, this.rollout)) this.capture(b, h, 'summary', 0, s, name);
+        } else this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
+      }
     }
     return result;
   }
@@ -241,6 +251,11 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       if (h.kind === 'forward') {
         const output = field('output');
         record.output = output;
+        if (h.opts.summary) {
+          const names = this.specs.filter((s) => s.hook === h.name && s.field === 'summary').map((s) => s.name!);
+          const got = field('summary');
+          record.summary = Object.fromEntries(names.map((n, i) => [n, got[i]]));
+        }
         if (h.fn) {
           const input = record.input;
           const r = await this.callHook(() => (h.fn as ForwardHookFn)(this.module(h.path), input, output));

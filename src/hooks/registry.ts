@@ -1,6 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { AttnSelection } from '../kernels/attn_select.ts';
 import type { Module } from '../nn/module.ts';
+import { checkSummary, type SummaryOptions } from './summary.ts';
 
 /** A tensor copied back from the GPU. */
 export interface CapturedTensor {
@@ -30,6 +31,12 @@ export interface HookRecord {
    * target's gradient with respect to the softmax output that weighs the values).
    */
   weightsGrad?: CapturedTensor;
+  /**
+   * Forward hooks with a `summary` option: what was computed from the attention probabilities on the GPU, by name
+   * (`topk.values`, `entropy`, … see SummaryOptions); the weights themselves are not copied back (output holds only
+   * attn_output).
+   */
+  summary?: Record<string, CapturedTensor>;
 }
 
 /** fn of a forward hook: may return replacements for what is stored (and, with writeBack, what flows on). */
@@ -67,6 +74,11 @@ export interface HookOptions {
    * (the plan stops there, reads back, calls fn, writes back, continues). Without it fn only edits the stored copy.
    */
   writeBack?: boolean;
+  /**
+   * Attention modules only: summaries of the probabilities computed on the GPU (top-k, entropy, a downsampled grid,
+   * rows, columns, head mean, rollout) and stored in the record's `summary` instead of the [B, H, L, S] weights.
+   */
+  summary?: SummaryOptions;
 }
 
 export interface Hook {
@@ -160,8 +172,12 @@ export class HookRegistry {
     if (typeof name !== 'string' || name === '') throw new Error('hook name must be a non-empty string');
     const paths = this.resolve(target);
     const other = paths.find((p) => !this.attention.has(p));
-    if ((opts.averageHeads || opts.heads || opts.queries) && other !== undefined) {
-      throw new Error(`hook '${name}': averageHeads / heads / queries apply to attention modules only (${other} is a ${this.modules.get(other)!.kind})`);
+    if ((opts.averageHeads || opts.heads || opts.queries || opts.summary) && other !== undefined) {
+      throw new Error(`hook '${name}': averageHeads / heads / queries / summary apply to attention modules only (${other} is a ${this.modules.get(other)!.kind})`);
+    }
+    if (opts.summary) {
+      checkSummary(`hook '${name}'`, opts.summary);
+      if (kind !== 'forward' || opts.writeBack || opts.averageHeads || opts.heads || opts.queries) throw new Error(`hook '${name}': summary is for forward hooks without writeBack, averageHeads, heads or queries`);
     }
     if (opts.writeBack && (kind !== 'forward' || !fn)) throw new Error(`hook '${name}': writeBack needs a forward hook with a fn`);
     if (opts.writeBack && (opts.averageHeads || opts.heads || opts.queries)) throw new Error(`hook '${name}': writeBack cannot be combined with averageHeads / heads / queries`);
