@@ -12,7 +12,7 @@ import {
 import { attentionSteps } from '../../src/kernels/attention_steps.ts';
 import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
 
-interface Spec {
+export interface Spec {
   shape: AttentionShape;
   /** Q, K and V are column slices of one packed [rows, 3E] buffer (self-attention: needs L == S). */
   packed?: 'batch-first' | 'seq-first';
@@ -110,7 +110,7 @@ function attentionCase(name: string, spec: Spec, seed: number, mode: 'kernel' | 
 }
 
 /** An additive mask with random values in [-2, 2] and about `pInf` of its entries -inf. */
-function randomMask(n: number, pInf: number) {
+export function randomMask(n: number, pInf: number) {
   return (rand: () => number) => {
     const m = uniform(rand, n, -2, 2);
     for (let i = 0; i < n; i++) if (rand() < pInf) m[i] = -Infinity;
@@ -119,7 +119,7 @@ function randomMask(n: number, pInf: number) {
 }
 
 /** Key padding [B, S]: batch row b pads its last pad[b] keys. */
-function padLast(pad: number[]) {
+export function padLast(pad: number[]) {
   return (_rand: () => number, s: { B: number; S: number }) => {
     const m = new Uint8Array(s.B * s.S);
     for (let b = 0; b < s.B; b++) for (let j = s.S - pad[b]; j < s.S; j++) m[b * s.S + j] = 1;
@@ -127,7 +127,8 @@ function padLast(pad: number[]) {
   };
 }
 
-const specs: [string, Spec][] = [
+/** The fused, prob-writing and steps kernels' shapes; attention_flash.cases.ts runs them too. */
+export const specs: [string, Spec][] = [
   ['1 query, 1 key, D=1', { shape: { B: 1, H: 1, L: 1, S: 1, D: 1 } }],
   ['packed batch-first B=3 H=2 L=S=17 D=8', { shape: { B: 3, H: 2, L: 17, S: 17, D: 8 }, packed: 'batch-first' }],
   ['packed seq-first B=3 H=5 L=S=17 D=13', { shape: { B: 3, H: 5, L: 17, S: 17, D: 13 }, packed: 'seq-first' }],
