@@ -63,6 +63,9 @@ export function assertClose(label: string, got: ArrayLike<number>, want: ArrayLi
   }
 }
 
+/** Called with every dispatch a GpuScope runs (test/kernels/index.ts tallies the row kernels' widths). */
+export const dispatchObservers: ((ctx: GpuContext, d: Dispatch) => void)[] = [];
+
 /** Tensors and dispatches made through a scope are freed when the scope's body ends. */
 export class GpuScope {
   private readonly tensors: Tensor[] = [];
@@ -84,6 +87,7 @@ export class GpuScope {
 
   async run(...ds: Dispatch[]): Promise<void> {
     this.dispatches.push(...ds);
+    for (const d of ds) for (const observe of dispatchObservers) observe(this.ctx, d);
     await run(this.ctx, ds, ds.map((d) => d.label).join(' + '));
   }
 
@@ -114,13 +118,34 @@ export const KERNEL_SETS: readonly KernelChoice[] = [
   { attention: 'steps', matmul: 'direct', rows: 'narrow' },
 ];
 
-/** Runs `body` with `ctx.kernels` set to `kernels`, restoring the previous choice after. */
-export async function withKernels<T>(ctx: GpuContext, kernels: KernelChoice, body: () => Promise<T>): Promise<T> {
+/** How a kernel set is named in test names and reports: 'wide rows, tiled matmul, fused attention'. */
+export function kernelSetName(k: KernelChoice): string {
+  return `${k.rows} rows, ${k.matmul} matmul, ${k.attention} attention`;
+}
+
+/**
+ * Runs `body` with `ctx.kernels` set to `kernels`, restoring the previous choice after. `read`, when given, receives
+ * the name of every field of the choice that code reads meanwhile (a spread or JSON.stringify reads them all).
+ */
+export async function withKernels<T>(ctx: GpuContext, kernels: KernelChoice, body: () => Promise<T>, read?: Set<string>): Promise<T> {
   const saved = ctx.kernels;
-  ctx.kernels = kernels;
+  ctx.kernels = read
+    ? new Proxy(kernels, {
+        get: (t, k, r) => {
+          if (typeof k === 'string') read.add(k);
+          return Reflect.get(t, k, r) as unknown;
+        },
+      })
+    : kernels;
   try {
     return await body();
   } finally {
     ctx.kernels = saved;
   }
 }
+
+/**
+ * Widths on both sides of every row kernel's thread counts (narrow 4, wide 64 and 256, layer-norm backward's
+ * 1024 step): each row kernel's cases run each of them under both kernel sets (test/kernels/index.ts checks it).
+ */
+export const ROW_WIDTHS: readonly number[] = [1, 3, 4, 5, 63, 64, 65, 255, 256, 257, 768, 1024, 1025, 4096];

@@ -4,43 +4,22 @@
 // e2e/kernels.spec.ts reads window.kernelSuite when `done` is true.
 import { GpuContext } from '../../src/gpu/context.ts';
 import type { GpuCase } from '../harness.ts';
-import { allCases } from '../kernels/index.ts';
-import { type HfResult, makeHfCases } from '../hf.cases.ts';
-import { parityCases, type ParityResult } from '../parity.cases.ts';
+import { allCases, caseCounts, rowWidthReport } from '../kernels/index.ts';
+import { makeHfCases } from '../hf.cases.ts';
+import { parityCases } from '../parity.cases.ts';
+import { BROWSER_FIXTURES, type SuiteResult } from './suite.ts';
 
-export interface SuiteResult {
-  done: boolean;
-  adapter: string;
-  passed: string[];
-  failed: { name: string; error: string }[];
-  /** What each passing parity case measured. */
-  parity: ParityResult[];
-  /** What each passing Hugging Face case measured. */
-  hf: HfResult[];
-}
-
-declare global {
-  interface Window {
-    kernelSuite: SuiteResult;
-  }
-}
-
-/**
- * The fixtures the browser checks (all 20 run in Node), one or more of each model kind: nn.Transformer seq-first
- * and batch-first (bool src_mask), every mask bool, an encoder stack with a float mask, a decoder stack with
- * padding, a token seq2seq model and a causal encoder LM.
- */
-export const BROWSER_FIXTURES = [
-  'post-relu-seqfirst',
-  'pre-gelu-batchfirst',
-  'bool-masks-eps1e-3',
-  'encoder-pre-gelu-nonorm',
-  'decoder-post-relu-norm',
-  'seq2seq-sinusoidal',
-  'lm-learned-causal',
-];
-
-const result: SuiteResult = { done: false, adapter: '', passed: [], failed: [], parity: [], hf: [] };
+const result: SuiteResult = {
+  done: false,
+  adapter: '',
+  passed: [],
+  failed: [],
+  parity: [],
+  hf: [],
+  expected: { kernel: 0, parity: 0, midsize: 0, hf: 0 },
+  caseFiles: { ...caseCounts },
+  rowWidths: { lines: [], missing: [], bothSets: 0, oneSet: 0 },
+};
 window.kernelSuite = result;
 const list = document.getElementById('results')!;
 const only = new URLSearchParams(location.search).get('only');
@@ -65,11 +44,10 @@ async function main(): Promise<void> {
   const ctx = await GpuContext.create(navigator.gpu, { who: 'browser kernel suite' });
   result.adapter = ctx.adapterName;
   document.getElementById('adapter')!.textContent = `adapter: ${ctx.adapterName}`;
-  const cases: GpuCase[] = [
-    ...allCases,
-    ...parityCases(fetchFixture, (name) => BROWSER_FIXTURES.includes(name), (r) => result.parity.push(r)),
-    ...makeHfCases((path) => fetchFixture(`hf/${path}`), (r) => result.hf.push(r)).map((c) => ({ ...c, name: `hf ${c.name}` })),
-  ];
+  const parity = parityCases(fetchFixture, (name) => BROWSER_FIXTURES.includes(name), (r) => result.parity.push(r));
+  const hf = makeHfCases((path) => fetchFixture(`hf/${path}`), (r) => result.hf.push(r)).map((c) => ({ ...c, name: `hf ${c.name}` }));
+  result.expected = { kernel: allCases.length, parity: parity.length, midsize: 0, hf: hf.length };
+  const cases: GpuCase[] = [...allCases, ...parity, ...hf];
   try {
     for (const c of cases.filter((x) => !only || x.name.includes(only))) {
       try {
@@ -83,6 +61,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    result.rowWidths = rowWidthReport();
     ctx.dispose();
   }
 }

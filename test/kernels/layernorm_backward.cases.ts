@@ -1,6 +1,6 @@
 import { layerNormBackward, type LayerNormBackwardShape, layerNormBackwardRef, layerNormParamGrads } from '../../src/kernels/layernorm_backward.ts';
 import { LAYERNORM_EPS } from '../../src/kernels/layernorm.ts';
-import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
+import { type GpuCase, ROW_WIDTHS, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 interface LnbOptions {
   weight?: boolean;
@@ -103,15 +103,17 @@ function lnbCase(name: string, shape: LayerNormBackwardShape, o: LnbOptions, see
   };
 }
 
+// Names say the shape (rows x C) and the inputs; the runner adds each kernel set (dx threads per row: C / 4 rounded
+// down to a power of two, at most 4 narrow, 64 wide, 256 wide past C = 1024) and reports which ran at which width.
 const specs: [string, LayerNormBackwardShape, LnbOptions][] = [
   ['C=1 (zero variance)', { rows: 3, C: 1 }, { weight: true }],
   ['1x5', { rows: 1, C: 5 }, { weight: true }],
   ['7x5 no weight', { rows: 7, C: 5 }, {}],
   ['9x33 + weight', { rows: 9, C: 33 }, { weight: true }],
   ['9x33 + weight + dxAdd', { rows: 9, C: 33 }, { weight: true, dxAdd: true }],
-  ['4x64 exact workgroup, dxAdd, no weight', { rows: 4, C: 64 }, { dxAdd: true }],
+  ['4x64, dxAdd, no weight', { rows: 4, C: 64 }, { dxAdd: true }],
   ['5x257 + weight', { rows: 5, C: 257 }, { weight: true }],
-  ['3x1031 (256-thread rows) + weight + dxAdd', { rows: 3, C: 1031 }, { weight: true, dxAdd: true }],
+  ['3x1031 (prime C) + weight + dxAdd', { rows: 3, C: 1031 }, { weight: true, dxAdd: true }],
   ['2x512 eps 1e-3', { rows: 2, C: 512, eps: 1e-3 }, { weight: true }],
   ['constant rows (var = 0)', { rows: 4, C: 33 }, { weight: true, constant: true }],
   ['large mean 1000 + noise', { rows: 6, C: 130 }, { weight: true, lo: 999, hi: 1001 }],
@@ -122,6 +124,8 @@ const specs: [string, LayerNormBackwardShape, LnbOptions][] = [
   ['66000 rows x 3 (2-D grid)', { rows: 66000, C: 3 }, { weight: true }],
   ['dWeight only', { rows: 70, C: 45 }, { weight: true, params: 'weight' }],
   ['dBias only', { rows: 70, C: 45 }, { params: 'bias' }],
+  // Both sides of every thread count (values in [-2, 3]: the mean is not 0).
+  ...ROW_WIDTHS.map((C): [string, LayerNormBackwardShape, LnbOptions] => [`5x${C} + weight + dxAdd`, { rows: 5, C }, { weight: true, dxAdd: true, lo: -2, hi: 3 }]),
 ];
 
 /** y = LN(x) γ + β in f64, and Σ y·dy: the scalar whose derivatives the backward computes. */
