@@ -2,7 +2,9 @@
 //
 // Bindings (group 0), declared from the descriptor MATMUL in src/kernels/matmul.ts:
 //   0  a      storage read   A [batch][M rows of K], or [batch][K rows of M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
-//   1  b      storage read   B [batch][K rows of N], or [batch][N rows of K] with TRANS_B (PyTorch Linear weight [out, in])
+//   1  b      storage read   B [batch][K rows of N], or [batch][N rows of K] with TRANS_B (PyTorch Linear weight [out, in]);
+//                            f32, or under HALF_B 16-bit floats packed in pairs (BF16: bfloat16), read by
+//                            shaders/common/matmul_b.wgsl (gb, vb), all indices in elements
 //   2  c      storage rw     C [batch][M rows of N]
 //   3  bias   storage read   [N]                                   (only with BIAS)
 //   4  p      uniform        Params
@@ -12,7 +14,7 @@
 // operands be strided per-head views: attention's Q·Kᵀ and P·V read Q/K/V as column slices of packed rows
 // (z = b*H + h: outer stride = the batch stride of the rows, inner stride = the head dim).
 //
-// Defines: TRANS_A, TRANS_B, BIAS, VEC4 (vec4 loads along the stored rows: K % 4 == 0 for A, or M % 4 == 0
+// Defines: TRANS_A, TRANS_B, BIAS, HALF_B, BF16, VEC4 (vec4 loads along the stored rows: K % 4 == 0 for A, or M % 4 == 0
 // with TRANS_A; K % 4 == 0 for B with TRANS_B, else N % 4 == 0; offsets, strides and lda / ldb multiples
 // of 4 — the host checks). Overrides: WG (threads per side: 4, 8 or 16, matmul.ts workgroupSize). Each thread owns a
 // 4x4 block of C, so one workgroup computes a (4*WG) x (4*WG) tile, stepping through K by TK.
@@ -24,7 +26,7 @@ const TN: u32 = 4u;
 const TK: u32 = 16u;
 
 #include matmul_batch
-#include units
+#include matmul_b
 
 // Tiles in workgroup memory, k-major so the inner loop reads rows of 4*WG contiguous values.
 var<workgroup> tileA: array<f32, TK * TM * WG>;
@@ -48,13 +50,13 @@ fn load4A(i: u32, valid: u32) -> vec4<f32> {
 
 fn load4B(i: u32, valid: u32) -> vec4<f32> {
 #if VEC4
-  return b[i / 4u];
+  return vb(i);
 #else
   var v = vec4<f32>(0.0);
-  v.x = b[i];
-  if (valid > 1u) { v.y = b[i + 1u]; }
-  if (valid > 2u) { v.z = b[i + 2u]; }
-  if (valid > 3u) { v.w = b[i + 3u]; }
+  v.x = gb(i);
+  if (valid > 1u) { v.y = gb(i + 1u); }
+  if (valid > 2u) { v.z = gb(i + 2u); }
+  if (valid > 3u) { v.w = gb(i + 3u); }
   return v;
 #endif
 }

@@ -10,10 +10,11 @@
 // its workgroup memory is ordinary memory, so the tiled kernel's staging costs more than it saves there
 // (bench:kernels: ~2.5x faster on the model's Linear shapes).
 //
-// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's (the descriptor MATMUL).
+// Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's (the descriptor MATMUL); B may be
+// 16-bit floats packed in pairs (HALF_B, BF16: shaders/common/matmul_b.wgsl).
 // With ROW each invocation computes one row of C, 8 columns (a decode step's M = 1 would otherwise compute 7 rows
 // of each block only to throw them away, and 7 of every 8 invocations would have no row at all).
-// Defines: matmul.wgsl's, and ROW.
+// Defines: matmul.wgsl's (HALF_B and BF16 included), and ROW.
 // Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C; with ROW a
 // 1 x (8*WG*WG) tile).
 // Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch); with ROW (ceil(N / (8*WG*WG)), M, batch).
@@ -21,22 +22,14 @@
 override WG: u32 = 8;
 
 #include matmul_batch
-#include units
+#include matmul_b
 
-// One element of A or B at flat index i (only the K tail reads single elements).
+// One element of A at flat index i (only the K tail reads single elements); B's gb and vb are matmul_b.wgsl's.
 fn ga(i: u32) -> f32 {
 #if VEC4
   return a[i / 4u][i % 4u];
 #else
   return a[i];
-#endif
-}
-
-fn gb(i: u32) -> f32 {
-#if VEC4
-  return b[i / 4u][i % 4u];
-#else
-  return b[i];
 #endif
 }
 
@@ -46,14 +39,6 @@ fn va(i: u32) -> vec4<f32> {
   return a[i / 4u];
 #else
   return vec4<f32>(a[i], a[i + 1u], a[i + 2u], a[i + 3u]);
-#endif
-}
-
-fn vb(i: u32) -> vec4<f32> {
-#if VEC4
-  return b[i / 4u];
-#else
-  return vec4<f32>(b[i], b[i + 1u], b[i + 2u], b[i + 3u]);
 #endif
 }
 
@@ -69,9 +54,9 @@ fn ra4(row: u32, o: vec4<u32>) -> vec4<f32> {
 
 fn rb4(row: u32, o: vec4<u32>) -> vec4<f32> {
 #if VEC4
-  return b[(row + o.x) / 4u];
+  return vb(row + o.x);
 #else
-  return vec4<f32>(b[row + o.x], b[row + o.y], b[row + o.z], b[row + o.w]);
+  return vec4<f32>(gb(row + o.x), gb(row + o.y), gb(row + o.z), gb(row + o.w));
 #endif
 }
 

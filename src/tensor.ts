@@ -1,10 +1,21 @@
 import type { GpuContext } from './gpu/context.ts';
 import { GpuError } from './gpu/errors.ts';
+import type { HalfDType } from './gpu/half.ts';
 
-/** Element types a tensor can hold on the GPU. Only f32 is computed on today; f16 is reserved for shader-f16. */
-export type DType = 'f32' | 'f16';
+/**
+ * Element types a tensor can hold on the GPU. Kernels compute in f32; f16 and bf16 are storage only: a weight kept in
+ * its checkpoint's 16-bit format, two elements to a u32 word (element i in the low half of word i / 2 when i is even,
+ * the high half when odd: a flat packing, so a pair may straddle two rows of an odd row length). Only the kernels
+ * that say so read them (matmul's B, embedding's table: shaders/common/half.wgsl).
+ */
+export type DType = 'f32' | HalfDType;
 
-const BYTES: Record<DType, number> = { f32: 4, f16: 2 };
+const BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2 };
+
+/** Bytes a tensor of n elements takes on the GPU: whole u32 words (a packed tensor of odd length ends in a pad half). */
+export function storageBytes(n: number, dtype: DType): number {
+  return Math.ceil((n * BYTES[dtype]) / 4) * 4;
+}
 
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -31,7 +42,7 @@ export class Tensor {
   /** An uninitialised tensor. Fails with a message naming the tensor and the limit if it cannot fit one binding. */
   static empty(ctx: GpuContext, shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
     checkShape(label, shape);
-    const bytes = numel(shape) * BYTES[dtype];
+    const bytes = storageBytes(numel(shape), dtype);
     const limit = ctx.limits.maxStorageBufferBindingSize;
     if (bytes > limit) {
       throw new GpuError(`tensor ${label} [${shape.join(', ')}] needs ${bytes} bytes, over this device's maxStorageBufferBindingSize of ${limit}`, 'limit');
@@ -62,8 +73,9 @@ export class Tensor {
     return numel(this.shape);
   }
 
+  /** Bytes on the GPU (whole words). */
   get byteSize(): number {
-    return this.size * BYTES[this.dtype];
+    return storageBytes(this.size, this.dtype);
   }
 
   /** Copies the tensor back through a pooled staging buffer and one mapAsync. */

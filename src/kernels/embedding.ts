@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
+import { type HalfDType, roundedTo } from '../gpu/half.ts';
 import source from '../../shaders/embedding.wgsl?raw';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
@@ -6,9 +7,9 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const EMBEDDING = kernel({
   name: 'embedding',
   source,
-  bindings: { ids: 'read u32', table: 'read T', out: 'write T', p: 'uniform' },
+  bindings: { ids: 'read u32', table: 'read TT', out: 'write T', p: 'uniform' },
   uniforms: { n: 'u32', C: 'u32', vocab: 'u32' },
-  defines: ['VEC4'],
+  defines: ['VEC4', 'HALF', 'BF16'],
 });
 
 /** n token ids looked up in a [vocab, C] table (rows copied as stored: embed_scale belongs to `posEnc`). */
@@ -16,6 +17,8 @@ export interface EmbeddingShape {
   n: number;
   vocab: number;
   C: number;
+  /** How the table is stored: f32 (default), or 16-bit floats packed two to a word (src/tensor.ts), widened exactly. */
+  dtype?: 'f32' | HalfDType;
 }
 
 /**
@@ -45,7 +48,8 @@ export function checkTokenIds(ids: ArrayLike<number>, vocab: number, label: stri
 }
 
 export async function embedding(ctx: GpuContext, bufs: EmbeddingBuffers, shape: EmbeddingShape, label = 'embedding'): Promise<Dispatch> {
-  const { n, vocab, C } = shape;
+  const { n, vocab, C, dtype = 'f32' } = shape;
+  if (!['f32', 'f16', 'bf16'].includes(dtype)) throw new Error(`${label}: table dtype ${dtype} is not f32, f16 or bf16`);
   for (const [k, v] of Object.entries({ n, vocab, C })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   }
@@ -55,16 +59,17 @@ export async function embedding(ctx: GpuContext, bufs: EmbeddingBuffers, shape: 
   const unit = vec4 ? 4 : 1;
   return dispatchKernel(ctx, EMBEDDING, label, {
     bufs,
-    need: { ids: n, table: vocab * C, out: n * C },
+    need: { ids: n, table: dtype === 'f32' ? vocab * C : Math.ceil((vocab * C) / 2), out: n * C },
     params: { n: (n * C) / unit, C: C / unit, vocab },
-    defines: { VEC4: vec4 },
+    defines: { VEC4: vec4, HALF: dtype !== 'f32', BF16: dtype === 'bf16' },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil((n * C) / unit / WG)),
   });
 }
 
-/** CPU reference: the rows of `table` [vocab, C] named by ids, copied. */
-export function embeddingRef(ids: ArrayLike<number>, table: Float32Array, C: number): Float32Array {
+/** CPU reference: the rows of `table` [vocab, C] named by ids, copied (rounded to `dtype` first, as the kernel reads it). */
+export function embeddingRef(ids: ArrayLike<number>, values: Float32Array, C: number, dtype: 'f32' | HalfDType = 'f32'): Float32Array {
+  const table = dtype === 'f32' ? values : roundedTo(dtype, values);
   const out = new Float32Array(ids.length * C);
   for (let i = 0; i < ids.length; i++) out.set(table.subarray(ids[i] * C, ids[i] * C + C), i * C);
   return out;

@@ -9,8 +9,11 @@ export type Access = 'read' | 'write' | 'read_write';
 /** One binding; its WGSL declaration (named as the key, `array<type>` or the uniform `Params`) is generated from it. */
 export interface BindingSpec {
   access: Access | 'uniform';
-  /** The array's element type: f32 (default), u32, or T (a VEC4 kernel's unit, from shaders/common/units.wgsl). */
-  type?: 'u32' | 'T';
+  /**
+   * The array's element type: f32 (default), u32, T (a VEC4 kernel's unit, from shaders/common/units.wgsl), or another
+   * alias the shader declares (capitalised: matmul's TB, B's unit whether packed or not).
+   */
+  type?: string;
   /** The define that compiles the binding in ('!NAME': out). It is never passed: it is set by whether the buffer is given. */
   if?: string;
   /** A 'write' binding that the kernel updates in place (reads too) when this define is on. */
@@ -38,14 +41,14 @@ export interface KernelDesc<B extends string = string, U extends string = string
 }
 
 /**
- * A binding written as `ACCESS [u32|T] [if [!]DEFINE] [inplace DEFINE]`, e.g. 'read T if !INPLACE' (see BindingSpec);
+ * A binding written as `ACCESS [u32|T|Alias] [if [!]DEFINE] [inplace DEFINE]`, e.g. 'read T if !INPLACE' (see BindingSpec);
  * a typo fails where the descriptor is defined.
  */
 function parseBinding(kernelName: string, text: string): BindingSpec {
   const [access, ...rest] = text.trim().split(/\s+/);
   if (!['read', 'write', 'read_write', 'uniform'].includes(access)) throw new Error(`kernel ${kernelName}: binding '${text}' has no access`);
   const spec: BindingSpec = { access: access as BindingSpec['access'] };
-  if (rest[0] === 'u32' || rest[0] === 'T') spec.type = rest.shift() as 'u32' | 'T';
+  if (rest[0] === 'u32' || /^[A-Z]\w*$/.test(rest[0] ?? '')) spec.type = rest.shift();
   for (let i = 0; i < rest.length; i += 2) {
     if (rest[i] === 'if' && rest[i + 1]) spec.if = rest[i + 1];
     else if (rest[i] === 'inplace' && rest[i + 1]) spec.inPlace = rest[i + 1];

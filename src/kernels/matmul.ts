@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
+import { type HalfDType, roundedTo } from '../gpu/half.ts';
 import directSource from '../../shaders/matmul_direct.wgsl?raw';
 import source from '../../shaders/matmul.wgsl?raw';
 import type { Dispatch } from './dispatch.ts';
@@ -8,7 +9,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const MATMUL = kernel({
   name: 'matmul',
   source,
-  bindings: { a: 'read T', b: 'read T', c: 'write', bias: 'read if BIAS', p: 'uniform' },
+  bindings: { a: 'read T', b: 'read TB', c: 'write', bias: 'read if BIAS', p: 'uniform' },
   uniforms: {
     M: 'u32', N: 'u32', K: 'u32',
     strideA: 'u32', strideB: 'u32', strideC: 'u32',
@@ -17,7 +18,7 @@ export const MATMUL = kernel({
     innerA: 'u32', innerB: 'u32', innerC: 'u32',
     alpha: 'f32',
   },
-  defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4'],
+  defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4', 'HALF_B', 'BF16'],
 });
 const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, defines: [...MATMUL.defines, 'ROW' as const] };
 
@@ -41,6 +42,11 @@ export interface MatmulShape {
   transA?: boolean;
   /** B is stored [N, K] (PyTorch Linear weight) instead of [K, N]. */
   transB?: boolean;
+  /**
+   * How B is stored: f32 (default), or 16-bit floats packed two to a u32 word (a weight kept in its checkpoint's
+   * F16 / BF16: src/tensor.ts), widened in the kernel. Offsets, strides and row lengths stay in elements.
+   */
+  dtypeB?: 'f32' | HalfDType;
   strideA?: number;
   strideB?: number;
   strideC?: number;
@@ -100,6 +106,7 @@ export function matmulLayout(s: MatmulShape): Required<MatmulShape> {
     batch: 1,
     transA: false,
     transB: false,
+    dtypeB: 'f32',
     strideA: s.M * s.K,
     strideB: s.N * s.K,
     strideC: s.M * s.N,
@@ -130,6 +137,7 @@ export function checkMatmulShape(label: string, s: Required<MatmulShape>, stride
     if (typeof v === 'number' && (!Number.isInteger(v) || v < 0 || v >= 2 ** 32)) throw new Error(`${label}: ${k} = ${v} is not a non-negative 32-bit integer`);
   }
   if (!Number.isFinite(s.alpha)) throw new Error(`${label}: alpha = ${s.alpha} is not finite`);
+  if (!['f32', 'f16', 'bf16'].includes(s.dtypeB)) throw new Error(`${label}: dtypeB ${String(s.dtypeB)} is not f32, f16 or bf16`);
   if (s.M < 1 || s.N < 1 || s.K < 1 || s.batch < 1) throw new Error(`${label}: M, N, K and batch must be at least 1 (got ${s.M}, ${s.N}, ${s.K}, ${s.batch})`);
   if (!strided && isStrided(s)) throw new Error(`${label}: row strides (lda, ldb, ldc) and a two-level batch (inner) need the tiled matmul`);
   if (s.inner < 1) throw new Error(`${label}: inner must be at least 1 (got ${s.inner})`);
@@ -172,9 +180,10 @@ export function matmulExtent(shape: MatmulShape, operand: 'a' | 'b' | 'c'): numb
   return off + maxBatchOffset(s, stride, inner) + (rows - 1) * ld + row;
 }
 
-/** Elements each operand's buffer must hold. */
+/** 4-byte words each operand's buffer must hold (a packed B: half its elements, rounded up). */
 export function matmulNeed(s: MatmulShape): Record<keyof MatmulBuffers, number> {
-  return { a: matmulExtent(s, 'a'), b: matmulExtent(s, 'b'), c: matmulExtent(s, 'c'), bias: s.N };
+  const b = matmulExtent(s, 'b');
+  return { a: matmulExtent(s, 'a'), b: (s.dtypeB ?? 'f32') === 'f32' ? b : Math.ceil(b / 2), c: matmulExtent(s, 'c'), bias: s.N };
 }
 
 /**
@@ -195,16 +204,20 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
     params: { ...s, innerA: s.innerStrideA, innerB: s.innerStrideB, innerC: s.innerStrideC },
     constants: { WG: wg },
   };
-  const defines = { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s) };
+  const defines = { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s), HALF_B: s.dtypeB !== 'f32', BF16: s.dtypeB === 'bf16' };
   if (!direct) return dispatchKernel(ctx, MATMUL, label, { ...call, defines, workgroups: [Math.ceil(s.N / (4 * wg)), Math.ceil(s.M / (4 * wg)), s.batch] });
   const row = s.M <= DIRECT_ROW_MAX_M;
   const workgroups: [number, number, number] = row ? [Math.ceil(s.N / (8 * wg * wg)), s.M, s.batch] : [Math.ceil(s.N / (8 * wg)), Math.ceil(s.M / (8 * wg)), s.batch];
   return dispatchKernel(ctx, MATMUL_DIRECT, label, { ...call, defines: { ...defines, ROW: row }, workgroups });
 }
 
-/** CPU reference, accumulating in f64. Writes only the M x N elements of each batch of C. */
-export function matmulRef(a: Float32Array, b: Float32Array, shape: MatmulShape, bias?: Float32Array, c?: Float32Array): Float32Array {
+/**
+ * CPU reference, accumulating in f64. Writes only the M x N elements of each batch of C. `b` holds B's values; with
+ * dtypeB f16 / bf16 they are rounded to it first, as the kernel reads them.
+ */
+export function matmulRef(a: Float32Array, bValues: Float32Array, shape: MatmulShape, bias?: Float32Array, c?: Float32Array): Float32Array {
   const s = matmulLayout(shape);
+  const b = s.dtypeB === 'f32' ? bValues : roundedTo(s.dtypeB, bValues);
   const out = c ?? new Float32Array(matmulExtent(s, 'c'));
   for (let z = 0; z < s.batch; z++) {
     const [zo, zi] = [Math.floor(z / s.inner), z % s.inner];

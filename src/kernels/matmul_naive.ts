@@ -17,6 +17,7 @@ export async function matmulNaive(ctx: GpuContext, bufs: MatmulBuffers, shape: M
   const s = matmulLayout(shape);
   checkMatmulShape(label, s);
   if (s.transA) throw new Error(`${label}: the naive baseline has no transA (only the tiled matmul does)`);
+  if (s.dtypeB !== 'f32') throw new Error(`${label}: the naive baseline reads only an f32 B (got ${s.dtypeB})`);
   return dispatchKernel(ctx, MATMUL_NAIVE, label, {
     bufs,
     need: matmulNeed(s),

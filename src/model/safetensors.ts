@@ -63,100 +63,8 @@ export const MAX_HEADER_BYTES = 100_000_000;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-// ---------------------------------------------------------------------------------------------------------------
-// f16 / bf16 <-> f32
-
-/** An IEEE binary16 bit pattern as a number (exact: subnormals, ±0, ±inf, NaN). */
-export function f16ToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1024 + mant) * 2 ** (exp - 25);
-}
-
-/** A bfloat16 bit pattern as a number (exact: it is the top half of an f32). */
-export function bf16ToF32(bits: number): number {
-  F32_SCRATCH_U32[0] = (bits & 0xffff) << 16;
-  return F32_SCRATCH[0];
-}
-
-const F32_SCRATCH = new Float32Array(1);
-const F32_SCRATCH_U32 = new Uint32Array(F32_SCRATCH.buffer);
-
-/** The f32 bit pattern of an f16 bit pattern; NaN payloads are kept (shifted into the f32 mantissa). */
-export function f16BitsToF32Bits(h: number): number {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >>> 10) & 0x1f;
-  let mant = h & 0x3ff;
-  if (exp === 31) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
-  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
-  if (mant === 0) return sign >>> 0;
-  // Subnormal: value = mant * 2^-24. Normalise so the leading one sits at bit 10.
-  let e = 113; // f32 exponent field for 2^-14
-  while ((mant & 0x400) === 0) {
-    mant <<= 1;
-    e--;
-  }
-  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
-}
-
-let f16Table: Uint32Array | undefined;
-
-/** Widens f16 bit patterns to f32, bit-exact (a 256 KB table built on first use). */
-export function f16ArrayToF32(src: Uint16Array): Float32Array {
-  if (!f16Table) {
-    f16Table = new Uint32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32Bits(h);
-  }
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < src.length; i++) bits[i] = f16Table[src[i]];
-  return out;
-}
-
-/** Widens bf16 bit patterns to f32, bit-exact. */
-export function bf16ArrayToF32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
-  return out;
-}
-
-/** Rounds a number to f32, then to the nearest f16 (ties to even, overflow to inf, NaN stays a quiet NaN). */
-export function f32ToF16Bits(x: number): number {
-  F32_SCRATCH[0] = x;
-  const b = F32_SCRATCH_U32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  const mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112; // f16 exponent field
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // below 2^-25: rounds to zero
-    const m = mant | 0x800000;
-    const shift = 14 - e; // 14..24
-    let half = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && half & 1)) half++;
-    return sign | half; // a carry to 0x400 is the smallest normal, correctly encoded
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry may reach 0x7c00 = inf, as it should
-  return sign | half;
-}
-
-/** Rounds a number to f32, then to the nearest bf16 (ties to even; NaN stays a quiet NaN). */
-export function f32ToBf16Bits(x: number): number {
-  F32_SCRATCH[0] = x;
-  const b = F32_SCRATCH_U32[0];
-  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return (b >>> 16) | 0x40;
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
+export { bf16ArrayToF32, bf16ToF32, f16ArrayToF32, f16BitsToF32Bits, f16ToF32, f32ToBf16Bits, f32ToF16Bits } from '../gpu/half.ts';
+import { bf16ArrayToF32, f16ArrayToF32, f32ToBf16Bits, f32ToF16Bits, type HalfDType } from '../gpu/half.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // reading
@@ -187,8 +95,12 @@ export interface LazyTensor {
   dtype: SafetensorsDType;
   shape: number[];
   numel: number;
+  /** 'f16' / 'bf16' for an F16 / BF16 tensor (what halfBytes reads), else undefined. */
+  half?: HalfDType;
   decode(): TensorEntry;
   floats(start: number, count: number): Float32Array;
+  /** The stored bytes of elements [start, start + count) of an F16 / BF16 tensor: a view into the file's bytes. */
+  halfBytes(start: number, count: number): Uint8Array;
 }
 
 export interface SafetensorsIndex {
@@ -274,21 +186,31 @@ export function indexSafetensors(bytes: Uint8Array, fileLabel = 'file'): Safeten
       dtype: t.dtype,
       shape: t.shape,
       numel,
+      half: t.dtype === 'F16' ? 'f16' : t.dtype === 'BF16' ? 'bf16' : undefined,
       decode: () => decode(bytes, dataStart, t, fail),
       floats: (start, count) => floatRange(bytes, dataStart, t, start, count),
+      halfBytes: (start, count) => {
+        const at = elementRange(t, start, count, (d) => d === 'F16' || d === 'BF16', 'an F16 / BF16');
+        return bytes.subarray(dataStart + at.begin, dataStart + at.end);
+      },
     });
   }
   return { metadata, entries, notes };
 }
 
-/** Elements [start, start + count) of a float tensor, widened (F16 / BF16) or rounded (F64) to f32. */
-function floatRange(bytes: Uint8Array, dataStart: number, t: RawEntry, start: number, count: number): Float32Array {
-  if (!isFloatDType(t.dtype)) throw new Error(`tensor ${quote(t.name)} is ${t.dtype}, not a float tensor`);
+/** Elements [start, start + count) of a tensor of a dtype `ok` accepts, as an entry of their own (byte offsets). */
+function elementRange(t: RawEntry, start: number, count: number, ok: (d: SafetensorsDType) => boolean, what: string): RawEntry {
+  if (!ok(t.dtype)) throw new Error(`tensor ${quote(t.name)} is ${t.dtype}, not ${what} tensor`);
   const size = DTYPE_BYTES[t.dtype];
   if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 0 && (start + count) * size <= t.end - t.begin)) {
     throw new Error(`tensor ${quote(t.name)}: elements [${start}, ${start + count}) are out of range`);
   }
-  const sub: RawEntry = { ...t, begin: t.begin + start * size, end: t.begin + (start + count) * size };
+  return { ...t, begin: t.begin + start * size, end: t.begin + (start + count) * size };
+}
+
+/** Elements [start, start + count) of a float tensor, widened (F16 / BF16) or rounded (F64) to f32. */
+function floatRange(bytes: Uint8Array, dataStart: number, t: RawEntry, start: number, count: number): Float32Array {
+  const sub = elementRange(t, start, count, isFloatDType, 'a float');
   return decode(bytes, dataStart, sub, () => {
     throw new Error('unreachable: float tensors decode without failing');
   }).data as Float32Array;

@@ -5,7 +5,10 @@ import { type Act, type Dim, dimAt, dimMax, type PlanBuilder } from '../schedule
 import type { Tensor } from '../tensor.ts';
 import { Module, type WeightSource } from './module.ts';
 
-/** torch.nn.Embedding: ids [..] -> rows of weight [num, dim], as PyTorch's module returns them (unscaled). */
+/**
+ * torch.nn.Embedding: ids [..] -> rows of weight [num, dim], as PyTorch's module returns them (unscaled). The table
+ * stays in its checkpoint's dtype (F16 / BF16 packed, widened by the lookup and by a tied Linear's matmul).
+ */
 export class Embedding extends Module {
   readonly weight: Tensor;
 
@@ -16,13 +19,13 @@ export class Embedding extends Module {
     readonly dim: number,
   ) {
     super(path);
-    this.weight = w.take(`${path}.weight`, [num, dim]);
+    this.weight = w.take(`${path}.weight`, [num, dim], 'file');
   }
 
   forward(b: PlanBuilder, ids: Act): Promise<Act> {
     return b.module(this.path, [ids], async ([ids]) => {
       const out = b.act([...ids.shape, this.dim], `${this.path} out`);
-      const shape = { n: ids.size, vocab: this.num, C: this.dim };
+      const shape = { n: ids.size, vocab: this.num, C: this.dim, dtype: this.weight.dtype };
       b.step(
         'embedding',
         EMBEDDING,
@@ -70,6 +73,8 @@ export class TokenInput {
     if (dimMax(posOffset) + L > this.maxLen) throw new Error(`sequence length ${dimMax(posOffset) + L} exceeds the model's max_len ${this.maxLen}`);
     const x = await table.forward(b, ids);
     const pe = this.positional === 'learned' ? this.posEmbed!.weight : this.table;
+    // posenc adds an f32 table; attnscope's own files (the ones with learned positions here) always load as f32.
+    if (pe && pe.dtype !== 'f32') throw new Error(`${pe.label}: learned positions added by the positions step must be f32, not ${pe.dtype}`);
     const { scale } = this;
     if (!pe && scale === 1) return x;
     const out = b.act(x.shape, `${table.path} ${pe ? '+ positions' : 'scaled'}`);

@@ -12,7 +12,8 @@ export interface TiedWeight {
 
 /**
  * torch.nn.Linear: y = x · Wᵀ + b over the last dim; weight stored [out, in] as in PyTorch (`inOut`: stored
- * [in, out], y = x · W + b, as HF's Conv1D stores it). A tied weight is read from its owner.
+ * [in, out], y = x · W + b, as HF's Conv1D stores it). A tied weight is read from its owner. The weight stays in its
+ * checkpoint's dtype (F16 / BF16 packed: the matmul widens it as it reads); the bias is f32.
  */
 export class Linear extends Module {
   readonly weight: Tensor;
@@ -34,7 +35,7 @@ export class Linear extends Module {
   ) {
     super(path);
     this.weightName = tied?.name ?? `${path}.weight`;
-    this.weight = tied?.tensor ?? w.take(this.weightName, inOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures]);
+    this.weight = tied?.tensor ?? w.take(this.weightName, inOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures], 'file');
     this.biasName = tiedBias?.name ?? `${path}.bias`;
     if (bias) this.bias = tiedBias?.tensor ?? w.take(this.biasName, [outFeatures]);
   }
@@ -51,10 +52,10 @@ export class Linear extends Module {
         'linear',
         MATMUL,
         { a: x, c: y },
-        (r) => matmul(b.ctx, { ...r, b: { buffer: weight.buffer }, bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: !this.inOut }, `${this.path} linear`),
+        (r) => matmul(b.ctx, { ...r, b: { buffer: weight.buffer }, bias: bias && { buffer: bias.buffer } }, { M: x.size / K, N, K, transB: !this.inOut, dtypeB: weight.dtype }, `${this.path} linear`),
         (g) => {
           const dy = g.grad(y)!;
-          g.give(x, linearInputGrad(g.b, dy, weight.buffer, x.shape, 0, this.inOut));
+          g.give(x, linearInputGrad(g.b, dy, weight, x.shape, 0, this.inOut));
           projectionParamGrads(g, x, dy, this.weightName, bias && this.biasName, 0, this.inOut);
         },
       );
@@ -66,13 +67,14 @@ export class Linear extends Module {
 /**
  * The gradient of a projection's input: dx = dy · W for y = x · Wᵀ (+ b), W the rows [off, off + out) of a
  * row-major weight [.., in] (offB = off * in elements); dx = dy · Wᵀ for a weight stored [in, out] (`inOut`).
- * dy is [..., out]; dx gets `shape` [..., in].
+ * dy is [..., out]; dx gets `shape` [..., in]. A packed (F16 / BF16) weight is read as stored.
  */
-export function linearInputGrad(b: PlanBuilder, dy: Act, weight: GPUBuffer, shape: readonly number[], offB: number, inOut = false): Act {
+export function linearInputGrad(b: PlanBuilder, dy: Act, weight: Tensor, shape: readonly number[], offB: number, inOut = false): Act {
   const K = shape[shape.length - 1];
   const N = dy.shape[dy.shape.length - 1];
   const dx = b.act(shape, `${b.path} grad input`);
-  b.step('grad input', MATMUL, { a: dy, c: dx }, (r) => matmul(b.ctx, { ...r, b: { buffer: weight } }, { M: dy.size / N, N: K, K: N, offB, transB: inOut }, `${b.path} grad input`));
+  const shapeMM = { M: dy.size / N, N: K, K: N, offB, transB: inOut, dtypeB: weight.dtype };
+  b.step('grad input', MATMUL, { a: dy, c: dx }, (r) => matmul(b.ctx, { ...r, b: { buffer: weight.buffer } }, shapeMM, `${b.path} grad input`));
   return dx;
 }
 

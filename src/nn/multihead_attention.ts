@@ -61,7 +61,7 @@ export class MultiheadAttention extends Module {
       (r) => matmul(b.ctx, { ...r, b: { buffer: this.inProjWeight.buffer }, bias }, { M: x.size / E, N: count * E, K: E, transB: true, offB: first * E * E }, `${this.path} in_proj ${label}`),
       (g) => {
         const dy = g.grad(y)!;
-        g.give(x, linearInputGrad(g.b, dy, this.inProjWeight.buffer, x.shape, first * E * E));
+        g.give(x, linearInputGrad(g.b, dy, this.inProjWeight, x.shape, first * E * E));
         projectionParamGrads(g, x, dy, `${this.path}.in_proj_weight`, this.inProjBias && `${this.path}.in_proj_bias`, first * E);
       },
     );

@@ -1,3 +1,4 @@
+import { type HalfDType, halfBits } from '../../src/gpu/half.ts';
 import { checkTokenIds, embedding, embeddingRef } from '../../src/kernels/embedding.ts';
 import { type GpuCase, type GpuScope, assertClose, rng, uniform, withScope } from '../harness.ts';
 
@@ -14,6 +15,8 @@ interface EmbOptions {
   values?: number[];
   /** Ids uploaded as they are, bypassing checkTokenIds (to see the shader's clamp). */
   rawIds?: number[];
+  /** A table kept as 16-bit floats packed in pairs (uploaded as its bit patterns). */
+  dtype?: HalfDType;
 }
 
 function embCase(name: string, o: EmbOptions, seed: number): GpuCase {
@@ -32,12 +35,13 @@ function embCase(name: string, o: EmbOptions, seed: number): GpuCase {
               label,
             );
         const out = s.empty(ids.length * o.C, 'out');
-        const bufs = { ids: uploadIds(s, ids), table: s.upload(table, 'table'), out };
-        await s.run(await embedding(ctx, bufs, { n: ids.length, vocab: o.vocab, C: o.C }, label));
+        const stored = o.dtype ? new Float32Array(halfBits(o.dtype, table).buffer) : table;
+        const bufs = { ids: uploadIds(s, ids), table: s.upload(stored, 'table'), out };
+        await s.run(await embedding(ctx, bufs, { n: ids.length, vocab: o.vocab, C: o.C, dtype: o.dtype }, label));
         const clamped = Array.from(ids, (id) => Math.min(id, o.vocab - 1));
-        // A row copy: bit-exact, compared as bits so -0 and NaN payloads count too.
+        // A row copy (a packed table: widened exactly): bit-exact, compared as bits so -0 and NaN payloads count too.
         const got = await s.read(out);
-        const want = embeddingRef(clamped, table, o.C);
+        const want = embeddingRef(clamped, table, o.C, o.dtype);
         assertClose(label, got, want, { atol: 0, shape: [ids.length, o.C] });
         const gotBits = new Uint32Array(got.buffer, got.byteOffset, got.length);
         const wantBits = new Uint32Array(want.buffer, want.byteOffset, want.length);
@@ -58,6 +62,12 @@ const specs: [string, EmbOptions][] = [
   // A copy, not arithmetic: no rounding, sign or NaN change (subnormals are left out: a GPU may flush them on load).
   ['rows are copied as stored (-0, ±Infinity, NaN, 1e38, 2^-126)', { n: 9, vocab: 7, C: 5, values: [-0, Infinity, -Infinity, NaN, 1e38, 2 ** -126, -1 / 3] }],
   ['vec4: rows are copied as stored (-0, ±Infinity, NaN)', { n: 11, vocab: 3, C: 8, values: [-0, Infinity, NaN, -Infinity, 0.1, -7] }],
+  // Packed 16-bit tables: an odd C puts a pair across two rows, an odd vocab * C ends in a pad half.
+  ['f16 table, odd C 7 (pairs straddle rows), vocab 51, n 13', { n: 13, vocab: 51, C: 7, dtype: 'f16' }],
+  ['f16 table, vec4: vocab 100, C 64, n 30', { n: 30, vocab: 100, C: 64, dtype: 'f16' }],
+  ['f16 table, C 1, vocab 5: every element its own half', { n: 9, vocab: 5, C: 1, dtype: 'f16' }],
+  ['bf16 table, odd C 37, vocab 97, n 200', { n: 200, vocab: 97, C: 37, dtype: 'bf16' }],
+  ['bf16 table, vec4: C 4, vocab 9, n 5, -0 and 1e38 kept', { n: 5, vocab: 9, C: 4, dtype: 'bf16', values: [-0, 1e38, -3.5, 0.1] }],
 ];
 
 export const cases: GpuCase[] = [

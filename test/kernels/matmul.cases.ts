@@ -1,3 +1,4 @@
+import { halfBits } from '../../src/gpu/half.ts';
 import { matmul, matmulExtent, type MatmulOptions, type MatmulShape, matmulRef } from '../../src/kernels/matmul.ts';
 import { matmulNaive } from '../../src/kernels/matmul_naive.ts';
 import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
@@ -26,7 +27,9 @@ function matmulCase(
         // C starts random: elements outside the M x N blocks (row and batch gaps) must come back untouched.
         const cLen = matmulExtent(shape, 'c');
         const c0 = uniform(rand, cLen, 5, 6);
-        const bufs = { a: s.upload(a), b: s.upload(b), c: s.upload(c0), bias: bias && s.upload(bias) };
+        // A packed B goes up as its 16-bit patterns (words viewed as f32: every bit kept); the reference rounds alike.
+        const bStored = shape.dtypeB && shape.dtypeB !== 'f32' ? new Float32Array(halfBits(shape.dtypeB, b).buffer) : b;
+        const bufs = { a: s.upload(a), b: s.upload(bStored), c: s.upload(c0), bias: bias && s.upload(bias) };
         await s.run(kernel === 'matmul' ? await matmul(ctx, bufs, shape, 'matmul', opts) : await kernels[kernel](ctx, bufs, shape));
         const got = await s.read(bufs.c);
         const want = matmulRef(a, b, shape, bias, c0.slice());
@@ -120,6 +123,25 @@ const smallTiles: [string, MatmulShape][] = [
 ];
 
 /**
+ * B as 16-bit floats packed in pairs (a weight kept in its checkpoint's F16 / BF16), run as f16 and as bf16: odd row
+ * lengths and offsets put a pair across two rows, an odd element count ends in a pad half.
+ */
+const halfShapes: [string, MatmulShape][] = [
+  ['Linear, transposed B, vec4 70x96x64', { M: 70, N: 96, K: 64, transB: true }],
+  ['transposed B, odd K (pairs straddle rows) 19x23x37', { M: 19, N: 23, K: 37, transB: true }],
+  ['odd N (pairs straddle rows) 17x29x13', { M: 17, N: 29, K: 13 }],
+  ['vec4 along N 33x40x20', { M: 33, N: 40, K: 20 }],
+  ['odd offset into B, transposed 9x24x16', { M: 9, N: 24, K: 16, offA: 5, offB: 3, offC: 7, transB: true }],
+  ['vec4 offset into B (in_proj k|v rows) 12x20x24', { M: 12, N: 20, K: 24, offB: 48, transB: true }],
+  ['odd row stride ldb 29, transposed 10x12x20', { M: 10, N: 12, K: 20, ldb: 29, transB: true }],
+  ['one row (decode), transposed, odd K 1x77x37', { M: 1, N: 77, K: 37, transB: true }],
+  ['two rows, transposed vec4 2x36x40', { M: 2, N: 36, K: 40, transB: true }],
+  ['1x1x1 (one element and a pad half)', { M: 1, N: 1, K: 1 }],
+  ['broadcast B over batch, odd 3x 13x21x11', { M: 13, N: 21, K: 11, batch: 3, strideB: 0, transB: true }],
+  ['transposed A, odd 30x36x17', { M: 30, N: 36, K: 17, transA: true }],
+];
+
+/**
  * Every matmul case, for the tiled kernel and for the direct one (opts.direct: 8x8 blocks per invocation, no
  * workgroup memory), same tolerances. The direct kernel's workgroups of 4x4 and 16x16 invocations (32x32 and
  * 128x128 tiles) run the small-tile shapes too; its default is 8x8.
@@ -133,6 +155,12 @@ const kernelCases = (direct: boolean): GpuCase[] => [
     matmulCase(name, shape, false, 400 + i, 'matmul', { direct }),
     matmulCase(`${name} + bias`, shape, true, 450 + i, 'matmul', { direct }),
   ]),
+  // Every shape as f16; bf16 differs only in how a half widens (half.wgsl), so every other shape.
+  ...(['f16', 'bf16'] as const).flatMap((dtypeB, d) =>
+    halfShapes
+      .filter((_, i) => dtypeB === 'f16' || i % 2 === 0)
+      .map(([name, shape], i) => matmulCase(`${dtypeB} B: ${name}${i % 2 ? ' + bias' : ''}`, { ...shape, dtypeB }, i % 2 === 1, 600 + 20 * d + i, 'matmul', { direct })),
+  ),
   ...(direct ? ([4, 16] as const) : ([4, 8] as const)).flatMap((wg) =>
     smallTiles.map(([name, shape], i) =>
       matmulCase(`workgroup ${wg}x${wg}: ${name}${i % 2 ? ' + bias' : ''}`, shape, i % 2 === 1, 500 + wg * 10 + i, 'matmul', { workgroupSize: wg, direct }),

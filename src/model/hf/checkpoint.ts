@@ -3,7 +3,8 @@
  * by `model.safetensors.index.json`. The family comes from `model_type` (a kind with `hf` in the table of kinds);
  * tensor names are matched to the kind's tree as HF's loader matches them: a base-model prefix added or dropped,
  * tied weights and known buffers (`attn.bias`, `position_ids`) ignored. Tensors stay in the file's bytes until the
- * GPU upload reads them (F16 / BF16 widened in chunks), so loading holds no second full f32 copy.
+ * GPU upload reads them: F16 / BF16 matrices (Linear, Embedding) go up as stored, packed, and the rest is widened in
+ * chunks, so loading holds no second full copy and the GPU holds about the file's size.
  */
 import type { WeightData } from '../../nn/module.ts';
 import { expectedTensors, type ModelFile } from '../config.ts';
