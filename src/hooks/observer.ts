@@ -1,4 +1,5 @@
 import { ATTN_SELECT, attnSelect, attnSelection } from '../kernels/attn_select.ts';
+import { PATCH_ROWS, patchRows } from '../kernels/patch_rows.ts';
 import type { Module } from '../nn/module.ts';
 import type { BackwardObserver } from '../scheduler/backward.ts';
 import { type Act, type Dim, dimAt, dimsOf, type ModuleCall, type ModuleObserver, type Params, type PlanBuilder, shapeAt, sizeAt } from '../scheduler/plan.ts';
@@ -40,8 +41,9 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     private readonly callHook: <T>(call: () => T) => T = (call) => call(),
   ) {}
 
-  private on(path: string, kind: Hook['kind']): Hook[] {
-    return this.hooks.filter((h) => h.path === path && h.kind === kind);
+  /** The hooks of a kind on a module; forward hooks and row patches at the module's boundary, or at its merged heads. */
+  private on(path: string, kind: Hook['kind'], heads = false): Hook[] {
+    return this.hooks.filter((h) => h.path === path && h.kind === kind && (kind !== 'forward' || (h.opts.site === 'heads') === heads) && (kind !== 'patch_rows' || (h.rows!.at === 'heads') === heads));
   }
 
   observes(path: string): boolean {
@@ -155,8 +157,35 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     return changed ? ins : undefined;
   }
 
+  /** The merged heads [.., H*D] of the attention module at `path` (before its output projection): row patches, captures. */
+  heads(b: PlanBuilder, path: string, o: Act): Act {
+    const out = this.patchRows(b, path, o, true);
+    for (const h of this.on(path, 'forward', true)) this.capture(b, h, 'output', 0, out);
+    return out;
+  }
+
+  /** `x` after the module's patch_rows interventions (at its output or its heads), each one step. */
+  private patchRows(b: PlanBuilder, path: string, x: Act, heads: boolean): Act {
+    let result = x;
+    for (const h of this.on(path, 'patch_rows', heads)) {
+      const { segment: C, S, M, index } = h.rows!;
+      if (S * C !== result.size) throw new Error(`patchRows '${h.name}': ${S} segments of ${C} do not cover ${path}'s ${heads ? 'merged heads' : 'output'} [${result.shape.join(', ')}] for these inputs`);
+      const from = result;
+      const y = b.act(dimsOf(from), `${path} ${heads ? 'heads' : 'output'} (patch ${h.name})`);
+      const bufs = { index: { buffer: index }, values: { buffer: h.buffer! } };
+      // Straight through: the gradient at the values patched in reaches the module's own output unchanged.
+      b.step(`patch rows ${h.name}`, PATCH_ROWS, { x: from, y }, (r) => patchRows(b.ctx, { ...r, ...bufs }, { S, C, M }, `${path} patch rows`), (g) => {
+        const d = g.grad(y);
+        if (d) g.give(from, d);
+      });
+      result = y;
+    }
+    return result;
+  }
+
   async exit(b: PlanBuilder, path: string, ins: readonly Act[], outs: readonly Act[]): Promise<readonly Act[]> {
     let result = [...outs];
+    if (this.on(path, 'patch_rows').length) result = [this.patchRows(b, path, result[0], false), ...result.slice(1)];
     for (const h of this.on(path, 'patch')) {
       const first = result[0];
       if (h.shape!.length !== first.shape.length || h.shape!.some((d, i) => d !== first.shape[i])) {

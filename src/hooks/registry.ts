@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { AttnSelection } from '../kernels/attn_select.ts';
+import { checkPatchIndex } from '../kernels/patch_rows.ts';
 import type { Module } from '../nn/module.ts';
 import { checkSummary, type SummaryOptions } from './summary.ts';
 
@@ -12,7 +13,7 @@ export interface CapturedTensor {
 export type HookKind = 'forward' | 'forward_pre' | 'backward';
 
 /** GPU-side interventions: no round trip, no record. */
-export type InterventionKind = 'scale_heads' | 'patch';
+export type InterventionKind = 'scale_heads' | 'patch' | 'patch_rows';
 
 /**
  * What one hook stores after a forward (the seed's `model.hooks[name]`): the module's real inputs (after any
@@ -70,6 +71,11 @@ export interface HookOptions {
   /** MultiheadAttention only: keep queries [from, to) of the weights. */
   queries?: [number, number];
   /**
+   * Attention modules, forward hooks without writeBack: 'heads' stores the merged heads [.., H*D] (each head's
+   * output before the output projection, TransformerLens's hook_z) as the record's only output.
+   */
+  site?: 'heads';
+  /**
    * Forward hooks with fn: what fn returns as `output` replaces the module's output in the computation
    * (the plan stops there, reads back, calls fn, writes back, continues). Without it fn only edits the stored copy.
    */
@@ -91,6 +97,8 @@ export interface Hook {
   buffer?: GPUBuffer;
   /** patch: the replacement's shape. */
   shape?: number[];
+  /** patch_rows: where it patches, its segments and the u32 index buffer (`buffer` holds the value rows). */
+  rows?: PatchRowsHook;
   /** Unique per registration: plans that bind `buffer` are keyed by it. */
   id: number;
 }
@@ -99,6 +107,28 @@ export interface Hook {
 export interface HookHandle {
   readonly names: readonly string[];
   remove(): void;
+}
+
+/**
+ * Per-segment patching (sweeps, attribution): the module's first output (at 'output') or its merged heads (at 'heads',
+ * attention modules) seen as segments of `segment` values; segment s is replaced by row index[s] of `values` unless
+ * index[s] is KEEP (0xffffffff). Its backward passes the gradient through unchanged, as PyTorch's
+ * `out + (patched - out).detach()`: a backward hook on the module reads the gradient at the values patched in.
+ */
+export interface PatchRowsSpec {
+  at: 'output' | 'heads';
+  segment: number;
+  index: Uint32Array;
+  values: Float32Array;
+}
+
+export interface PatchRowsHook {
+  at: 'output' | 'heads';
+  segment: number;
+  /** Segments (index entries) and value rows. */
+  S: number;
+  M: number;
+  index: GPUBuffer;
 }
 
 export function weightSelection(o: HookOptions): AttnSelection {
@@ -117,6 +147,25 @@ export function globToRegExp(pattern: string): RegExp {
     .replace(/\*/g, '[^.]+')
     .replaceAll(ANY, '.*');
   return new RegExp(`^${s}$`);
+}
+
+/** Module paths a target names (a module, an exact path, or a glob) among `modules`; throws on no match. */
+export function resolveModules(modules: ReadonlyMap<string, Module>, target: string | Module): string[] {
+  if (typeof target !== 'string') {
+    if (modules.get(target.path) !== target) throw new Error(`module ${target.path || '(root)'} does not belong to this model`);
+    return [target.path];
+  }
+  if (!target.includes('*')) {
+    if (!modules.has(target)) {
+      const near = [...modules.keys()].filter((p) => p.endsWith(target.split('.').pop()!)).slice(0, 3);
+      throw new Error(`no module '${target}' in this model${near.length ? ` (did you mean ${near.map((p) => `'${p}'`).join(', ')}?)` : ''}`);
+    }
+    return [target];
+  }
+  const re = globToRegExp(target);
+  const paths = [...modules.keys()].filter((p) => re.test(p));
+  if (!paths.length) throw new Error(`pattern '${target}' matches no module of this model`);
+  return paths;
 }
 
 /**
@@ -168,6 +217,47 @@ export class HookRegistry {
     });
   }
 
+  /** Per-segment patching of one module (see PatchRowsSpec); `writeRows` replaces its index and values later. */
+  patchRows(name: string, target: string | Module, spec: PatchRowsSpec): HookHandle {
+    const paths = this.resolve(target);
+    if (paths.length !== 1) throw new Error(`patchRows '${name}': ${paths.length} modules match; patch one module per registration`);
+    if (spec.at === 'heads' && !this.attention.has(paths[0])) throw new Error(`patchRows '${name}': ${paths[0]} is not an attention module, so it has no heads to patch`);
+    const { S, M } = this.rowsShape(name, spec);
+    return this.register(name, 'patch_rows', paths, target, () => {
+      const index = this.ctx.buffers.create(S * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${name} patch index`);
+      const buffer = this.ctx.buffers.create(M * spec.segment * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `${name} patch values`);
+      this.write(buffer, spec.values);
+      this.write(index, spec.index);
+      return { buffer, rows: { at: spec.at, segment: spec.segment, S, M, index } };
+    });
+  }
+
+  /** A new index (and, if given, new values) for a patchRows registration, of the sizes it was registered with (no new plan). */
+  writeRows(name: string, index: Uint32Array, values?: Float32Array): void {
+    const h = this.hooks.get(name);
+    if (!h?.rows) throw new Error(`writeRows: no patchRows registration named '${name}'`);
+    const { S, M, segment } = h.rows;
+    if (!(index instanceof Uint32Array) || index.length !== S) throw new Error(`writeRows '${name}': index must be a Uint32Array of the ${S} segments it was registered with`);
+    if (values && (!(values instanceof Float32Array) || values.length !== M * segment)) throw new Error(`writeRows '${name}': values must be a Float32Array of the ${M} rows of ${segment} it was registered with`);
+    checkPatchIndex(index, S, M, `writeRows '${name}'`);
+    this.write(h.rows.index, index);
+    if (values) this.write(h.buffer!, values);
+  }
+
+  private write(buffer: GPUBuffer, data: Float32Array | Uint32Array): void {
+    this.ctx.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  }
+
+  private rowsShape(name: string, spec: PatchRowsSpec): { S: number; M: number } {
+    const C = spec.segment;
+    if (!Number.isInteger(C) || C < 1) throw new Error(`patchRows '${name}': segment ${C} is not a positive integer`);
+    if (!(spec.index instanceof Uint32Array) || !spec.index.length) throw new Error(`patchRows '${name}': index must be a non-empty Uint32Array`);
+    if (!(spec.values instanceof Float32Array) || !spec.values.length || spec.values.length % C) throw new Error(`patchRows '${name}': values must be a Float32Array of whole rows of ${C}`);
+    const M = spec.values.length / C;
+    checkPatchIndex(spec.index, spec.index.length, M, `patchRows '${name}'`);
+    return { S: spec.index.length, M };
+  }
+
   add(name: string, kind: HookKind, target: string | Module, fn: Hook['fn'], opts: HookOptions): HookHandle {
     if (typeof name !== 'string' || name === '') throw new Error('hook name must be a non-empty string');
     const paths = this.resolve(target);
@@ -180,6 +270,9 @@ export class HookRegistry {
       if (kind !== 'forward' || opts.writeBack || opts.averageHeads || opts.heads || opts.queries) throw new Error(`hook '${name}': summary is for forward hooks without writeBack, averageHeads, heads or queries`);
     }
     if (opts.writeBack && (kind !== 'forward' || !fn)) throw new Error(`hook '${name}': writeBack needs a forward hook with a fn`);
+    if (opts.site === 'heads' && (kind !== 'forward' || opts.writeBack || opts.averageHeads || opts.heads || opts.queries || other !== undefined)) {
+      throw new Error(`hook '${name}': site 'heads' is for forward hooks on attention modules, without writeBack or weight cuts`);
+    }
     if (opts.writeBack && (opts.averageHeads || opts.heads || opts.queries)) throw new Error(`hook '${name}': writeBack cannot be combined with averageHeads / heads / queries`);
     return this.register(name, kind, paths, target, { fn, opts: { ...opts } });
   }
@@ -207,6 +300,7 @@ export class HookRegistry {
     const h = this.hooks.get(name);
     if (!h) return;
     if (h.buffer) this.ctx.buffers.destroy(h.buffer);
+    if (h.rows) this.ctx.buffers.destroy(h.rows.index);
     this.hooks.delete(name);
   }
 

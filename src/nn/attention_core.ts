@@ -164,5 +164,5 @@ export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, c
       g.give(o, c);
     });
   }
-  return { o, probs: listened ? probs : undefined };
+  return { o: b.observer ? b.observer.heads(b, h.path, o) : o, probs: listened ? probs : undefined };
 }

@@ -159,6 +159,8 @@ export interface ModuleObserver {
   wantsWeights(path: string): boolean;
   /** f32 [H] factors for the merged heads of the attention module at `path`, before out_proj (head ablation). */
   headScales(path: string): GPUBuffer | undefined;
+  /** The merged heads [.., H*D] of the attention module at `path` as the output projection reads them (row patches, captures). */
+  heads(b: PlanBuilder, path: string, o: Act): Act;
 }
 
 export class CaptureBudgetError extends Error {
