@@ -1,0 +1,129 @@
+// Causal analysis against PyTorch run one forward per site / step (test/fixtures/causal/<case>.safetensors, made by
+// tools/make_causal_fixtures.py): activation patching per position and per head, head importance (zero and mean
+// ablation), the logit lens, and gradient, input x gradient and integrated-gradient attributions, on an nn lm, an
+// nn.Transformer with float inputs, a GPT-2 and a BERT checkpoint. Each analysis runs as batched forwards here.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../src/gpu/context.ts';
+import { createNodeContext } from '../src/gpu/node.ts';
+import { directoryFiles } from '../src/model/hf/dir.ts';
+import type { ModelInputs } from '../src/model/inputs.ts';
+import { Model } from '../src/model/model.ts';
+import { readSafetensors, type SafetensorsFile } from '../src/model/safetensors.ts';
+import { assertClose } from './harness.ts';
+
+const fixtures = new URL('./fixtures/', import.meta.url);
+const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+interface Spec {
+  layers: string[];
+  attention: string[];
+  position: number;
+  steps: number;
+  logitDiff: [number, number];
+  prob: number;
+  target: [number, number];
+}
+
+interface Case {
+  model: Model;
+  file: SafetensorsFile;
+  spec: Spec;
+  inputs: ModelInputs;
+  corrupted: ModelInputs;
+  t(name: string): Float32Array;
+}
+
+const CASES: Record<string, (ctx: GpuContext) => Promise<Model>> = {
+  lm: async (ctx) => Model.load(ctx, readFileSync(new URL('lm-learned-causal.model.safetensors', fixtures)), 'lm'),
+  seq2seq: async (ctx) => Model.load(ctx, readFileSync(new URL('post-relu-seqfirst.model.safetensors', fixtures)), 'seq2seq'),
+  gpt2: (ctx) => Model.fromCheckpoint(ctx, directoryFiles(new URL('hf/gpt2_lm/', fixtures).pathname)),
+  bert: (ctx) => Model.fromCheckpoint(ctx, directoryFiles(new URL('hf/bert_mlm/', fixtures).pathname)),
+};
+
+let ctx: GpuContext;
+const loaded = new Map<string, Case>();
+beforeAll(async () => {
+  ctx = await createNodeContext({ who: 'causal analysis tests' });
+});
+afterAll(() => {
+  for (const c of loaded.values()) c.model.dispose();
+  ctx?.dispose();
+});
+
+async function load(name: string): Promise<Case> {
+  const had = loaded.get(name);
+  if (had) return had;
+  const file = readSafetensors(readFileSync(new URL(`causal/${name}.safetensors`, fixtures)), name);
+  const pick = (prefix: string) => Object.fromEntries([...file.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  const t = (n: string) => {
+    const x = file.tensors.get(n);
+    if (!x) throw new Error(`${name}: fixture has no ${n}`);
+    return x.data as Float32Array;
+  };
+  const c: Case = { model: await CASES[name](ctx), file, spec: JSON.parse(file.metadata.spec), inputs: pick('input.'), corrupted: pick('corrupted.'), t };
+  loaded.set(name, c);
+  return c;
+}
+
+/** The layers' and attention modules' glob ('encoder.layers.*'), from the fixture's paths. */
+const glob = (paths: string[]) => paths[0].replace(/\.0(\.|$)/, '.*$1');
+
+describe.each(['lm', 'gpt2', 'bert'])('%s: patching', (name) => {
+  it('per position: every layer output at every position patched from the corrupted run, one forward per 5 sites', async () => {
+    const { model, spec, inputs, corrupted, t } = await load(name);
+    const r = await model.patchingSweep({ clean: inputs, corrupted, sites: glob(spec.layers), metric: { logitDiff: spec.logitDiff, position: spec.position }, maxBatch: 5 });
+    expect(r.modules).toEqual(spec.layers);
+    assertClose('clean', [r.clean, r.corrupted], [t('patch.clean')[0], t('patch.corrupted')[0]], TOL);
+    assertClose('patch.position', r.values, t('patch.position'), { ...TOL, shape: [r.modules.length, r.columns] });
+    expect(r.forwards).toBe(2 + Math.ceil(r.values.length / 5));
+  });
+
+  it('per head: each head of each attention module patched at every position', async () => {
+    const { model, spec, inputs, corrupted, t } = await load(name);
+    const r = await model.patchingSweep({ clean: inputs, corrupted, sites: spec.attention, per: 'head', metric: { logitDiff: spec.logitDiff, position: spec.position } });
+    expect(r.modules).toEqual(spec.attention);
+    assertClose('patch.head', r.values, t('patch.head'), { ...TOL, shape: [r.modules.length, r.columns] });
+    expect(r.forwards).toBe(3);
+  });
+});
+
+describe.each(['lm', 'seq2seq', 'gpt2', 'bert'])('%s: head importance and attribution', (name) => {
+  it.each(['zero', 'mean'] as const)('%s ablation of every head, in batched forwards of 3 variants', async (ablation) => {
+    const { model, spec, inputs, t } = await load(name);
+    const r = await model.headImportance(inputs, { prob: spec.prob, position: spec.position }, { ablation, modules: spec.attention, maxBatch: 3 });
+    assertClose('base', [r.base], t('heads.base'), TOL);
+    assertClose(`heads.${ablation}`, r.importance, t(`heads.${ablation}`), { ...TOL, shape: [r.modules.length, r.heads] });
+  });
+
+  it.each(['grad', 'ixg', 'ig'] as const)('%s of the target logit, at the token embeddings or the float inputs', async (method) => {
+    const { model, spec, inputs, file, t } = await load(name);
+    const [position, index] = spec.target;
+    const r = await model.attribute(inputs, { method, target: { position, index }, steps: spec.steps, maxBatch: 3 });
+    expect(r.target).toEqual({ position, index });
+    for (const a of r.inputs) assertClose(`${method} ${a.name}`, a.attribution, t(`attr.${method}.${a.name}`), { ...TOL, shape: [a.positions, a.features] });
+    const names = [...file.tensors.keys()].filter((k) => k.startsWith(`attr.${method}.`) && k !== 'attr.ig.expected').map((k) => k.slice(`attr.${method}.`.length));
+    expect(r.inputs.map((a) => a.name).sort()).toEqual(names.sort());
+    if (method === 'ig') {
+      assertClose('completeness', [r.completeness!.expected], t('attr.ig.expected'), TOL);
+      const total = r.inputs.reduce((s, a) => s + a.attribution.reduce((x, y) => x + y, 0), 0);
+      expect(Math.abs(total - r.completeness!.expected)).toBeCloseTo(r.completeness!.error, 5);
+    } else expect(r.relevance).toBeDefined();
+  });
+});
+
+it('the logit lens: final norm + unembedding of every layer stream, top-k and ranks from those logits (lm, gpt2)', async () => {
+  for (const name of ['lm', 'gpt2']) {
+    const { model, spec, inputs, t } = await load(name);
+    const r = await model.logitLens(inputs, { topK: 3, target: spec.prob });
+    expect(r.streams).toEqual(['embeddings', ...spec.layers]);
+    assertClose(`${name} lens`, r.logits, t('lens.logits'), { ...TOL, shape: [r.streams.length, r.positions, r.vocab] });
+    const want = t('lens.logits');
+    for (let row = 0; row < r.streams.length * r.positions; row++) {
+      const logits = [...want.subarray(row * r.vocab, (row + 1) * r.vocab)];
+      const order = logits.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i);
+      expect([...r.topIds.subarray(row * 3, row * 3 + 3)]).toEqual(order.slice(0, 3));
+      expect(r.ranks![row]).toBe(order.indexOf(spec.prob));
+    }
+  }
+});
