@@ -127,3 +127,35 @@ it('the logit lens: final norm + unembedding of every layer stream, top-k and ra
     }
   }
 });
+
+it('a generation attributed as Inseq shows it: each greedy token to the prompt and the tokens before it (gpt2, ixg)', async () => {
+  const { model, file, t } = await load('gpt2');
+  const prompt = file.tensors.get('gen.prompt')!;
+  const r = await model.attributeGeneration(prompt, { maxNewTokens: 3, method: 'ixg' });
+  const want = [...(file.tensors.get('gen.tokens')!.data as Int32Array)];
+  expect(r.tokens).toEqual([...prompt.data, ...want]);
+  assertClose('gen.ixg', r.scores, t('gen.ixg'), { ...TOL, shape: [3, r.tokens.length - 1] });
+});
+
+it('misuse is named: mismatched clean / corrupted, no heads to patch, bad metric, kinds without a lens, bad steps', async () => {
+  const { model, spec, inputs, corrupted } = await load('gpt2');
+  const metric = { logitDiff: spec.logitDiff, position: -1 };
+  const short = { input_ids: { ...inputs.input_ids!, shape: [1, 3], data: inputs.input_ids!.data.slice(0, 3) } } as ModelInputs;
+  await expect(model.patchingSweep({ clean: inputs, corrupted: short, sites: 'transformer.h.*', metric })).rejects.toThrow(/input input_ids is \[1, 7\] clean, \[1, 3\] corrupted/);
+  await expect(model.patchingSweep({ clean: inputs, corrupted, sites: 'transformer.h.*', per: 'head', metric })).rejects.toThrow(/transformer.h.0 is not an attention module/);
+  await expect(model.patchingSweep({ clean: inputs, corrupted, sites: 'transformer.x.*', metric })).rejects.toThrow(/matches no module/);
+  await expect(model.headImportance(inputs, { logitDiff: [0, 9999] })).rejects.toThrow(/two indices in \[0, 298\)/);
+  await expect(model.headImportance(inputs, { prob: 1, position: 7 })).rejects.toThrow(/position 7 is outside the output's 7 positions/);
+  await expect(model.attribute(inputs, { method: 'ig', steps: 1 })).rejects.toThrow(/steps 1 must be an integer >= 2/);
+  await expect(model.attribute(inputs, { method: 'ig', baselines: { src: new Float32Array(3) } })).rejects.toThrow(/a baseline for src, which is not an attributed input/);
+  await expect(model.attribute(inputs, { method: 'saliency' as 'grad' })).rejects.toThrow(/method must be 'grad', 'ixg' or 'ig'/);
+  const bert = await load('bert');
+  await expect(bert.model.logitLens(bert.inputs)).rejects.toThrow(/a bert model is not a causal LM/);
+  expect(() => model.patchRows('p', 'transformer.h.0', { at: 'heads', segment: 10, index: new Uint32Array(21), values: new Float32Array(10) })).toThrow(/not an attention module/);
+  expect(() => model.patchRows('p', 'transformer.h.0', { at: 'output', segment: 30, index: new Uint32Array([0, 1]), values: new Float32Array(30) })).toThrow(/index\[1\] = 1 names no row of the 1 value rows/);
+  model.patchRows('p', 'transformer.h.0', { at: 'output', segment: 30, index: new Uint32Array(5), values: new Float32Array(30) });
+  await expect(model.forward(inputs)).rejects.toThrow(/5 segments of 30 do not cover transformer.h.0's output \[1, 7, 30\]/);
+  expect(() => model.writeRows('p', new Uint32Array(4))).toThrow(/the 5 segments it was registered with/);
+  model.delHook('p');
+  expect(model.hookNames()).toEqual([]);
+});

@@ -18,6 +18,8 @@ Each file holds the inputs (`input.<name>`, the corrupted ones `corrupted.<name>
   heads.base          the prob metric unablated
   lens.logits         [layers + 1, L, V] final norm + unembedding of the first layer's input and each layer's output
   attr.<grad|ixg|ig>.<input>  [L, E] attributions of the target logit; attr.ig.expected = F(x) - F(0)
+  gen.prompt, gen.tokens, gen.ixg  (gpt2) greedy tokens after the prompt and each one's input x gradient per
+                      earlier token [G, P + G - 1], as Inseq shows a generation
 Metadata `spec` (JSON): the module globs, metric tokens and position, target, steps. Every run is a separate forward
 (autograd for gradients, one per integration step), as a notebook would do it. Metric: logit difference of two
 tokens (patching), probability of one token (head importance), both at `position`.
@@ -350,6 +352,29 @@ def attributions(ref, target):
     return out
 
 
+def generation(ref, prompt_len, new_tokens):
+    """Greedy generation from the first prompt_len tokens, one full forward per token; then each generated token's
+    input x gradient at the token embeddings (one forward + backward per token), summed over features: [G, P + G - 1]."""
+    ids = ref.inputs["input_ids"][:, :prompt_len].clone()
+    saved = ref.inputs
+    gen = []
+    with torch.no_grad():
+        for _ in range(new_tokens):
+            ref.inputs = {"input_ids": ids}
+            t = int(ref.forward(Edits())[-1].argmax())
+            gen.append(t)
+            ids = torch.cat([ids, torch.tensor([[t]])], 1)
+    ref.inputs = {"input_ids": ids[:, :-1]}
+    x = ref.attributed()["input_ids"]
+    scores = []
+    for g, t in enumerate(gen):
+        leaf = x.clone().requires_grad_(True)
+        ref.forward(Edits(inputs={"input_ids": leaf}))[prompt_len - 1 + g, t].backward()
+        scores.append((x * leaf.grad).sum(-1))
+    ref.inputs = saved
+    return OrderedDict([("gen.prompt", ids[:, :prompt_len]), ("gen.tokens", torch.tensor(gen)), ("gen.ixg", torch.stack(scores))])
+
+
 def corrupt(ids, positions, vocab, seed):
     g = torch.Generator().manual_seed(seed)
     c = ids.clone()
@@ -387,6 +412,8 @@ def make_case(name, ref, analyses, position, vocab=None, ids_name=None):
         tensors.update(head_importance(ref, lambda lg: prob(lg, {"prob": a, "position": position})))
     if "lens" in analyses:
         tensors.update(logit_lens(ref))
+    if "gen" in analyses:
+        tensors.update(generation(ref, 4, 3))
     tensors.update(attributions(ref, spec["target"]))
     for n, t in tensors.items():
         if not n.startswith(("input.", "corrupted.")) and t.is_floating_point() and not torch.isfinite(t).all():
@@ -402,7 +429,7 @@ def main():
     make_case("lm", lm, ("patch", "heads", "lens"), -1, vocab=len(lm.module.vocab), ids_name="src")
     make_case("seq2seq", NnRef("post-relu-seqfirst", ["src", "tgt", "tgt_mask"]), ("heads",), -1)
     gpt2 = HfRef("gpt2_lm", "gpt2")
-    make_case("gpt2", gpt2, ("patch", "heads", "lens"), -1, vocab=gpt2.cfg["vocab_size"], ids_name="input_ids")
+    make_case("gpt2", gpt2, ("patch", "heads", "lens", "gen"), -1, vocab=gpt2.cfg["vocab_size"], ids_name="input_ids")
     bert = HfRef("bert_mlm", "bert")
     make_case("bert", bert, ("patch", "heads"), 4, vocab=bert.cfg["vocab_size"], ids_name="input_ids")
 
