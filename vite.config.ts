@@ -22,7 +22,7 @@ const lib = {
     outDir: 'dist',
     emptyOutDir: true,
     target: 'node20',
-    rollupOptions: { input: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts' } },
+    rollupOptions: { input: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli/main.ts' } },
   },
 };
 

@@ -1,4 +1,4 @@
-// The `attnscope` CLI as a user runs it: built from src/cli.ts into a fresh folder (never a stale dist/), run with
+// The `attnscope` CLI as a user runs it: built from src/cli/main.ts into a fresh folder (never a stale dist/), run with
 // node in a child process, its files and streams checked. Also: models freshly exported by tools/export_torch.py
 // from every config of the fixture matrix match PyTorch through the CLI (when /usr/bin/python3 has torch).
 import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -61,20 +61,37 @@ function lines(s: string): string[] {
   return l;
 }
 
-/** Asserts a failed run: exit status 1, nothing on stdout, stderr exactly one `attnscope: ` line (then the usage text for usage errors). */
+/**
+ * Asserts a failed run: nothing on stdout, stderr exactly one `attnscope: ` line; exit status 1, or for usage errors
+ * 2 with a hint to the command's --help at the end of the line.
+ */
 function expectFailure(r: Result, message: RegExp, opts: { usage?: boolean } = {}): void {
   const err = lines(r.stderr);
-  expect(r.status, `exit status; stderr:\n${r.stderr}`).toBe(1);
+  expect(r.status, `exit status; stderr:\n${r.stderr}`).toBe(opts.usage ? 2 : 1);
+  expect(err, r.stderr).toHaveLength(1);
   expect(err[0], r.stderr).toMatch(/^attnscope: /);
-  expect(err[0]).toMatch(message);
-  if (opts.usage) {
-    expect(err[1], r.stderr).toBe('usage:');
-    expect(err.slice(1).some((l) => l.startsWith('attnscope:')), r.stderr).toBe(false);
-    expect(r.stderr).toContain('attnscope run MODEL.safetensors --inputs IN.safetensors');
-  } else {
-    expect(err, r.stderr).toHaveLength(1);
-  }
+  const [, text, hint] = /^(.*?)( \(see attnscope (?:[a-z-]+ )?--help\))?$/.exec(err[0])!;
+  expect(text).toMatch(message);
+  expect(hint !== undefined, `usage hint in: ${err[0]}`).toBe(opts.usage === true);
   expect(r.stdout).toBe('');
+}
+
+/** Lines Dawn prints while it probes for an adapter (the Vulkan loader, lavapipe, the CLI's SwiftShader notice). */
+const DAWN_NOISE = /XDG_RUNTIME_DIR|Vulkan|vkCreateInstance|SwiftShader|BackendType|adapter/;
+
+/** An environment whose Vulkan ICD list names nothing: asking for an adapter makes Dawn (and the CLI) say so. */
+const noGpuEnv = (): NodeJS.ProcessEnv => ({ ...env, VK_ICD_FILENAMES: join(work, 'no-such-icd.json') });
+
+/**
+ * Asserts a failure found before any GPU adapter was requested: run with --debug (one process, Dawn's messages
+ * not dropped) in noGpuEnv, the first stderr line is the error and no line is Dawn's adapter probing.
+ */
+function expectFailureBeforeGpu(args: string[], message: RegExp, opts: { usage?: boolean } = {}): void {
+  const r = attnscope([...args, '--debug'], { env: noGpuEnv() });
+  const err = lines(r.stderr);
+  expect(r.status, r.stderr).toBe(opts.usage ? 2 : 1);
+  expect(err[0].replace(/ \(see attnscope (?:[a-z-]+ )?--help\)$/, '')).toMatch(message);
+  expect(err.filter((l) => DAWN_NOISE.test(l)), r.stderr).toEqual([]);
 }
 
 /** The output file (and any temporary sibling of it) must not exist. */
@@ -119,13 +136,13 @@ beforeAll(() => {
   mkdirSync(join(repo, 'test-output'), { recursive: true });
   buildDir = mkdtempSync(join(repo, 'test-output', 'cli-'));
   const vite = join(repo, 'node_modules', 'vite', 'bin', 'vite.js');
-  const b = spawnSync(process.execPath, [vite, 'build', '--ssr', 'src/cli.ts', '--outDir', buildDir, '--emptyOutDir', '--logLevel', 'warn'], {
+  const b = spawnSync(process.execPath, [vite, 'build', '--ssr', 'src/cli/main.ts', '--outDir', buildDir, '--emptyOutDir', '--logLevel', 'warn'], {
     cwd: repo,
     encoding: 'utf8',
     timeout: 60_000,
   });
-  if (b.status !== 0) throw new Error(`vite build of src/cli.ts failed (${b.error?.message ?? `status ${b.status}`}):\n${b.stdout}\n${b.stderr}`);
-  cliJs = join(buildDir, 'cli.js');
+  if (b.status !== 0) throw new Error(`vite build of src/cli/main.ts failed (${b.error?.message ?? `status ${b.status}`}):\n${b.stdout}\n${b.stderr}`);
+  cliJs = join(buildDir, 'main.js');
   work = mkdtempSync(join(tmpdir(), 'attnscope-cli-test-'));
 
   // The Vulkan loader wants XDG_RUNTIME_DIR (a private folder; mkdtemp makes it 0700).
@@ -218,21 +235,19 @@ describe('attnscope run --relevance', () => {
     });
   }
 
-  it('a target that does not fit the output is a usage error', () => {
+  it('a target that does not fit the output is a usage error, found before any GPU is asked for', () => {
     const name = 'post-relu-seqfirst';
     const inputs = writeInputs(`${name}.relevance-bad.in.safetensors`, fixtureInputs(name));
     const cases = [
-      ['--relevance', '0,0', /--relevance 0,0: 2 entries for an output of 3 dims \[5, 2, 24\]/],
-      ['--relevance', 'x,0,0', /'x' is not an integer/],
-      ['--relevance', '9,0,0', /dim 0: 9 is out of range for size 5/],
-      ['--relevance', '-1,0,0', /argument is ambiguous \(a value starting with a dash goes as --relevance=-1,…\)/],
+      ['--relevance', '0,0', /^attnscope: --relevance 0,0: 2 entries for an output of 3 dims \[5, 2, 24\]$/],
+      ['--relevance', 'x,0,0', /^attnscope: --relevance x,0,0: 'x' is not an integer$/],
+      ['--relevance', '9,0,0', /^attnscope: --relevance 9,0,0: target dim 0: 9 is out of range for size 5$/],
+      ['--relevance', '-1,0,0', /argument is ambiguous \(a value starting with a dash goes as --relevance=-1,…\)$/],
     ] as const;
     for (const [flag, target, msg] of cases) {
       const out = outPath();
-      const r = attnscope(['run', join(fixtures, `${name}.model.safetensors`), '--inputs', inputs, '--out', out, flag, target]);
-      expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(msg);
-      expect(existsSync(out)).toBe(false);
+      expectFailure(attnscope(['run', join(fixtures, `${name}.model.safetensors`), '--inputs', inputs, '--out', out, flag, target], { env: noGpuEnv() }), msg, { usage: true });
+      expectNoOutput(out);
     }
   });
 });
@@ -293,16 +308,21 @@ describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
     }
   });
 
-  it('a model file error is reported before any GPU adapter is requested', () => {
-    // With a Vulkan ICD list that names nothing, requesting an adapter makes the CLI fall back to SwiftShader and say
-    // so on stderr (or fail to find one). A model file that cannot be read or parsed needs no GPU to be rejected.
-    const noGpu = { ...env, VK_ICD_FILENAMES: join(work, 'no-such-icd.json') };
+  it('a model file, an input, a pattern or a flag that does not fit the model is reported before any GPU adapter is requested', () => {
     const path = join(work, 'cut-header-2.safetensors');
     writeFileSync(path, readFileSync(model('post-relu-seqfirst')).subarray(0, 3000));
     const inputs = writeInputs('nogpu.in.safetensors', fixtureInputs('post-relu-seqfirst'));
-    expectFailure(attnscope(['info', join(work, 'no-such-model.safetensors')], { env: noGpu }), /cannot read model file/);
-    expectFailure(attnscope(['info', path], { env: noGpu }), /\(truncated\?\)$/);
-    expectFailure(attnscope(['run', path, '--inputs', inputs], { env: noGpu }), /\(truncated\?\)$/);
+    const wide = writeInputs('nogpu-wide.in.safetensors', fixtureInputs('post-relu-seqfirst').map((t) => (t.name === 'src' ? { ...t, shape: [7, 2, 23], data: Array.from(t.data).slice(0, 7 * 2 * 23) } : t)));
+    const m = model('post-relu-seqfirst');
+    expectFailureBeforeGpu(['info', join(work, 'no-such-model.safetensors')], /cannot read model file/);
+    expectFailureBeforeGpu(['info', path], /\(truncated\?\)$/);
+    expectFailureBeforeGpu(['run', path, '--inputs', inputs], /\(truncated\?\)$/);
+    expectFailureBeforeGpu(['run', m, '--inputs', wide], /^attnscope: input src: shape \[7, 2, 23\], expected \[L, B, E\] with E = 24$/);
+    expectFailureBeforeGpu(['run', m, '--inputs', inputs, '--capture', 'encoder.nope'], /^attnscope: no module 'encoder.nope' in this model/);
+    expectFailureBeforeGpu(['run', m, '--inputs', inputs, '--capture', '**.self_attn', '--heads', '0,3'], /^attnscope: --heads: encoder.layers.0.self_attn has 3 heads; there is no head 3$/, { usage: true });
+    expectFailureBeforeGpu(['run', m, '--inputs', inputs, '--capture', 'encoder.layers.0', '--average-heads'], /^attnscope: --average-heads applies to attention modules; --capture matched encoder.layers.0 \(a TransformerEncoderLayer\)$/, { usage: true });
+    expectFailureBeforeGpu(['run', m, '--inputs', inputs, '--relevance', '0,0'], /^attnscope: --relevance 0,0: 2 entries/, { usage: true });
+    expectFailureBeforeGpu(['run', m, '--inputs', inputs, '--kernels', 'attention=fast'], /^attnscope: --kernels attention=fast: 'attention=fast' is not one of attention=fused\|steps, /, { usage: true });
   });
 
   it('an inputs file with a tensor that is not a forward argument', () => {
@@ -334,9 +354,9 @@ describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
     expectNoOutput(out);
   });
 
-  it('usage errors print the usage text', () => {
+  it('usage errors: exit 2, one line ending in a hint to --help', () => {
     expectFailure(attnscope([]), /^attnscope: no command given$/, { usage: true });
-    expectFailure(attnscope(['frobnicate', model('post-relu-seqfirst')]), /^attnscope: unknown command 'frobnicate'$/, { usage: true });
+    expectFailure(attnscope(['frobnicate', model('post-relu-seqfirst')]), /^attnscope: unknown command 'frobnicate' \(commands: run, generate, fill-mask, info\b/, { usage: true });
     expectFailure(attnscope(['run', model('post-relu-seqfirst')]), /^attnscope: run needs --inputs IN\.safetensors \(or --text TEXT with a checkpoint directory\)$/, { usage: true });
     expectFailure(attnscope(['info']), /^attnscope: info needs a MODEL\.safetensors path or a MODEL_DIR$/, { usage: true });
     expectFailure(attnscope(['generate']), /^attnscope: generate needs a MODEL_DIR$/, { usage: true });
@@ -347,18 +367,30 @@ describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
   });
 
   it('an unknown command without a model path is still an unknown command', () => {
-    expectFailure(attnscope(['frobnicate']), /^attnscope: unknown command 'frobnicate'$/, { usage: true });
+    expectFailure(attnscope(['frobnicate']), /^attnscope: unknown command 'frobnicate' \(commands: run, generate, fill-mask, info\b/, { usage: true });
   });
 
   it('an unknown option', () => {
     expectFailure(attnscope(['info', model('post-relu-seqfirst'), '--frob']), /^attnscope: Unknown option '--frob'$/, { usage: true });
   });
 
-  it('--help prints the usage on stdout and exits 0', () => {
+  it('--help prints the usage on stdout and exits 0; COMMAND --help only that command\'s', () => {
     const r = attnscope(['--help']);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
     expect(lines(r.stdout)[0]).toBe('usage:');
+    for (const c of ['run', 'generate', 'fill-mask', 'info']) expect(r.stdout).toContain(`  attnscope ${c} `);
+    const run = attnscope(['run', '--help']);
+    expect(run.status).toBe(0);
+    expect(lines(run.stdout)[1]).toMatch(/^ {2}attnscope run MODEL \(--inputs IN\.safetensors \| --text TEXT\) \[--out OUT\.safetensors\]/);
+    expect(run.stdout).not.toContain('attnscope generate ');
+  });
+
+  it('--version prints the package\'s version', () => {
+    const r = attnscope(['--version']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${(JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 
   it('--debug adds the stack', () => {
@@ -369,6 +401,107 @@ describe('attnscope errors: exit 1, one line on stderr, no output file', () => {
     expect(err[1]).toMatch(/^Error: cannot read model file/);
     expect(err.slice(2).length).toBeGreaterThan(0);
     expect(err.slice(2).every((l) => /^\s+at /.test(l))).toBe(true);
+  });
+});
+
+describe('attnscope conventions: --json, info without a GPU, Dawn kept quiet, progress, --heads/--queries/--kernels', () => {
+  const name = 'post-relu-seqfirst';
+  const m = () => join(fixtures, `${name}.model.safetensors`);
+
+  it('run --json prints one object: the output shape, times, plan, what was written', () => {
+    const inputs = writeInputs(`${name}.json.in.safetensors`, fixtureInputs(name));
+    const out = outPath();
+    const r = attnscope(['run', m(), '--inputs', inputs, '--out', out, '--json', '--rollout', '--repeat', '2']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout)).toHaveLength(1);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(j).toMatchObject({ model: m(), kind: 'transformer', output: { shape: [5, 2, 24] }, out: { path: out, tensors: ['output', 'rollout.encoder', 'rollout.decoder'] }, rollout: [{ stream: 'encoder', layers: 2 }, { stream: 'decoder', layers: 2 }] });
+    expect(j.forward_ms).toMatchObject({ runs: 2 });
+    expect((j.plan as { submitsPerForward: number }).submitsPerForward).toBe(1);
+    expect(readSafetensors(readFileSync(out), out).tensors.get('output')!.shape).toEqual([5, 2, 24]);
+  });
+
+  it('info --json lists config, modules, attention and inputs, and opens no GPU', () => {
+    const r = attnscope(['info', m(), '--json', '--debug'], { env: noGpuEnv() });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { config: object; modules: { path: string; kind: string }[]; attention: { path: string; heads: number }[]; inputs: string[] };
+    expect(j.config).toMatchObject({ kind: 'transformer', nhead: 3 });
+    expect(j.modules).toContainEqual({ path: 'encoder.layers.0.self_attn', kind: 'MultiheadAttention' });
+    expect(j.attention.map((a) => a.path)).toContain('decoder.layers.1.multihead_attn');
+    expect(j.inputs).toContain('src_key_padding_mask');
+  });
+
+  it('Dawn\'s adapter probing stays off the terminal unless --debug', () => {
+    // No XDG_RUNTIME_DIR and no pinned ICD: where there is no GPU, Dawn prints the loader's complaints and lavapipe's.
+    const raw: NodeJS.ProcessEnv = { ...process.env };
+    delete raw.XDG_RUNTIME_DIR;
+    delete raw.VK_ICD_FILENAMES;
+    const inputs = writeInputs(`${name}.noise.in.safetensors`, fixtureInputs(name));
+    const quiet = attnscope(['run', m(), '--inputs', inputs], { env: raw });
+    expect(quiet.status, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toMatch(/^transformer on /);
+    const debug = attnscope(['run', m(), '--inputs', inputs, '--debug'], { env: raw });
+    expect(debug.status).toBe(0);
+    const noise = lines(debug.stderr).filter((l) => DAWN_NOISE.test(l));
+    console.log(`--debug shows ${noise.length} lines of adapter probing here${noise.length ? `, e.g. ${noise[0]}` : ' (a machine with a GPU: nothing to hide)'}`);
+    // A failure in the GPU process is still one line.
+    expectFailure(attnscope(['run', m(), '--inputs', inputs, '--relevance=0,0,99'], { env: raw }), /out of range for size 24$/, { usage: true });
+  });
+
+  it('progress: a status line on stderr, erased before results and errors; --quiet silences it', () => {
+    const inputs = writeInputs(`${name}.progress.in.safetensors`, fixtureInputs(name));
+    const r = attnscope(['run', m(), '--inputs', inputs, '--progress']);
+    expect(r.status).toBe(0);
+    const ERASE = '\r\x1b[K';
+    expect(r.stderr.startsWith(`${ERASE}attnscope: reading ${m()}… (`)).toBe(true);
+    expect(r.stderr).toContain('attnscope: opening the GPU…');
+    expect(r.stderr).toContain('attnscope: compiling and running the forward…');
+    expect(r.stderr.endsWith(ERASE)).toBe(true);
+    const failed = attnscope(['run', join(work, 'no-such.safetensors'), '--inputs', inputs, '--progress']);
+    expect(failed.status).toBe(1);
+    // What a terminal shows once the carriage returns and erasures have done their work: the one error line.
+    expect(failed.stderr.split(ERASE).at(-1)).toMatch(/^attnscope: cannot read model file .*: ENOENT\n$/);
+    const quiet = attnscope(['run', m(), '--inputs', inputs, '--progress', '--quiet']);
+    expect(quiet.status).toBe(0);
+    expect(quiet.stderr).toBe('');
+  });
+
+  it('--heads and --queries cut the captured weights to those heads and query rows', () => {
+    const inputs = writeInputs(`${name}.heads.in.safetensors`, fixtureInputs(name));
+    const [full, cut] = [outPath(), outPath()];
+    const at = 'encoder.layers.0.self_attn';
+    expect(attnscope(['run', m(), '--inputs', inputs, '--out', full, '--capture', at]).status).toBe(0);
+    const r = attnscope(['run', m(), '--inputs', inputs, '--out', cut, '--capture', at, '--heads', '0,2', '--queries', '1:4']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const w = readSafetensors(readFileSync(full), full).tensors.get(`${at}.weights`)!;
+    const c = readSafetensors(readFileSync(cut), cut).tensors.get(`${at}.weights`)!;
+    const [B, H, L, S] = w.shape;
+    expect([B, H, L, S]).toEqual([2, 3, 7, 7]);
+    expect(c.shape).toEqual([B, 2, 3, S]);
+    const want: number[] = [];
+    for (let b = 0; b < B; b++) for (const h of [0, 2]) for (let q = 1; q < 4; q++) for (let k = 0; k < S; k++) want.push(w.data[((b * H + h) * L + q) * S + k]);
+    expect(maxAbsDiff(c.data, want)).toBe(0);
+  });
+
+  it('--kernels picks the attention and matmul kernels; the outputs agree', () => {
+    const inputs = writeInputs(`${name}.kernels.in.safetensors`, fixtureInputs(name));
+    const runWith = (k: string) => {
+      const out = outPath();
+      const r = attnscope(['run', m(), '--inputs', inputs, '--out', out, '--json', '--kernels', k]);
+      expect(r.status, r.stderr).toBe(0);
+      return { kernels: (JSON.parse(r.stdout) as { kernels: Record<string, string> }).kernels, output: readOutput(out) };
+    };
+    const a = runWith('attention=fused,matmul=tiled');
+    const b = runWith('attention=steps,matmul=direct,rows=wide');
+    expect(a.kernels).toMatchObject({ attention: 'fused', matmul: 'tiled' });
+    expect(b.kernels).toEqual({ attention: 'steps', matmul: 'direct', rows: 'wide' });
+    const want = readIo(name).get('output')!;
+    expect(maxAbsDiff(a.output.data, want.data)).toBeLessThanOrEqual(PARITY_ATOL);
+    expect(maxAbsDiff(b.output.data, want.data)).toBeLessThanOrEqual(PARITY_ATOL);
   });
 });
 
@@ -571,32 +704,31 @@ describe('attnscope on Hugging Face checkpoint directories', () => {
   });
 
   it('a broken checkpoint is one line naming the file, field or tensor, before any GPU is asked for', () => {
-    const noGpu = { ...env, VK_ICD_FILENAMES: join(work, 'no-such-icd.json') };
     const inputs = hfInputs('gpt2_lm', ['input_ids']);
     const noConfig = copy('gpt2_lm', 'ckpt-no-config');
     rmSync(join(noConfig, 'config.json'));
     const badJson = copy('gpt2_lm', 'ckpt-bad-json');
     writeFileSync(join(badJson, 'config.json'), '{"model_type": "gpt2",');
     const unknown = copy('gpt2_lm', 'ckpt-unknown');
-    writeFileSync(join(unknown, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(hf('gpt2_lm'), 'config.json'), 'utf8')), model_type: 'llama' }));
+    writeFileSync(join(unknown, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(hf('gpt2_lm'), 'config.json'), 'utf8')), model_type: 'xlnet' }));
     const lacking = copy('gpt2_lm', 'ckpt-lacking');
     const weights = readSafetensors(readFileSync(join(lacking, 'model.safetensors')), 'model').tensors;
     writeFileSync(join(lacking, 'model.safetensors'), writeSafetensors([...weights.values()].filter((t) => t.name !== 'transformer.h.1.mlp.c_fc.weight')));
     const cases = [
       [noConfig, /ckpt-no-config: no config\.json \(not a Hugging Face checkpoint directory\?\)$/],
       [badJson, /ckpt-bad-json\/config\.json: not valid JSON/],
-      [unknown, /ckpt-unknown\/config\.json: config\.json field "model_type": "llama" is not a supported family \(supported: gpt2, /],
+      [unknown, /ckpt-unknown\/config\.json: config\.json field "model_type": "xlnet" is not a supported family \(supported: gpt2, /],
       [lacking, /ckpt-lacking: gpt2 checkpoint lacks tensor "transformer\.h\.1\.mlp\.c_fc\.weight" \[30, 120\]$/],
     ] as const;
     for (const [dir, message] of cases) {
       const out = outPath();
-      expectFailure(attnscope(['run', dir, '--inputs', inputs, '--out', out], { env: noGpu }), message);
+      expectFailureBeforeGpu(['run', dir, '--inputs', inputs, '--out', out], message);
       expectNoOutput(out);
     }
     const bogus = writeInputs('hf-bogus.in.safetensors', [{ name: 'src', dtype: 'F32', shape: [1], data: [0] }]);
-    expectFailure(attnscope(['run', hf('gpt2_lm'), '--inputs', bogus], { env: noGpu }), /hf-bogus\.in\.safetensors: tensor 'src' is not a forward argument \(expected some of input_ids, attention_mask, position_ids\)$/);
-    expectFailure(attnscope(['run', hf('gpt2_base'), '--text', 'the cat'], { env: noGpu }), /gpt2_base: no tokenizer\.json, which --text needs \(give token ids with --inputs IN\.safetensors instead\)$/);
-    expectFailure(attnscope(['generate', join(fixtures, 'post-relu-seqfirst.model.safetensors'), '--text', 'x', '--max-new-tokens', '2'], { env: noGpu }), /^attnscope: generate needs a checkpoint directory with tokenizer\.json; .* is an attnscope model file$/, { usage: true });
+    expectFailureBeforeGpu(['run', hf('gpt2_lm'), '--inputs', bogus], /hf-bogus\.in\.safetensors: tensor 'src' is not a forward argument \(expected some of input_ids, attention_mask, position_ids\)$/);
+    expectFailureBeforeGpu(['run', hf('gpt2_base'), '--text', 'the cat'], /gpt2_base: no tokenizer\.json, which --text needs \(give token ids with --inputs IN\.safetensors instead\)$/);
+    expectFailureBeforeGpu(['generate', join(fixtures, 'post-relu-seqfirst.model.safetensors'), '--text', 'x', '--max-new-tokens', '2'], /^attnscope: generate needs a checkpoint directory with tokenizer\.json; .* is an attnscope model file$/, { usage: true });
   });
 
   it('what a model or its tokenizer cannot do is one line; nothing is written', () => {

@@ -317,21 +317,7 @@ export class HookRegistry {
 
   /** Module paths a target names: a Module of this model, an exact path, or a glob. */
   resolve(target: string | Module): string[] {
-    if (typeof target !== 'string') {
-      if (this.modules.get(target.path) !== target) throw new Error(`module ${target.path || '(root)'} does not belong to this model`);
-      return [target.path];
-    }
-    if (!target.includes('*')) {
-      if (!this.modules.has(target)) {
-        const near = [...this.modules.keys()].filter((p) => p.endsWith(target.split('.').pop()!)).slice(0, 3);
-        throw new Error(`no module '${target}' in this model${near.length ? ` (did you mean ${near.map((p) => `'${p}'`).join(', ')}?)` : ''}`);
-      }
-      return [target];
-    }
-    const re = globToRegExp(target);
-    const paths = [...this.modules.keys()].filter((p) => re.test(p));
-    if (!paths.length) throw new Error(`pattern '${target}' matches no module of this model`);
-    return paths;
+    return resolveModules(this.modules, target);
   }
 
   all(): Hook[] {

@@ -20,6 +20,14 @@ export class InputError extends Error {
   }
 }
 
+/** Inputs must be an object whose every name the model's kind accepts. */
+export function checkInputNames(inputs: ModelInputs, accepted: readonly string[], kind: string): void {
+  if (inputs === null || typeof inputs !== 'object') throw new InputError(`forward: inputs must be an object of named tensors (${accepted.join(', ')})`);
+  for (const k of Object.keys(inputs)) {
+    if (!accepted.includes(k)) throw new InputError(`unknown input '${k}' for a ${kind} model (expected some of ${accepted.join(', ')})`);
+  }
+}
+
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 export function f32(data: Float32Array, shape: number[]): InputTensor {

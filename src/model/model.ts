@@ -16,7 +16,7 @@ import { type CheckpointFiles, readCheckpoint } from './hf/checkpoint.ts';
 import { hubFiles, type HubOptions } from './hf/hub.ts';
 import { type BackwardResult, paramsMatching, readBackward, recordGrad } from './grad.ts';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.ts';
-import { InputError, type InputTensor, type ModelInputs } from './inputs.ts';
+import { checkInputNames, InputError, type InputTensor, type ModelInputs } from './inputs.ts';
 import type { BuiltModel, ModelKind } from './kinds/kind.ts';
 import { kindOf } from './kinds/index.ts';
 import { type CachedPlan, PlanCache } from './plans.ts';
@@ -347,10 +347,7 @@ export class Model {
   /** The cached (or newly compiled) plan for these inputs and the current hooks, and the data to feed it. */
   private async prepare(inputs: ModelInputs, grad = false, params: readonly string[] = []): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
     this.assertLive('forward');
-    if (inputs === null || typeof inputs !== 'object') throw new InputError(`forward: inputs must be an object of named tensors (${this.inputNames.join(', ')})`);
-    for (const k of Object.keys(inputs)) {
-      if (!this.inputNames.includes(k)) throw new InputError(`unknown input '${k}' for a ${this.config.kind} model (expected some of ${this.inputNames.join(', ')})`);
-    }
+    checkInputNames(inputs, this.inputNames, this.config.kind);
     const { b, observer } = this.builder(grad);
     const f = new Feeder(b);
     const { shape, body } = this.built.feed(f, inputs);
