@@ -17,7 +17,7 @@ export { cacheStorageCache, hubFiles, type FileCache, type HubOptions, type HubP
 export { fillMask, generateText, type MaskGuess, textInputs } from './model/hf/text.ts';
 export { loadTokenizer, type Encoded, type HfTokenizer, type SpecialRole, type SpecialTokens } from './model/hf/tokenizer.ts';
 export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
-export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PreHookFn } from './hooks/registry.ts';
+export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PatchRowsSpec, PreHookFn } from './hooks/registry.ts';
 export type { SummaryOptions } from './hooks/summary.ts';
 export { blockEdges } from './kernels/attn_downsample.ts';
 export { CaptureBudgetError } from './scheduler/plan.ts';
