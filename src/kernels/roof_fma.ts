@@ -1,0 +1,59 @@
+import type { GpuContext } from '../gpu/context.ts';
+import source from '../../shaders/roof_fma.wgsl?raw';
+import { type Dispatch, grid1d } from './dispatch.ts';
+import { dispatchKernel, kernel } from './kernel.ts';
+
+/** The register-only FMA kernel of bench:roof: the adapter's peak f32 throughput. */
+export const ROOF_FMA = kernel({
+  name: 'roof_fma',
+  source,
+  bindings: { out: 'write', p: 'uniform' },
+  uniforms: { n: 'u32', iters: 'u32', m: 'f32', c: 'f32' },
+  defines: [],
+});
+
+export interface RoofFmaShape {
+  /** Invocations. */
+  n: number;
+  /** Steps of the 8 vec4 chains. */
+  iters: number;
+  /** Threads per workgroup (default 64). */
+  workgroupSize?: number;
+}
+
+/** Multiplier and addend: |m| < 1 keeps every chain bounded (it tends to c / (1 - m) = 1). */
+const M = 0.5;
+const C = 0.5;
+
+/** Flops one dispatch does: 8 chains x 4 lanes x 2 (an fma) per step per invocation. */
+export const roofFmaFlops = (s: RoofFmaShape): number => 64 * s.n * s.iters;
+
+export async function roofFma(ctx: GpuContext, bufs: { out: GPUBufferBinding }, s: RoofFmaShape, label = 'roof_fma'): Promise<Dispatch> {
+  const wg = s.workgroupSize ?? 64;
+  for (const [k, v] of Object.entries({ n: s.n, iters: s.iters, workgroupSize: wg })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
+  }
+  return dispatchKernel(ctx, ROOF_FMA, label, {
+    bufs,
+    need: { out: s.n },
+    params: { n: s.n, iters: s.iters, m: M, c: C },
+    constants: { WG: wg },
+    workgroups: grid1d(ctx, Math.ceil(s.n / wg)),
+  });
+}
+
+/** CPU reference: each invocation's sum, in f32 steps (fused or not, the chains agree to a few ulps). */
+export function roofFmaRef(s: RoofFmaShape): Float32Array {
+  const f = Math.fround;
+  return Float32Array.from({ length: s.n }, (_, i) => {
+    let sum = 0;
+    for (let j = 0; j < 8; j++) {
+      for (let l = 0; l < 4; l++) {
+        let a = f(f((i % 7) / 8 + l / 64) + j / 16);
+        for (let k = 0; k < s.iters; k++) a = f(a * M + C);
+        sum += a;
+      }
+    }
+    return sum;
+  });
+}
