@@ -19,6 +19,8 @@ export interface HfCaseInfo {
   captures: string[];
   output_shape: number[];
   grad: { target: number; target_index: number[]; params: string[] } | null;
+  /** Greedy tokens the reference generated from input_ids by full recompute (io generate.tokens [B, N]). */
+  generate?: { max_new_tokens: number };
 }
 
 export const hfCases: readonly HfCaseInfo[] = index.cases;
@@ -28,7 +30,7 @@ export const ATTENTION_ATOL = 1e-5;
 export const GRAD_RTOL = 1e-4;
 
 /** The families the library supports so far; cases of others are listed, not run. */
-export const SUPPORTED = new Set(['gpt2', 'bert', 'roberta', 'distilbert']);
+export const SUPPORTED = new Set(['gpt2', 'bert', 'roberta', 'distilbert', 'llama', 'qwen2']);
 
 /** What a passing case measured. */
 export interface HfResult {
@@ -36,6 +38,8 @@ export interface HfResult {
   output: number;
   attention: number;
   grad?: number;
+  /** Generated tokens equal to the reference's. */
+  generated?: number;
 }
 
 /** A case's directory as CheckpointFiles, over any byte reader (disk in Node, fetch in the browser). */
@@ -108,7 +112,16 @@ export function makeHfCases(read: (path: string) => Promise<Uint8Array>, onResul
             for (const p of grad.params) rel(`${c.name} grad ${p}`, r.params[p].data, want(`grad.${p}`).data);
             for (const a of r.attention) rel(`${c.name} ${a.path} weights grad`, a.grad.data, want(`${a.path}.weights.grad`).data);
           }
-          onResult?.({ name: c.name, output: outErr, attention: attErr, ...(gradErr === undefined ? {} : { grad: gradErr }) });
+          let generated: number | undefined;
+          if (c.generate) {
+            // generate (a prefill, then one KV-cached decode plan per token) against the reference's full recompute.
+            const want = io.tensors.get('generate.tokens')!;
+            const r = await model.generate(inputs.input_ids!, { maxNewTokens: c.generate.max_new_tokens, eos: null });
+            const got = r.tokens.flat();
+            if (got.join() !== Array.from(want.data, Number).join()) throw new Error(`${c.name}: generated ${JSON.stringify(r.tokens)}, the reference's full recompute [${Array.from(want.data)}] (rows of ${want.shape[1]})`);
+            generated = got.length;
+          }
+          onResult?.({ name: c.name, output: outErr, attention: attErr, ...(gradErr === undefined ? {} : { grad: gradErr }), ...(generated === undefined ? {} : { generated }) });
         } finally {
           model.dispose();
         }

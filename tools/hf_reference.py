@@ -538,6 +538,184 @@ def distilbert_config(arch: str, D: int, H: int, nl: int, I: int, V: int, Pn: in
 
 
 # ============================================================================================================
+# Llama and Qwen2  (models/llama/modeling_llama.py; models/qwen2/modeling_qwen2.py is the same model with q/k/v
+# biases and no o_proj bias; eager attention, default rotary embedding, no rope_scaling, no sliding window)
+# ============================================================================================================
+
+
+def rms_norm(x: Tensor, w: Tensor, eps: float) -> Tensor:
+    """LlamaRMSNorm.forward (float32 throughout here): weight * (x * rsqrt(mean(x^2) + eps))."""
+    variance = x.pow(2).mean(-1, keepdim=True)
+    return w * (x * torch.rsqrt(variance + eps))
+
+
+def llama_head_dim(cfg: dict) -> int:
+    return cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+
+
+def rope_cos_sin(cfg: dict, position_ids: Tensor) -> Tuple[Tensor, Tensor]:
+    """LlamaRotaryEmbedding: inv_freq = 1 / base^(arange(0, D, 2) / D) (__init__), then forward: freqs =
+    inv_freq @ position_ids in float32, emb = cat(freqs, freqs), cos / sin [B, L, D]."""
+    D = llama_head_dim(cfg)
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    B = position_ids.shape[0]
+    freqs = (inv_freq[None, :, None].float().expand(B, -1, 1) @ position_ids[:, None, :].float()).transpose(1, 2)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos(), emb.sin()
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    """modeling_llama.py rotate_half: cat(-x2, x1) over the last dim."""
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> Tuple[Tensor, Tensor]:
+    """modeling_llama.py apply_rotary_pos_emb (unsqueeze_dim=1): x * cos + rotate_half(x) * sin."""
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
+def repeat_kv(x: Tensor, n_rep: int) -> Tensor:
+    """modeling_llama.py repeat_kv: [B, KVH, S, D] -> [B, KVH * n_rep, S, D], each KV head repeated n_rep times."""
+    B, KVH, S, D = x.shape
+    if n_rep == 1:
+        return x
+    return x[:, :, None, :, :].expand(B, KVH, n_rep, S, D).reshape(B, KVH * n_rep, S, D)
+
+
+def llama_causal_mask(attention_mask: Optional[Tensor], B: int, L: int, past: int, dtype: torch.dtype) -> Tensor:
+    """LlamaModel._update_causal_mask (eager): [B, 1, L, S] additive, finfo.min above the diagonal (counted from
+    cache_position) and on padding keys, 0 elsewhere."""
+    S = past + L
+    min_dtype = torch.finfo(dtype).min
+    cache_position = torch.arange(past, past + L)
+    causal = torch.full((L, S), min_dtype, dtype=dtype)
+    if L != 1:
+        causal = torch.triu(causal, diagonal=1)
+    causal *= torch.arange(S) > cache_position.reshape(-1, 1)
+    causal = causal[None, None, :, :].expand(B, 1, -1, -1)
+    if attention_mask is not None:
+        causal = causal.clone()
+        m = attention_mask.shape[-1]
+        padding = (causal[:, :, :, :m] + attention_mask[:, None, None, :]) == 0
+        causal[:, :, :, :m] = causal[:, :, :, :m].masked_fill(padding, min_dtype)
+    return causal
+
+
+def llama_forward(P: dict, cfg: dict, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                  position_ids: Optional[Tensor] = None, prefix: str = "model.", lm_head: bool = True,
+                  cache: Optional[List[Tuple[Tensor, Tensor]]] = None) -> Tuple[Tensor, "OrderedDict[str, Tensor]"]:
+    """LlamaForCausalLM / LlamaModel.forward (and Qwen2's). cache: past key/values as gpt2_forward takes them, one
+    (key, value) [B, KVH, P, D] per layer (keys rotated), replaced by the layer's present."""
+    H, KVH, nl = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["num_hidden_layers"]
+    D = llama_head_dim(cfg)
+    eps = cfg["rms_norm_eps"]
+    qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
+    o_bias = cfg["model_type"] == "llama" and cfg.get("attention_bias", False)
+    dtype = P[prefix + "embed_tokens.weight"].dtype
+    B, L = input_ids.shape
+    past = cache[0][0].shape[-2] if cache is not None else 0
+    # LlamaModel.forward: cache_position = arange(past, past + L); position_ids default to it (mask not consulted)
+    if position_ids is None:
+        position_ids = torch.arange(past, past + L, dtype=torch.long).unsqueeze(0).expand(B, -1)
+    mask = llama_causal_mask(attention_mask, B, L, past, dtype)
+    cos, sin = rope_cos_sin(cfg, position_ids)
+    proj = lambda x, name, bias: F.linear(x, P[name + ".weight"], P[name + ".bias"] if bias else None)  # noqa: E731
+    h = F.embedding(input_ids, P[prefix + "embed_tokens.weight"])
+    attns: "OrderedDict[str, Tensor]" = OrderedDict()
+    for i in range(nl):
+        p = f"{prefix}layers.{i}."
+        # LlamaDecoderLayer.forward: pre-norm, residual around self_attn and mlp
+        residual = h
+        x = rms_norm(h, P[p + "input_layernorm.weight"], eps)
+        # LlamaAttention.forward (eager): q/k/v projections, [B, heads, L, D], rotary, cache, repeat_kv, softmax in f32
+        a = p + "self_attn."
+        q = proj(x, a + "q_proj", qkv_bias).view(B, L, H, D).transpose(1, 2)
+        k = proj(x, a + "k_proj", qkv_bias).view(B, L, KVH, D).transpose(1, 2)
+        v = proj(x, a + "v_proj", qkv_bias).view(B, L, KVH, D).transpose(1, 2)
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        if cache is not None:
+            k, v = torch.cat((cache[i][0], k), dim=-2), torch.cat((cache[i][1], v), dim=-2)
+            cache[i] = (k, v)
+        k, v = repeat_kv(k, H // KVH), repeat_kv(v, H // KVH)
+        w = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(D)
+        w = w + mask[:, :, :, : k.shape[-2]]
+        # softmax upcast to float32 (a no-op here) -- float64 stays float64 for grad_check's finite differences
+        w = F.softmax(w, dim=-1, dtype=torch.promote_types(w.dtype, torch.float32)).to(q.dtype)
+        keep(attns, a + "weights", w)
+        o = torch.matmul(w, v).transpose(1, 2).contiguous().reshape(B, L, H * D)
+        h = residual + proj(o, a + "o_proj", o_bias)
+        # LlamaMLP.forward: down_proj(act_fn(gate_proj(x)) * up_proj(x)), act_fn = SiLU
+        residual = h
+        x = rms_norm(h, P[p + "post_attention_layernorm.weight"], eps)
+        mb = cfg.get("mlp_bias", False)
+        x = proj(F.silu(proj(x, p + "mlp.gate_proj", mb)) * proj(x, p + "mlp.up_proj", mb), p + "mlp.down_proj", mb)
+        h = residual + x
+    h = rms_norm(h, P[prefix + "norm.weight"], eps)
+    if not lm_head:
+        return h, attns
+    # LlamaForCausalLM: lm_head = nn.Linear(hidden, vocab, bias=False), tied to embed_tokens when tie_word_embeddings
+    W = P[prefix + "embed_tokens.weight"] if cfg["tie_word_embeddings"] else P["lm_head.weight"]
+    return F.linear(h, W), attns
+
+
+def llama_greedy(P: dict, cfg: dict, input_ids: Tensor, n: int) -> Tensor:
+    """Greedy decoding by full recompute (no cache): each step runs the whole prefix and takes the last argmax.
+    Checks that every pick wins by a margin far above float32 noise, so a port's tokens are comparable."""
+    ids = input_ids
+    for _ in range(n):
+        with torch.no_grad():
+            logits, _ = llama_forward(P, cfg, ids)
+        last = logits[:, -1]
+        top2 = last.topk(2, dim=-1).values
+        check(bool((top2[:, 0] - top2[:, 1] > 1e-3).all()), "greedy step with a near tie; pick other inputs")
+        ids = torch.cat((ids, last.argmax(-1, keepdim=True)), dim=1)
+    return ids[:, input_ids.shape[1]:]
+
+
+def llama_param_shapes(cfg: dict, prefix: str, lm_head: bool) -> List[Tuple[str, tuple, str]]:
+    """state_dict order of LlamaForCausalLM / Qwen2ForCausalLM (lm_head.weight only when untied)."""
+    E, H, KVH, I, V = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], \
+        cfg["intermediate_size"], cfg["vocab_size"]
+    D = llama_head_dim(cfg)
+    qkv_bias = cfg["model_type"] == "qwen2"
+    out = [(prefix + "embed_tokens.weight", (V, E), "emb")]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"{prefix}layers.{i}."
+        for n, rows in (("q_proj", H * D), ("k_proj", KVH * D), ("v_proj", KVH * D)):
+            out.append((p + f"self_attn.{n}.weight", (rows, E), "lin"))
+            if qkv_bias:
+                out.append((p + f"self_attn.{n}.bias", (rows,), "bias"))
+        out += [(p + "self_attn.o_proj.weight", (E, H * D), "lin"),
+                (p + "mlp.gate_proj.weight", (I, E), "lin"), (p + "mlp.up_proj.weight", (I, E), "lin"),
+                (p + "mlp.down_proj.weight", (E, I), "lin"),
+                (p + "input_layernorm.weight", (E,), "ln_w"), (p + "post_attention_layernorm.weight", (E,), "ln_w")]
+    out.append((prefix + "norm.weight", (E,), "ln_w"))
+    if lm_head and not cfg["tie_word_embeddings"]:
+        out.append(("lm_head.weight", (V, E), "lin"))
+    return out
+
+
+def llama_config(model_type: str, arch: str, E: int, H: int, KVH: int, nl: int, I: int, V: int, Pn: int, dtype: str,
+                 tied: bool, theta: float) -> dict:
+    """configuration_llama.py LlamaConfig / configuration_qwen2.py Qwen2Config as save_pretrained writes them."""
+    cfg = {
+        "architectures": [arch], "attention_dropout": 0.0, "bos_token_id": V - 1, "eos_token_id": V - 1,
+        "hidden_act": "silu", "hidden_size": E, "initializer_range": 0.02, "intermediate_size": I,
+        "max_position_embeddings": Pn, "model_type": model_type, "num_attention_heads": H, "num_hidden_layers": nl,
+        "num_key_value_heads": KVH, "rms_norm_eps": 1e-06, "rope_scaling": None, "rope_theta": theta,
+        "tie_word_embeddings": tied, "torch_dtype": dtype, "transformers_version": TRANSFORMERS_VERSION,
+        "use_cache": True, "vocab_size": V,
+    }
+    if model_type == "llama":
+        cfg.update({"attention_bias": False, "mlp_bias": False, "pretraining_tp": 1})
+    else:
+        cfg.update({"max_window_layers": nl, "sliding_window": Pn, "use_sliding_window": False})
+    return cfg
+
+
+# ============================================================================================================
 # random weights, dtype rounding, state dicts as save_pretrained writes them
 # ============================================================================================================
 
@@ -823,20 +1001,28 @@ GPT2_DIMS = dict(E=30, H=3, nl=2, Pn=32)      # head_dim 10 (not a multiple of 4
 BERT_DIMS = dict(Hd=32, H=4, nl=2, I=64, Pn=48)
 ROBERTA_DIMS = dict(Hd=32, H=2, nl=2, I=48, Pn=34)  # max_position_embeddings = 32 usable + padding_idx + 1
 DISTIL_DIMS = dict(D=36, H=3, nl=2, I=72, Pn=40)    # head_dim 12
+LLAMA_DIMS = dict(E=32, H=4, KVH=2, nl=2, I=48, Pn=64)  # head_dim 8, two query heads per KV head
+QWEN2_DIMS = dict(E=36, H=6, KVH=2, nl=2, I=40, Pn=48)  # head_dim 6, three query heads per KV head
+LLAMA_NEW_TOKENS = 6
+# ChatML, as SmolLM-Instruct's tokenizer_config.json has it (a Jinja template rendered by apply_chat_template).
+LLAMA_CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+                       "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+                       "{% endif %}")
 
 
 class Case:
     def __init__(self, name: str, family: str, arch: str, base_only: bool, exercises: str, dtype: str = "float32",
-                 shards: int = 1, layout: str = "current", grad: bool = False, tokenizer: bool = False):
+                 shards: int = 1, layout: str = "current", grad: bool = False, tokenizer: bool = False,
+                 generate: int = 0):
         self.name, self.family, self.arch, self.base_only = name, family, arch, base_only
         self.exercises, self.dtype, self.shards, self.layout = exercises, dtype, shards, layout
-        self.grad, self.tokenizer = grad, tokenizer
+        self.grad, self.tokenizer, self.generate = grad, tokenizer, generate
 
 
 def make_inputs(family: str, kind: str, V: int, pad_id: int, seed: int) -> Dict[str, Tensor]:
     """Seeded inputs, B = 2. kind: none | left | right | right_types | genpos."""
     g = torch.Generator().manual_seed(seed)
-    L = {"gpt2": 7, "bert": 9, "roberta": 9, "distilbert": 8}[family]
+    L = {"gpt2": 7, "bert": 9, "roberta": 9, "distilbert": 8, "llama": 6, "qwen2": 6}[family]
     lo = 5 if family in ("bert", "distilbert") else (3 if family == "roberta" else 0)  # skip specials / pad ids
     hi = V - 1 if family == "gpt2" else V  # GPT-2: keep <|endoftext|> (last id) for padding
     ids = torch.randint(lo, hi, (2, L), generator=g)
@@ -880,12 +1066,15 @@ def run_case(case: Case, cfg: dict, P: Dict[str, Tensor], inputs: Dict[str, Tens
                                           None if case.base_only else "mlm", roberta=case.family == "roberta")
         if pooled is not None:
             extras["pooler_output"] = pooled
+    elif case.family in ("llama", "qwen2"):
+        out, attns = llama_forward(P, cfg, ids, am, inputs.get("position_ids"), prefix, lm_head=not case.base_only)
     else:
         out, attns = distilbert_forward(P, cfg, ids, am, prefix, mlm=not case.base_only)
     return out, attns, extras
 
 
-FAMILY_PREFIX = {"gpt2": "transformer.", "bert": "bert.", "roberta": "roberta.", "distilbert": "distilbert."}
+FAMILY_PREFIX = {"gpt2": "transformer.", "bert": "bert.", "roberta": "roberta.", "distilbert": "distilbert.",
+                 "llama": "model.", "qwen2": "model."}
 
 # Parameters whose gradients are stored (full names; unprefixed for base models).
 GRAD_PARAMS = {
@@ -899,12 +1088,16 @@ GRAD_PARAMS = {
     "distilbert": ["distilbert.embeddings.word_embeddings.weight",
                    "distilbert.transformer.layer.0.attention.q_lin.weight",
                    "distilbert.transformer.layer.1.ffn.lin2.weight", "vocab_projector.bias"],
+    "llama": ["model.embed_tokens.weight", "model.layers.0.self_attn.k_proj.weight",
+              "model.layers.0.input_layernorm.weight", "model.layers.1.mlp.gate_proj.weight", "model.norm.weight"],
+    "qwen2": ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.v_proj.bias",
+              "model.layers.1.post_attention_layernorm.weight", "model.layers.1.mlp.up_proj.weight", "lm_head.weight"],
 }
 
 
-def build_all(out_dir: str) -> List[dict]:
-    """Build every case: family weights (one seeded set per family, shared by its cases), state dicts in HF
-    layout, inputs, reference outputs. Returns index entries; writes files."""
+def build_all(out_dir: str, only: Optional[List[str]] = None) -> List[dict]:
+    """Build every case (or those of the families in `only`): family weights (one seeded set per family, shared by
+    its cases), state dicts in HF layout, inputs, reference outputs. Returns index entries; writes files."""
     gpt2_tok, gpt2_tok_cfg, gpt2_expect, gpt2_V = gpt2_tokenizer(n_merges=43)
     bert_tok, bert_tok_cfg, bert_expect, bert_V = bert_tokenizer()
 
@@ -926,6 +1119,16 @@ def build_all(out_dir: str) -> List[dict]:
     sV = 70
     fam["distilbert"] = dict(V=sV, pad=0, mk=lambda arch, dt: distilbert_config(arch, s["D"], s["H"], s["nl"], s["I"], sV, s["Pn"], dt))
     fam["distilbert"]["weights"] = random_params(distilbert_param_shapes(fam["distilbert"]["mk"]("DistilBertForMaskedLM", "float32"), "distilbert.", True), seed=4)
+
+    ll = LLAMA_DIMS  # tied embeddings, GQA, the GPT-2 fixtures' byte-level BPE tokenizer (SmolLM's kind)
+    fam["llama"] = dict(V=gpt2_V, pad=gpt2_V - 1, mk=lambda arch, dt: llama_config(
+        "llama", arch, ll["E"], ll["H"], ll["KVH"], ll["nl"], ll["I"], gpt2_V, ll["Pn"], dt, True, 10000.0))
+    fam["llama"]["weights"] = random_params(llama_param_shapes(fam["llama"]["mk"]("LlamaForCausalLM", "float32"), "model.", True), seed=5)
+    qw = QWEN2_DIMS  # untied lm_head, q/k/v biases, Qwen2's rope_theta
+    qV = 120
+    fam["qwen2"] = dict(V=qV, pad=qV - 1, mk=lambda arch, dt: llama_config(
+        "qwen2", arch, qw["E"], qw["H"], qw["KVH"], qw["nl"], qw["I"], qV, qw["Pn"], dt, False, 1000000.0))
+    fam["qwen2"]["weights"] = random_params(llama_param_shapes(fam["qwen2"]["mk"]("Qwen2ForCausalLM", "float32"), "model.", True), seed=6)
 
     cases = [
         (Case("gpt2_lm", "gpt2", "GPT2LMHeadModel", False, "GPT2LMHeadModel F32, no attention_mask; tied lm_head; "
@@ -966,9 +1169,21 @@ def build_all(out_dir: str) -> List[dict]:
         (Case("roberta_base", "roberta", "RobertaModel", True, "RobertaModel saved on its own (unprefixed, pooler; "
               "pooler_output also stored), left padding (pad id 1)"), "left"),
     ]
+    N = LLAMA_NEW_TOKENS
+    for fm, arch, what in (("llama", "LlamaForCausalLM", "tied embeddings, 4 query heads on 2 KV heads"),
+                           ("qwen2", "Qwen2ForCausalLM", "untied lm_head, q/k/v biases, 6 query heads on 2 KV heads")):
+        for dt, tag in (("float32", ""), ("float16", "_f16"), ("bfloat16", "_bf16")):
+            cases.append((Case(f"{fm}_lm{tag}", fm, arch, False, f"{arch} {dt}: {what}; reference in f32 from the "
+                               f"{dt}-rounded weights; gradients; {N} greedy tokens by full recompute",
+                               dtype=dt, grad=True, tokenizer=fm == "llama" and not tag, generate=N), "none"))
+    cases.append((Case("llama_base", "llama", "LlamaModel", True, "LlamaModel saved on its own (unprefixed: "
+                       "layers.N.self_attn...), output = last_hidden_state; left padding (default positions "
+                       "arange, as LlamaModel.forward ignores the mask for them)"), "left"))
 
     entries = []
     for ci, (case, kind) in enumerate(cases):
+        if only is not None and case.family not in only:
+            continue
         F_ = fam[case.family]
         prefix = FAMILY_PREFIX[case.family]
         cfg = F_["mk"](case.arch, case.dtype)
@@ -1036,11 +1251,16 @@ def build_all(out_dir: str) -> List[dict]:
             for k, v in attns.items():
                 io[k + ".grad"] = v.grad.detach().clone()
             grad_info = {"target": target, "target_index": [B - 1, last_real, tok], "params": names}
+        if case.generate:
+            io["generate.tokens"] = llama_greedy(P32, cfg, inputs["input_ids"], case.generate)
         st_write(os.path.join(case_dir, "io.safetensors"), io, {"case": case.name, "generator": "tools/hf_reference.py"})
 
         if case.tokenizer:
-            tok, tok_cfg, expect, tv = (gpt2_tok, gpt2_tok_cfg, gpt2_expect, gpt2_V) if case.family == "gpt2" else \
-                (bert_tok, bert_tok_cfg, bert_expect, bert_V)
+            tok, tok_cfg, expect, tv = (gpt2_tok, gpt2_tok_cfg, gpt2_expect, gpt2_V) if case.family in ("gpt2", "llama") \
+                else (bert_tok, bert_tok_cfg, bert_expect, bert_V)
+            if case.family == "llama":  # an instruct checkpoint's tokenizer_config.json carries its chat template
+                tok_cfg = OrderedDict(tok_cfg)
+                tok_cfg["chat_template"] = LLAMA_CHAT_TEMPLATE
             assert tv == cfg["vocab_size"], "tokenizer vocab must match the model's vocab_size"
             write_json(os.path.join(case_dir, "tokenizer.json"), tok)
             write_json(os.path.join(case_dir, "tokenizer_config.json"), tok_cfg)
@@ -1057,6 +1277,8 @@ def build_all(out_dir: str) -> List[dict]:
             ("extras", list(extras.keys())), ("captures", [k[:-len(".weights")] for k in attns]),
             ("grad", grad_info), ("tokenizer", case.tokenizer),
         ])
+        if case.generate:
+            entry["generate"] = {"max_new_tokens": case.generate, "tokens": "io generate.tokens: greedy, full recompute"}
         if kind in ("left", "genpos") and case.family == "gpt2":
             entry["note"] = ("rows of padded query positions (attention_mask == 0) are degenerate: every key is "
                              "masked; HF's additive min/-inf overflow makes them uniform over the keys scored exactly "
@@ -1124,7 +1346,7 @@ def self_check(out_dir: str, entries: List[dict]) -> None:
                 sel = real_q[:, None, :, None] & pad_k[:, None, None, :]
                 check(maxabs(w.masked_select(sel.expand_as(w))) == 0.0,
                       f"{e['name']}: {k} gives a padding key non-zero probability")
-            if e["family"] == "gpt2":
+            if e["family"] in ("gpt2", "llama", "qwen2"):
                 fut = torch.triu(torch.ones(L, S, dtype=torch.bool), 1)
                 sel = real_q[:, None, :, None] & fut[None, None]
                 check(maxabs(w.masked_select(sel.expand_as(w))) == 0.0,
@@ -1132,6 +1354,41 @@ def self_check(out_dir: str, entries: List[dict]) -> None:
             # not degenerate: the reference must produce peaked, non-uniform attention for tests to mean much
             check(float(w.max()) > 0.5, f"{e['name']}: {k} is nearly uniform; weights too small")
         # 3. RoBERTa positions
+    if "gpt2_lm" in by:
+        cross_checks(out_dir, by, results)
+    # 8. gradients by central differences in float64 (one case per family, a few elements)
+    for e in entries:
+        if e["grad"]:
+            grad_check(out_dir, e, results[e["name"]][2])
+    if "llama_lm" in by:
+        llama_checks(out_dir, by, results)
+    print(f"self-check ok: {len(entries)} cases")
+
+
+def llama_checks(out_dir: str, by: dict, results: dict) -> None:
+    """10. Llama / Qwen2: decoding with the cache (past key/values, one token at a time) gives the full forward's
+    logits; the tied base model's hidden states times embed_tokens^T are the LM's logits (same weights)."""
+    for name in ("llama_lm", "qwen2_lm"):
+        cfg, sd = load_checkpoint(os.path.join(out_dir, name))
+        P = OrderedDict((k, v.float()) for k, v in sd.items())
+        io = results[name][2]
+        ids = torch.cat((io["input_ids"], io["generate.tokens"]), dim=1)
+        with torch.no_grad():
+            full, _ = llama_forward(P, cfg, ids)
+            cache = [(torch.zeros(ids.shape[0], cfg["num_key_value_heads"], 0, llama_head_dim(cfg)),) * 2
+                     for _ in range(cfg["num_hidden_layers"])]
+            steps = [llama_forward(P, cfg, ids[:, t:t + 1], cache=cache)[0] for t in range(ids.shape[1])]
+        check(torch.allclose(torch.cat(steps, dim=1), full, atol=1e-4), f"{name}: cached decoding != full forward")
+    cfg, sd = load_checkpoint(os.path.join(out_dir, "llama_lm"))
+    P = OrderedDict((k, v.float()) for k, v in sd.items())
+    io = results["llama_base"][2]
+    with torch.no_grad():
+        lm, _ = llama_forward(P, cfg, io["input_ids"], io["attention_mask"])
+    check(torch.allclose(io["output"] @ P["model.embed_tokens.weight"].t(), lm, atol=1e-4), "llama base @ embed^T != logits")
+
+
+def cross_checks(out_dir: str, by: dict, results: dict) -> None:
+    """Checks across the GPT-2 / BERT / RoBERTa / DistilBERT cases."""
     ids = torch.tensor([[0, 5, 6, 1, 1], [1, 1, 0, 7, 2]])
     check(roberta_position_ids(ids, 1).tolist() == [[2, 3, 4, 1, 1], [1, 1, 2, 3, 4]], "roberta positions")
 
@@ -1168,13 +1425,8 @@ def self_check(out_dir: str, entries: List[dict]) -> None:
     # query 0 of the left-padded row: keys {0} U {3..6} are exactly finfo.min, keys 1, 2 are -inf -> 1/5 each
     check(torch.allclose(w[1, :, 0], torch.tensor([.2, 0, 0, .2, .2, .2, .2]).expand(w.shape[1], -1)),
           "gpt2 degenerate row rule")
-    # 8. gradients by central differences in float64 (one case per family, a few elements)
-    for e in entries:
-        if e["grad"]:
-            grad_check(out_dir, e, results[e["name"]][2])
     # 9. BERT layer vs torch.nn.TransformerEncoderLayer (post-norm, gelu): an independent attention/FFN path
     bert_vs_torch_layer()
-    print(f"self-check ok: {len(entries)} cases")
 
 
 def rerun_with_inputs(out_dir: str, e: dict, io: Dict[str, Tensor]) -> Tensor:
@@ -1271,7 +1523,22 @@ def main() -> None:
     ap.add_argument("out_dir", nargs="?", default=os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "test", "fixtures", "hf"))
     ap.add_argument("--verify", action="store_true", help="regenerate into a temporary folder and compare bytes")
+    ap.add_argument("--only", help="comma-separated families to (re)write, keeping the other cases' files and "
+                    "index entries (e.g. llama,qwen2)")
     args = ap.parse_args()
+    if args.only:
+        only = args.only.split(",")
+        for name in os.listdir(args.out_dir):
+            p = os.path.join(args.out_dir, name)
+            if os.path.isdir(p) and any(name.startswith(f + "_") for f in only):
+                shutil.rmtree(p)
+        entries = build_all(args.out_dir, only)
+        with open(os.path.join(args.out_dir, "index.json")) as f:
+            kept = [e for e in json.load(f, object_pairs_hook=OrderedDict)["cases"] if e["family"] not in only]
+        write_json(os.path.join(args.out_dir, "index.json"), index_doc(kept + entries))
+        self_check(args.out_dir, entries)
+        print(f"wrote {len(entries)} cases of {args.only} to {args.out_dir}")
+        return
     if args.verify:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
@@ -1286,7 +1553,7 @@ def main() -> None:
     os.makedirs(args.out_dir, exist_ok=True)
     for name in os.listdir(args.out_dir):  # only what this script writes
         p = os.path.join(args.out_dir, name)
-        if os.path.isdir(p) and re.match(r"^(gpt2|bert|roberta|distilbert)_", name):
+        if os.path.isdir(p) and re.match(r"^(gpt2|bert|roberta|distilbert|llama|qwen2)_", name):
             shutil.rmtree(p)
     entries = build_all(args.out_dir)
     write_json(os.path.join(args.out_dir, "index.json"), index_doc(entries))

@@ -1,7 +1,8 @@
 // What every attention module shares once its q, k and v are projected: where they are read from (strided rows of
 // one or more activations, or a KV cache), the attention step and its backward, head scaling. Modules differ only
 // in their projections (torch's in_proj, GPT-2's c_attn, BERT's query / key / value) and their names.
-import { ATTENTION, attention, type AttentionShape, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { ATTENTION, attention, type AttentionShape, MAX_HEAD_DIM, type RowLayout, rowLayout } from '../kernels/attention.ts';
+import { attentionFlash } from '../kernels/attention_flash.ts';
 import { attentionSteps } from '../kernels/attention_steps.ts';
 import {
   ATTENTION_KEY_GRAD,
@@ -31,6 +32,16 @@ export interface CrossCache {
   kind: 'cross';
   kv: Act;
   S: number;
+}
+
+/** A grouped-query self-attention cache (Llama, Qwen2): keys (rotated) and values [B, maxT, KVH·D] each, per KV head. */
+export interface KvCache {
+  kind: 'kv';
+  k: Act;
+  v: Act;
+  maxT: number;
+  /** Position of the first new row, as SelfCache's. */
+  pos: Dim;
 }
 
 export type AttnCache = SelfCache | CrossCache;
@@ -70,6 +81,8 @@ export interface Heads {
   path: string;
   numHeads: number;
   headDim: number;
+  /** Key / value heads when fewer than numHeads (grouped-query attention); K and V rows hold kvHeads·headDim columns. */
+  kvHeads?: number;
 }
 
 /** `width` columns per row of [L, B, ·] / [B, L, ·] rows, starting at column `off`. */
@@ -124,25 +137,30 @@ function attentionGrad(g: GradContext, h: Heads, s: Sources, o: Act, probs: Act,
  * probabilities [B, H, L, S] when someone listens (a hook, a backward), else undefined. Head scaling (ablation) of
  * the merged heads follows when an intervention asks for it.
  */
-export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, cache?: AttnCache): { o: Act; probs?: Act } {
+export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, cache?: AttnCache | KvCache): { o: Act; probs?: Act } {
   const E = h.numHeads * h.headDim;
   const { B, L, batchFirst } = a;
   const o = b.act(batchFirst ? [B, L, E] : [L, B, E], `${h.path} heads`);
   const listened = b.wantsWeights(h.path) || b.grad;
-  // The steps kernel writes the probabilities anyway; they are returned only to listeners.
-  const steps = b.ctx.kernels.attention === 'steps';
+  // CPU adapters: attention_flash when nobody listens (nothing of size [L, S]; bench/long_attention.ts: faster than
+  // the steps kernel from length 256 up), else (or past its head-dim limit) the steps kernel, which writes the
+  // probabilities. GPUs: the fused kernel, which without probabilities is memory-efficient too (online softmax over key
+  // blocks in workgroup memory).
+  const flash = b.ctx.kernels.attention === 'steps' && !listened && h.headDim <= MAX_HEAD_DIM;
+  const steps = b.ctx.kernels.attention === 'steps' && !flash;
   const probs = listened || steps ? b.act([B, h.numHeads, L, s.S], `${h.path} weights`) : undefined;
   const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
   // The key length may follow the plan's params (a decode step attends to the keys so far): the kernel gets it per run.
   const shape = (p: Params): AttentionShape => ({
-    B, H: h.numHeads, L, S: dimAt(s.S, p), D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst),
+    B, H: h.numHeads, KVH: h.kvHeads, L, S: dimAt(s.S, p), D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst),
   });
   b.step(
-    steps ? 'attention (steps)' : probs ? 'attention (weights)' : 'attention',
+    steps ? 'attention (steps)' : flash ? 'attention (flash)' : probs ? 'attention (weights)' : 'attention',
     ATTENTION,
     { q: s.q.act, k: s.k.act, v: s.v.act, o, mask: a.mask, keyPaddingMask: a.keyPaddingMask, probs },
     (bufs, p, ctx) => {
       const label = `${h.path} attention`;
+      if (flash) return attentionFlash(ctx, bufs, shape(p), label);
       return steps ? attentionSteps(ctx, bufs, shape(p), label) : attention(ctx, bufs, shape(p), label, { writeProbs: !!probs });
     },
     (g) => {

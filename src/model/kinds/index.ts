@@ -4,6 +4,7 @@ import { bertKind, type BertConfig } from './bert.ts';
 import { distilbertKind, type DistilBertConfig } from './distilbert.ts';
 import { gpt2Kind, type Gpt2Config } from './gpt2.ts';
 import type { ModelKind } from './kind.ts';
+import { type LlamaConfig, llamaKind, type Qwen2Config, qwen2Kind } from './llama.ts';
 import { lmKind, type LmConfig } from './lm.ts';
 import { robertaKind, type RobertaConfig } from './roberta.ts';
 import { seq2seqKind, type Seq2SeqConfig } from './seq2seq.ts';
@@ -12,7 +13,7 @@ import { type DecoderConfig, decoderKind, type EncoderConfig, encoderKind, type 
 /** Configs of attnscope's own model files. */
 export type FileConfig = TransformerConfig | EncoderConfig | DecoderConfig | Seq2SeqConfig | LmConfig;
 /** Configs of Hugging Face checkpoints (config.json). */
-export type HfConfig = Gpt2Config | BertConfig | RobertaConfig | DistilBertConfig;
+export type HfConfig = Gpt2Config | BertConfig | RobertaConfig | DistilBertConfig | LlamaConfig | Qwen2Config;
 export type ModelConfig = FileConfig | HfConfig;
 export type ModelKindName = ModelConfig['kind'];
 
@@ -26,6 +27,8 @@ export const KINDS: { readonly [K in ModelKindName]: ModelKind<Extract<ModelConf
   bert: bertKind,
   roberta: robertaKind,
   distilbert: distilbertKind,
+  llama: llamaKind,
+  qwen2: qwen2Kind,
 };
 
 const table = KINDS as Readonly<Record<ModelKindName, ModelKind<ModelConfig>>>;
