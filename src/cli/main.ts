@@ -12,6 +12,7 @@
 // Every behaviour gets a test in test/cli.test.ts, which runs the built CLI as a user would.
 import { parseArgs } from 'node:util';
 import { version } from '../../package.json';
+import { analyzeCommand } from './analyze.ts';
 import { UsageError } from './args.ts';
 import { capture } from './capture.ts';
 import { inChild, runInChild, stderrIsTTY, writeStderr } from './child.ts';
@@ -35,6 +36,7 @@ const COMMANDS: readonly Command[] = [
   generate,
   fillMask,
   info,
+  analyzeCommand,
 ];
 
 /** Flags every command takes. */
