@@ -1141,7 +1141,7 @@ def build_all(out_dir: str, only: Optional[List[str]] = None) -> List[dict]:
         (Case("gpt2_base", "gpt2", "GPT2Model", True, "GPT2Model saved on its own: unprefixed names (h.0.attn...), "
               "output = last_hidden_state; right padding"), "right"),
         (Case("gpt2_lm_f16", "gpt2", "GPT2LMHeadModel", False, "F16 checkpoint (torch_dtype float16); reference in f32 "
-              "from the f16-rounded weights", dtype="float16"), "right"),
+              "from the f16-rounded weights; gradients (the weights stay packed on the GPU)", dtype="float16", grad=True), "right"),
         (Case("gpt2_lm_sharded", "gpt2", "GPT2LMHeadModel", False, "two shards + model.safetensors.index.json",
               shards=2), "none"),
         (Case("gpt2_lm_old_layout", "gpt2", "GPT2LMHeadModel", False, "the original openai gpt2 layout: "
@@ -1153,7 +1153,7 @@ def build_all(out_dir: str, only: Optional[List[str]] = None) -> List[dict]:
         (Case("bert_base", "bert", "BertModel", True, "BertModel saved on its own (unprefixed, with pooler; "
               "pooler_output also stored), padding, no token_type_ids (zeros)"), "right"),
         (Case("bert_mlm_bf16", "bert", "BertForMaskedLM", False, "BF16 checkpoint; reference in f32 from the "
-              "bf16-rounded weights; token types + padding", dtype="bfloat16"), "right_types"),
+              "bf16-rounded weights; token types + padding; gradients", dtype="bfloat16", grad=True), "right_types"),
         (Case("bert_mlm_old_layout", "bert", "BertForMaskedLM", False, "old layout: bert.embeddings.position_ids "
               "I64 [1, max_positions] buffer, and the tied cls.predictions.decoder.weight / decoder.bias written out "
               "(duplicates of word_embeddings / cls.predictions.bias)", layout="old"), "right_types"),
