@@ -65,7 +65,7 @@ describe('bad inputs to Model.forward', () => {
     const src = inputs.src!;
     const before = ctx.buffers.stats;
     const cases: [string, ModelInputs, RegExp[]][] = [
-      ['src of rank 2', { ...inputs, src: f32([14, 24], src.data) }, [/input src/, /shape \[14, 24\]/, /\[L, B, E\]/]],
+      ['src of rank 2', { ...inputs, src: f32([14, 24], src.data as Float32Array) }, [/input src/, /shape \[14, 24\]/, /\[L, B, E\]/]],
       ['src with the wrong E', { ...inputs, src: f32([7, 2, 12], (src.data as Float32Array).subarray(0, 168)) }, [/input src/, /E = 24/]],
       ['src of ints for a float model', { ...inputs, src: { dtype: 'I32', shape: [7, 2, 24], data: new Int32Array(336) } }, [/input src/, /dtype I32/, /float/]],
       ['src and tgt batch sizes differ', { ...inputs, tgt: f32([5, 1, 24], new Float32Array(120)) }, [/src and tgt/, /batch sizes 2 and 1/]],
@@ -97,9 +97,9 @@ describe('bad inputs to Model.forward', () => {
 
   it('converts float data that is not a Float32Array instead of writing its raw bytes', async () => {
     const src = inputs.src!;
-    const asF64 = { ...inputs, src: { ...src, data: Float64Array.from(src.data) as unknown as Float32Array } };
+    const asF64 = { ...inputs, src: { ...src, data: Float64Array.from(src.data as Float32Array) } };
     expect((await model.forward(asF64)).output).toEqual(reference);
-    const asArray = { ...inputs, src: { ...src, data: Array.from(src.data) as unknown as Float32Array } };
+    const asArray = { ...inputs, src: { ...src, data: Array.from(src.data as Float32Array) } };
     expect((await model.forward(asArray)).output).toEqual(reference);
   });
 
@@ -109,13 +109,13 @@ describe('bad inputs to Model.forward', () => {
       const x = fixtureInputs('lm-learned-causal');
       const ids = x.src!; // I64 [12, 2], vocab of 29
       const V = lm.config.kind === 'lm' ? lm.config.vocab.length : 0;
-      const bad = Int32Array.from(ids.data);
+      const bad = Int32Array.from(ids.data as Int32Array);
       bad[5] = V;
       await rejects(lm.forward({ ...x, src: { dtype: 'I32', shape: ids.shape, data: bad } }), InputError, /input src/, new RegExp(`token id ${V} at index 5`), new RegExp(`\\[0, ${V}\\)`));
       bad[5] = -1;
       await rejects(lm.forward({ ...x, src: { dtype: 'I32', shape: ids.shape, data: bad } }), InputError, /input src/, /token id -1/);
-      await rejects(lm.forward({ ...x, src: f32(ids.shape, ids.data) }), InputError, /input src/, /dtype F32/, /integer token ids/);
-      const frac = { dtype: 'I32', shape: ids.shape, data: Float32Array.from(ids.data, (v, i) => (i === 3 ? 1.5 : v)) } as unknown as InputTensor;
+      await rejects(lm.forward({ ...x, src: f32(ids.shape, ids.data as unknown as Float32Array) }), InputError, /input src/, /dtype F32/, /integer token ids/);
+      const frac: InputTensor = { dtype: 'I32', shape: ids.shape, data: Array.from(ids.data as Int32Array, (v, i) => (i === 3 ? 1.5 : v)) };
       await rejects(lm.forward({ ...x, src: frac }), InputError, /input src/, /1.5 at index 3/, /not an integer/);
       await rejects(lm.forward({ ...x, src: { ...ids, shape: [24] } }), InputError, /input src/, /\[24\]/);
       expect((await lm.forward(x)).output.every(Number.isFinite)).toBe(true);
@@ -128,7 +128,7 @@ describe('bad inputs to Model.forward', () => {
     // Documented behaviour: inputs are not scanned for NaN (masks are). A NaN at src[0, 0, 0] reaches every key of
     // batch element 0 through self-attention, so all of that element's output is NaN; element 1 is untouched.
     const src = inputs.src!;
-    const data = Float32Array.from(src.data);
+    const data = Float32Array.from(src.data as Float32Array);
     data[0] = NaN;
     const { output, shape } = await model.forward({ ...inputs, src: { ...src, data } });
     const [T, B, E] = shape;
@@ -415,7 +415,7 @@ describe('concurrent forwards', () => {
     const variant = (k: number): ModelInputs => {
       const T = 5 - (k % 3); // different shapes: different plans, built while others wait
       return {
-        src: { ...src, data: Float32Array.from(src.data, (v, i) => v + 0.5 * Math.sin(i * (k + 1))) },
+        src: { ...src, data: Float32Array.from(src.data as Float32Array, (v, i) => v + 0.5 * Math.sin(i * (k + 1))) },
         tgt: { ...tgt, shape: [T, 2, 24], data: (tgt.data as Float32Array).slice(0, T * 48) },
         tgt_mask: generateSquareSubsequentMask(T),
       };

@@ -101,7 +101,7 @@ async function forward(engine: Gpt2Engine): Promise<ForwardResult> {
     return { ms, maxAbsErr: maxAbsDiff(out.output, r.logits), ...attentionCheck(capturedAttentions(m.hooks), r) };
   }
   const s = need(ortSession, 'ort-webgpu');
-  const out = await ortRun(s, { input_ids: ids(s, Array.from(r.inputIds.data)), ...s.emptyPast });
+  const out = await ortRun(s, { input_ids: ids(s, Array.from(r.inputIds.data as ArrayLike<number>)), ...s.emptyPast });
   const ms = performance.now() - t0;
   disposeAll(out.past);
   return { ms, maxAbsErr: maxAbsDiff(out.logits, r.logits), ...attentionCheck(out.attentions, r) };
@@ -125,7 +125,7 @@ async function generate(engine: Gpt2Engine, maxNewTokens: number): Promise<Gener
   const s = need(ortSession, 'ort-webgpu');
   const V = r.logits.length / r.inputIds.data.length;
   const tokens: number[] = [];
-  let feeds: Record<string, Ort.Tensor> = { input_ids: ids(s, Array.from(r.inputIds.data)), ...s.emptyPast };
+  let feeds: Record<string, Ort.Tensor> = { input_ids: ids(s, Array.from(r.inputIds.data as ArrayLike<number>)), ...s.emptyPast };
   let prefillMs = 0;
   let attentions = 0;
   for (let step = 0; step < maxNewTokens; step++) {

@@ -46,7 +46,8 @@ export function tile(t: InputTensor, axis: number, k: number): InputTensor {
   const outer = t.shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const block = t.shape.slice(axis).reduce((a, b) => a * b, 1);
   // Callers may hand plain arrays (forward accepts them): those tile as Float64Array, which every input reader takes.
-  const src = ArrayBuffer.isView(t.data) ? t.data : Float64Array.from(t.data as ArrayLike<number>);
+  // (Typed as one array kind: subarray / set copy any typed array into a new one of its own kind.)
+  const src = (ArrayBuffer.isView(t.data) ? t.data : Float64Array.from(t.data as ArrayLike<number>)) as Float64Array;
   const data = new (src.constructor as new (n: number) => typeof src)(outer * block * k);
   for (let o = 0; o < outer; o++) for (let v = 0; v < k; v++) data.set(src.subarray(o * block, (o + 1) * block), (o * k + v) * block);
   return { ...t, shape: t.shape.map((d, i) => (i === axis ? d * k : d)), data } as InputTensor;

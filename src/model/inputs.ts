@@ -1,7 +1,76 @@
-import type { TensorEntry } from './safetensors.ts';
+/**
+ * The arrays an input of each dtype takes: the natural typed array for the dtype (BigInt64Array for I64, Uint8Array for
+ * U8 and BOOL, …), Int32Array for the integer dtypes (what readSafetensors returns for them), or a plain array.
+ */
+export interface InputArrays {
+  F32: Float32Array | Float64Array | readonly number[];
+  F64: Float64Array | Float32Array | readonly number[];
+  /** Half-precision values already decoded to numbers (readSafetensors widens them to a Float32Array). */
+  F16: Float32Array | Float64Array | readonly number[];
+  BF16: Float32Array | Float64Array | readonly number[];
+  I64: BigInt64Array | Int32Array | readonly number[];
+  I32: Int32Array | readonly number[];
+  I8: Int8Array | Int32Array | readonly number[];
+  U8: Uint8Array | readonly number[];
+  BOOL: Uint8Array | readonly boolean[] | readonly number[];
+}
 
-/** A named input as the CLI reads it from a safetensors file or an API caller builds it. */
-export type InputTensor = Omit<TensorEntry, 'name'>;
+export type InputDType = keyof InputArrays;
+
+/**
+ * A named input as the CLI reads it from a safetensors file or an API caller builds it: `data` row-major over
+ * `shape`, an array its dtype takes (InputArrays; `TypedInput<'I64'>` checks that at compile time, and forward
+ * checks it at run time, naming the dtype and the array given).
+ */
+export interface TypedInput<D extends InputDType = InputDType> {
+  dtype: D;
+  shape: number[];
+  data: InputArrays[D];
+}
+export type InputTensor = TypedInput;
+
+type ArrayClass = abstract new (...args: never[]) => ArrayLike<unknown>;
+const FLOATS: readonly ArrayClass[] = [Float32Array, Float64Array];
+/** The typed arrays each dtype takes (InputArrays at run time; plain arrays are checked element by element). */
+const TYPED: { readonly [D in keyof InputArrays]: readonly ArrayClass[] } = {
+  F32: FLOATS,
+  F64: FLOATS,
+  F16: FLOATS,
+  BF16: FLOATS,
+  I64: [BigInt64Array, Int32Array],
+  I32: [Int32Array],
+  I8: [Int8Array, Int32Array],
+  U8: [Uint8Array],
+  BOOL: [Uint8Array],
+};
+
+/**
+ * An input's values once its array is checked against its dtype: a wrong array (a Float32Array of token ids, an
+ * I64 tensor in a Uint32Array) is refused naming the dtype and the array given. BigInt64Array values come back as
+ * numbers (token ids and masks are far below 2^53; a larger one is refused).
+ */
+export function inputValues(name: string, t: InputTensor): ArrayLike<number | boolean> {
+  const d: unknown = t.data;
+  const typed = Object.hasOwn(TYPED, t.dtype) ? TYPED[t.dtype] : undefined;
+  if (!typed) throw new InputError(`input ${name}: dtype ${String(t.dtype)} is not one of ${Object.keys(TYPED).join(', ')}`);
+  const takes = `${typed.map((c) => c.name).join(', ')} or an array of ${t.dtype === 'BOOL' ? 'booleans or numbers' : 'numbers'}`;
+  if (Array.isArray(d)) {
+    const bad = d.findIndex((v) => typeof v !== 'number' && !(t.dtype === 'BOOL' && typeof v === 'boolean'));
+    if (bad >= 0) throw new InputError(`input ${name}: dtype ${t.dtype} takes ${takes}; element ${bad} is ${typeof d[bad]}`);
+    return d as number[];
+  }
+  if (!typed.some((c) => d instanceof c)) {
+    const given = d === null ? 'null' : typeof d === 'object' ? (d.constructor?.name ?? 'an object') : typeof d;
+    throw new InputError(`input ${name}: dtype ${t.dtype} takes ${takes}; got ${given}`);
+  }
+  if (!(d instanceof BigInt64Array)) return d as ArrayLike<number>;
+  const out = new Float64Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] > BigInt(Number.MAX_SAFE_INTEGER) || d[i] < -BigInt(Number.MAX_SAFE_INTEGER)) throw new InputError(`input ${name}: value ${d[i]} at index ${i} is beyond 2^53`);
+    out[i] = Number(d[i]);
+  }
+  return out;
+}
 
 /**
  * A forward's named tensors. Each kind says which names it takes (`model.inputNames`): PyTorch's forward arguments
@@ -39,8 +108,7 @@ export function f32(data: Float32Array, shape: number[]): InputTensor {
  * array (the types say Float32Array): those are converted, since their bytes written as they are would be garbage.
  */
 function floatData(name: string, t: InputTensor, numel: number): Float32Array {
-  const d: unknown = t.data;
-  if (!d || typeof (d as ArrayLike<number>).length !== 'number') throw new InputError(`input ${name}: data is ${d === null ? 'null' : typeof d}, not an array of numbers`);
+  const d = inputValues(name, t);
   const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
   if (data.length !== numel) throw new InputError(`input ${name}: ${data.length} values for shape ${fmt(t.shape)} (${numel} values)`);
   return data;
@@ -65,10 +133,11 @@ export function tokenInput(name: string, t: InputTensor, shape: readonly number[
   if (t.dtype !== 'I32' && t.dtype !== 'I64' && t.dtype !== 'I8' && t.dtype !== 'U8') throw new InputError(`input ${name}: dtype ${t.dtype}, expected integer token ids`);
   checkShape(name, t.shape, shape);
   const n = numelOf(shape);
-  if (!t.data || t.data.length !== n) throw new InputError(`input ${name}: ${t.data?.length ?? 'no'} values for shape ${fmt(t.shape)} (${n} values)`);
+  const data = inputValues(name, t);
+  if (data.length !== n) throw new InputError(`input ${name}: ${data.length} values for shape ${fmt(t.shape)} (${n} values)`);
   const out = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    const v = t.data[i];
+    const v = data[i] as number;
     if (!Number.isInteger(v)) throw new InputError(`input ${name}: token id ${v} at index ${i} is not an integer`);
     if (v < 0 || v >= vocab) throw new InputError(`input ${name}: token id ${v} at index ${i} is outside the vocabulary [0, ${vocab})`);
     out[i] = v;
@@ -88,9 +157,10 @@ export function additiveMask(name: string, t: InputTensor, shapes: readonly (rea
   let data: Float32Array;
   const n = numelOf(t.shape);
   if (t.dtype === 'BOOL' || t.dtype === 'U8') {
-    if (!t.data || t.data.length !== n) throw new InputError(`input ${name}: ${t.data?.length ?? 'no'} values for shape ${fmt(t.shape)} (${n} values)`);
+    const bools = inputValues(name, t);
+    if (bools.length !== n) throw new InputError(`input ${name}: ${bools.length} values for shape ${fmt(t.shape)} (${n} values)`);
     data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = t.data[i] ? -Infinity : 0;
+    for (let i = 0; i < n; i++) data[i] = bools[i] ? -Infinity : 0;
   } else if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64') {
     data = floatData(name, t, n);
     const nan = data.findIndex((v) => Number.isNaN(v));

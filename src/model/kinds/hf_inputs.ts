@@ -2,7 +2,7 @@
 // optional position_ids and token_type_ids, all batch first.
 import type { Act } from '../../scheduler/plan.ts';
 import type { Feeder } from '../feeder.ts';
-import { checkShape, InputError, type InputTensor, type ModelInputs, tokenInput } from '../inputs.ts';
+import { checkShape, InputError, inputValues, type InputTensor, type ModelInputs, tokenInput } from '../inputs.ts';
 
 export class HfInputs {
   readonly B: number;
@@ -29,11 +29,12 @@ export class HfInputs {
     const t: InputTensor | undefined = this.x.attention_mask;
     if (!t) return undefined;
     checkShape('attention_mask', t.shape, [this.B, this.L]);
-    if (!t.data || t.data.length !== this.B * this.L) throw new InputError(`input attention_mask: ${t.data?.length ?? 'no'} values for shape [${this.B}, ${this.L}]`);
     if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64') throw new InputError(`input attention_mask: dtype ${t.dtype}; HF's attention_mask is integer (1 keep, 0 padding)`);
+    const data = inputValues('attention_mask', t);
+    if (data.length !== this.B * this.L) throw new InputError(`input attention_mask: ${data.length} values for shape [${this.B}, ${this.L}]`);
     const mask = new Float32Array(this.B * this.L);
     for (let i = 0; i < mask.length; i++) {
-      const v = Number(t.data[i]);
+      const v = Number(data[i]);
       if (v !== 0 && v !== 1) throw new InputError(`input attention_mask: value ${v} at index ${i} is not 0 (padding) or 1 (keep)`);
       if (v === 0) mask[i] = -Infinity;
     }
