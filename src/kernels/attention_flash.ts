@@ -30,7 +30,7 @@ export async function attentionFlash(ctx: GpuContext, bufs: Omit<AttentionBuffer
   const s = attentionLayout(shape);
   checkAttentionShape(label, s);
   const need = attentionNeed(s);
-  const rows = s.B * s.H * s.L;
+  const rows = s.B * s.H * Math.ceil(s.L / 4);
   const WG = 64;
   return dispatchKernel(ctx, ATTENTION_FLASH, label, {
     bufs: { ...bufs, mask: bufs.mask ?? bufs.q, keyPaddingMask: bufs.keyPaddingMask ?? bufs.q },
