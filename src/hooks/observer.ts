@@ -202,7 +202,8 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       }
       const summary = h.opts.summary;
       for (const [i, a] of result.entries()) {
-        if (i === 1 && summary) {
+        if (i === 1 && h.opts.stream) this.streamWeights(b, h, path, a);
+        else if (i === 1 && summary) {
           for (const [name, s] of recordSummary(b, `hook '${h.name}'`, path, a, summary, this.rollout)) this.capture(b, h, 'summary', 0, s, name);
         } else this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
       }
@@ -221,6 +222,17 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     const out = b.act([...s.shape.slice(0, -1), S], `${h.path} weights (selected)`);
     b.step('select weights', ATTN_SELECT, { probs, out }, (r, p, ctx) => attnSelect(ctx, r, dims(p), sel, `${h.path} select weights`));
     return out;
+  }
+
+  /** attn_weights [B, H, L, S] read back by chunks of query rows, each handed to the hook's onChunk as it arrives. */
+  private streamWeights(b: PlanBuilder, h: Hook, path: string, probs: Act): void {
+    const [B, H, L, S] = probs.shape;
+    if (probs.dims) throw new Error(`hook '${h.name}': stream needs weights of a fixed shape; ${path}'s follow the plan's params (a decode step)`);
+    const rows = Math.max(1, Math.floor((h.opts.stream!.chunkBytes ?? 16 << 20) / (B * H * S * 4)));
+    b.stream(`stream ${h.name}`, probs, { outer: B * H, len: L, inner: S }, rows, async (from, to, data) => {
+      const weights = { shape: [B, H, to - from, S], data };
+      await this.callHook(() => this.hookNow(h).opts.stream!.onChunk({ hook: h.name, module: path, queries: [from, to], weights }));
+    });
   }
 
   /** A forward hook whose fn replaces the module's outputs in the computation. */

@@ -85,6 +85,27 @@ export interface HookOptions {
    * rows, columns, head mean, rollout) and stored in the record's `summary` instead of the [B, H, L, S] weights.
    */
   summary?: SummaryOptions;
+  /**
+   * Attention modules only: the weights [B, H, L, S] are read back in chunks of query rows instead of with the
+   * forward's captures (not counted in captureBudgetBytes): after the module ran, one submit and one map of a staging
+   * buffer of at most `chunkBytes` (default 16 MiB, at least one query row) per chunk, each handed to `onChunk` as it
+   * arrives (awaited before the next). The record's output then holds only attn_output.
+   */
+  stream?: StreamOptions;
+}
+
+/** One chunk of streamed attention weights: queries [from, to) of every head. */
+export interface WeightsChunk {
+  hook: string;
+  module: string;
+  queries: [number, number];
+  /** [B, H, to - from, S]. */
+  weights: CapturedTensor;
+}
+
+export interface StreamOptions {
+  chunkBytes?: number;
+  onChunk: (chunk: WeightsChunk) => void | Promise<void>;
 }
 
 export interface Hook {
@@ -264,6 +285,13 @@ export class HookRegistry {
     const other = paths.find((p) => !this.attention.has(p));
     if ((opts.averageHeads || opts.heads || opts.queries || opts.summary) && other !== undefined) {
       throw new Error(`hook '${name}': averageHeads / heads / queries / summary apply to attention modules only (${other} is a ${this.modules.get(other)!.kind})`);
+    }
+    if (opts.stream) {
+      const { chunkBytes, onChunk } = opts.stream;
+      if (typeof onChunk !== 'function') throw new Error(`hook '${name}': stream needs an onChunk function`);
+      if (chunkBytes !== undefined && (!Number.isInteger(chunkBytes) || chunkBytes < 1)) throw new Error(`hook '${name}': stream chunkBytes ${chunkBytes} is not a whole number of bytes >= 1`);
+      if (other !== undefined) throw new Error(`hook '${name}': stream applies to attention modules only (${other} is a ${this.modules.get(other)!.kind})`);
+      if (kind !== 'forward' || opts.writeBack || opts.summary || opts.averageHeads || opts.heads || opts.queries) throw new Error(`hook '${name}': stream is for forward hooks without writeBack, summary, averageHeads, heads or queries`);
     }
     if (opts.summary) {
       checkSummary(`hook '${name}'`, opts.summary);

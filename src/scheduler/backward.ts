@@ -91,7 +91,7 @@ export async function recordBackward(b: PlanBuilder, output: Act, observer?: Bac
     // A written activation's gradient is complete once its writer is replayed; an in-place step's rule gives
     // its input a new one.
     for (const a of st.writes) grads.delete(a.id);
-    if (st.kind === 'fill') continue; // a patched output is a constant
+    if (st.kind === 'fill' || st.kind === 'stream') continue; // a patched output is a constant; a stream writes nothing
     if (st.kind === 'copy') {
       if (st.fromOffset !== 0 || st.toOffset !== 0 || st.count !== st.from.size || st.count !== st.to.size) {
         throw new Error(`backward: ${st.label} copies part of an activation (a KV cache); backward runs on plain forwards only`);

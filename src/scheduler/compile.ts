@@ -3,7 +3,7 @@ import { type Dispatch, encodeOne, release } from '../kernels/dispatch.ts';
 import { rebinding } from '../kernels/kernel.ts';
 import { describeSteps } from './describe.ts';
 import { assignSlots } from './lifetimes.ts';
-import { type Act, type Dim, dimAt, type HostStep, type KernelStep, type ModuleCall, type Params, type PlanBuilder, type Resolve, shapeAt, sizeAt, type Step } from './plan.ts';
+import { type Act, type Dim, dimAt, type HostStep, type KernelStep, type ModuleCall, type Params, type PlanBuilder, type Resolve, shapeAt, sizeAt, type Step, type StreamStep } from './plan.ts';
 
 export interface PlanStats {
   dispatches: number;
@@ -28,7 +28,8 @@ export interface PlanStats {
 type Item =
   | { kind: 'dispatch'; d: Dispatch; module: string }
   | { kind: 'copy'; from: GPUBuffer; fromOffset: Dim; to: 'staging' | GPUBuffer; offset: Dim; bytes: Dim }
-  | { kind: 'host'; step: HostStep };
+  | { kind: 'host'; step: HostStep }
+  | { kind: 'stream'; step: StreamStep };
 
 /** A kernel step whose make reads the params, and its dispatches (items [from, to)): made again when they change. */
 interface ParamStep {
@@ -241,7 +242,8 @@ export class Plan {
           items.push({ kind: 'copy', from: step.source, fromOffset: 0, to: slot(a), offset: 0, bytes: a.size * 4 });
         } else if (step.kind === 'copy') {
           items.push({ kind: 'copy', from: slot(step.from), fromOffset: times4(step.fromOffset), to: slot(step.to), offset: times4(step.toOffset), bytes: step.count * 4 });
-        } else items.push({ kind: 'host', step });
+        } else if (step.kind === 'stream') items.push({ kind: 'stream', step });
+        else items.push({ kind: 'host', step });
       }
     } catch (e) {
       release(ctx, items.flatMap((i) => (i.kind === 'dispatch' ? [i.d] : [])));
@@ -255,9 +257,11 @@ export class Plan {
       for (const [i, a] of p.outputs.entries()) place(p, `output ${i}`, bytesOf(a));
     }
     const count = (p: Phase, kind: Item['kind']) => items.slice(p.from, p.to).filter((i) => i.kind === kind).length;
+    // A stream submits what precedes it, then once per chunk.
+    const chunks = (p: Phase) => items.slice(p.from, p.to).reduce((n, i) => n + (i.kind === 'stream' ? 1 + Math.ceil(i.step.len / i.step.rows) : 0), 0);
     const stats: PlanStats = {
       dispatches: count(forward, 'dispatch'),
-      submitsPerForward: 1 + count(forward, 'host'),
+      submitsPerForward: 1 + count(forward, 'host') + chunks(forward),
       captures: forward.captures,
       readbackBytes: forward.stagingBytes,
       slots: slots.length,
@@ -343,7 +347,8 @@ export class Plan {
           } else {
             endPass();
             q.submit([enc.finish()]);
-            await this.host(item.step, label, params);
+            if (item.kind === 'stream') await this.stream(item.step, label);
+            else await this.host(item.step, label, params);
             enc = ctx.device.createCommandEncoder({ label });
           }
         }
@@ -400,6 +405,29 @@ export class Plan {
         if (out[i].length !== n) throw new Error(`${step.label}: returned ${out[i].length} values for ${a.label}, expected ${n} [${shapeAt(a, p).join(', ')}]`);
         ctx.device.queue.writeBuffer(this.slot(a), 0, out[i].buffer, out[i].byteOffset, out[i].byteLength);
       });
+    } finally {
+      ctx.buffers.release(buf);
+    }
+  }
+
+  /** A stream step: its activation read back chunk by chunk through one staging buffer of a chunk's size. */
+  private async stream(step: StreamStep, label: string): Promise<void> {
+    const { ctx } = this;
+    const { outer, len, inner, rows } = step;
+    const src = this.slot(step.reads[0]);
+    const buf = ctx.buffers.acquire(outer * Math.min(rows, len) * inner * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} stream`);
+    try {
+      for (let from = 0; from < len; from += rows) {
+        const to = Math.min(len, from + rows);
+        const piece = (to - from) * inner * 4;
+        const enc = ctx.device.createCommandEncoder({ label: step.label });
+        for (let o = 0; o < outer; o++) enc.copyBufferToBuffer(src, (o * len + from) * inner * 4, buf, o * piece, piece);
+        ctx.device.queue.submit([enc.finish()]);
+        await buf.mapAsync(GPUMapMode.READ, 0, outer * piece);
+        const data = new Float32Array(buf.getMappedRange(0, outer * piece).slice(0));
+        buf.unmap();
+        await step.deliver(from, to, data);
+      }
     } finally {
       ctx.buffers.release(buf);
     }

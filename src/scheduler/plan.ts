@@ -132,7 +132,21 @@ export interface CopyStep extends StepBase {
   count: number;
 }
 
-export type Step = KernelStep | CaptureStep | HostStep | FillStep | CopyStep;
+/**
+ * `act`, viewed as [outer, len, inner], read back in chunks of `rows` along len after the steps before it ran: one
+ * submit and one map of a staging buffer of outer·rows·inner elements per chunk, each chunk [outer, to - from, inner]
+ * handed to `deliver` as it arrives (a capture too large for the forward's staging, e.g. [B, H, L, S] weights by query rows).
+ */
+export interface StreamStep extends StepBase {
+  kind: 'stream';
+  outer: number;
+  len: number;
+  inner: number;
+  rows: number;
+  deliver: (from: number, to: number, data: Float32Array) => Promise<void>;
+}
+
+export type Step = KernelStep | CaptureStep | HostStep | FillStep | CopyStep | StreamStep;
 
 /** Where a module's forward began and ended in the step list, with its real inputs and outputs. */
 export interface ModuleCall {
@@ -328,6 +342,13 @@ export class PlanBuilder {
 
   host(label: string, reads: readonly Act[], writes: readonly Act[], run: HostStep['run']): void {
     this.steps.push({ kind: 'host', ...this.base(label, reads, writes), run });
+  }
+
+  /** Reads `act` back in chunks along the middle of its [outer, len, inner] view (see StreamStep). */
+  stream(label: string, act: Act, view: { outer: number; len: number; inner: number }, rows: number, deliver: StreamStep['deliver']): void {
+    if (act.dims || view.outer * view.len * view.inner !== act.size) throw new Error(`${label}: [${view.outer}, ${view.len}, ${view.inner}] is not a fixed view of ${act.label} [${act.shape.join(', ')}]`);
+    if (!Number.isInteger(rows) || rows < 1) throw new Error(`${label}: ${rows} rows per chunk`);
+    this.steps.push({ kind: 'stream', ...this.base(label, [act], []), ...view, rows, deliver });
   }
 
   copy(label: string, from: Act, fromOffset: Dim, to: Act, toOffset: Dim, count: number): void {
