@@ -2,6 +2,7 @@
 // and shows them. Nothing leaves the page: models are read from disk or from this site, never uploaded.
 import { GpuContext } from '../src/index.ts';
 import { type Analysis, analyse } from './analysis.ts';
+import { CausalPanel } from './causal.ts';
 import { Explorer } from './explorer.ts';
 import { exportCaptures, exportPng } from './export.ts';
 import { type DemoInfo, openBuiltIn, type Opened } from './model-source.ts';
@@ -21,6 +22,7 @@ let opens = 0;
 let runs = 0;
 let explorer: Explorer | undefined;
 
+let causal: CausalPanel | undefined;
 declare global {
   interface Window {
     /** For tests and the console: the state of the page and its last analysis as plain arrays. */
@@ -55,6 +57,7 @@ function clearResults(): void {
   explorer?.clear();
   $('results').hidden = true;
   for (const id of ['output', 'output-raw', 'fills', 'verdict', 'timing', 'notes']) $(id).textContent = '';
+  causal?.clear();
   $('profile-report').replaceChildren();
 }
 
@@ -163,6 +166,7 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
       const input = $<HTMLInputElement>('text');
       const at = [...text].slice(0, e.at).join('').length;
       input.focus();
+    causal!.show(current!, a);
       input.setSelectionRange(at, at + ([...text][e.at]?.length ?? 0));
     } else showError(`${c.kind} model ${label}: ${message(e)}`);
     setState(e instanceof TokenizeError ? 'input-error' : 'error');
@@ -280,7 +284,8 @@ async function main(): Promise<void> {
     return;
   }
   $('adapter').textContent = `WebGPU adapter: ${ctx.adapterName}${ctx.features.has('timestamp-query') ? ' · timestamp-query' : ''}`;
-  explorer = new Explorer();
+  explorer = new Explorer(ctx.device);
+  causal = new CausalPanel($('results'), (task) => exclusive(task), showError);
   wireInputs();
   wirePicker(ctx, (what, load) => void open(what, load));
   const c = ctx;

@@ -1,0 +1,60 @@
+// A labelled grid of signed values on a canvas: activation patching (layer x position) and head importance
+// (layer x head). Diverging colours (blue below zero, red above, white at zero), the value in each cell.
+import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
+
+export interface GridData {
+  rows: readonly string[];
+  cols: readonly string[];
+  /** [rows, cols]; NaN cells (a module with fewer positions) are left blank. */
+  values: Float32Array;
+  /** Shown above the grid. */
+  title: string;
+}
+
+/** Blue (-1) through white (0) to red (+1). */
+export function diverging(v: number, max: number): string {
+  if (!Number.isFinite(v) || !(max > 0)) return '#fff';
+  const t = Math.max(-1, Math.min(1, v / max));
+  const [r, g, b] = t >= 0 ? [255, 255 - 175 * t, 255 - 185 * t] : [255 + 205 * t, 255 + 125 * t, 255];
+  return `rgb(${Math.round(r)},${Math.round(g)},${Math.round(b)})`;
+}
+
+export function drawGrid(canvas: HTMLCanvasElement, d: GridData): void {
+  const cell = Math.max(22, Math.min(48, Math.floor(640 / Math.max(1, d.cols.length))));
+  const probe = sizeCanvas(canvas, 1, 1);
+  probe.font = FONT;
+  const left = Math.ceil(Math.max(...d.rows.map((r) => probe.measureText(r).width))) + 12;
+  const cols = columnLabels(probe, d.cols, cell);
+  const top = 24 + Math.max(16, cols.height);
+  const ctx = sizeCanvas(canvas, left + cell * d.cols.length + 8, top + cell * d.rows.length + 8);
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = UI_FONT;
+  ctx.fillStyle = '#123';
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'top';
+  ctx.fillText(d.title, 4, 4);
+  ctx.font = FONT;
+  columnLabels(ctx, d.cols, cell).draw(left, top - 8, () => '#345');
+  let max = 0;
+  for (const v of d.values) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
+  d.rows.forEach((label, i) => {
+    ctx.font = FONT;
+    ctx.fillStyle = '#345';
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(label, left - 6, top + (i + 0.5) * cell);
+    d.cols.forEach((_, j) => {
+      const v = d.values[i * d.cols.length + j];
+      const x = left + j * cell;
+      const y = top + i * cell;
+      ctx.fillStyle = diverging(v, max);
+      ctx.fillRect(x, y, cell - 1, cell - 1);
+      if (!Number.isFinite(v)) return;
+      ctx.font = FONT_SMALL;
+      ctx.fillStyle = Math.abs(v) > 0.6 * max ? '#fff' : '#123';
+      ctx.textAlign = 'center';
+      ctx.fillText(Math.abs(v) >= 100 ? v.toExponential(0) : v.toFixed(cell >= 40 ? 2 : 1), x + cell / 2, y + cell / 2);
+    });
+  });
+}
