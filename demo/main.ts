@@ -284,7 +284,7 @@ async function main(): Promise<void> {
     return;
   }
   $('adapter').textContent = `WebGPU adapter: ${ctx.adapterName}${ctx.features.has('timestamp-query') ? ' · timestamp-query' : ''}`;
-  explorer = new Explorer(ctx.device);
+  explorer = new Explorer();
   causal = new CausalPanel($('results'), (task) => exclusive(task), showError);
   wireInputs();
   wirePicker(ctx, (what, load) => void open(what, load));
