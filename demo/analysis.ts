@@ -1,6 +1,6 @@
 // One analysis of an input: greedy generation (with per-step attention), then one full forward with a forward hook
 // on every attention module, giving the full [1, H, L, S] maps of every kind.
-import { type GenerateResult, generateSquareSubsequentMask, headMean, type InputTensor, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
+import { type GenerateResult, generateSquareSubsequentMask, headMean, type HookRecord, type InputTensor, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
 import { type AttnKind, type AttnMap, attnKind } from './attention.ts';
 import { type Relevance, relevance } from './relevance.ts';
 import { type Fill, idTensor, type TextModel } from './text-model.ts';
@@ -68,6 +68,11 @@ export interface RunOptions {
   maxNewTokens: number;
   /** Embedding models: sequence length of the seeded random inputs. */
   length: number;
+  /**
+   * A causal lm's tokens as they are generated (streaming): the steps so far, the keys of the step view (prompt and
+   * tokens so far) and the continuation's text.
+   */
+  onToken?: (p: { steps: readonly Step[]; keys: string[]; text: string }) => void;
 }
 
 /** What a branch of analyse() hands the full forward: its inputs, axes, and what generation produced. */
@@ -84,29 +89,38 @@ interface Prepared {
 
 /**
  * Greedy generation with a hook on each of `paths` (cross-attention for seq2seq, self for lm): per generated token,
- * layer by layer, the head mean of the attention row of the query that predicted it (the last row of its step).
- * The heads are averaged here, not by the hook: Hugging Face attention modules take no averageHeads.
+ * layer by layer, the head mean of the attention row of the query that predicted it (the last row of its step),
+ * handed to `onStep` as each token is picked. The heads are averaged here, not by the hook: Hugging Face attention
+ * modules take no averageHeads.
  */
-async function generateWithSteps(model: Model, src: InputTensor, maxNewTokens: number, paths: readonly string[], label: (id: number) => string) {
+async function generateWithSteps(model: Model, src: InputTensor, maxNewTokens: number, paths: readonly string[], label: (id: number) => string, onStep?: (steps: readonly Step[]) => void) {
   const names = paths.map((p) => `gen:${p}`);
   paths.forEach((p, i) => model.setForwardHook(names[i], p));
   const t0 = performance.now();
-  let gen: GenerateResult;
-  try {
-    gen = await model.generate(src, { maxNewTokens });
-  } finally {
-    clearHooks(model, names);
-  }
-  const steps = gen.tokens[0].map((token, t): Step => {
+  const steps: Step[] = [];
+  const stepOf = (token: number, records: Readonly<Record<string, HookRecord>>): Step => {
     const byLayer = names.map((n) => {
-      const weights = gen.steps[t]?.[n]?.output?.[1]; // [B, H, L, S]; an lm's S grows by one a step
+      const weights = records[n]?.output?.[1]; // [B, H, L, S]; an lm's S grows by one a step
       if (!weights) return new Float32Array(0);
       const w = headMean(weights);
       const [, L, S] = w.shape;
       return w.data.slice((L - 1) * S, L * S);
     });
     return { token, label: label(token), byLayer };
-  });
+  };
+  let gen: GenerateResult;
+  try {
+    gen = await model.generate(src, {
+      maxNewTokens,
+      onStep: ({ tokens, records }) => {
+        if (tokens[0].length <= steps.length) return; // the row had ended
+        steps.push(stepOf(tokens[0][steps.length], records));
+        onStep?.(steps);
+      },
+    });
+  } finally {
+    clearHooks(model, names);
+  }
   return { ids: gen.tokens[0], steps, ms: performance.now() - t0 };
 }
 
@@ -142,7 +156,12 @@ async function prepareText(model: Model, text: TextModel, o: RunOptions, notes: 
     const maxNewTokens = Math.min(o.maxNewTokens, text.maxLen - src.length);
     if (maxNewTokens < 1) throw new Error(`the prompt fills the model's ${text.maxLen} positions: no room to generate`);
     if (maxNewTokens < o.maxNewTokens) notes.push(`Generation was capped at ${maxNewTokens} tokens by the model's ${text.maxLen} positions.`);
-    gen = await generateWithSteps(model, idTensor(src, model.batchFirst), maxNewTokens, modules.map((m) => m.path), text.label);
+    const srcLabels = src.map(text.label);
+    const stream = o.onToken && ((steps: readonly Step[]) => {
+      const ids = steps.map((st) => st.token);
+      o.onToken!({ steps, keys: [...srcLabels, ...steps.slice(0, -1).map((st) => st.label)], text: text.decode(ids) });
+    });
+    gen = await generateWithSteps(model, idTensor(src, model.batchFirst), maxNewTokens, modules.map((m) => m.path), text.label, stream);
   }
   // a masked lm's guesses, from a forward of its own before the capture hooks are set
   const fills = text.mask && src.includes(text.mask.id) ? await text.mask.fill(o.text) : [];

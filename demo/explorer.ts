@@ -1,6 +1,6 @@
 // The views of one analysis: kind tabs, model view grid, large heatmap, head view, generation steps. Holds the
 // selection (kind, layer, head / mean / rollout) and what the page exposes to tests (window.__attnscope).
-import type { Analysis } from './analysis.ts';
+import type { Analysis, Step } from './analysis.ts';
 import { type AttnKind, type AttnMap, type HeadChoice, headMatrix, KIND_TITLES, type Matrix, maxOf, meanMatrix, rollout } from './attention.ts';
 import { HeadView } from './views/head-view.ts';
 import { HeatmapView, type HoverCell } from './views/heatmap.ts';
@@ -294,6 +294,16 @@ export class Explorer {
     const { rows, cols } = this.axes(s.kind);
     this.heads.set({ map: m, rows, cols });
     $('head-title').textContent = `Head view: ${KIND_TITLES[s.kind].toLowerCase()}`;
+  }
+
+  /** Generation in progress: the steps so far (keys: prompt + tokens so far), before the analysis is whole. */
+  streamSteps(steps: readonly Step[], keys: string[]): void {
+    const select = $('step-layer') as HTMLSelectElement;
+    const layers = steps[0]?.byLayer.length ?? 0;
+    if (select.options.length !== layers) this.fillLayerSelect(select, layers, layers - 1);
+    $('results').hidden = false;
+    $('steps-card').hidden = false;
+    this.steps.set(steps, keys, Number(select.value) || 0);
   }
 
   private renderSteps(): void {

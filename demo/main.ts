@@ -138,6 +138,13 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
       text,
       maxNewTokens: Math.max(1, Number($<HTMLInputElement>('max-tokens').value) || 16),
       length: Math.max(1, Math.min(4096, Number($<HTMLInputElement>('length').value) || 12)),
+      // Streaming: each token appears as it is generated, its attention in the steps view.
+      onToken: ({ steps, keys, text: sofar }) => {
+        $('output').textContent = sofar;
+        $('output-row').hidden = false;
+        $('timing').textContent = `generating… ${steps.length} token${steps.length === 1 ? '' : 's'}`;
+        explorer!.streamSteps(steps, keys);
+      },
     });
     showError(undefined);
     runs++;

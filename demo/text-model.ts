@@ -1,6 +1,6 @@
 // Text in, tokens out, for every model that reads a single token sequence: attnscope's character lms, and the
 // Hugging Face checkpoints (GPT-2, BERT-like) with their own tokenizer.json. The analysis runs them all one way.
-import { fillMask, type HfTokenizer, type InputTensor, isHfConfig, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
+import { applyChatTemplate, fillMask, type HfTokenizer, type InputTensor, isHfConfig, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
 import type { HfConfig } from '../src/model/config.ts';
 import { detokenize, tokenize, TokenizeError, tokenLabel } from './tokenize.ts';
 
@@ -75,17 +75,20 @@ function parseIds(text: string, vocab: number): number[] {
 /** A Hugging Face checkpoint, tokenised by its tokenizer.json, or fed ids when it has none. */
 function checkpoint(model: Model, c: HfConfig, tok: HfTokenizer | undefined): TextModel {
   const maxLen = positions(c);
-  const generates = c.kind === 'gpt2' && c.head === 'lm';
+  const generates = (c.kind === 'gpt2' || c.kind === 'llama' || c.kind === 'qwen2') && c.head === 'lm';
+  // An instruct checkpoint's chat template wraps the text as the user's message and opens the assistant's turn.
+  const chat = generates && !!tok?.chatTemplate;
   const special = c.head === 'mlm' ? tok?.special.mask : undefined;
   const mask = special && { ...special, fill: (text: string) => fillMask(model, tok!, text) };
+  const family = c.kind === 'gpt2' ? 'GPT-2' : c.kind === 'llama' ? 'Llama' : 'Qwen2';
   const hint = generates
-    ? 'GPT-2: it continues the prompt greedily (with KV caches); the maps are its causal self-attention over prompt + continuation, each step of the continuation below.'
+    ? `${family}: ${chat ? 'your text is the user\'s message in the checkpoint\'s chat template; the model answers' : 'it continues the prompt'} greedily (with KV caches), each token shown as it is generated with its attention in the steps view; then the maps are its causal self-attention over prompt + continuation.`
     : `A bidirectional encoder: the maps are its self-attention over the input${mask ? `; each ${mask.token} is filled with the head's most likely tokens` : ''}.`;
   return {
     encode(text) {
       if (!tok) return parseIds(text, c.vocab_size);
       if (!text) throw new TokenizeError('the input is empty', 0);
-      const e = tok.encode(text);
+      const e = tok.encode(chat ? applyChatTemplate(tok, [{ role: 'user', content: text }]) : text);
       if (e.ids.length > maxLen) throw new TokenizeError(`the input is ${e.ids.length} tokens long; this model has ${maxLen} positions`, [...text].length);
       return e.ids;
     },
@@ -98,7 +101,7 @@ function checkpoint(model: Model, c: HfConfig, tok: HfTokenizer | undefined): Te
     predicts: c.head !== 'base',
     mask,
     hint: tok ? hint : `${hint} This checkpoint has no tokenizer.json: type token ids separated by spaces.`,
-    example: !tok ? '1 2 3 4 5' : mask ? `the cat ${mask.token} on the mat.` : 'the cat sat on the mat.',
+    example: !tok ? '1 2 3 4 5' : mask ? `the cat ${mask.token} on the mat.` : chat ? 'What does a cat sit on?' : 'the cat sat on the mat.',
   };
 }
 

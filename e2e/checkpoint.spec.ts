@@ -183,3 +183,50 @@ test('checkpoint folders and files: a refused .bin, stale results cleared, a mod
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('a Llama checkpoint folder: the chat template wraps the prompt, tokens stream in with their attention, equal to the library', async ({ page }) => {
+  const t0 = Date.now();
+  const errors = collectErrors(page);
+  const work = mkdtempSync(join(tmpdir(), 'attnscope-llama-'));
+  try {
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.goto('/');
+    await waitForRun(page, 0);
+    // Every value the steps view shows while the run is on: a streamed generation shows 1, 2, … tokens, not only the end.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { __stepsSeen: string[] }).__stepsSeen = seen;
+      new MutationObserver((ms) => ms.forEach((m) => seen.push((m.target as HTMLElement).dataset.steps ?? ''))).observe(document.body, { attributes: true, attributeFilter: ['data-steps'], subtree: true });
+    });
+    const n = await runs(page);
+    await page.locator('#model-folder').setInputFiles(checkpointFolder(work, 'llama_lm', 'llama_lm'));
+    await waitForRun(page, n, 'llama_lm');
+    await expect(page.locator('#model-summary')).toContainText('llama · lm head · 2 layers × 4 heads · vocab 298');
+    await expect(page.locator('#text')).toHaveValue('What does a cat sit on?');
+    const s = await snapshot(page);
+    // the prompt is the chat template's rendering: '<|im_start|>user\n' … '<|im_start|>assistant\n', 60 tokens here
+    const ids = s.inputs.input_ids.data.map(Number);
+    const steps = s.generatedIds.length;
+    expect(steps).toBe(16);
+    expect(ids.length).toBe(60 + steps - 1);
+    const labels = s.steps.map((st) => st.label);
+    expect(labels.length).toBe(steps);
+    const seen = await page.evaluate(() => (window as unknown as { __stepsSeen: string[] }).__stepsSeen);
+    expect(seen.slice(0, steps)).toEqual(Array.from({ length: steps }, (_, i) => String(i + 1)));
+    await expect(page.locator('#steps-host canvas')).toHaveAttribute('data-steps', String(steps));
+    const ref = expectLibraryCaptures(s, join(HF, 'llama_lm'));
+    // each streamed token's attention (grouped K/V caches) equals its row of the full forward
+    const paths = [...ref.keys()].sort();
+    s.steps.forEach((st, t) =>
+      st.byLayer.forEach((row, l) => {
+        expect(row.length).toBe(60 + t);
+        expect(maxDiff(row, meanRow(ref.get(paths[l])!, 59 + t).subarray(0, row.length), `step ${t} layer ${l}`)).toBeLessThan(1e-4);
+      }),
+    );
+    await page.screenshot({ path: join(OUT, 'checkpoint-llama.png'), fullPage: true });
+    console.log(`llama checkpoint e2e: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(errors).toEqual([]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -16,6 +16,7 @@ export { fileListFiles, type FolderFile } from './model/hf/browser_files.ts';
 export { cacheStorageCache, hubFiles, type FileCache, type HubOptions, type HubProgress } from './model/hf/hub.ts';
 export { fillMask, generateText, type MaskGuess, textInputs } from './model/hf/text.ts';
 export { loadTokenizer, type Encoded, type HfTokenizer, type SpecialRole, type SpecialTokens } from './model/hf/tokenizer.ts';
+export { applyChatTemplate, type ChatMessage } from './model/hf/chat.ts';
 export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PatchRowsSpec, PreHookFn } from './hooks/registry.ts';
 export type { SummaryOptions } from './hooks/summary.ts';

@@ -1001,7 +1001,7 @@ GPT2_DIMS = dict(E=30, H=3, nl=2, Pn=32)      # head_dim 10 (not a multiple of 4
 BERT_DIMS = dict(Hd=32, H=4, nl=2, I=64, Pn=48)
 ROBERTA_DIMS = dict(Hd=32, H=2, nl=2, I=48, Pn=34)  # max_position_embeddings = 32 usable + padding_idx + 1
 DISTIL_DIMS = dict(D=36, H=3, nl=2, I=72, Pn=40)    # head_dim 12
-LLAMA_DIMS = dict(E=32, H=4, KVH=2, nl=2, I=48, Pn=64)  # head_dim 8, two query heads per KV head
+LLAMA_DIMS = dict(E=32, H=4, KVH=2, nl=2, I=48, Pn=256)  # head_dim 8, two query heads per KV head; room for a chat prompt
 QWEN2_DIMS = dict(E=36, H=6, KVH=2, nl=2, I=40, Pn=48)  # head_dim 6, three query heads per KV head
 LLAMA_NEW_TOKENS = 6
 # ChatML, as SmolLM-Instruct's tokenizer_config.json has it (a Jinja template rendered by apply_chat_template).

@@ -14,6 +14,11 @@ export interface GenerateOptions extends SamplingOptions {
   bos?: number;
   /** Stop a row when it generates this token; default the model's eos_id; null: never stop early. */
   eos?: number | null;
+  /**
+   * Called as each token is picked, before the next step runs: streaming. `tokens` are every row's tokens so far,
+   * `records` the hook records of the step that produced them (its attention, for a listener on the attention modules).
+   */
+  onStep?: (s: { step: number; tokens: readonly (readonly number[])[]; records: Readonly<Record<string, HookRecord>> }) => void;
 }
 
 export interface GenerateResult {
@@ -57,6 +62,7 @@ export class Decoding {
     readonly B: number,
     readonly maxNewTokens: number,
     private readonly choose: Pick,
+    private readonly onStep?: GenerateOptions['onStep'],
   ) {
     this.tokens = Array.from({ length: B }, () => []);
     this.done = new Array<boolean>(B).fill(false);
@@ -123,6 +129,8 @@ export class Decoding {
         if (next[bt] === eos) this.done[bt] = true;
       }
     }
+    const step = this.steps.length - 1;
+    this.onStep?.({ step, tokens: this.tokens, records: this.steps[step] ?? {} });
     return this.done.every((d) => d) ? undefined : next;
   }
 
@@ -145,7 +153,7 @@ export async function generate(
 ): Promise<GenerateResult> {
   if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new InputError(`generate: maxNewTokens ${o.maxNewTokens} must be a positive integer`);
   if (src.shape.length !== 2) throw new InputError(`generate: src must be token ids ${batchFirst ? '[B, L]' : '[L, B]'}, got [${src.shape.join(', ')}]`);
-  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens, sampler(o));
+  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens, sampler(o), o.onStep);
   try {
     await run(d, src, o);
     return { tokens: d.tokens, steps: d.steps };

@@ -29,6 +29,8 @@ export interface HfTokenizer {
   /** Vocabulary size, added tokens included. */
   readonly vocabSize: number;
   readonly special: SpecialTokens;
+  /** tokenizer_config.json's chat_template (the default one of a named list), for applyChatTemplate (chat.ts). */
+  readonly chatTemplate?: string;
 }
 
 const ROLES: readonly SpecialRole[] = ['mask', 'pad', 'bos', 'eos', 'unk', 'cls', 'sep'];
@@ -50,6 +52,17 @@ function specialText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
   return undefined;
+}
+
+/** chat_template: a Jinja string, or a list of {name, template} of which 'default' is the one HF applies. */
+function chatTemplate(config: Record<string, unknown>): { chatTemplate?: string } {
+  const t = config.chat_template;
+  if (typeof t === 'string') return { chatTemplate: t };
+  if (Array.isArray(t)) {
+    const d = t.find((x: { name?: unknown }) => x?.name === 'default') as { template?: unknown } | undefined;
+    if (typeof d?.template === 'string') return { chatTemplate: d.template };
+  }
+  return {};
 }
 
 /** The checkpoint's tokenizer, or undefined when it has no tokenizer.json (tokenizer_config.json is optional). */
@@ -81,5 +94,6 @@ export async function loadTokenizer(files: CheckpointFiles): Promise<HfTokenizer
     token: (id) => tok.id_to_token(id) ?? `<id ${id}>`,
     vocabSize,
     special,
+    ...chatTemplate(config),
   };
 }
