@@ -2,10 +2,14 @@
 // selection (kind, layer, head / mean / rollout) and what the page exposes to tests (window.__attnscope).
 import type { Analysis, Step } from './analysis.ts';
 import { type AttnKind, type AttnMap, type HeadChoice, headMatrix, KIND_TITLES, type Matrix, maxOf, meanMatrix, rollout } from './attention.ts';
+import type { LongAnalysis } from './gpu/long-maps.ts';
+import type { MapSource } from './gpu/lod.ts';
+import { type GpuValues, type Tile, uploadValues } from './gpu/map-renderer.ts';
 import { HeadView } from './views/head-view.ts';
 import { HeatmapView, type HoverCell } from './views/heatmap.ts';
 import { ModelView } from './views/model-view.ts';
 import { StepsView } from './views/steps-view.ts';
+import { TextView } from './views/text-view.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -23,6 +27,8 @@ export interface Selection {
 
 export class Explorer {
   private a?: Analysis;
+  /** A text too long for whole maps: its overviews and rows on the GPU (demo/gpu/long-maps.ts). */
+  private long?: LongAnalysis;
   private sel?: Selection;
   private rollouts = new Map<AttnKind, Matrix[]>();
   private readonly modelView: ModelView;
@@ -30,17 +36,25 @@ export class Explorer {
   private readonly heads: HeadView;
   private readonly steps: StepsView;
   private readonly relevance: HeatmapView;
+  private readonly text: TextView;
+  /** The text view's query: the row of the map (or of relevance) it colours the text by. */
+  private query = 0;
   private largeMatrix?: { matrix: Matrix; rows: string[]; cols: string[] };
+  /** The analysis's matrices on the GPU, by kind/layer/choice: uploaded once, drawn by every view. */
+  private readonly onGpu = new Map<string, GpuValues>();
 
-  constructor() {
-    this.modelView = new ModelView($('model-view-host'), (layer, choice) => this.select({ ...this.sel!, layer, choice }));
-    this.large = new HeatmapView($('large-host'), (c) => this.hover(c));
+  constructor(private readonly device: GPUDevice) {
+    this.modelView = new ModelView($('model-view-host'), device, (layer, choice) => this.select({ ...this.sel!, layer, choice }));
+    this.large = new HeatmapView($('large-host'), device, (c) => this.hover(c));
     this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token to isolate its lines.'));
     this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar for its value.'));
-    this.relevance = new HeatmapView($('relevance-host'), (c) => this.hoverRelevance(c));
+    this.relevance = new HeatmapView($('relevance-host'), device, (c) => this.hoverRelevance(c));
+    this.text = new TextView($('text-host'), (i) => this.choose(i), (i) => this.hoverText(i));
     for (const k of KIND_ORDER) {
       $(`kind-${k}`).addEventListener('click', () => this.setKind(k));
     }
+    $('text-colour').addEventListener('change', () => this.renderText());
+    $('text-query').addEventListener('change', () => this.choose(Number(($('text-query') as HTMLInputElement).value)));
     for (const id of ['scale', 'row-labels']) $(id).addEventListener('change', () => this.render());
     $('head-layer').addEventListener('change', () => this.renderHeads());
     $('step-layer').addEventListener('change', () => this.renderSteps());
@@ -82,8 +96,65 @@ export class Explorer {
   /** Forgets the analysis (the page hides the views): nothing of it is shown or exported any more. */
   clear(): void {
     this.a = undefined;
+    this.dropLong();
     this.largeMatrix = undefined;
     this.rollouts.clear();
+    this.dropGpu();
+  }
+
+  private dropLong(): void {
+    this.long?.maps.dispose();
+    this.long = undefined;
+    for (const id of ['head-card', 'steps-card', 'relevance-card']) $(id).hidden = false;
+  }
+
+  /**
+   * A long text: model view, large view and text view from the overview forward; exact windows and other queries are
+   * captured when asked for. Head view, steps and relevance need whole maps and stay hidden.
+   */
+  showLong(l: LongAnalysis): void {
+    this.clear();
+    this.long = l;
+    for (const k of KIND_ORDER) $(`kind-${k}`).hidden = k !== 'self';
+    for (const id of ['head-card', 'steps-card', 'relevance-card']) $(id).hidden = true;
+    this.sel = { kind: 'self', layer: 0, choice: 'mean' };
+    this.query = l.maps.query;
+    ($('text-colour') as HTMLSelectElement).value = 'attention';
+    this.render();
+  }
+
+  private renderLong(l: LongAnalysis): void {
+    const s = this.sel!;
+    $('kind-self').setAttribute('aria-pressed', 'true');
+    $('row-labels-wrap').hidden = true;
+    const H = l.maps.layers[0].info.heads;
+    const columns: HeadChoice[] = [...Array.from({ length: H }, (_, h) => h), 'mean'];
+    const cells = l.maps.layers.flatMap((layer, li) => columns.map((c) => ({ layer: li, choice: c, rows: l.maps.L, cols: l.maps.L, tile: layer.overview.get(c)! })));
+    this.modelView.set({ layers: l.maps.layers.length, columns, cells }, s);
+    $('model-view-title').textContent = `Self-attention: ${l.maps.layers.length} layers × ${H} heads · ${l.maps.L} tokens (block max of each head, block mean of the head mean)`;
+    $('rollout-note').hidden = true;
+    $('cross-note').hidden = true;
+    this.renderLarge();
+    this.renderText();
+  }
+
+  private dropGpu(): void {
+    for (const v of this.onGpu.values()) v.buffer.destroy();
+    this.onGpu.clear();
+  }
+
+  /** A matrix of the analysis as an exact tile over the whole map, uploaded on first use. */
+  private tile(key: string, m: Matrix, max: number): Tile {
+    let values = this.onGpu.get(key);
+    if (!values) {
+      values = uploadValues(this.device, m.data, key);
+      this.onGpu.set(key, values);
+    }
+    return { values, offset: 0, stride: m.cols, rows: m.rows, cols: m.cols, r0: 0, r1: m.rows, c0: 0, c1: m.cols, max };
+  }
+
+  private source(key: string, m: Matrix, max: number): MapSource {
+    return { rows: m.rows, cols: m.cols, overview: this.tile(key, m, max) };
   }
 
   /** A new analysis: keep the selection where it still exists, else pick the sharpest layer of the first kind. */
@@ -91,6 +162,8 @@ export class Explorer {
     const prev = this.sel;
     this.a = a;
     this.rollouts.clear();
+    this.dropGpu();
+    this.query = Number.MAX_SAFE_INTEGER; // the last query of whatever map is shown
     const kinds = this.kinds();
     for (const k of KIND_ORDER) $(`kind-${k}`).hidden = !kinds.includes(k);
     if (prev && kinds.includes(prev.kind) && prev.layer < this.layers(prev.kind).length) this.sel = prev;
@@ -166,7 +239,8 @@ export class Explorer {
     this.modelView.select(s);
     ($('head-layer') as HTMLSelectElement).value = String(s.layer);
     this.renderLarge();
-    this.renderHeads();
+    if (!this.long) this.renderHeads();
+    this.renderText();
   }
 
   /** Rollout is for self-attention; it costs O(n³) per layer in JS, so very long sequences go without. */
@@ -203,6 +277,7 @@ export class Explorer {
   render(): void {
     const a = this.a;
     const s = this.sel;
+    if (this.long && s) return this.renderLong(this.long);
     if (!a || !s) return;
     for (const k of KIND_ORDER) $(`kind-${k}`).setAttribute('aria-pressed', String(k === s.kind));
     $('row-labels-wrap').hidden = !a.axes[s.kind]?.rowsPredicted;
@@ -210,9 +285,14 @@ export class Explorer {
     const H = maps[0]?.heads ?? 0;
     const columns: HeadChoice[] = [...Array.from({ length: H }, (_, h) => h), 'mean'];
     if (this.hasRollout(s.kind)) columns.push('rollout');
-    const cells = maps.flatMap((_m, l) => columns.map((c) => ({ layer: l, choice: c, matrix: this.matrix({ kind: s.kind, layer: l, choice: c }) })));
     const oneScale = ($('scale') as HTMLSelectElement).value === 'one';
-    this.modelView.set({ layers: maps.length, columns, cells, max: oneScale ? 1 : undefined }, s);
+    const cells = maps.flatMap((_m, l) =>
+      columns.map((c) => {
+        const m = this.matrix({ kind: s.kind, layer: l, choice: c });
+        return { layer: l, choice: c, rows: m.rows, cols: m.cols, tile: this.tile(`${s.kind}/${l}/${c}`, m, oneScale ? 1 : maxOf(m)) };
+      }),
+    );
+    this.modelView.set({ layers: maps.length, columns, cells }, s);
     $('model-view-title').textContent = `${KIND_TITLES[s.kind]}: ${maps.length} layers × ${H} heads`;
     $('rollout-note').hidden = s.kind === 'cross';
     $('rollout-skipped').hidden = this.hasRollout(s.kind) || s.kind === 'cross';
@@ -221,6 +301,85 @@ export class Explorer {
     this.renderHeads();
     this.renderSteps();
     this.renderRelevance();
+    this.renderText();
+  }
+
+  /** The text view's map: the large view's, or relevance (output positions x input tokens). */
+  private textMatrix(): { m: Matrix; labels: string[]; what: string } {
+    const a = this.a!;
+    if (($('text-colour') as HTMLSelectElement).value === 'relevance') return { m: a.relevance.matrix, labels: this.relevanceAxes().cols, what: 'relevance for the prediction at' };
+    const s = this.sel!;
+    return { m: this.matrix(s), labels: this.axes(s.kind).cols, what: `${choiceTitle(s.choice)}, layer ${s.layer}: attention of` };
+  }
+
+  private choose(i: number): void {
+    if (!Number.isInteger(i) || i < 0) return;
+    const l = this.long;
+    if (l) {
+      if (i >= l.maps.L) return;
+      this.text.element.dataset.loading = '1';
+      void l.maps.setQuery(i).then(() => {
+        if (this.long !== l) return;
+        this.query = i;
+        delete this.text.element.dataset.loading;
+        this.renderText();
+      });
+      return;
+    }
+    this.query = i;
+    this.renderText();
+  }
+
+  /** A long text's row of the chosen query, in the large view's layer and head (or head mean). */
+  private renderLongText(l: LongAnalysis): void {
+    const s = this.sel!;
+    const row = l.maps.row(s.layer, s.choice);
+    let max = 1e-6;
+    for (const v of row) max = Math.max(max, v);
+    const q = l.maps.query;
+    this.text.set({ labels: l.labels, values: row, max, chosen: q });
+    const input = $('text-query') as HTMLInputElement;
+    input.max = String(l.maps.L - 1);
+    input.value = String(q);
+    $('text-title').textContent = `Text view · ${choiceTitle(s.choice)}, layer ${s.layer}: attention of query ${q} ${JSON.stringify(l.labels[q])}`;
+    this.text.element.dataset.query = String(q);
+  }
+
+  private renderText(): void {
+    if (this.long && this.sel) return this.renderLongText(this.long);
+    if (!this.a || !this.sel) return;
+    const { m, labels, what } = this.textMatrix();
+    const q = Math.min(this.query, m.rows - 1);
+    this.query = q;
+    const row = m.data.subarray(q * m.cols, (q + 1) * m.cols);
+    let max = 1e-6;
+    for (const v of row) max = Math.max(max, v);
+    const square = m.rows === m.cols;
+    this.text.set({ labels, values: row, max, chosen: square ? q : undefined });
+    const input = $('text-query') as HTMLInputElement;
+    input.max = String(m.rows - 1);
+    input.value = String(q);
+    const rows = this.axes(this.sel.kind).rows;
+    $('text-title').textContent = `Text view · ${what} query ${q}${rows[q] !== undefined ? ` ${JSON.stringify(rows[q])}` : ''}`;
+    this.text.element.dataset.query = String(q);
+  }
+
+  private hoverText(i: number | undefined): void {
+    const info = $('text-info');
+    const l = this.long;
+    if (l && i !== undefined) {
+      info.textContent = `token ${i} ${JSON.stringify(l.labels[i])}: ${l.maps.row(this.sel!.layer, this.sel!.choice)[i].toFixed(4)}`;
+      info.classList.add('active');
+      return;
+    }
+    if (i === undefined || !this.a) {
+      info.textContent = 'Click a token to choose it; the colours are its row of the map.';
+      info.classList.remove('active');
+      return;
+    }
+    const { m, labels } = this.textMatrix();
+    info.textContent = `token ${i} ${JSON.stringify(labels[i])}: ${m.data[this.query * m.cols + i].toFixed(4)}`;
+    info.classList.add('active');
   }
 
   /** Rows: output positions labelled by the token they predict; columns: the input tokens of the map. */
@@ -235,7 +394,7 @@ export class Explorer {
     const r = this.a!.relevance;
     const { rows, cols } = this.relevanceAxes();
     const colAxis = r.map === 'cross' ? 'source tokens' : 'input tokens';
-    this.relevance.set({ matrix: r.matrix, rows, cols, max: Math.max(1e-6, maxOf(r.matrix)), rowAxis: 'output positions (input→prediction)', colAxis });
+    this.relevance.set({ source: this.source('relevance', r.matrix, Math.max(1e-6, maxOf(r.matrix))), rows, cols, rowAxis: 'output positions (input→prediction)', colAxis });
     $('relevance-title').textContent = `Relevance of each ${colAxis.slice(0, -1)} for each prediction · ${r.matrix.rows} backwards in ${r.ms.toFixed(0)} ms`;
     $('relevance-target').textContent = r.target;
     this.relevance.canvas.dataset.map = r.map;
@@ -256,27 +415,45 @@ export class Explorer {
 
   private renderLarge(): void {
     const s = this.sel!;
-    const m = this.matrix(s);
-    const { rows, cols, rowAxis, colAxis } = this.axes(s.kind);
-    const oneScale = ($('scale') as HTMLSelectElement).value === 'one';
-    this.largeMatrix = { matrix: m, rows, cols };
-    this.large.set({ matrix: m, rows, cols, max: oneScale ? 1 : Math.max(1e-6, maxOf(m)), rowAxis, colAxis });
+    const l = this.long;
+    let module: string;
+    if (l) {
+      const layer = l.maps.layers[s.layer];
+      const L = l.maps.L;
+      module = layer.info.path;
+      this.large.set({ source: { rows: L, cols: L, overview: layer.overview.get(s.choice)!, window: l.maps.window(s.layer, s.choice) }, rows: l.labels, cols: l.labels, rowAxis: 'queries', colAxis: 'keys' });
+    } else {
+      const m = this.matrix(s);
+      const { rows, cols, rowAxis, colAxis } = this.axes(s.kind);
+      const oneScale = ($('scale') as HTMLSelectElement).value === 'one';
+      this.largeMatrix = { matrix: m, rows, cols };
+      module = this.layers(s.kind)[s.layer].path;
+      this.large.set({ source: this.source(`${s.kind}/${s.layer}/${s.choice}`, m, oneScale ? 1 : Math.max(1e-6, maxOf(m))), rows, cols, rowAxis, colAxis });
+    }
     $('large-title').textContent = `${KIND_TITLES[s.kind]} · layer ${s.layer} · ${choiceTitle(s.choice)}`;
     const c = this.large.canvas;
     c.dataset.kind = s.kind;
     c.dataset.layer = String(s.layer);
     c.dataset.choice = String(s.choice);
-    c.dataset.module = this.layers(s.kind)[s.layer].path;
+    c.dataset.module = module;
     this.hover(undefined);
   }
 
   private hover(c: HoverCell | undefined): void {
     const info = $('hover-info');
     const s = this.sel;
-    const lm = this.largeMatrix;
-    if (!c || !s || !lm) {
+    if (!c || !s || !(this.largeMatrix || this.long)) {
       info.textContent = 'Hover a cell: its row is a query, its column a key; the colour is the attention weight.';
       info.classList.remove('active');
+      return;
+    }
+    if (this.long) {
+      const t = this.long.labels;
+      const b = c.block;
+      info.textContent = b
+        ? `queries ${b.rows[0]}–${b.rows[1] - 1} → keys ${b.cols[0]}–${b.cols[1] - 1}: ${s.choice === 'mean' ? 'block mean' : 'block max'} ${c.value.toFixed(4)} (zoom in for single cells)`
+        : `query ${c.row} ${JSON.stringify(t[c.row])} → key ${c.col} ${JSON.stringify(t[c.col])}: ${c.value.toFixed(4)}`;
+      info.classList.add('active');
       return;
     }
     const ax = this.a!.axes[s.kind]!;
@@ -322,7 +499,7 @@ export class Explorer {
       text: a.text,
       output: a.output,
       generatedIds: a.generatedIds,
-      inputs: Object.fromEntries(Object.entries(a.inputs).map(([k, t]) => [k, { dtype: t!.dtype, shape: t!.shape, data: arr(t!.data) }])),
+      inputs: Object.fromEntries(Object.entries(a.inputs).map(([k, t]) => [k, { dtype: t!.dtype, shape: t!.shape, data: arr(t!.data as ArrayLike<number>) }])),
       captures: Object.fromEntries(a.maps.map((m) => [`${m.path}.weights`, { shape: m.shape, data: arr(m.data) }])),
       large: this.sel && this.largeMatrix && {
         ...this.sel,

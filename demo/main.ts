@@ -4,6 +4,7 @@ import { GpuContext } from '../src/index.ts';
 import { type Analysis, analyse } from './analysis.ts';
 import { CausalPanel } from './causal.ts';
 import { Explorer } from './explorer.ts';
+import { meterReadback, readbackBytes } from './gpu/readback.ts';
 import { exportCaptures, exportPng } from './export.ts';
 import { type DemoInfo, openBuiltIn, type Opened } from './model-source.ts';
 import { wirePicker } from './picker.ts';
@@ -21,12 +22,12 @@ let running: Promise<void> | undefined;
 let opens = 0;
 let runs = 0;
 let explorer: Explorer | undefined;
-
 let causal: CausalPanel | undefined;
+
 declare global {
   interface Window {
     /** For tests and the console: the state of the page and its last analysis as plain arrays. */
-    __attnscope?: { state: string; runs: number; model?: string; kind?: string; error?: string; snapshot(): unknown };
+    __attnscope?: { state: string; runs: number; model?: string; kind?: string; error?: string; snapshot(): unknown; readback(): { data: number; frames: number } };
   }
 }
 
@@ -39,6 +40,7 @@ function setState(state: string): void {
     kind: current?.model.config.kind,
     error: $('error').hidden ? undefined : $('error').textContent ?? undefined,
     snapshot: () => explorer?.snapshot(),
+    readback: readbackBytes,
   };
 }
 
@@ -55,9 +57,9 @@ function message(e: unknown): string {
 /** Takes every result off the page: they belong to an input or a model that is no longer the one shown. */
 function clearResults(): void {
   explorer?.clear();
+  causal?.clear();
   $('results').hidden = true;
   for (const id of ['output', 'output-raw', 'fills', 'verdict', 'timing', 'notes']) $(id).textContent = '';
-  causal?.clear();
   $('profile-report').replaceChildren();
 }
 
@@ -164,6 +166,7 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
     $('profile-report').replaceChildren(); // a report belongs to the input it was made for
     $('results').hidden = false;
     explorer!.show(a);
+    causal!.show(current!, a);
     setState('ready');
   } catch (e) {
     clearResults(); // what is on screen belongs to an earlier input
@@ -173,7 +176,6 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
       const input = $<HTMLInputElement>('text');
       const at = [...text].slice(0, e.at).join('').length;
       input.focus();
-    causal!.show(current!, a);
       input.setSelectionRange(at, at + ([...text][e.at]?.length ?? 0));
     } else showError(`${c.kind} model ${label}: ${message(e)}`);
     setState(e instanceof TokenizeError ? 'input-error' : 'error');
@@ -272,6 +274,7 @@ async function profile({ model }: Opened, a: Analysis): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  meterReadback();
   setState('loading');
   if (!('gpu' in navigator) || !navigator.gpu) {
     $('gpu-missing').hidden = false;
@@ -291,7 +294,7 @@ async function main(): Promise<void> {
     return;
   }
   $('adapter').textContent = `WebGPU adapter: ${ctx.adapterName}${ctx.features.has('timestamp-query') ? ' · timestamp-query' : ''}`;
-  explorer = new Explorer();
+  explorer = new Explorer(ctx.device);
   causal = new CausalPanel($('results'), (task) => exclusive(task), showError);
   wireInputs();
   wirePicker(ctx, (what, load) => void open(what, load));

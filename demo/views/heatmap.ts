@@ -1,15 +1,18 @@
-// The large heatmap: one attention matrix with token labels on both axes (query rows, key columns),
-// a colour bar, and hover reporting (row token, column token, value).
-import type { Matrix } from '../attention.ts';
+// The large heatmap: one attention map with token labels on both axes (query rows, key columns), a colour bar, and
+// hover reporting (row token, column token, value read back from the GPU). The cells are drawn by the GPU
+// (demo/gpu/map-renderer.ts) from the map's tiles; the wheel zooms around the pointer, a drag pans, a double click
+// shows the whole map again. Zoomed out, a long map shows its downsampled grid; zoomed in, an exact window of the
+// visible rows is captured on demand (demo/gpu/lod.ts).
+import { hitTile, type Hit, type MapSource, Viewport } from '../gpu/lod.ts';
+import { MapRenderer, type Tile } from '../gpu/map-renderer.ts';
+import { CellReader } from '../gpu/readback.ts';
 import { LUT } from './colors.ts';
-import { blit, columnLabels, FONT, FONT_SMALL, rasterize, sizeCanvas, UI_FONT } from './raster.ts';
+import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export interface HeatmapData {
-  matrix: Matrix;
+  source: MapSource;
   rows: string[];
   cols: string[];
-  /** Value at the top of the colour scale. */
-  max: number;
   rowAxis: string;
   colAxis: string;
 }
@@ -18,136 +21,297 @@ export interface HoverCell {
   row: number;
   col: number;
   value: number;
+  /** Where the value stands for a block of the downsampled grid (its block max): the block's rows and columns. */
+  block?: { rows: [number, number]; cols: [number, number] };
 }
 
-interface Layout {
-  x0: number;
-  y0: number;
-  cell: number;
-  w: number;
-  h: number;
-}
+/** Cells at least this many CSS pixels wide get token labels. */
+const LABEL_CELL = 9;
+/** Room for turned column labels when they only appear zoomed in. */
+const ZOOM_LABEL_ROOM = 100;
 
 export class HeatmapView {
   readonly canvas = document.createElement('canvas');
+  private readonly renderer: MapRenderer;
+  private readonly reader: CellReader;
   private data?: HeatmapData;
-  private raster?: HTMLCanvasElement;
-  private layout?: Layout;
-  private hover?: HoverCell;
+  private view?: Viewport;
+  private geom = { x0: 0, y0: 0, w: 0, h: 0, rowLabelW: 0 };
+  private windowTile?: Tile;
+  private hover?: Hit;
+  private drag?: { x: number; y: number };
+  private pending?: ReturnType<typeof setTimeout>;
+  private fetching?: [number, number];
+  private scheduled = false;
 
   constructor(
     private readonly host: HTMLElement,
+    device: GPUDevice,
     private readonly onHover: (cell: HoverCell | undefined) => void,
   ) {
+    this.renderer = new MapRenderer(device);
+    this.reader = new CellReader(device);
     this.canvas.className = 'heatmap';
     host.append(this.canvas);
     this.canvas.addEventListener('mousemove', (e) => this.move(e));
     this.canvas.addEventListener('mouseleave', () => this.setHover(undefined));
+    this.canvas.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0) return;
+      this.drag = { x: e.clientX, y: e.clientY };
+      this.canvas.setPointerCapture(e.pointerId);
+    });
+    this.canvas.addEventListener('pointerup', () => (this.drag = undefined));
+    this.canvas.addEventListener('wheel', (e) => this.wheel(e), { passive: false });
+    this.canvas.addEventListener('dblclick', () => this.reset());
   }
 
+  /** Shows a new map: the whole of it, the previous window dropped. */
   set(d: HeatmapData): void {
     this.data = d;
-    this.raster = rasterize(d.matrix, d.max);
+    this.dropWindow();
     this.hover = undefined;
-    this.draw();
+    this.layout();
+    this.render();
   }
 
-  /** The cell under a point in CSS pixels of the canvas, if any. */
-  cellAt(x: number, y: number): { row: number; col: number } | undefined {
-    const l = this.layout;
-    const d = this.data;
-    if (!l || !d) return undefined;
-    const col = Math.floor((x - l.x0) / l.cell);
-    const row = Math.floor((y - l.y0) / l.cell);
-    if (row < 0 || col < 0 || row >= d.matrix.rows || col >= d.matrix.cols) return undefined;
-    return { row, col };
+  /** Frames the GPU has drawn for this view. */
+  get frames(): number {
+    return this.renderer.frames;
   }
 
-  private move(e: MouseEvent): void {
-    const r = this.canvas.getBoundingClientRect();
-    const c = this.cellAt(e.clientX - r.left, e.clientY - r.top);
-    this.setHover(c && { ...c, value: this.data!.matrix.data[c.row * this.data!.matrix.cols + c.col] });
+  private reset(): void {
+    if (!this.view) return;
+    this.layout();
+    this.render();
   }
 
-  private setHover(h: HoverCell | undefined): void {
-    if (h?.row === this.hover?.row && h?.col === this.hover?.col) return;
-    this.hover = h;
-    this.draw();
-    this.onHover(h);
+  private dropWindow(): void {
+    this.windowTile?.values.buffer.destroy();
+    this.windowTile = undefined;
+    this.fetching = undefined;
   }
 
-  draw(): void {
-    const d = this.data;
-    if (!d) return;
-    const { rows, cols } = d.matrix;
+  /** Geometry at zoom 1: label room, the cell size that fits the whole map, the plot. */
+  private layout(): void {
+    const d = this.data!;
+    const { rows, cols } = d.source;
     const probe = this.canvas.getContext('2d')!;
     probe.font = FONT;
-    const textW = (labels: string[]) => labels.reduce((m, s) => Math.max(m, probe.measureText(s).width), 0);
+    let widest = 0;
+    for (const s of d.rows) widest = Math.max(widest, probe.measureText(s).width);
     const avail = Math.max(240, this.host.clientWidth - 24);
-    const rowLabelW = Math.min(90, textW(d.rows)) + 34;
-    const cell = Math.max(1, Math.min(34, Math.floor((avail - rowLabelW - 70) / cols), Math.floor(640 / rows)));
-    const showLabels = cell >= 9;
-    probe.font = cell >= 12 ? FONT : FONT_SMALL;
-    const colLabels = columnLabels(probe, d.cols, cell);
+    const rowLabelW = Math.min(90, widest) + 34;
+    const fitted = Math.max(0.01, Math.min(34, (avail - rowLabelW - 70) / cols, 640 / rows));
+    const fit = fitted >= 1 ? Math.floor(fitted) : fitted;
+    let head = ZOOM_LABEL_ROOM;
+    if (fit >= LABEL_CELL) {
+      probe.font = fit >= 12 ? FONT : FONT_SMALL;
+      head = Math.max(18, columnLabels(probe, d.cols, fit).height);
+    }
     const x0 = rowLabelW;
-    const y0 = 34 + (showLabels ? Math.max(18, colLabels.height) : 4);
-    const w = x0 + cols * cell + 70;
-    const h = y0 + rows * cell + 12;
-    this.layout = { x0, y0, cell, w, h };
-    Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), cell: String(cell), rows: String(rows), cols: String(cols) });
+    const y0 = 34 + head;
+    this.view = new Viewport(rows, cols, fit, cols * fit, rows * fit);
+    this.geom = { x0, y0, w: x0 + cols * fit + 70, h: y0 + rows * fit + 12, rowLabelW };
+  }
+
+  private scheduleRender(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.render();
+    });
+  }
+
+  private tiles(): Tile[] {
+    const s = this.data!.source;
+    return this.windowTile ? [s.overview, this.windowTile] : [s.overview];
+  }
+
+  /** Draws the cells on the GPU, then the labels over them; asks for an exact window when the view wants one. */
+  render(): void {
+    const v = this.view;
+    if (!v || !this.data) return;
+    const at = v.placement(0, 0);
+    this.describe();
+    void this.renderer.render(v.w, v.h, Math.min(2, window.devicePixelRatio || 1), this.tiles().map((tile) => ({ tile, at }))).then((drawn) => drawn && this.paint());
+    this.planWindow();
+  }
+
+  /** The geometry tests and benches read: map cell (0, 0) at (x0, y0), cell size, zoom, frames, the exact window. */
+  private describe(): void {
+    const v = this.view!;
+    Object.assign(this.canvas.dataset, {
+      x0: String(this.geom.x0 - v.col0 * v.cell),
+      y0: String(this.geom.y0 - v.row0 * v.cell),
+      cell: String(v.cell),
+      rows: String(v.rows),
+      cols: String(v.cols),
+      zoom: String(v.zoom),
+      frames: String(this.renderer.frames),
+      window: this.windowTile ? `${this.windowTile.r0}-${this.windowTile.r1}` : '',
+    });
+  }
+
+  /** Composites the last GPU frame with axes, labels, hover marks and the colour bar. */
+  private paint(): void {
+    const d = this.data!;
+    const v = this.view!;
+    const { x0, y0, w, h, rowLabelW } = this.geom;
+    const cell = v.cell;
+    const vis = v.visible();
+    this.describe();
     const ctx = sizeCanvas(this.canvas, w, h);
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, w, h);
-    blit(ctx, this.raster!, x0, y0, cols * cell, rows * cell);
+    ctx.drawImage(this.renderer.frame, x0, y0, v.w, v.h);
+    const pw = Math.min(v.w, v.cols * cell);
+    const ph = Math.min(v.h, v.rows * cell);
+    const cx = (j: number) => x0 + (j - v.col0) * cell;
+    const cy = (i: number) => y0 + (i - v.row0) * cell;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x0, y0, pw, ph);
+    ctx.clip();
     if (cell >= 14) {
       // thin gaps between cells read better than a solid block
       ctx.strokeStyle = 'rgba(255,255,255,0.9)';
       ctx.lineWidth = 1;
       ctx.beginPath();
-      for (let i = 1; i < rows; i++) {
-        ctx.moveTo(x0, y0 + i * cell + 0.5);
-        ctx.lineTo(x0 + cols * cell, y0 + i * cell + 0.5);
+      for (let i = vis.r0 + 1; i < vis.r1; i++) {
+        ctx.moveTo(x0, Math.round(cy(i)) + 0.5);
+        ctx.lineTo(x0 + pw, Math.round(cy(i)) + 0.5);
       }
-      for (let j = 1; j < cols; j++) {
-        ctx.moveTo(x0 + j * cell + 0.5, y0);
-        ctx.lineTo(x0 + j * cell + 0.5, y0 + rows * cell);
+      for (let j = vis.c0 + 1; j < vis.c1; j++) {
+        ctx.moveTo(Math.round(cx(j)) + 0.5, y0);
+        ctx.lineTo(Math.round(cx(j)) + 0.5, y0 + ph);
       }
       ctx.stroke();
     }
+    const hv = this.hover;
+    if (hv) {
+      const [r0, r1] = hv.rows;
+      const [c0, c1] = hv.cols;
+      ctx.strokeStyle = 'rgba(217,72,15,0.55)';
+      ctx.lineWidth = 1;
+      ctx.strokeRect(x0 + 0.5, cy(r0) + 0.5, pw - 1, (r1 - r0) * cell - 1);
+      ctx.strokeRect(cx(c0) + 0.5, y0 + 0.5, (c1 - c0) * cell - 1, ph - 1);
+      ctx.strokeStyle = '#d9480f';
+      ctx.lineWidth = 2;
+      ctx.strokeRect(cx(c0), cy(r0), Math.max(2, (c1 - c0) * cell), Math.max(2, (r1 - r0) * cell));
+    }
+    ctx.restore();
     ctx.strokeStyle = '#c8d0da';
-    ctx.strokeRect(x0 - 0.5, y0 - 0.5, cols * cell + 1, rows * cell + 1);
-    // axis captions
+    ctx.strokeRect(x0 - 0.5, y0 - 0.5, pw + 1, ph + 1);
     ctx.fillStyle = '#56606b';
     ctx.font = UI_FONT;
     ctx.textBaseline = 'alphabetic';
     ctx.textAlign = 'left';
-    ctx.fillText(`${d.colAxis} →`, x0, 16);
+    const span = (a: number, b: number, n: number) => (a === 0 && b === n ? '' : ` (${a}–${b - 1} of ${n})`);
+    ctx.fillText(`${d.colAxis}${span(vis.c0, vis.c1, v.cols)} →`, x0, 16);
     ctx.save();
     ctx.translate(12, y0);
     ctx.rotate(Math.PI / 2);
-    ctx.fillText(`${d.rowAxis} →`, 0, 0);
+    ctx.fillText(`${d.rowAxis}${span(vis.r0, vis.r1, v.rows)} →`, 0, 0);
     ctx.restore();
+    if (cell >= LABEL_CELL) this.labels(ctx, vis, cx, cy, rowLabelW);
+    this.colorBar(ctx, x0 + pw + 22, y0, Math.max(60, Math.min(ph, 260)), d.source.overview.max);
+  }
+
+  /** Token labels of the visible rows and columns. */
+  private labels(ctx: CanvasRenderingContext2D, vis: ReturnType<Viewport['visible']>, cx: (j: number) => number, cy: (i: number) => number, rowLabelW: number): void {
+    const d = this.data!;
+    const cell = this.view!.cell;
     const hv = this.hover;
-    if (showLabels) {
-      ctx.font = cell >= 12 ? FONT : FONT_SMALL;
-      ctx.textBaseline = 'middle';
-      ctx.textAlign = 'right';
-      for (let i = 0; i < rows; i++) {
-        ctx.fillStyle = hv?.row === i ? '#d9480f' : '#1d2733';
-        ctx.fillText(d.rows[i], x0 - 6, y0 + (i + 0.5) * cell, rowLabelW - 30);
-      }
-      colLabels.draw(x0, y0 - 10, (j) => (hv?.col === j ? '#d9480f' : '#1d2733'));
+    ctx.font = cell >= 12 ? FONT : FONT_SMALL;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'right';
+    for (let i = vis.r0; i < vis.r1; i++) {
+      ctx.fillStyle = hv && i >= hv.rows[0] && i < hv.rows[1] ? '#d9480f' : '#1d2733';
+      ctx.fillText(d.rows[i], this.geom.x0 - 6, cy(i + 0.5), rowLabelW - 30);
     }
-    if (hv) {
-      ctx.strokeStyle = 'rgba(217,72,15,0.55)';
-      ctx.lineWidth = 1;
-      ctx.strokeRect(x0 + 0.5, y0 + hv.row * cell + 0.5, cols * cell - 1, cell - 1);
-      ctx.strokeRect(x0 + hv.col * cell + 0.5, y0 + 0.5, cell - 1, rows * cell - 1);
-      ctx.strokeStyle = '#d9480f';
-      ctx.lineWidth = 2;
-      ctx.strokeRect(x0 + hv.col * cell, y0 + hv.row * cell, cell, cell);
+    const labels = columnLabels(ctx, d.cols.slice(vis.c0, vis.c1), cell);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(this.geom.x0, 0, this.view!.w, this.geom.y0);
+    ctx.clip();
+    labels.draw(cx(vis.c0), this.geom.y0 - 10, (j) => (hv && vis.c0 + j >= hv.cols[0] && vis.c0 + j < hv.cols[1] ? '#d9480f' : '#1d2733'));
+    ctx.restore();
+  }
+
+  /** After the view settles: capture the exact window it wants, unless it is shown or on its way. */
+  private planWindow(): void {
+    clearTimeout(this.pending);
+    const s = this.data?.source;
+    const want = s && this.view!.wantsWindow(s);
+    if (!s?.window || !want) return;
+    const w = this.windowTile;
+    if ((w && w.r0 <= want[0] && w.r1 >= want[1]) || (this.fetching && this.fetching[0] === want[0] && this.fetching[1] === want[1])) return;
+    this.pending = setTimeout(() => {
+      this.fetching = want;
+      void s.window!.fetch(want[0], want[1]).then(
+        (tile) => {
+          if (this.data?.source !== s || this.fetching !== want) {
+            tile.values.buffer.destroy(); // the view moved on to another map or window
+            return;
+          }
+          this.windowTile?.values.buffer.destroy();
+          this.windowTile = tile;
+          this.fetching = undefined;
+          this.render();
+        },
+        (e: unknown) => {
+          this.fetching = undefined;
+          this.canvas.dataset.windowError = e instanceof Error ? e.message : String(e);
+        },
+      );
+    }, 150);
+  }
+
+  private plotPoint(e: MouseEvent): { px: number; py: number } {
+    const r = this.canvas.getBoundingClientRect();
+    return { px: e.clientX - r.left - this.geom.x0, py: e.clientY - r.top - this.geom.y0 };
+  }
+
+  private wheel(e: WheelEvent): void {
+    if (!this.view) return;
+    e.preventDefault();
+    const { px, py } = this.plotPoint(e);
+    this.view.zoomAt(px, py, Math.exp(-e.deltaY / 300));
+    this.scheduleRender();
+  }
+
+  /** Zooms by `factor` around plot point (px, py) in CSS pixels (the wheel's action, for tests and benches). */
+  zoomAt(px: number, py: number, factor: number): void {
+    this.view?.zoomAt(px, py, factor);
+    this.render();
+  }
+
+  private move(e: MouseEvent): void {
+    if (this.drag && e.buttons & 1) {
+      this.view?.pan(e.clientX - this.drag.x, e.clientY - this.drag.y);
+      this.drag = { x: e.clientX, y: e.clientY };
+      this.scheduleRender();
+      return;
     }
-    this.colorBar(ctx, x0 + cols * cell + 22, y0, Math.max(60, Math.min(rows * cell, 260)), d.max);
+    const { px, py } = this.plotPoint(e);
+    const c = this.view?.cellAt(px, py);
+    this.setHover(c && hitTile(c.row, c.col, this.tiles()));
+  }
+
+  private setHover(h: Hit | undefined): void {
+    const same = h && this.hover && h.tile === this.hover.tile && h.index === this.hover.index && h.row === this.hover.row && h.col === this.hover.col;
+    if (same || (!h && !this.hover)) return;
+    this.hover = h;
+    if (this.renderer.frames) this.paint();
+    if (!h) {
+      this.onHover(undefined);
+      return;
+    }
+    const exact = h.rows[1] - h.rows[0] === 1 && h.cols[1] - h.cols[0] === 1;
+    void this.reader.read(h.tile.values, h.index).then((value) => {
+      if (this.hover === h) this.onHover({ row: h.row, col: h.col, value, ...(exact ? {} : { block: { rows: h.rows, cols: h.cols } }) });
+    });
   }
 
   private colorBar(ctx: CanvasRenderingContext2D, x: number, y: number, h: number, max: number): void {

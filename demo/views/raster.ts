@@ -1,33 +1,5 @@
-// Matrices to pixels: one pixel per cell in an offscreen canvas, then scaled by drawImage (fast for 500+ tokens).
-import type { Matrix } from '../attention.ts';
-import { LUT, lutIndex } from './colors.ts';
-
-/** A canvas with one pixel per matrix cell, coloured by value / max. */
-export function rasterize(m: Matrix, max: number): HTMLCanvasElement {
-  const c = document.createElement('canvas');
-  c.width = Math.max(1, m.cols);
-  c.height = Math.max(1, m.rows);
-  const ctx = c.getContext('2d')!;
-  const img = ctx.createImageData(c.width, c.height);
-  const px = img.data;
-  for (let i = 0; i < m.rows * m.cols; i++) {
-    const k = lutIndex(m.data[i], max) * 4;
-    px[i * 4] = LUT[k];
-    px[i * 4 + 1] = LUT[k + 1];
-    px[i * 4 + 2] = LUT[k + 2];
-    px[i * 4 + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
-  return c;
-}
-
-/** Draws a rasterised matrix into a rectangle: crisp cells when enlarging, averaged when shrinking. */
-export function blit(ctx: CanvasRenderingContext2D, src: HTMLCanvasElement, x: number, y: number, w: number, h: number): void {
-  ctx.imageSmoothingEnabled = w < src.width || h < src.height;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.drawImage(src, x, y, w, h);
-  ctx.imageSmoothingEnabled = true;
-}
+// What the 2D canvases share: sizing for the device pixel ratio, fonts, turned column labels. (The attention maps'
+// cells are drawn by the GPU: demo/gpu/map-renderer.ts.)
 
 /** Sizes a canvas for the device pixel ratio and returns its 2D context in CSS pixels. */
 export function sizeCanvas(canvas: HTMLCanvasElement, w: number, h: number): CanvasRenderingContext2D {
