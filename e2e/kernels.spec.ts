@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { BROWSER_FIXTURES } from '../test/browser/suite.ts';
+import { BROWSER_FIXTURES, BROWSER_MIDSIZE } from '../test/browser/suite.ts';
 
 // test/browser/: every kernel case (each under both kernel sets), the PyTorch parity cases of a few fixtures, a
 // mid-size fixture and the Hugging Face reference cases, in the page on navigator.gpu. Every count is checked
@@ -45,8 +45,8 @@ test('kernel suite and PyTorch parity pass in headless Chromium on WebGPU', asyn
   expect(parity.map((n) => n.slice('parity '.length).split(':')[0]).sort()).toEqual([...BROWSER_FIXTURES].sort());
   expect(r.expected.parity).toBe(BROWSER_FIXTURES.length);
   expect(r.parity.length).toBe(parity.length);
-  expect(midsize.length).toBe(r.expected.midsize);
-  expect(r.expected.midsize).toBeGreaterThan(0);
+  expect(midsize.map((n) => n.split(':')[0])).toEqual([`midsize ${BROWSER_MIDSIZE}`]);
+  expect(r.expected.midsize).toBe(1);
   expect(hf.length).toBe(r.expected.hf);
   expect(r.expected.hf).toBeGreaterThan(0);
   expect(r.hf.length).toBe(hf.length);

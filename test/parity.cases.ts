@@ -1,5 +1,6 @@
 // Parity with PyTorch as GPU cases: every fixture made by tools/make_fixtures.py (torch 1.13) runs through
-// Model.forward and must match PyTorch's `output` within 1e-4 (max abs). The same cases run in Node
+// Model.forward and must match PyTorch's `output` within 1e-5 (max abs; the outputs' magnitudes are 2.5 to 7.5, the
+// worst error measured 4e-6). The same cases run in Node
 // (test/parity.test.ts, files read from disk) and in the browser page (test/browser/main.ts, files fetched).
 import type { GpuContext } from '../src/gpu/context.ts';
 import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
@@ -17,8 +18,11 @@ export interface FixtureInfo {
 
 export const fixtures: readonly FixtureInfo[] = index;
 
-/** Max abs difference of PyTorch's output the model must stay within. */
-export const PARITY_ATOL = 1e-4;
+/**
+ * Max abs difference of PyTorch's output the model must stay within. Changing layer-norm eps from 1e-6 to 1e-5 moves
+ * two fixtures' outputs by 1.5e-5 to 1.9e-5, and encoder-tinyvar-eps1e-6's (row variance near eps) by 2.4.
+ */
+export const PARITY_ATOL = 1e-5;
 
 /** What a passing case measured. */
 export interface ParityResult {
@@ -53,7 +57,7 @@ function firstBitDifference(a: Float32Array, b: Float32Array): number {
 /**
  * One case per fixture in test/fixtures/index.json (those `filter` keeps). Each loads `<name>.model.safetensors`
  * and `<name>.io.safetensors` through `load`, runs Model.forward on the io file's inputs, checks the output against
- * `output` (max abs <= 1e-4), then checks that a second forward (cached plan) is bit-identical.
+ * `output` (max abs <= PARITY_ATOL), then checks that a second forward (cached plan) is bit-identical.
  */
 export function parityCases(
   load: (file: string) => Promise<Uint8Array>,

@@ -44,7 +44,8 @@ OUT_DIR = os.path.join(ROOT, "test", "fixtures")
 # model keys: E (d_model), H (nhead), F (dim_feedforward), enc, dec (layer counts), act
 # ("relu" | "gelu" | "gelu_module" = nn.GELU() | "relu_module" = nn.ReLU()), pre (norm_first),
 # bf (batch_first), eps, bias, norm (final norm for encoder/decoder kinds).
-# data keys: B, S (source / encoder length), T (target length), masks: {name: kind}
+# data keys: B, S (source / encoder length), T (target length), src_scale (float src times this, default 1),
+#   masks: {name: kind}
 #   attention masks: causal (float 0/-inf), causal_bool, causal_float (causal + random finite),
 #                    float (random finite), bool (random, key 0 never blocked)
 #   key padding masks (bool): right (row 1, or row 0 when B = 1, pads its last ~L/3 keys; row 2
@@ -111,6 +112,10 @@ CONFIGS: List[Dict[str, Any]] = [
     _c("encoder-h5-boolmask-eps1e-6", "encoder", "TransformerEncoder, H=5, L=33, bool mask, eps 1e-6, module activation nn.GELU()",
        E=20, H=5, F=30, enc=1, act="gelu_module", bf=True, eps=1e-6, B=1, S=33,
        masks=dict(src_mask="bool")),
+    _c("encoder-tinyvar-eps1e-6", "encoder", "pre-norm TransformerEncoder on src of scale 1e-3 (row variance ~1e-6, "
+       "eps's size): a wrong layer-norm eps moves the output by far more than the tolerance",
+       E=32, H=4, F=48, enc=2, act="gelu", pre=True, bf=True, eps=1e-6, norm=True, B=2, S=12, src_scale=1e-3,
+       masks=dict(src_key_padding_mask="right")),
     _c("encoder-nobias-h3", "encoder", "TransformerEncoder without biases (final norm too), H=3, scattered padding",
        E=24, H=3, F=37, enc=2, bf=True, bias=False, B=2, S=16,
        masks=dict(src_key_padding_mask="scatter")),
@@ -289,7 +294,7 @@ def make_inputs(cfg: Dict[str, Any], seed: int, module: nn.Module) -> "OrderedDi
 
     data: Dict[str, Tensor] = {}
     if kind in ("transformer", "encoder"):
-        data["src"] = _layout(torch.randn(B, S, E, generator=g), bf)
+        data["src"] = _layout(torch.randn(B, S, E, generator=g) * cfg.get("src_scale", 1.0), bf)
     if kind in ("transformer", "decoder"):
         data["tgt"] = _layout(torch.randn(B, T, E, generator=g), bf)
     if kind == "decoder":

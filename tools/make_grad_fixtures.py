@@ -21,6 +21,7 @@ Stored:
 The probability gradients come from the softmax inside F.multi_head_attention_forward: its output is the
 tensor the values are weighted with, so its .grad (retain_grad) is exactly that gradient.
 """
+import contextlib
 import json
 import os
 import sys
@@ -98,28 +99,10 @@ def role(module, path):
     return "decoder" if path.endswith("self_attn") else "cross"
 
 
-def grad_fixture(entry):
-    cfg = mf.config_by_name(entry["name"])
-    fx = mf.build_fixture(cfg)
-    module, kind = fx.module, cfg["kind"]
-    inputs = OrderedDict((n, t.clone()) for n, t in fx.inputs.items())
-    float_inputs = [n for n in ("src", "tgt", "memory") if n in inputs and inputs[n].is_floating_point()]
-    for n in float_inputs:
-        inputs[n].requires_grad_(True)
-
-    got = OrderedDict()
-    handles = []
-    for path in hooked_paths(module):
-        def hook(mod, gin, gout, _path=path):
-            for k, g in enumerate(gin):
-                if g is not None:
-                    got[f"{_path}.grad_input.{k}"] = g.detach().clone()
-            for k, g in enumerate(gout):
-                if g is not None:
-                    got[f"{_path}.grad_output.{k}"] = g.detach().clone()
-        handles.append(module.get_submodule(path).register_full_backward_hook(hook))
-
-    # The softmax of each attention call, in call order, with the MultiheadAttention that made it.
+@contextlib.contextmanager
+def attention_softmaxes(module: nn.Module):
+    """Yields a list that receives ((path, num_heads), probabilities) for the softmax of each MultiheadAttention
+    call, in call order, with retain_grad() on: after a backward, .grad is the probabilities' gradient."""
     probs = []
     current = []
     patched = []
@@ -144,35 +127,57 @@ def grad_fixture(entry):
 
     F.softmax = softmax
     try:
-        with ex.regular_path(module):
-            out = mf.forward(module, kind, inputs)
-            if not torch.equal(out.detach(), fx.expected["output"]):
-                raise RuntimeError(f"{entry['name']}: rebuilt module does not reproduce the stored output")
-            g = torch.Generator().manual_seed(fx.seed + 99)
-            seed = torch.randn(out.shape, generator=g)
-            module.zero_grad(set_to_none=True)
-            out.backward(seed, retain_graph=True)
-            param_grads = OrderedDict((n, p.grad.detach().clone()) for n, p in module.named_parameters() if p.grad is not None)
-            input_grads = OrderedDict((n, inputs[n].grad.detach().clone()) for n in float_inputs)
-            # Full backward hooks stay attached to this forward's graph: they fire again in the second backward.
-            hook_grads = OrderedDict(got)
-            for h in handles:
-                h.remove()
-            first = [(path, y.grad.clone()) for path, y in probs]
-            # A second target: output element 0 at the last position of batch 0 (the CLI's '-1,0,0' seq-first).
-            for _, y in probs:
-                y.grad = None
-            last = torch.zeros(out.shape)
-            last_index = (0, -1, 0) if cfg["bf"] else (-1, 0, 0)
-            last[last_index] = 1
-            out.backward(last)
-            second = [(path, y.grad.clone()) for path, y in probs]
+        yield probs
     finally:
         F.softmax = orig_softmax
         for m in patched:
             del m.forward
+
+
+def grad_fixture(entry):
+    cfg = mf.config_by_name(entry["name"])
+    fx = mf.build_fixture(cfg)
+    module, kind = fx.module, cfg["kind"]
+    inputs = OrderedDict((n, t.clone()) for n, t in fx.inputs.items())
+    float_inputs = [n for n in ("src", "tgt", "memory") if n in inputs and inputs[n].is_floating_point()]
+    for n in float_inputs:
+        inputs[n].requires_grad_(True)
+
+    got = OrderedDict()
+    handles = []
+    for path in hooked_paths(module):
+        def hook(mod, gin, gout, _path=path):
+            for k, g in enumerate(gin):
+                if g is not None:
+                    got[f"{_path}.grad_input.{k}"] = g.detach().clone()
+            for k, g in enumerate(gout):
+                if g is not None:
+                    got[f"{_path}.grad_output.{k}"] = g.detach().clone()
+        handles.append(module.get_submodule(path).register_full_backward_hook(hook))
+
+    with attention_softmaxes(module) as probs, ex.regular_path(module):
+        out = mf.forward(module, kind, inputs)
+        if not torch.equal(out.detach(), fx.expected["output"]):
+            raise RuntimeError(f"{entry['name']}: rebuilt module does not reproduce the stored output")
+        g = torch.Generator().manual_seed(fx.seed + 99)
+        seed = torch.randn(out.shape, generator=g)
+        module.zero_grad(set_to_none=True)
+        out.backward(seed, retain_graph=True)
+        param_grads = OrderedDict((n, p.grad.detach().clone()) for n, p in module.named_parameters() if p.grad is not None)
+        input_grads = OrderedDict((n, inputs[n].grad.detach().clone()) for n in float_inputs)
+        # Full backward hooks stay attached to this forward's graph: they fire again in the second backward.
+        hook_grads = OrderedDict(got)
         for h in handles:
             h.remove()
+        first = [(path, y.grad.clone()) for path, y in probs]
+        # A second target: output element 0 at the last position of batch 0 (the CLI's '-1,0,0' seq-first).
+        for _, y in probs:
+            y.grad = None
+        last = torch.zeros(out.shape)
+        last_index = (0, -1, 0) if cfg["bf"] else (-1, 0, 0)
+        last[last_index] = 1
+        out.backward(last)
+        second = [(path, y.grad.clone()) for path, y in probs]
 
     tensors = OrderedDict(seed=seed)
     for n, g in input_grads.items():

@@ -1,13 +1,15 @@
-// Runs the same GPU cases as Node, in the page, on navigator.gpu: every kernel case (test/kernels/), the PyTorch
-// parity cases (test/parity.cases.ts) of a few diverse fixtures, and every Hugging Face reference case of the
-// supported families (test/hf.cases.ts), fetched from the dev server.
+// Runs the same GPU cases as Node, in the page, on navigator.gpu: every kernel case (test/kernels/, under each kernel
+// set), the PyTorch parity cases (test/parity.cases.ts) of a few diverse fixtures, one mid-size fixture
+// (test/midsize.cases.ts) under the adapter's kernel set, and every Hugging Face reference case of the supported
+// families (test/hf.cases.ts), fetched from the dev server.
 // e2e/kernels.spec.ts reads window.kernelSuite when `done` is true.
 import { GpuContext } from '../../src/gpu/context.ts';
 import type { GpuCase } from '../harness.ts';
 import { allCases, caseCounts, rowWidthReport } from '../kernels/index.ts';
 import { makeHfCases } from '../hf.cases.ts';
+import { midsizeCases } from '../midsize.cases.ts';
 import { parityCases } from '../parity.cases.ts';
-import { BROWSER_FIXTURES, type SuiteResult } from './suite.ts';
+import { BROWSER_FIXTURES, BROWSER_MIDSIZE, type SuiteResult } from './suite.ts';
 
 const result: SuiteResult = {
   done: false,
@@ -46,8 +48,9 @@ async function main(): Promise<void> {
   document.getElementById('adapter')!.textContent = `adapter: ${ctx.adapterName}`;
   const parity = parityCases(fetchFixture, (name) => BROWSER_FIXTURES.includes(name), (r) => result.parity.push(r));
   const hf = makeHfCases((path) => fetchFixture(`hf/${path}`), (r) => result.hf.push(r)).map((c) => ({ ...c, name: `hf ${c.name}` }));
-  result.expected = { kernel: allCases.length, parity: parity.length, midsize: 0, hf: hf.length };
-  const cases: GpuCase[] = [...allCases, ...parity, ...hf];
+  const midsize = midsizeCases((file) => fetchFixture(`midsize/${file}`), (name) => name === BROWSER_MIDSIZE);
+  result.expected = { kernel: allCases.length, parity: parity.length, midsize: midsize.length, hf: hf.length };
+  const cases: GpuCase[] = [...allCases, ...parity, ...midsize, ...hf];
   try {
     for (const c of cases.filter((x) => !only || x.name.includes(only))) {
       try {

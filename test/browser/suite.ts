@@ -16,7 +16,11 @@ export const BROWSER_FIXTURES: readonly string[] = [
   'decoder-post-relu-norm',
   'seq2seq-sinusoidal',
   'lm-learned-causal',
+  'encoder-tinyvar-eps1e-6',
 ];
+
+/** The mid-size fixture the browser runs (test/midsize.cases.ts; Node runs each under both kernel sets). */
+export const BROWSER_MIDSIZE = 'transformer-d512-h8-s160-t128';
 
 export interface SuiteResult {
   done: boolean;
