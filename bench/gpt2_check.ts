@@ -1,5 +1,5 @@
-// The GPT-2 benchmark's engines, reference and checks, shared by its Node (bench/hf.ts) and page (bench/page/gpt2.ts)
-// halves; no browser or Node globals.
+// The Hugging Face checkpoint benchmarks' engines, models, reference and checks (GPT-2-small and SmolLM-135M shaped),
+// shared by their Node (bench/hf.ts) and page (bench/page/gpt2.ts) halves; no browser or Node globals.
 import type { InputTensor } from '../src/model/inputs.ts';
 import type { Model } from '../src/model/model.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
@@ -8,8 +8,27 @@ import { maxAbsDiff } from './stats.ts';
 export const GPT2_ENGINES = ['attnscope (browser)', 'ort-webgpu'] as const;
 export type Gpt2Engine = (typeof GPT2_ENGINES)[number];
 
-/** The hook that captures every layer's attention (attnscope), the capture target bench/hf.ts uses too. */
-export const ATTENTION_TARGET = 'transformer.h.*.attn';
+/** A benchmark checkpoint: its exporter's files in bench/models/ and the hook that captures every layer's attention. */
+export interface HfBench {
+  /** Its --configs name and the stem of its files (NAME.onnx, NAME.io.safetensors, NAME.json). */
+  name: 'gpt2' | 'smollm';
+  /** What it is shaped as, for the report. */
+  title: string;
+  /** The F16 checkpoint's folder. */
+  dir: string;
+  /** Every layer's attention module (a hook pattern). */
+  attention: string;
+  /** tools/ script that writes it. */
+  exporter: string;
+}
+
+export const HF_BENCHES: Readonly<Record<HfBench['name'], HfBench>> = {
+  gpt2: { name: 'gpt2', title: 'GPT-2-small-shaped GPT2LMHeadModel', dir: 'gpt2-f16', attention: 'transformer.h.*.attn', exporter: 'export_hf_bench.py' },
+  smollm: { name: 'smollm', title: 'SmolLM-135M-shaped LlamaForCausalLM (grouped-query attention: 9 heads on 3 KV heads)', dir: 'smollm-f16', attention: 'model.layers.*.self_attn', exporter: 'export_llama_bench.py' },
+};
+
+/** The layer index of an attention module's path or capture name: its first number (transformer.h.3.attn, model.layers.3.self_attn). */
+const layerOf = (path: string) => Number(/\.(\d+)\./.exec(path)?.[1]);
 
 /** The benchmark model's reference, from gpt2.io.safetensors. */
 export interface Gpt2Reference {
@@ -21,15 +40,15 @@ export interface Gpt2Reference {
   generated: number[];
 }
 
-export function readReference(bytes: Uint8Array): Gpt2Reference {
-  const io = readSafetensors(bytes, 'gpt2.io.safetensors');
+export function readReference(bytes: Uint8Array, b: HfBench): Gpt2Reference {
+  const io = readSafetensors(bytes, `${b.name}.io.safetensors`);
   const t = (n: string) => {
     const e = io.tensors.get(n);
-    if (!e) throw new Error(`gpt2.io.safetensors: no tensor '${n}' (re-run tools/export_hf_bench.py)`);
+    if (!e) throw new Error(`${b.name}.io.safetensors: no tensor '${n}' (re-run tools/${b.exporter})`);
     return e;
   };
-  const attentions: Float32Array[] = [];
-  for (let i = 0; io.tensors.has(`transformer.h.${i}.attn.weights`); i++) attentions.push(t(`transformer.h.${i}.attn.weights`).data as Float32Array);
+  const names = [...io.tensors.keys()].filter((n) => n.endsWith('.weights')).sort((x, y) => layerOf(x) - layerOf(y));
+  const attentions = names.map((n) => t(n).data as Float32Array);
   return { inputIds: t('input_ids'), logits: t('logits').data as Float32Array, attentions, generated: Array.from(t('generated').data) };
 }
 
@@ -61,8 +80,7 @@ export function attentionCheck(maps: Float32Array[], ref: Gpt2Reference): Pick<F
 
 /** Each layer's captured attention weights, by layer, from a model's hook records ([attn_output, weights]). */
 export function capturedAttentions(records: Model['hooks']): Float32Array[] {
-  const layer = (path: string) => Number(/\.h\.(\d+)\.attn$/.exec(path)?.[1]);
   return Object.values(records)
-    .sort((a, b) => layer(a.module) - layer(b.module))
+    .sort((a, b) => layerOf(`${a.module}.`) - layerOf(`${b.module}.`))
     .map((r) => r.output![1].data);
 }

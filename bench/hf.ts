@@ -1,5 +1,7 @@
-// The GPT-2 part of `npm run bench` (`--configs gpt2`): a GPT-2-small-shaped GPT2LMHeadModel (12 layers, d 768,
-// 12 heads, vocab 50257, random weights; tools/export_hf_bench.py) with every layer's attention brought back to the CPU:
+// The Hugging Face checkpoint part of `npm run bench` (`--configs gpt2` and / or `smollm`): a GPT-2-small-shaped
+// GPT2LMHeadModel (12 layers, d 768, 12 heads, vocab 50257; tools/export_hf_bench.py) or a SmolLM-135M-shaped
+// LlamaForCausalLM (30 layers, d 576, 9 heads on 3 KV heads, intermediate 1536, vocab 49152;
+// tools/export_llama_bench.py), random weights, with every layer's attention brought back to the CPU:
 //   load memory        peak RSS of Model.fromCheckpoint on its F16 checkpoint, in a process of its own
 //                      (bench/load_memory.ts), against the file's size
 //   forward            at length 128: attnscope in Node and in the page, onnxruntime-web's WebGPU provider in the page
@@ -15,14 +17,13 @@ import type { GpuContext } from '../src/gpu/context.ts';
 import { Model } from '../src/model/model.ts';
 import { directoryFiles } from '../src/node.ts';
 import type { LoadMemory } from './load_memory.ts';
-import { ATTENTION_TARGET, attentionCheck, capturedAttentions, type ForwardResult, type GenerateRun, GPT2_ENGINES, type Gpt2Engine, readReference } from './gpt2_check.ts';
+import { attentionCheck, capturedAttentions, type ForwardResult, type GenerateRun, GPT2_ENGINES, type Gpt2Engine, type HfBench, readReference } from './gpt2_check.ts';
 import { log, MODELS, PYTHON, hasTorch, ROOT } from './shared.ts';
 import { errorText, maxAbsDiff, median } from './stats.ts';
 
 type Engine = 'attnscope (node)' | Gpt2Engine;
 const ENGINES: readonly Engine[] = ['attnscope (node)', ...GPT2_ENGINES];
-const F16_DIR = join(MODELS, 'gpt2-f16');
-const FILES = ['gpt2.onnx', 'gpt2.io.safetensors', 'gpt2.json', 'gpt2-f16/model.safetensors', 'gpt2-f32/model.safetensors'];
+const files = (b: HfBench) => [`${b.name}.onnx`, `${b.name}.io.safetensors`, `${b.name}.json`, `${b.dir}/model.safetensors`];
 /** Loads measured, each in a fresh process; the peak is the largest. */
 const MEMORY_RUNS = 3;
 
@@ -49,6 +50,8 @@ interface EngineResult {
 }
 
 export interface Gpt2Result {
+  name: HfBench['name'];
+  title: string;
   shape: string;
   parameters: number;
   length: number;
@@ -68,6 +71,7 @@ interface ExportInfo {
   n_layer: number;
   n_embd: number;
   n_head: number;
+  n_kv_head?: number;
   vocab_size: number;
   length: number;
   new_tokens: number;
@@ -75,28 +79,28 @@ interface ExportInfo {
 }
 
 /** Writes the model when it is missing and torch is installed; false when it cannot be had. */
-function prepare(): boolean {
-  const have = () => FILES.every((f) => existsSync(join(MODELS, f)));
+function prepare(b: HfBench): boolean {
+  const have = () => files(b).every((f) => existsSync(join(MODELS, f)));
   if (have()) return true;
   if (!hasTorch()) {
-    log(`bench: skipping gpt2: PyTorch is not installed for ${PYTHON}, so bench/models/gpt2* cannot be made (see README, Benchmarks)`);
+    log(`bench: skipping ${b.name}: PyTorch is not installed for ${PYTHON}, so bench/models/${b.name}* cannot be made (see README, Benchmarks)`);
     return false;
   }
-  const exporter = join(ROOT, 'tools', 'export_hf_bench.py');
+  const exporter = join(ROOT, 'tools', b.exporter);
   log(`$ ${PYTHON} ${relative(ROOT, exporter)}`);
   const r = spawnSync(PYTHON, [exporter, '--out', MODELS], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_800_000 });
-  if (r.status !== 0) log(`bench: the GPT-2 exporter failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})`);
+  if (r.status !== 0) log(`bench: the ${b.name} exporter failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})`);
   return r.status === 0 && have();
 }
 
 /** Peak RSS while loading the F16 checkpoint, MEMORY_RUNS fresh processes, the largest peak. */
-function loadMemory(): Gpt2Result['memory'] {
+function loadMemory(b: HfBench): Gpt2Result['memory'] {
   const runs: LoadMemory[] = [];
   for (let i = 0; i < MEMORY_RUNS; i++) {
-    const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'vite-node'), [join(ROOT, 'bench', 'load_memory.ts'), F16_DIR], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'vite-node'), [join(ROOT, 'bench', 'load_memory.ts'), join(MODELS, b.dir)], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
     const line = r.stdout?.trim().split('\n').at(-1);
     if (r.status !== 0 || !line) {
-      log(`  gpt2 load memory: failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.trim().split('\n').at(-1) ?? ''}`);
+      log(`  ${b.name} load memory: failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.trim().split('\n').at(-1) ?? ''}`);
       return undefined;
     }
     runs.push(JSON.parse(line) as LoadMemory);
@@ -110,36 +114,36 @@ function loadMemory(): Gpt2Result['memory'] {
   const note = cpuAdapter
     ? `CPU adapter: the ${mb(peak.weightBytes)} of f32 weights on the "GPU" are host memory, counted in RSS and taken out of hostRatio`
     : 'GPU adapter: RSS holds no device memory';
-  log(`  gpt2 load memory: peak +${mb(peak.peakDeltaBytes)} over ${MEMORY_RUNS} loads, ${mb(host)} beyond the GPU weights = ${(host / peak.fileBytes).toFixed(2)}x the ${mb(peak.fileBytes)} F16 file`);
+  log(`  ${b.name} load memory: peak +${mb(peak.peakDeltaBytes)} over ${MEMORY_RUNS} loads, ${mb(host)} beyond the GPU weights = ${(host / peak.fileBytes).toFixed(2)}x the ${mb(peak.fileBytes)} F16 file`);
   return { ...peak, runs, ratio: peak.peakDeltaBytes / peak.fileBytes, hostRatio: host / peak.fileBytes, note };
 }
 
-export async function benchGpt2(repeats: number, ctx: GpuContext, page: Page | undefined): Promise<Gpt2Result | undefined> {
-  if (!prepare()) return undefined;
+export async function benchHf(b: HfBench, repeats: number, ctx: GpuContext, page: Page | undefined): Promise<Gpt2Result | undefined> {
+  if (!prepare(b)) return undefined;
   const t0 = performance.now();
   const start = loadavg();
-  const info = JSON.parse(readFileSync(join(MODELS, 'gpt2.json'), 'utf8')) as ExportInfo;
-  const ref = readReference(readFileSync(join(MODELS, 'gpt2.io.safetensors')));
-  const shape = `${info.n_layer} layers, d ${info.n_embd}, ${info.n_head} heads, vocab ${info.vocab_size}`;
-  log(`gpt2 (${shape}, L ${info.length}, ${info.new_tokens} new tokens)`);
-  const memory = loadMemory();
+  const info = JSON.parse(readFileSync(join(MODELS, `${b.name}.json`), 'utf8')) as ExportInfo;
+  const ref = readReference(readFileSync(join(MODELS, `${b.name}.io.safetensors`)), b);
+  const shape = `${info.n_layer} layers, d ${info.n_embd}, ${info.n_head} heads${info.n_kv_head ? ` on ${info.n_kv_head} KV heads` : ''}, vocab ${info.vocab_size}`;
+  log(`${b.name} (${shape}, L ${info.length}, ${info.new_tokens} new tokens)`);
+  const memory = loadMemory(b);
 
   const results = new Map<Engine, EngineResult>(ENGINES.map((e) => [e, { engine: e, forwardMs: [], generateMs: [] }]));
   const fail = (e: Engine, err: unknown) => {
     const r = results.get(e)!;
     r.error ??= errorText(err);
-    log(`  gpt2 ${e}: failed: ${r.error}`);
+    log(`  ${b.name} ${e}: failed: ${r.error}`);
   };
   const l0 = performance.now();
-  const model = await Model.fromCheckpoint(ctx, directoryFiles(F16_DIR));
-  model.setForwardHook('attn', ATTENTION_TARGET);
+  const model = await Model.fromCheckpoint(ctx, directoryFiles(join(MODELS, b.dir)));
+  model.setForwardHook('attn', b.attention);
   results.get('attnscope (node)')!.loadMs = performance.now() - l0;
   try {
     if (page) {
-      for (const l of await page.evaluate((e) => window.gpt2.load(e), GPT2_ENGINES)) {
+      for (const l of await page.evaluate(([n, e]) => window.gpt2.load(n, e), [b.name, GPT2_ENGINES] as const)) {
         results.get(l.engine)!.loadMs = l.loadMs;
         if (l.error) fail(l.engine, l.error);
-        else log(`  gpt2 ${l.engine}: loaded in ${l.loadMs.toFixed(0)} ms${l.adapter ? ` on ${l.adapter}` : ''}`);
+        else log(`  ${b.name} ${l.engine}: loaded in ${l.loadMs.toFixed(0)} ms${l.adapter ? ` on ${l.adapter}` : ''}`);
       }
     } else for (const e of GPT2_ENGINES) fail(e, 'no browser');
 
@@ -174,13 +178,13 @@ export async function benchGpt2(repeats: number, ctx: GpuContext, page: Page | u
       if (!f) continue;
       const r = results.get(e)!;
       r.firstForwardMs = f.ms;
-      log(`  gpt2 ${e}: first forward ${f.ms.toFixed(0)} ms, max |logits err| ${f.maxAbsErr.toExponential(2)}, max |attention err| ${f.maxAttnErr.toExponential(2)} (${f.attentions} maps)`);
+      log(`  ${b.name} ${e}: first forward ${f.ms.toFixed(0)} ms, max |logits err| ${f.maxAbsErr.toExponential(2)}, max |attention err| ${f.maxAttnErr.toExponential(2)} (${f.attentions} maps)`);
     }
     // Rounds rotate the starting engine so load on the machine hits every engine evenly.
     const rounds = async (what: string, body: (e: Engine) => Promise<void>) => {
       for (let round = 0; round < repeats; round++) {
         for (let i = 0; i < ENGINES.length; i++) await body(ENGINES[(round + i) % ENGINES.length]);
-        log(`  gpt2 ${what} round ${round + 1}/${repeats} done`);
+        log(`  ${b.name} ${what} round ${round + 1}/${repeats} done`);
       }
     };
     await rounds('forward', async (e) => {
@@ -189,7 +193,7 @@ export async function benchGpt2(repeats: number, ctx: GpuContext, page: Page | u
       const r = results.get(e)!;
       r.forwardMs.push(f.ms);
       r.forward = { maxAbsErr: f.maxAbsErr, maxAttnErr: f.maxAttnErr, attentions: f.attentions, attentionBytes: f.attentionBytes };
-      log(`  gpt2 ${e}: forward ${f.ms.toFixed(0)} ms`);
+      log(`  ${b.name} ${e}: forward ${f.ms.toFixed(0)} ms`);
     });
     for (const e of ENGINES.filter((x) => x.startsWith('attnscope'))) {
       const g = await generate(e, 1);
@@ -204,7 +208,7 @@ export async function benchGpt2(repeats: number, ctx: GpuContext, page: Page | u
       r.tokens = g.tokens;
       r.tokensMatchReference = g.tokens.length === ref.generated.length && g.tokens.every((t, i) => t === ref.generated[i]);
       r.generateAttentions = g.attentions;
-      log(`  gpt2 ${e}: ${info.new_tokens} tokens in ${g.ms.toFixed(0)} ms (${r.tokensMatchReference ? 'the reference tokens' : `tokens differ from the reference: ${g.tokens.join(' ')}`})`);
+      log(`  ${b.name} ${e}: ${info.new_tokens} tokens in ${g.ms.toFixed(0)} ms (${r.tokensMatchReference ? 'the reference tokens' : `tokens differ from the reference: ${g.tokens.join(' ')}`})`);
     });
     if (page) await page.evaluate(() => window.gpt2.unload());
   } finally {
@@ -222,12 +226,14 @@ export async function benchGpt2(repeats: number, ctx: GpuContext, page: Page | u
   const ort = results.get('ort-webgpu')!;
   const browser = results.get('attnscope (browser)')!;
   return {
+    name: b.name,
+    title: b.title,
     shape,
     parameters: info.parameters,
     length: info.length,
     newTokens: info.new_tokens,
     repeats,
-    ortGeneration: 'gpt2.onnx with past key/values (as transformers.js runs GPT-2): the prompt with an empty past, then one token per run, presents kept on the GPU',
+    ortGeneration: `${b.name}.onnx with past key/values (as transformers.js runs it): the prompt with an empty past, then one token per run, presents kept on the GPU`,
     memory,
     engines: [...results.values()],
     forwardOrtOverAttnscope: ratio(ort.medianForwardMs, browser.medianForwardMs),

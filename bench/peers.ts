@@ -12,9 +12,10 @@
 // round-robin (the starting engine rotates each round) so load on the machine hits them evenly.
 // Models, ONNX files, inputs and PyTorch outputs come from tools/export_bench_models.py into bench/models/ (ignored by
 // git), run here when they are missing and torch is installed.
-// `--configs gpt2` adds the GPT-2-small-shaped Hugging Face checkpoint of bench/hf.ts (its own repeats: --gpt2-repeats,
-// default 1, since one forward takes tens of seconds on a CPU adapter; results in bench/results/gpt2-<adapter>.json).
-// Run: npm run bench [-- --configs small,medium[,large][,gpt2]] [--repeats 10] [--warmup 1] [--gpt2-repeats 1] [--profile]
+// `--configs gpt2` and `smollm` add the GPT-2-small- and SmolLM-135M-shaped Hugging Face checkpoints of bench/hf.ts
+// (their own repeats: --gpt2-repeats, default 1, since one forward takes tens of seconds on a CPU adapter; results in
+// bench/results/<name>-<adapter>.json).
+// Run: npm run bench [-- --configs small,medium[,large][,gpt2][,smollm]] [--repeats 10] [--warmup 1] [--gpt2-repeats 1] [--profile]
 //      [--json FILE]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,8 @@ import type { ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import type { ProfileReport } from '../src/model/profile.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
-import { benchGpt2, type Gpt2Result, gpt2Table } from './hf.ts';
+import { HF_BENCHES, type HfBench } from './gpt2_check.ts';
+import { benchHf, type Gpt2Result, gpt2Table } from './hf.ts';
 import type { CaptureCheck, LoadResult, PageEngine, RunResult } from './page/main.ts';
 import { adapterSlug, hasTorch, log, MODELS, openPage, PYTHON, RESULTS, ROOT, startServer } from './shared.ts';
 import { errorText, maxAbsDiff, median } from './stats.ts';
@@ -45,8 +47,8 @@ const ENGINES: readonly Engine[] = ['attnscope (node)', ...PAGE_ENGINES];
 
 interface Options {
   configs: ConfigName[];
-  /** --configs named gpt2 (bench/hf.ts). */
-  gpt2: boolean;
+  /** The Hugging Face checkpoints --configs names (bench/hf.ts). */
+  hf: HfBench['name'][];
   gpt2Repeats: number;
   repeats: number;
   warmup: number;
@@ -120,12 +122,12 @@ interface ConfigResult {
 type TopKernels = Pick<ProfileReport, 'forwardMs' | 'cpu' | 'gpuMs' | 'dispatches'> & { byKernel: { kernel: string; ms: number; count: number }[] };
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large,gpt2] [--repeats N>=1] [--warmup N>=0] [--gpt2-repeats N>=1] [--profile] [--json FILE]`);
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large,gpt2,smollm] [--repeats N>=1] [--warmup N>=0] [--gpt2-repeats N>=1] [--profile] [--json FILE]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { configs: ['small', 'medium'], gpt2: false, gpt2Repeats: 1, repeats: 10, warmup: 1, profile: false };
+  const o: Options = { configs: ['small', 'medium'], hf: [], gpt2Repeats: 1, repeats: 10, warmup: 1, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -137,10 +139,11 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--configs') {
       const names = value().split(',').map((s) => s.trim()).filter((s) => s);
-      for (const n of names) if (n !== 'gpt2' && !(CONFIGS as readonly string[]).includes(n)) usage(`--configs: unknown config '${n}' (known: ${CONFIGS.join(', ')}, gpt2)`);
+      const isHf = (n: string): n is HfBench['name'] => n in HF_BENCHES;
+      for (const n of names) if (!isHf(n) && !(CONFIGS as readonly string[]).includes(n)) usage(`--configs: unknown config '${n}' (known: ${[...CONFIGS, ...Object.keys(HF_BENCHES)].join(', ')})`);
       if (!names.length) usage('--configs: no config named');
-      o.gpt2 = names.includes('gpt2');
-      o.configs = names.filter((n) => n !== 'gpt2') as ConfigName[];
+      o.hf = names.filter(isHf);
+      o.configs = names.filter((n) => !isHf(n)) as ConfigName[];
     } else if (a === '--repeats') o.repeats = int(1);
     else if (a === '--gpt2-repeats') o.gpt2Repeats = int(1);
     else if (a === '--warmup') o.warmup = int(0);
@@ -350,7 +353,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const { ready, fresh } = o.configs.length ? prepareModels(o) : { ready: [], fresh: false };
-  if (!ready.length && !o.gpt2) {
+  if (!ready.length && !o.hf.length) {
     log('bench: no config has its models in bench/models/: nothing to run');
     return;
   }
@@ -359,7 +362,7 @@ async function main(): Promise<void> {
   let server: ViteDevServer | undefined;
   let browser: Awaited<ReturnType<typeof openPage>> | undefined;
   const results: ConfigResult[] = [];
-  let gpt2: Gpt2Result | undefined;
+  const hf: Gpt2Result[] = [];
   try {
     const s = await startServer();
     server = s.server;
@@ -371,7 +374,10 @@ async function main(): Promise<void> {
     }
     log(`node: ${ctx.adapterName}`);
     for (const c of ready) results.push(await benchConfig(o, ctx, browser?.page, c, readTorchTiming(c, fresh)));
-    if (o.gpt2) gpt2 = await benchGpt2(o.gpt2Repeats, ctx, browser?.page);
+    for (const n of o.hf) {
+      const r = await benchHf(HF_BENCHES[n], o.gpt2Repeats, ctx, browser?.page);
+      if (r) hf.push(r);
+    }
   } finally {
     await browser?.close();
     await server?.close();
@@ -380,7 +386,7 @@ async function main(): Promise<void> {
   const totalMs = performance.now() - started;
   const info = browser?.info;
   const browserName = info ? `${info.adapter}, ${info.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}` : 'none';
-  if (gpt2) writeGpt2(gpt2, ctx.adapterName, browserName, info?.ortVersion);
+  for (const r of hf) writeHf(r, ctx.adapterName, browserName, info?.ortVersion);
   if (!results.length) return;
   console.log(
     `\nnn.Transformer forward, median of ${o.repeats} after ${o.warmup} warm-up round(s), ms (seq-first, batch 1, causal tgt mask; output read back; engines interleaved)` +
@@ -425,13 +431,13 @@ async function main(): Promise<void> {
   console.log(`wrote ${relative(ROOT, out)}`);
 }
 
-function writeGpt2(r: Gpt2Result, adapter: string, browser: string, ortVersion?: string): void {
+function writeHf(r: Gpt2Result, adapter: string, browser: string, ortVersion?: string): void {
   console.log(
-    `\nGPT-2-small-shaped GPT2LMHeadModel (${r.shape}, random weights), every attention captured; median of ${r.repeats}; ` +
+    `\n${r.title} (${r.shape}, random weights), every attention captured; median of ${r.repeats}; ` +
       `node: ${adapter}; browser: ${browser}; onnxruntime-web ${ortVersion ?? '—'}; ort generation: ${r.ortGeneration}\n`,
   );
   console.log(gpt2Table(r));
-  const out = join(RESULTS, `gpt2-${adapterSlug(adapter)}.json`);
+  const out = join(RESULTS, `${r.name}-${adapterSlug(adapter)}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ adapter, browser, onnxruntimeWeb: ortVersion, date: new Date().toISOString(), cpuThreads: cpus().length, ...r }, null, 2)}\n`);
   console.log(`wrote ${relative(ROOT, out)}`);

@@ -1,8 +1,9 @@
-// The in-browser half of the GPT-2 benchmark (bench/hf.ts drives it through window.gpt2): the GPT-2-small-shaped
-// model of tools/export_hf_bench.py, every layer's attention brought back to the CPU by both engines:
+// The in-browser half of the checkpoint benchmarks (bench/hf.ts drives it through window.gpt2): the GPT-2-small-shaped
+// model of tools/export_hf_bench.py or the SmolLM-135M-shaped one of tools/export_llama_bench.py (HF_BENCHES), every
+// layer's attention brought back to the CPU by both engines:
 //   attnscope (browser)   its F16 checkpoint (config.json + model.safetensors, fetched and handed over as files, as a
-//                         user's dropped folder would be), a forward hook on transformer.h.*.attn
-//   ort-webgpu            onnxruntime-web's WebGPU provider ('onnxruntime-web/webgpu') on gpt2.onnx, the decoder with
+//                         user's dropped folder would be), a forward hook on every attention module
+//   ort-webgpu            onnxruntime-web's WebGPU provider ('onnxruntime-web/webgpu') on NAME.onnx, the decoder with
 //                         past key/values that transformers.js runs, exported with attentions.{i} as outputs; the
 //                         present key/values stay on the GPU between steps ('gpu-buffer'), as transformers.js keeps them
 // Generation is greedy for both: attnscope's model.generate (KV caches), and for ort the prompt with an empty past,
@@ -10,7 +11,7 @@
 import type * as Ort from 'onnxruntime-web';
 import { fileListFiles } from '../../src/model/hf/browser_files.ts';
 import { Model } from '../../src/model/model.ts';
-import { ATTENTION_TARGET, attentionCheck, capturedAttentions, type ForwardResult, type GenerateRun, type Gpt2Engine, type Gpt2Reference, readReference } from '../gpt2_check.ts';
+import { attentionCheck, capturedAttentions, type ForwardResult, type GenerateRun, type Gpt2Engine, type Gpt2Reference, type HfBench, HF_BENCHES, readReference } from '../gpt2_check.ts';
 import { errorText, maxAbsDiff } from '../stats.ts';
 import { fetchBytes, gpuContext, modelUrl, ortAdapter, ortBuild } from './shared.ts';
 
@@ -31,35 +32,50 @@ async function fetchFile(dir: string, name: string): Promise<File> {
   return new File([await r.blob()], name);
 }
 
-async function loadOrt(): Promise<string> {
-  const config = JSON.parse(await (await fetchFile('gpt2-f16', 'config.json')).text()) as { n_layer: number; n_head: number; n_embd: number };
+/** Layers, KV heads and head dim, under GPT-2's or Llama's config.json names. */
+interface Dims {
+  n_layer?: number;
+  n_head?: number;
+  n_embd?: number;
+  num_hidden_layers?: number;
+  num_attention_heads?: number;
+  num_key_value_heads?: number;
+  hidden_size?: number;
+}
+
+async function loadOrt(b: HfBench): Promise<string> {
+  const c = JSON.parse(await (await fetchFile(b.dir, 'config.json')).text()) as Dims;
+  const nLayer = (c.n_layer ?? c.num_hidden_layers)!;
+  const heads = (c.n_head ?? c.num_attention_heads)!;
+  const config = { n_layer: nLayer, kvHeads: c.num_key_value_heads ?? heads, headDim: (c.n_embd ?? c.hidden_size)! / heads };
   const layers = Array.from({ length: config.n_layer }, (_, i) => i);
   const kv = (prefix: string) => layers.flatMap((i) => [`${prefix}.${i}.key`, `${prefix}.${i}.value`]);
   const ort = await ortBuild('onnxruntime-web/webgpu');
-  const session = await ort.InferenceSession.create(await fetchBytes(modelUrl('gpt2.onnx')), {
+  const session = await ort.InferenceSession.create(await fetchBytes(modelUrl(`${b.name}.onnx`)), {
     executionProviders: ['webgpu'],
     graphOptimizationLevel: 'all',
     preferredOutputLocation: Object.fromEntries(kv('present').map((n) => [n, 'gpu-buffer' as const])),
   });
   // The prompt's run has no past: [1, H, 0, D] tensors, as transformers.js feeds them.
-  const empty = new ort.Tensor('float32', new Float32Array(0), [1, config.n_head, 0, config.n_embd / config.n_head]);
+  const empty = new ort.Tensor('float32', new Float32Array(0), [1, config.kvHeads, 0, config.headDim]);
   ortSession = { ort, session, layers: config.n_layer, emptyPast: Object.fromEntries(kv('past_key_values').map((n) => [n, empty])) };
   return ortAdapter(ort);
 }
 
-async function load(engines: readonly Gpt2Engine[]): Promise<{ engine: Gpt2Engine; loadMs: number; adapter?: string; error?: string }[]> {
+async function load(name: HfBench['name'], engines: readonly Gpt2Engine[]): Promise<{ engine: Gpt2Engine; loadMs: number; adapter?: string; error?: string }[]> {
   await unload();
-  ref = readReference(await fetchBytes(modelUrl('gpt2.io.safetensors')));
+  const b = HF_BENCHES[name];
+  ref = readReference(await fetchBytes(modelUrl(`${b.name}.io.safetensors`)), b);
   const out = [];
   for (const engine of engines) {
     const t0 = performance.now();
     try {
       let adapter: string | undefined;
-      if (engine === 'ort-webgpu') adapter = await loadOrt();
+      if (engine === 'ort-webgpu') adapter = await loadOrt(b);
       else {
-        const files = await Promise.all(['config.json', 'model.safetensors'].map((n) => fetchFile('gpt2-f16', n)));
-        model = await Model.fromCheckpoint(await gpuContext(), fileListFiles(files, 'gpt2-f16'));
-        model.setForwardHook('attn', ATTENTION_TARGET);
+        const files = await Promise.all(['config.json', 'model.safetensors'].map((n) => fetchFile(b.dir, n)));
+        model = await Model.fromCheckpoint(await gpuContext(), fileListFiles(files, b.dir));
+        model.setForwardHook('attn', b.attention);
       }
       out.push({ engine, loadMs: performance.now() - t0, ...(adapter ? { adapter } : {}) });
     } catch (e) {

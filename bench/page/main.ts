@@ -9,7 +9,7 @@
 //                       page is cross-origin isolated)
 // Each run is one awaited forward with its output read back to the CPU, checked against PyTorch's output.
 // By hand: /bench/page/?run=small (or small,medium) prints medians on the page.
-// The GPT-2 checkpoint's engines (bench/hf.ts) are window.gpt2, from ./gpt2.ts.
+// The Hugging Face checkpoints' engines (bench/hf.ts: GPT-2, SmolLM shaped) are window.gpt2, from ./gpt2.ts.
 import type * as Ort from 'onnxruntime-web';
 import type { ModelInputs } from '../../src/model/inputs.ts';
 import { Model } from '../../src/model/model.ts';

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Write the SmolLM-135M-shaped benchmark model that `npm run bench -- --configs smollm` runs, from the plain-torch
+Llama port in tools/hf_reference.py (no `transformers` here), into --out (bench/models/):
+
+    smollm-f16/            LlamaForCausalLM shaped as SmolLM-135M (30 layers, hidden 576, 9 heads on 3 KV heads,
+                           intermediate 1536, vocab 49152, tied embeddings, rope_theta 10000), random weights (fixed
+                           seed, rounded to f16), as save_pretrained writes it: config.json + model.safetensors (F16)
+    smollm.onnx            the same model for onnxruntime-web with past key/values (as transformers.js runs Llama):
+                           inputs input_ids [1, L] (int64) and past_key_values.{i}.key / .value [1, 3, P, 64] (P may
+                           be 0); outputs logits [1, L, V], present.{i}.key / .value [1, 3, P+L, 64] and attentions.{i}
+                           [1, 9, L, P+L]; positions continue from P (the rotary angles are computed in the graph)
+    smollm.io.safetensors  input_ids [1, 128] (I64), the reference logits, each layer's attention
+                           (model.layers.{i}.self_attn.weights [1, 9, 128, 128]) and the 32 greedy tokens after the
+                           prompt (generated, I64 [32]) -- all from llama_forward in f32
+    smollm.json            shape, seed, parameter count, file sizes, the exported graph's op histogram
+
+    /usr/bin/python3 tools/export_llama_bench.py [--out bench/models]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_reference as ref  # noqa: E402
+
+SHAPE = dict(E=576, H=9, KVH=3, nl=30, I=1536, V=49152, Pn=2048)
+LENGTH = 128
+NEW_TOKENS = 32
+SEED = 20261202
+OPSET = 14
+PREFIX = "model."
+
+
+class WithPast(torch.nn.Module):
+    """llama_forward as a module for torch.onnx.export: the state dict as parameters, the cache as flat inputs."""
+
+    def __init__(self, sd, cfg):
+        super().__init__()
+        self.names = list(sd)
+        self.weights = torch.nn.ParameterList([torch.nn.Parameter(t, requires_grad=False) for t in sd.values()])
+        self.cfg = cfg
+
+    def forward(self, input_ids, *past):
+        P = dict(zip(self.names, self.weights))
+        cache = [(past[2 * i], past[2 * i + 1]) for i in range(len(past) // 2)]
+        logits, attns = ref.llama_forward(P, self.cfg, input_ids, prefix=PREFIX, cache=cache)
+        return (logits, *[t for kv in cache for t in kv], *attns.values())
+
+
+def empty_cache(cfg):
+    KVH, D = cfg["num_key_value_heads"], ref.llama_head_dim(cfg)
+    return [(torch.zeros(1, KVH, 0, D), torch.zeros(1, KVH, 0, D)) for _ in range(cfg["num_hidden_layers"])]
+
+
+def greedy(P, cfg, ids, n):
+    """n greedy tokens after ids, with the cache (LlamaForCausalLM.generate with use_cache)."""
+    cache, out, x = empty_cache(cfg), [], ids
+    for _ in range(n):
+        logits, _ = ref.llama_forward(P, cfg, x, prefix=PREFIX, cache=cache)
+        out.append(int(logits[0, -1].argmax()))
+        x = torch.tensor([[out[-1]]])
+    return out
+
+
+def export_onnx(model, ids, cfg, path):
+    nl = cfg["num_hidden_layers"]
+    past_names = [f"past_key_values.{i}.{kv}" for i in range(nl) for kv in ("key", "value")]
+    present_names = [f"present.{i}.{kv}" for i in range(nl) for kv in ("key", "value")]
+    attn_names = [f"attentions.{i}" for i in range(nl)]
+    axes = {"input_ids": {1: "sequence"}, "logits": {1: "sequence"}}
+    axes.update({n: {2: "past_sequence"} for n in past_names})
+    axes.update({n: {2: "total_sequence"} for n in present_names})
+    axes.update({n: {2: "sequence", 3: "total_sequence"} for n in attn_names})
+    # Traced with a past of 2 positions and 3 new ones, so the positions, the concatenation and the causal mask are
+    # recorded with the lengths as variables (the causal mask's triu path is right for one new token too).
+    KVH, D = cfg["num_key_value_heads"], ref.llama_head_dim(cfg)
+    past = [torch.randn(1, KVH, 2, D) for _ in past_names]
+    kw = dict(opset_version=OPSET, input_names=["input_ids", *past_names],
+              output_names=["logits", *present_names, *attn_names], dynamic_axes=axes,
+              training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
+    with torch.no_grad():
+        torch.onnx.export(model, (ids[:, :3], *past), path, **kw)
+        pretty = torch.onnx.export_to_pretty_string(model, (ids[:, :3], *past), **kw)
+    ops = collections.Counter(re.findall(r'Node \{type: "([A-Za-z0-9_]+)"', pretty))
+    return {"opset": OPSET, "inputs": ["input_ids", *past_names], "ops": dict(sorted(ops.items(), key=lambda kv: -kv[1]))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "models"))
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    torch.set_num_threads(os.cpu_count() or 1)
+    s = SHAPE
+    cfg = ref.llama_config("llama", "LlamaForCausalLM", s["E"], s["H"], s["KVH"], s["nl"], s["I"], s["V"], s["Pn"],
+                           "float16", True, 10000.0)
+    # HF's init scale (std 0.02) keeps a 30-layer stack's activations sane; rmsnorm weights near 1
+    shapes = ref.llama_param_shapes(cfg, PREFIX, True)
+    sd = ref.rounded(ref.random_params(shapes, SEED), "float16")
+    g = torch.Generator().manual_seed(SEED + 1)
+    ids = torch.randint(0, s["V"], (1, LENGTH), generator=g)
+    d = os.path.join(args.out, "smollm-f16")
+    os.makedirs(d, exist_ok=True)
+    ref.write_config(d, cfg)
+    ref.write_checkpoint(d, sd, "float16")
+    size = os.path.getsize(os.path.join(d, "model.safetensors"))
+
+    with torch.no_grad():
+        logits, attns = ref.llama_forward(sd, cfg, ids, prefix=PREFIX)
+        cache = empty_cache(cfg)
+        split = ref.llama_forward(sd, cfg, ids[:, :100], prefix=PREFIX, cache=cache)[0]
+        rest = ref.llama_forward(sd, cfg, ids[:, 100:], prefix=PREFIX, cache=cache)[0]
+        err = float((torch.cat((split, rest), dim=1) - logits).abs().max())
+        ref.check(err < 1e-3, f"cached forward differs from the plain one by {err:.3g}")
+        generated = greedy(sd, cfg, ids, NEW_TOKENS)
+    ref.st_write(os.path.join(args.out, "smollm.io.safetensors"),
+                 {"input_ids": ids, "logits": logits, **attns, "generated": torch.tensor(generated)})
+
+    onnx_path = os.path.join(args.out, "smollm.onnx")
+    onnx = export_onnx(WithPast(sd, cfg).eval(), ids, cfg, onnx_path)
+    ref.write_json(os.path.join(args.out, "smollm.json"), {
+        "config": "smollm", "model_type": "llama", "architecture": "LlamaForCausalLM", "n_layer": s["nl"],
+        "n_embd": s["E"], "n_head": s["H"], "n_kv_head": s["KVH"], "intermediate_size": s["I"], "vocab_size": s["V"],
+        "length": LENGTH, "new_tokens": NEW_TOKENS, "seed": SEED,
+        "parameters": sum(t.numel() for t in sd.values()), "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "checkpointBytes": {"smollm-f16": size}, "onnxBytes": os.path.getsize(onnx_path), "onnx": onnx,
+        "cachedVsPlainMaxDiff": err,
+    })
+    print(f"smollm: wrote {args.out} in {time.perf_counter() - t0:.0f} s (F16 checkpoint {size / 2**20:.0f} MiB, "
+          f"ONNX {os.path.getsize(onnx_path) / 2**20:.0f} MiB; cached vs plain {err:.2g}; greedy {generated[:8]}...)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
