@@ -15,7 +15,8 @@ const rootToDemo: Plugin = {
   },
 };
 
-// `vite build --mode lib` (npm run build, run by npm install): the library and the CLI for Node, into dist/.
+// `vite build --mode lib` (npm run build, run by npm install and npm pack): the library and the CLI, into dist/
+// (tsc adds dist/types). The demo builds into dist-demo/ (npm run build:demo), so neither build deletes the other.
 const lib = {
   build: {
     ssr: true,
@@ -31,8 +32,12 @@ export default defineConfig(({ mode }) => (mode === 'lib' ? lib : {
   // The e2e suite's server (playwright.config.ts) never reloads a page under a test when a source file changes.
   server: { host: '127.0.0.1', port: 5173, strictPort: true, ...(process.env.ATTNSCOPE_E2E && { hmr: false }) },
   preview: { host: '127.0.0.1', port: 5173, strictPort: true },
+  // Relative URLs for scripts, the model and workers: the built site works from any folder of any static host.
+  base: './',
   build: {
     target: 'es2022',
+    outDir: 'dist-demo',
+    emptyOutDir: true,
     rollupOptions: { input: { demo: 'demo/index.html' } },
   },
 }));

@@ -14,11 +14,11 @@ import { loadTokenizer } from '../src/model/hf/tokenizer.ts';
 import { INPUT_NAMES } from '../src/model/inputs.ts';
 import { readSafetensors, type TensorEntry, type TensorInput, writeSafetensors } from '../src/model/safetensors.ts';
 import { maxAbsDiff, PARITY_ATOL } from './parity.cases.ts';
+import { noTorch, PYTHON } from './python.ts';
 import { rolloutF64 } from './rollout_ref.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const fixtures = join(repo, 'test', 'fixtures');
-const PYTHON = '/usr/bin/python3';
 
 let buildDir = '';
 let cliJs = '';
@@ -509,13 +509,6 @@ describe('attnscope conventions: --json, info without a GPU, Dawn kept quiet, pr
 // Acceptance: a newly seeded model exported by tools/export_torch.py from any config in the matrix matches PyTorch
 // through the CLI.
 
-function torchAvailable(): string | undefined {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) return `${PYTHON} cannot import torch and numpy (apt-get install python3-torch python3-numpy)`;
-  return undefined;
-}
-const noTorch = torchAvailable();
 
 describe('models freshly exported by tools/export_torch.py', () => {
   it.skipIf(noTorch !== undefined)(
@@ -555,6 +548,46 @@ describe('models freshly exported by tools/export_torch.py', () => {
     },
     300_000,
   );
+});
+
+describe('tools/export_torch.py --module --state-dict: a user\'s own checkpoint', () => {
+  it.skipIf(noTorch !== undefined)(`exports it; the CLI's output matches PyTorch's; a checkpoint that does not fit is one line${noTorch ? ` (skipped: ${noTorch})` : ''}`, async () => {
+    const dir = join(work, 'user-model');
+    mkdirSync(join(dir, 'mypkg'), { recursive: true });
+    writeFileSync(join(dir, 'mypkg', '__init__.py'), '');
+    writeFileSync(
+      join(dir, 'mypkg', 'models.py'),
+      'import torch.nn as nn\n\ndef build():\n    return nn.Transformer(d_model=16, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=40, dropout=0.0, norm_first=True)\n',
+    );
+    // "Training": a seeded state dict saved as users save one (nested, DataParallel's prefix), then PyTorch's output.
+    const py = [
+      'import sys, torch; sys.path[:0] = [".", sys.argv[1]]',
+      'from export_torch import save_tensors; from mypkg.models import build',
+      'torch.manual_seed(3); m = build().eval()',
+      'torch.save({"state_dict": {"module." + k: v for k, v in m.state_dict().items()}}, "ckpt.pt")',
+      'bad = m.state_dict(); bad.pop("decoder.layers.0.norm2.bias"); torch.save(bad, "bad.pt")',
+      'src = torch.randn(6, 2, 16); tgt = torch.randn(5, 2, 16); mask = torch.nn.Transformer.generate_square_subsequent_mask(5)',
+      'with torch.no_grad(): out = m(src, tgt, tgt_mask=mask)',
+      'save_tensors("in.safetensors", {"src": src, "tgt": tgt, "tgt_mask": mask}); save_tensors("expected.safetensors", {"output": out})',
+    ].join('\n');
+    const made = await spawnAsync(PYTHON, ['-c', py, join(repo, 'tools')], { cwd: dir, env });
+    expect(made.status, made.stderr).toBe(0);
+    const exporter = (args: string[]) => spawnAsync(PYTHON, [join(repo, 'tools', 'export_torch.py'), '--module', 'mypkg.models:build', ...args], { cwd: dir, env });
+    const ok = await exporter(['--state-dict', 'ckpt.pt', '--out', 'model.safetensors']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('mypkg.models:build: transformer -> model.safetensors\n');
+    const out = outPath();
+    const r = attnscope(['run', join(dir, 'model.safetensors'), '--inputs', join(dir, 'in.safetensors'), '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const want = readSafetensors(readFileSync(join(dir, 'expected.safetensors')), 'expected').tensors.get('output')!;
+    const got = readOutput(out);
+    expect(got.shape).toEqual([5, 2, 16]);
+    expect(maxAbsDiff(got.data, want.data)).toBeLessThanOrEqual(PARITY_ATOL);
+    const bad = await exporter(['--state-dict', 'bad.pt', '--out', 'bad.safetensors']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe("export_torch.py: --state-dict bad.pt does not fit mypkg.models:build: missing ['decoder.layers.0.norm2.bias'], unexpected []\n");
+    expect(existsSync(join(dir, 'bad.safetensors'))).toBe(false);
+  }, 180_000);
 });
 
 describe('attnscope run --rollout', () => {

@@ -38,7 +38,7 @@ describe('inputs: the array each dtype takes', () => {
       [{ dtype: 'I64', shape: ids.shape, data: 'abc' } as unknown as InputTensor, /dtype I64 takes .*; got string$/],
     ];
     for (const [t, msg] of cases) expect(() => lm.checkInputs({ src: t })).toThrow(msg);
-    const big = BigInt64Array.from(asI64.data);
+    const big = BigInt64Array.from(asI64.data as BigInt64Array);
     big[4] = 2n ** 60n;
     expect(() => lm.checkInputs({ src: { ...asI64, data: big } })).toThrow(/^input src: value 1152921504606846976 at index 4 is beyond 2\^53$/);
     big[4] = 29n;

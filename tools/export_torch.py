@@ -723,6 +723,60 @@ def load_model_file(path: str) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     return cfg, tensors
 
 
+def load_user_model(spec: str, state_dict: Optional[str]) -> nn.Module:
+    """The module a user's `pkg.mod:factory` builds (a callable returning an nn.Module, or an nn.Module attribute),
+    with the state dict at `state_dict` loaded into it (strict), in eval mode.
+
+    The checkpoint is read with torch.load(weights_only=True) (PyTorch >= 1.13; the default from 2.6): a dict of
+    tensors, possibly nested under "state_dict" or "model_state_dict" (Lightning / training-loop checkpoints), with a
+    "module." prefix on every key (DataParallel) dropped. A pickled module is refused: save model.state_dict()."""
+    import importlib
+
+    mod_name, sep, attr = spec.partition(":")
+    if not sep or not mod_name or not attr:
+        raise ExportError(f"--module {spec!r}: expected pkg.mod:factory")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the user's package beside where they run the exporter, as `python -m` does
+    try:
+        obj: Any = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise ExportError(f"--module {spec!r}: cannot import {mod_name}: {e}") from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ExportError(f"--module {spec!r}: {mod_name} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    module = obj if isinstance(obj, nn.Module) else obj() if callable(obj) else obj
+    if not isinstance(module, nn.Module):
+        raise ExportError(f"--module {spec!r}: {attr} gave a {type(module).__name__}, not an nn.Module")
+    if state_dict is not None:
+        try:
+            sd = torch.load(state_dict, map_location="cpu", weights_only=True)
+        except FileNotFoundError as e:
+            raise ExportError(f"--state-dict {state_dict}: no such file") from e
+        except Exception as e:  # torch raises UnpicklingError / RuntimeError with long explanations
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ExportError(f"--state-dict {state_dict}: not a state dict of tensors ({first}); "
+                              "save model.state_dict(), not the module") from e
+        for key in ("state_dict", "model_state_dict"):
+            if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+                sd = sd[key]
+        if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
+            raise ExportError(f"--state-dict {state_dict}: not a dict of tensors")
+        if sd and all(k.startswith("module.") for k in sd):
+            sd = {k[len("module."):]: v for k, v in sd.items()}
+        want = set(module.state_dict())
+        missing = sorted(want - set(sd))
+        unexpected = sorted(set(sd) - want)
+        if missing or unexpected:
+            raise ExportError(f"--state-dict {state_dict} does not fit {spec}: missing {missing[:5]}"
+                              f"{' …' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{' …' if len(unexpected) > 5 else ''}")
+        try:
+            module.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            raise ExportError(f"--state-dict {state_dict}: {str(e).strip().splitlines()[-1].strip()}") from e
+    return module.eval()
+
+
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
@@ -733,8 +787,12 @@ def main(argv=None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import make_fixtures  # the config matrix lives there
 
-    ap = argparse.ArgumentParser(description="Export a freshly seeded model of a named fixture config "
-                                             "(plus its inputs and PyTorch's outputs).")
+    ap = argparse.ArgumentParser(description="Export your model (--module pkg.mod:factory [--state-dict ckpt.pt]) "
+                                             "or a freshly seeded model of a named fixture config (plus its inputs "
+                                             "and PyTorch's outputs) as an attnscope model file.")
+    ap.add_argument("--module", help="pkg.mod:factory: a callable returning your nn.Module (imported from the "
+                                     "current directory or PYTHONPATH)")
+    ap.add_argument("--state-dict", help="with --module: the checkpoint to load into it (torch.save(model.state_dict()))")
     ap.add_argument("--config", help="config name (see --list)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="model file to write (.safetensors)")
@@ -746,8 +804,22 @@ def main(argv=None) -> int:
         for c in make_fixtures.CONFIGS:
             print(f"{c['name']:32s} {c['kind']:12s} {c['description']}")
         return 0
+    if args.module:
+        if args.config or args.inputs or args.expected:
+            ap.error("--module exports your model; --config, --inputs and --expected are for the fixture configs")
+        if not args.out:
+            ap.error("--module needs --out")
+        try:
+            cfg = save(load_user_model(args.module, args.state_dict), args.out)
+        except ExportError as e:
+            print(f"export_torch.py: {e}", file=sys.stderr)
+            return 1
+        print(f"{args.module}: {cfg['kind']} -> {args.out}")
+        return 0
+    if args.state_dict:
+        ap.error("--state-dict goes with --module")
     if not args.config or not args.out:
-        ap.error("--config and --out are required (or --list)")
+        ap.error("--config and --out are required (or --module, or --list)")
     torch.set_num_threads(1)  # same bytes on every run
     cfg = make_fixtures.config_by_name(args.config)
     fx = make_fixtures.build_fixture(cfg, args.seed)

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { create, globals } from 'webgpu';
 import { GpuContext, type GpuRequirements } from './context.ts';
 import { GpuError } from './errors.ts';
 
@@ -8,11 +7,25 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 let announced = false;
 
+/** The `webgpu` package (Dawn for Node), an optional peer dependency: browser users never install it. */
+async function dawn(): Promise<typeof import('webgpu')> {
+  try {
+    return await import('webgpu');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test((e as Error).message)) {
+      throw new GpuError("attnscope/node needs the 'webgpu' package (Dawn for Node), an optional peer dependency: npm install webgpu", 'unsupported');
+    }
+    throw e;
+  }
+}
+
 /**
- * A GpuContext in Node through Dawn (the `webgpu` package). When Vulkan offers no adapter on Linux,
- * retries once with SwiftShader's ICD and says so once per process.
+ * A GpuContext in Node through Dawn (the `webgpu` package, installed beside attnscope). When Vulkan offers no adapter
+ * on Linux, retries once with SwiftShader's ICD and says so once per process.
  */
 export async function createNodeContext(req: GpuRequirements = {}): Promise<GpuContext> {
+  const { create, globals } = await dawn();
   Object.assign(globalThis, globals);
   let gpu = create([]);
   let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
