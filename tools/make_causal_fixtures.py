@@ -170,12 +170,15 @@ class HfRef:
     """A Hugging Face reference checkpoint through tools/hf_reference.py, batch row 0 of its io inputs; layer outputs,
     merged heads and token embeddings reached by wrapping hf.layer_norm, hf.merge_heads and F.embedding."""
 
-    def __init__(self, case, family):
+    def __init__(self, case_dir, family, inputs=None):
+        """inputs: the batch-1 inputs; by default row 0 of the directory's io.safetensors."""
         self.family = family
-        self.cfg, self.P = hf.load_checkpoint(os.path.join(ROOT, "hf", case))
-        io, _ = hf.st_read(os.path.join(ROOT, "hf", case, "io.safetensors"))
-        keep = ["input_ids"] + (["token_type_ids"] if family == "bert" else [])
-        self.inputs = OrderedDict((n, io[n][0:1]) for n in keep)
+        self.cfg, self.P = hf.load_checkpoint(case_dir)
+        if inputs is None:
+            io, _ = hf.st_read(os.path.join(case_dir, "io.safetensors"))
+            keep = ["input_ids"] + (["token_type_ids"] if family == "bert" else [])
+            inputs = OrderedDict((n, io[n][0:1]) for n in keep)
+        self.inputs = inputs
         if family == "gpt2":
             n, self.H, self.E = self.cfg["n_layer"], self.cfg["n_head"], self.cfg["n_embd"]
             self.layers = [f"transformer.h.{i}" for i in range(n)]
@@ -428,9 +431,9 @@ def main():
     lm = NnRef("lm-learned-causal", ["src"])
     make_case("lm", lm, ("patch", "heads", "lens"), -1, vocab=len(lm.module.vocab), ids_name="src")
     make_case("seq2seq", NnRef("post-relu-seqfirst", ["src", "tgt", "tgt_mask"]), ("heads",), -1)
-    gpt2 = HfRef("gpt2_lm", "gpt2")
+    gpt2 = HfRef(os.path.join(ROOT, "hf", "gpt2_lm"), "gpt2")
     make_case("gpt2", gpt2, ("patch", "heads", "lens", "gen"), -1, vocab=gpt2.cfg["vocab_size"], ids_name="input_ids")
-    bert = HfRef("bert_mlm", "bert")
+    bert = HfRef(os.path.join(ROOT, "hf", "bert_mlm"), "bert")
     make_case("bert", bert, ("patch", "heads"), 4, vocab=bert.cfg["vocab_size"], ids_name="input_ids")
 
 

@@ -19,31 +19,41 @@ export function diverging(v: number, max: number): string {
   return `rgb(${Math.round(r)},${Math.round(g)},${Math.round(b)})`;
 }
 
-export function drawGrid(canvas: HTMLCanvasElement, d: GridData): void {
-  const cell = Math.max(22, Math.min(48, Math.floor(640 / Math.max(1, d.cols.length))));
+/**
+ * A white canvas sized for a table of `rows` x `cols` cells of cellW x rowH under a title, row labels left and column
+ * labels on top drawn; returns its context and where the cells start.
+ */
+export function gridFrame(canvas: HTMLCanvasElement, title: string, rows: readonly string[], cols: readonly string[], cellW: number, rowH: number): { ctx: CanvasRenderingContext2D; left: number; top: number } {
   const probe = sizeCanvas(canvas, 1, 1);
   probe.font = FONT;
-  const left = Math.ceil(Math.max(...d.rows.map((r) => probe.measureText(r).width))) + 12;
-  const cols = columnLabels(probe, d.cols, cell);
-  const top = 24 + Math.max(16, cols.height);
-  const ctx = sizeCanvas(canvas, left + cell * d.cols.length + 8, top + cell * d.rows.length + 8);
+  const left = Math.ceil(Math.max(...rows.map((r) => probe.measureText(r).width))) + 12;
+  const top = 24 + Math.max(16, columnLabels(probe, cols, cellW).height);
+  const ctx = sizeCanvas(canvas, left + cellW * cols.length + 8, top + rowH * rows.length + 8);
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   ctx.font = UI_FONT;
   ctx.fillStyle = '#123';
   ctx.textAlign = 'left';
   ctx.textBaseline = 'top';
-  ctx.fillText(d.title, 4, 4);
+  ctx.fillText(title, 4, 4);
   ctx.font = FONT;
-  columnLabels(ctx, d.cols, cell).draw(left, top - 8, () => '#345');
-  let max = 0;
-  for (const v of d.values) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
-  d.rows.forEach((label, i) => {
-    ctx.font = FONT;
+  columnLabels(ctx, cols, cellW).draw(left, top - 8, () => '#345');
+  rows.forEach((label, i) => {
     ctx.fillStyle = '#345';
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    ctx.fillText(label, left - 6, top + (i + 0.5) * cell);
+    ctx.fillText(label, left - 6, top + (i + 0.5) * rowH);
+  });
+  return { ctx, left, top };
+}
+
+export function drawGrid(canvas: HTMLCanvasElement, d: GridData): void {
+  const cell = Math.max(22, Math.min(48, Math.floor(640 / Math.max(1, d.cols.length))));
+  const { ctx, left, top } = gridFrame(canvas, d.title, d.rows, d.cols, cell, cell);
+  let max = 0;
+  for (const v of d.values) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
+  ctx.textBaseline = 'middle';
+  d.rows.forEach((_, i) => {
     d.cols.forEach((_, j) => {
       const v = d.values[i * d.cols.length + j];
       const x = left + j * cell;
