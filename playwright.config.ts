@@ -24,11 +24,22 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: 'npx vite',
-    env: { ATTNSCOPE_E2E: '1' },
-    url: 'http://127.0.0.1:5173/test/browser/index.html',
-    reuseExistingServer: !process.env.CI,
-    timeout: 60_000,
-  },
+  webServer: [
+    {
+      command: 'npx vite',
+      env: { ATTNSCOPE_E2E: '1' },
+      url: 'http://127.0.0.1:5173/test/browser/index.html',
+      reuseExistingServer: !process.env.CI,
+      timeout: 60_000,
+    },
+    {
+      // The demo as a user hosts it: `npm run build:demo`, copied under a sub-path, served by a plain static server.
+      command:
+        'npm run build:demo -- --logLevel warn && rm -rf test-output/site && mkdir -p test-output/site/apps && ' +
+        'cp -r dist-demo test-output/site/apps/attnscope && exec python3 -m http.server 5174 --bind 127.0.0.1 --directory test-output/site',
+      url: 'http://127.0.0.1:5174/apps/attnscope/demo/index.html',
+      reuseExistingServer: !process.env.CI,
+      timeout: 180_000,
+    },
+  ],
 });

@@ -1,4 +1,5 @@
-// The attention explorer (demo/) in headless Chromium on WebGPU (SwiftShader): the default example's output, the
+// The attention explorer as built (npm run build:demo) and served from a sub-path by a static server, in headless
+// Chromium on WebGPU (SwiftShader): the default example's output, the
 // page's captured attention maps against the CLI's for the same input, the views' interactions, exports, model
 // upload (valid and corrupt), the profile panel, and the message shown without WebGPU.
 import { expect, type Page, test } from '@playwright/test';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
 import { rolloutF64 } from '../test/rollout_ref.ts';
-import { collectErrors, data, hoverCell, maxDiff, num, runs, snapshot, type Tensor, waitForRun } from './page.ts';
+import { BUILT_DEMO, collectErrors, data, hoverCell, maxDiff, num, runs, snapshot, type Tensor, waitForRun } from './page.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const DATES = join(repo, 'demo', 'models', 'dates.safetensors');
@@ -67,7 +68,7 @@ test('attention explorer: generation, CLI-equal captures, views, exports, upload
   const haveDates = existsSync(DATES);
   const info = haveDates && existsSync(DATES_JSON) ? (JSON.parse(readFileSync(DATES_JSON, 'utf8')) as { examples: { input: string; expected: string }[] }) : undefined;
   await page.setViewportSize({ width: 1400, height: 1000 });
-  await page.goto('/');
+  await page.goto(BUILT_DEMO);
 
   // 1. the default example runs on load: output, and the expected answer with the trained model
   await waitForRun(page, 0);
@@ -286,7 +287,7 @@ test('without WebGPU the page says so and how to get it', async ({ page }) => {
   await page.addInitScript(() => {
     Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
   });
-  await page.goto('/');
+  await page.goto(BUILT_DEMO);
   await expect(page.locator('#gpu-missing')).toBeVisible();
   await expect(page.locator('#gpu-missing')).toContainText('navigator.gpu');
   await expect(page.locator('#gpu-missing')).toContainText('--enable-unsafe-webgpu');

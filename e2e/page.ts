@@ -20,6 +20,12 @@ export interface Snapshot {
   relevance: { map: 'cross' | 'source'; targets: { index?: number[] }[]; rows: number; cols: number; data: (number | string)[] };
 }
 
+/**
+ * The demo as `npm run build:demo` built it, served from a sub-path by a plain static server (playwright.config.ts):
+ * what a user hosting the site gets, not the dev server.
+ */
+export const BUILT_DEMO = 'http://127.0.0.1:5174/apps/attnscope/demo/';
+
 export const num = (v: number | string) => (typeof v === 'number' ? v : Number(v));
 
 export function collectErrors(page: Page): string[] {
