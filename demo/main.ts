@@ -4,6 +4,7 @@ import { GpuContext } from '../src/index.ts';
 import { type Analysis, analyse } from './analysis.ts';
 import { CausalPanel } from './causal.ts';
 import { Explorer } from './explorer.ts';
+import { analyseLong, type LongAnalysis } from './gpu/long-maps.ts';
 import { meterReadback, readbackBytes } from './gpu/readback.ts';
 import { exportCaptures, exportPng } from './export.ts';
 import { type DemoInfo, openBuiltIn, type Opened } from './model-source.ts';
@@ -136,6 +137,12 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
   setState('running');
   $('timing').textContent = 'running on the GPU…';
   try {
+    const ids = c.kind === 'lm' ? reader?.encode(text) : undefined;
+    const long = ids && (await analyseLong(model, ctx!.device, text, ids, reader!.inputs(ids), reader!.label));
+    if (long) {
+      showLong(long);
+      return;
+    }
     const a = await analyse(model, reader, {
       text,
       maxNewTokens: Math.max(1, Number($<HTMLInputElement>('max-tokens').value) || 16),
@@ -255,6 +262,21 @@ function wireInputs(): void {
     const a = explorer?.analysis;
     if (a) void exclusive((o) => profile(o, a));
   });
+}
+
+/** A text too long for whole maps: overviews on the GPU, exact windows on demand; no generation or relevance. */
+function showLong(l: LongAnalysis): void {
+  showError(undefined);
+  runs++;
+  $('output-row').hidden = true;
+  $('verdict').textContent = '';
+  $('timing').textContent = `overview forward (downsampled maps and one query's rows of ${l.maps.layers.length} attention modules) ${l.forwardMs.toFixed(0)} ms`;
+  $('notes').textContent = `${l.labels.length} tokens: too long to bring whole attention maps back, so the maps stay on the GPU: each head's block maxima, exact cells for the rows in view when zoomed in (a capture of those rows), and the chosen token's rows for the text view. No generation, relevance, head view or profile for a text this long.`;
+  $('profile-report').replaceChildren();
+  $<HTMLButtonElement>('profile').disabled = true;
+  $('results').hidden = false;
+  explorer!.showLong(l);
+  setState('ready');
 }
 
 async function profile({ model }: Opened, a: Analysis): Promise<void> {

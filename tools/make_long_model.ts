@@ -1,15 +1,18 @@
 // The long-context demo model (docs/long-context-demo.md): a causal character lm, 4 layers, d_model 128, 4 heads,
 // sinusoidal positions up to 8,192 tokens, seeded random weights (bench/model_common.ts). Written from TypeScript so
 // CI and the e2e setup make it without PyTorch; it stays out of git (demo/models/ is where the page finds it).
-//   npx vite-node tools/make_long_model.ts [OUT]   (default demo/models/long.safetensors)
+//   npx vite-node tools/make_long_model.ts [OUT]   (default test-output/long-lm.safetensors; open it in the demo)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomWeights } from '../bench/model_common.ts';
 import type { FileConfig } from '../src/model/config.ts';
 import { writeModelFile } from '../src/model/config.ts';
 
-/** Printable ASCII, one character per token: any English text (the demo's long sample) reads without unknowns. */
-const VOCAB = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).concat(['\n']);
+/**
+ * Lower-case letters, space and light punctuation, one character per token: English text reads, and the logits every
+ * forward brings back stay small (L x 30 x 4 bytes; the library reads a forward's output back whole).
+ */
+const VOCAB = [...'abcdefghijklmnopqrstuvwxyz .,\n'];
 
 const LONG_CONFIG: FileConfig = {
   format_version: 1,
@@ -43,7 +46,7 @@ function longModel(): Uint8Array {
 }
 
 {
-  const out = process.argv[2] ?? 'demo/models/long.safetensors';
+  const out = process.argv[2] ?? 'test-output/long-lm.safetensors';
   mkdirSync(dirname(out), { recursive: true });
   const bytes = longModel();
   writeFileSync(out, bytes);

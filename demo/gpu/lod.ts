@@ -118,13 +118,17 @@ export class Viewport {
     return { x: x0, y: y0, w: Math.min(this.w, this.cols * c), h: Math.min(this.h, this.rows * c), col0: this.col0, row0: this.row0, cellW: c, cellH: c };
   }
 
-  /** Rows an exact window should cover to fill the view, or undefined when the overview's blocks are below a pixel. */
+  /**
+   * Rows an exact window should cover (centred on the view), or undefined when the overview's blocks are below a
+   * pixel or a window would fill less than half the view.
+   */
   wantsWindow(s: MapSource): [number, number] | undefined {
     if (!s.window || isExact(s.overview)) return undefined;
     const blockPx = this.cell * (s.rows / s.overview.rows);
     if (blockPx <= 1.5) return undefined;
     const { r0, r1 } = this.visible();
     const n = Math.min(s.window.rows, s.rows);
+    if (n < (r1 - r0) / 2) return undefined; // a window that would fill under half the view waits for more zoom
     const from = Math.max(0, Math.min(r0 + Math.floor((r1 - r0 - n) / 2), s.rows - n));
     return [from, from + n];
   }
