@@ -14,10 +14,10 @@ import { type GpuCase, rng, uniform } from './harness.ts';
 export const MIDSIZE_FIXTURES = ['transformer-d512-h8-s160-t128', 'encoder-d768-h12-len384'] as const;
 
 /**
- * Tolerances, each relative to the largest magnitude of PyTorch's tensor (the output's is 3-5, so 1e-5 of it is
- * 3e-5 to 5e-5). Measured on SwiftShader, both kernel sets: see the printed worst errors.
+ * Tolerances, each relative to the largest magnitude of PyTorch's tensor. Measured on SwiftShader under both kernel
+ * sets (the tests print them): at most 1.3e-6 (output), 1.6e-6 (probabilities), 3.0e-6 (gradients).
  */
-export const MIDSIZE_TOL = { output: 1e-5, weights: 1e-5, grad: 1e-4 };
+export const MIDSIZE_TOL = { output: 1e-5, weights: 1e-5, grad: 3e-5 };
 
 interface Meta {
   name: string;
