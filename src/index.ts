@@ -7,7 +7,7 @@ export { relevanceMaps, type AttentionRole, type RelevanceInput, type RelevanceM
 export * from './analysis/index.ts';
 export type { GenerateOptions, GenerateResult } from './model/generate.ts';
 export { formatProfile, type ProfileReport } from './model/profile.ts';
-export { generateSquareSubsequentMask, InputError, type InputTensor, type ModelInputs } from './model/inputs.ts';
+export { generateSquareSubsequentMask, InputError, type InputArrays, type InputDType, type InputTensor, type ModelInputs, type TypedInput } from './model/inputs.ts';
 export { readModelFile, writeModelFile, parseConfig, expectedTensors, type ModelConfig } from './model/config.ts';
 export { isHfConfig } from './model/kinds/index.ts';
 export { ModelFileError } from './model/errors.ts';

@@ -1,8 +1,8 @@
 // The package as a user gets it: `npm pack`, the tarball installed into fresh projects outside the repository, the
 // README's snippets type-checked with a stock tsconfig, the Node snippet run (Dawn; SwiftShader where there is no
 // GPU), the browser snippet built with Vite; publint and are-the-types-wrong on the tarball. Installs prefer the npm
-// cache (`npm ci` has put every dependency's tarball there; only registry metadata may be fetched); webgpu and
-// @types/node at the versions this repository has; typescript and vite run from this repository.
+// cache (`npm ci` has put every dependency's tarball there; only registry metadata may be fetched); webgpu at the
+// version this repository has; typescript and vite run from this repository.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,12 +87,12 @@ describe('the packed package', () => {
 
   it('in a Node project with webgpu: the README\'s Node snippet type-checks and runs', () => {
     const version = (pkg: string) => `${pkg}@${(JSON.parse(readFileSync(bin(pkg, 'package.json'), 'utf8')) as { version: string }).version}`;
-    const dir = project('node', [version('webgpu'), version('@types/node')]);
+    const dir = project('node', [version('webgpu')]);
     const ckpt = join(repo, 'test', 'fixtures', 'hf', 'gpt2_lm');
     const code = snippet('node');
     expect(code).toContain("directoryFiles('./gpt2')");
     writeFileSync(join(dir, 'main.ts'), `${code.replace("'./gpt2'", JSON.stringify(ckpt))}\nexport {};\n`);
-    writeFileSync(join(dir, 'tsconfig.json'), stockTsconfig({ types: ['node'], noEmit: false, outDir: 'out' }));
+    writeFileSync(join(dir, 'tsconfig.json'), stockTsconfig({ noEmit: false, outDir: 'out' }));
     tsc(dir);
     const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? work };
     if (!env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
