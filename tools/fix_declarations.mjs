@@ -5,6 +5,7 @@
 // (Vite writes files without it), so a rebuild or `npm pack` never leaves `npx attnscope` with "Permission denied".
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import process from 'node:process';
 
 const types = 'dist/types';
 const ENTRIES = new Set(['index.d.ts', 'node.d.ts']);
