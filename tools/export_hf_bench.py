@@ -45,38 +45,39 @@ PREFIX = "transformer."
 
 
 class WithPast(torch.nn.Module):
-    """gpt2_forward as a module for torch.onnx.export: the state dict as parameters, the cache as flat inputs."""
+    """A reference forward (gpt2_forward, llama_forward) as a module for torch.onnx.export: the state dict as
+    parameters, the cache as flat inputs."""
 
-    def __init__(self, sd, cfg):
+    def __init__(self, sd, cfg, forward=ref.gpt2_forward, prefix=PREFIX):
         super().__init__()
         self.names = list(sd)
         self.weights = torch.nn.ParameterList([torch.nn.Parameter(t, requires_grad=False) for t in sd.values()])
-        self.cfg = cfg
+        self.cfg, self.fwd, self.prefix = cfg, forward, prefix
 
     def forward(self, input_ids, *past):
         P = dict(zip(self.names, self.weights))
         cache = [(past[2 * i], past[2 * i + 1]) for i in range(len(past) // 2)]
-        logits, attns = ref.gpt2_forward(P, self.cfg, input_ids, prefix=PREFIX, cache=cache)
+        logits, attns = self.fwd(P, self.cfg, input_ids, prefix=self.prefix, cache=cache)
         return (logits, *[t for kv in cache for t in kv], *attns.values())
 
 
-def empty_cache(cfg):
-    H, D = cfg["n_head"], cfg["n_embd"] // cfg["n_head"]
-    return [(torch.zeros(1, H, 0, D), torch.zeros(1, H, 0, D)) for _ in range(cfg["n_layer"])]
+def empty_cache(layers, heads, D):
+    return [(torch.zeros(1, heads, 0, D), torch.zeros(1, heads, 0, D)) for _ in range(layers)]
 
 
-def greedy(P, cfg, ids, n):
-    """n greedy tokens after ids, with the cache (as GPT2LMHeadModel.generate with use_cache runs it)."""
-    cache, out, x = empty_cache(cfg), [], ids
+def greedy(P, cfg, ids, n, cache, forward=ref.gpt2_forward, prefix=PREFIX):
+    """n greedy tokens after ids, with the cache (as *ForCausalLM.generate with use_cache runs it)."""
+    out, x = [], ids
     for _ in range(n):
-        logits, _ = ref.gpt2_forward(P, cfg, x, prefix=PREFIX, cache=cache)
+        logits, _ = forward(P, cfg, x, prefix=prefix, cache=cache)
         out.append(int(logits[0, -1].argmax()))
         x = torch.tensor([[out[-1]]])
     return out
 
 
-def export_onnx(model, ids, cfg, path):
-    nl = cfg["n_layer"]
+def export_onnx(model, ids, path, nl, past_heads, head_dim):
+    """torch.onnx.export of a WithPast: inputs input_ids and past_key_values.{i}.key / .value [1, past_heads, P,
+    head_dim] for nl layers; outputs logits, present.{i}.key / .value and attentions.{i}."""
     past_names = [f"past_key_values.{i}.{kv}" for i in range(nl) for kv in ("key", "value")]
     present_names = [f"present.{i}.{kv}" for i in range(nl) for kv in ("key", "value")]
     attn_names = [f"attentions.{i}" for i in range(nl)]
@@ -86,15 +87,15 @@ def export_onnx(model, ids, cfg, path):
     axes.update({n: {2: "sequence", 3: "total_sequence"} for n in attn_names})
     # Traced with a past of 2 positions so that concatenation, positions and the causal slice are recorded with
     # the past length as a variable (a 0-length trace could fold them away).
-    H, D = cfg["n_head"], cfg["n_embd"] // cfg["n_head"]
-    past = [torch.randn(1, H, 2, D) for _ in past_names]
+    past = [torch.randn(1, past_heads, 2, head_dim) for _ in past_names]
     kw = dict(opset_version=OPSET, input_names=["input_ids", *past_names],
               output_names=["logits", *present_names, *attn_names], dynamic_axes=axes,
               training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
     # The exporter needs LayerNorm's normalized_shape as a constant (nn.LayerNorm holds it; the port reads it off
     # the input, which the tracer records as a Shape op): the same function with the width fixed.
     layer_norm = ref.layer_norm
-    ref.layer_norm = lambda x, P, name, eps: F.layer_norm(x, (cfg["n_embd"],), P[name + ".weight"], P[name + ".bias"], eps)
+    width = model.cfg.get("n_embd")
+    ref.layer_norm = lambda x, P, name, eps: F.layer_norm(x, (width,), P[name + ".weight"], P[name + ".bias"], eps)
     try:
         with torch.no_grad():
             torch.onnx.export(model, (ids[:, :3], *past), path, **kw)
@@ -128,17 +129,18 @@ def main(argv=None) -> int:
     with torch.no_grad():
         logits, attns = ref.gpt2_forward(sd, cfg, ids, prefix=PREFIX)
         # The cached path must agree with the plain one before it is exported and generated with.
-        cache = empty_cache(cfg)
+        H, D = SHAPE["H"], SHAPE["E"] // SHAPE["H"]
+        cache = empty_cache(SHAPE["nl"], H, D)
         split = ref.gpt2_forward(sd, cfg, ids[:, :100], prefix=PREFIX, cache=cache)[0]
         rest = ref.gpt2_forward(sd, cfg, ids[:, 100:], prefix=PREFIX, cache=cache)[0]
         err = float((torch.cat((split, rest), dim=1) - logits).abs().max())
         ref.check(err < 1e-3, f"cached forward differs from the plain one by {err:.3g}")
-        generated = greedy(sd, cfg, ids, NEW_TOKENS)
+        generated = greedy(sd, cfg, ids, NEW_TOKENS, empty_cache(SHAPE["nl"], H, D))
     ref.st_write(os.path.join(args.out, "gpt2.io.safetensors"),
                  {"input_ids": ids, "logits": logits, **attns, "generated": torch.tensor(generated)})
 
     onnx_path = os.path.join(args.out, "gpt2.onnx")
-    onnx = export_onnx(WithPast(sd, cfg).eval(), ids, cfg, onnx_path)
+    onnx = export_onnx(WithPast(sd, cfg).eval(), ids, onnx_path, SHAPE["nl"], H, D)
     ref.write_json(os.path.join(args.out, "gpt2.json"), {
         "config": "gpt2", "model_type": "gpt2", "architecture": "GPT2LMHeadModel", "n_layer": SHAPE["nl"],
         "n_embd": SHAPE["E"], "n_head": SHAPE["H"], "vocab_size": SHAPE["V"], "n_positions": SHAPE["Pn"],

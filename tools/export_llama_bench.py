@@ -20,9 +20,7 @@ Llama port in tools/hf_reference.py (no `transformers` here), into --out (bench/
 from __future__ import annotations
 
 import argparse
-import collections
 import os
-import re
 import sys
 import time
 
@@ -30,67 +28,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_reference as ref  # noqa: E402
+from export_hf_bench import WithPast, empty_cache, export_onnx, greedy  # noqa: E402
 
 SHAPE = dict(E=576, H=9, KVH=3, nl=30, I=1536, V=49152, Pn=2048)
 LENGTH = 128
 NEW_TOKENS = 32
 SEED = 20261202
-OPSET = 14
 PREFIX = "model."
-
-
-class WithPast(torch.nn.Module):
-    """llama_forward as a module for torch.onnx.export: the state dict as parameters, the cache as flat inputs."""
-
-    def __init__(self, sd, cfg):
-        super().__init__()
-        self.names = list(sd)
-        self.weights = torch.nn.ParameterList([torch.nn.Parameter(t, requires_grad=False) for t in sd.values()])
-        self.cfg = cfg
-
-    def forward(self, input_ids, *past):
-        P = dict(zip(self.names, self.weights))
-        cache = [(past[2 * i], past[2 * i + 1]) for i in range(len(past) // 2)]
-        logits, attns = ref.llama_forward(P, self.cfg, input_ids, prefix=PREFIX, cache=cache)
-        return (logits, *[t for kv in cache for t in kv], *attns.values())
-
-
-def empty_cache(cfg):
-    KVH, D = cfg["num_key_value_heads"], ref.llama_head_dim(cfg)
-    return [(torch.zeros(1, KVH, 0, D), torch.zeros(1, KVH, 0, D)) for _ in range(cfg["num_hidden_layers"])]
-
-
-def greedy(P, cfg, ids, n):
-    """n greedy tokens after ids, with the cache (LlamaForCausalLM.generate with use_cache)."""
-    cache, out, x = empty_cache(cfg), [], ids
-    for _ in range(n):
-        logits, _ = ref.llama_forward(P, cfg, x, prefix=PREFIX, cache=cache)
-        out.append(int(logits[0, -1].argmax()))
-        x = torch.tensor([[out[-1]]])
-    return out
-
-
-def export_onnx(model, ids, cfg, path):
-    nl = cfg["num_hidden_layers"]
-    past_names = [f"past_key_values.{i}.{kv}" for i in range(nl) for kv in ("key", "value")]
-    present_names = [f"present.{i}.{kv}" for i in range(nl) for kv in ("key", "value")]
-    attn_names = [f"attentions.{i}" for i in range(nl)]
-    axes = {"input_ids": {1: "sequence"}, "logits": {1: "sequence"}}
-    axes.update({n: {2: "past_sequence"} for n in past_names})
-    axes.update({n: {2: "total_sequence"} for n in present_names})
-    axes.update({n: {2: "sequence", 3: "total_sequence"} for n in attn_names})
-    # Traced with a past of 2 positions and 3 new ones, so the positions, the concatenation and the causal mask are
-    # recorded with the lengths as variables (the causal mask's triu path is right for one new token too).
-    KVH, D = cfg["num_key_value_heads"], ref.llama_head_dim(cfg)
-    past = [torch.randn(1, KVH, 2, D) for _ in past_names]
-    kw = dict(opset_version=OPSET, input_names=["input_ids", *past_names],
-              output_names=["logits", *present_names, *attn_names], dynamic_axes=axes,
-              training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
-    with torch.no_grad():
-        torch.onnx.export(model, (ids[:, :3], *past), path, **kw)
-        pretty = torch.onnx.export_to_pretty_string(model, (ids[:, :3], *past), **kw)
-    ops = collections.Counter(re.findall(r'Node \{type: "([A-Za-z0-9_]+)"', pretty))
-    return {"opset": OPSET, "inputs": ["input_ids", *past_names], "ops": dict(sorted(ops.items(), key=lambda kv: -kv[1]))}
 
 
 def main(argv=None) -> int:
@@ -113,19 +57,22 @@ def main(argv=None) -> int:
     ref.write_checkpoint(d, sd, "float16")
     size = os.path.getsize(os.path.join(d, "model.safetensors"))
 
+    KVH, D = s["KVH"], s["E"] // s["H"]
     with torch.no_grad():
         logits, attns = ref.llama_forward(sd, cfg, ids, prefix=PREFIX)
-        cache = empty_cache(cfg)
+        cache = empty_cache(s["nl"], KVH, D)
         split = ref.llama_forward(sd, cfg, ids[:, :100], prefix=PREFIX, cache=cache)[0]
         rest = ref.llama_forward(sd, cfg, ids[:, 100:], prefix=PREFIX, cache=cache)[0]
         err = float((torch.cat((split, rest), dim=1) - logits).abs().max())
         ref.check(err < 1e-3, f"cached forward differs from the plain one by {err:.3g}")
-        generated = greedy(sd, cfg, ids, NEW_TOKENS)
+        generated = greedy(sd, cfg, ids, NEW_TOKENS, empty_cache(s["nl"], KVH, D), ref.llama_forward, PREFIX)
     ref.st_write(os.path.join(args.out, "smollm.io.safetensors"),
                  {"input_ids": ids, "logits": logits, **attns, "generated": torch.tensor(generated)})
 
     onnx_path = os.path.join(args.out, "smollm.onnx")
-    onnx = export_onnx(WithPast(sd, cfg).eval(), ids, cfg, onnx_path)
+    # Traced with a past of 2 positions and 3 new ones: the causal mask's triu path (L != 1) is recorded, which is
+    # right for one new token too (the rows past the cache position are blocked either way).
+    onnx = export_onnx(WithPast(sd, cfg, ref.llama_forward, PREFIX).eval(), ids, onnx_path, s["nl"], KVH, D)
     ref.write_json(os.path.join(args.out, "smollm.json"), {
         "config": "smollm", "model_type": "llama", "architecture": "LlamaForCausalLM", "n_layer": s["nl"],
         "n_embd": s["E"], "n_head": s["H"], "n_kv_head": s["KVH"], "intermediate_size": s["I"], "vocab_size": s["V"],

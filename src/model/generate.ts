@@ -1,10 +1,10 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { HookObserver } from '../hooks/observer.ts';
 import type { HookRecord } from '../hooks/registry.ts';
-import type { SelfCache } from '../nn/attention_core.ts';
+import type { AttentionArgs, SelfCache } from '../nn/attention_core.ts';
 import { Plan } from '../scheduler/compile.ts';
-import type { Dim, Params, PlanBuilder } from '../scheduler/plan.ts';
-import { InputError, type InputTensor } from './inputs.ts';
+import type { Act, Dim, Params, PlanBuilder } from '../scheduler/plan.ts';
+import { InputError, type InputTensor, tokenInput } from './inputs.ts';
 import { type Pick, sampler, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -117,6 +117,26 @@ export class Decoding {
       const [logits] = await this.run(plan, feed(next, t + shift), t, { pos: t + shift });
       next = this.pick(logits, (bt) => bt, V, eos);
     }
+  }
+
+  /**
+   * A causal LM's decoding (batch-first ids [B, L], HF position ids): the prompt in a prefill plan at positions 0..L-1,
+   * then one decode plan for every token. `forward` records the model on input_ids and position_ids [B, len] with
+   * its caches' new rows at `pos` and returns the logits.
+   */
+  async causalLm(src: InputTensor, V: number, eos: number | undefined, forward: (b: PlanBuilder, ids: Act, positions: Act, a: AttentionArgs, pos: Dim) => Promise<Act>): Promise<void> {
+    const [B, L] = src.shape;
+    const record = async (b: PlanBuilder, len: number, pos: Dim) => {
+      const ids = b.input([B, len], 'input_ids', true);
+      const positions = b.input([B, len], 'position_ids', true);
+      b.output(await forward(b, ids, positions, { B, L: len, S: len, batchFirst: true, causal: true }, pos));
+    };
+    const positions = (len: number, pos: number) => Uint32Array.from({ length: B * len }, (_, i) => pos + (i % len));
+    const { b, observer } = this.host.builder();
+    await record(b, L, 0);
+    const [out] = await this.run(await this.compile(b, observer, 'prefill'), [tokenInput('input_ids', src, src.shape, V), positions(L, 0)], 0);
+    const next = this.pick(out, (bt) => bt * L + L - 1, V, eos);
+    await this.decode(next, 1, L - 1, (b, pos) => record(b, 1, pos), (ids, pos) => [ids, positions(1, pos)], V, eos);
   }
 
   /** Appends each unfinished row's pick (greedy or sampled); returns the next input ids, or undefined when every row is done. */

@@ -1,7 +1,6 @@
 // GPT-2 (HF model_type "gpt2"): GPT2Model or GPT2LMHeadModel as config.json's architectures names them.
 import { GPT2LMHeadModel, GPT2Model, type Gpt2Options } from '../../nn/gpt2.ts';
-import type { Dim, PlanBuilder } from '../../scheduler/plan.ts';
-import { InputError, tokenInput } from '../inputs.ts';
+import { InputError } from '../inputs.ts';
 import type { ModelKind } from './kind.ts';
 import { ACT2FN, architecture, HF_LIMIT, widthAndHeads } from './hf_config.ts';
 import { HfInputs } from './hf_inputs.ts';
@@ -87,19 +86,7 @@ export const gpt2Kind: ModelKind<Gpt2Config> = {
               const maxT = L + d.maxNewTokens;
               if (maxT > c.n_positions) throw new InputError(`generate: prompt ${L} + maxNewTokens ${d.maxNewTokens} exceeds the model's ${c.n_positions} positions`);
               const selfBufs = base.h.map((_, i) => d.buffer(B * maxT * 3 * E, `kv cache ${i}`));
-              // len tokens per row from position pos (the prompt at 0; then one at a time at a run-time pos).
-              const record = async (b: PlanBuilder, len: number, pos: Dim) => {
-                const ids = b.input([B, len], 'input_ids', true);
-                const positions = b.input([B, len], 'position_ids', true);
-                const a = { B, L: len, S: len, batchFirst: true, causal: true };
-                b.output(await root.forward(b, ids, positions, a, d.selfCaches(b, selfBufs, maxT, pos, E)));
-              };
-              const positions = (len: number, pos: number) => Uint32Array.from({ length: B * len }, (_, i) => pos + (i % len));
-              const { b, observer } = d.host.builder();
-              await record(b, L, 0);
-              const [out] = await d.run(await d.compile(b, observer, 'prefill'), [tokenInput('input_ids', src, src.shape, V), positions(L, 0)], 0);
-              const next = d.pick(out, (bt) => bt * L + L - 1, V, eos);
-              await d.decode(next, 1, L - 1, (b, pos) => record(b, 1, pos), (ids, pos) => [ids, positions(1, pos)], V, eos);
+              await d.causalLm(src, V, eos, (b, ids, positions, a, pos) => root.forward(b, ids, positions, a, d.selfCaches(b, selfBufs, maxT, pos, E)));
             },
           }
         : {}),

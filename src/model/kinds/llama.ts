@@ -5,7 +5,7 @@ import { LlamaForCausalLM, LlamaModel, type LlamaOptions } from '../../nn/llama.
 import type { KvCache } from '../../nn/attention_core.ts';
 import type { Dim, PlanBuilder } from '../../scheduler/plan.ts';
 import { show } from '../errors.ts';
-import { InputError, tokenInput } from '../inputs.ts';
+import { InputError } from '../inputs.ts';
 import type { ConfigFields } from './fields.ts';
 import { architecture, HF_LIMIT, widthAndHeads } from './hf_config.ts';
 import { HfInputs } from './hf_inputs.ts';
@@ -157,17 +157,7 @@ function llamaFamily<C extends FamilyConfig>(kind: C['kind']): ModelKind<C> {
                 const bufs = base.layers.map((_, i) => [d.buffer(B * maxT * KV, `k cache ${i}`), d.buffer(B * maxT * KV, `v cache ${i}`)]);
                 const caches = (b: PlanBuilder, pos: Dim): KvCache[] =>
                   bufs.map(([k, v], i) => ({ kind: 'kv', k: b.external(k, [B * maxT * KV], `k cache ${i}`), v: b.external(v, [B * maxT * KV], `v cache ${i}`), maxT, pos }));
-                const record = async (b: PlanBuilder, len: number, pos: Dim) => {
-                  const ids = b.input([B, len], 'input_ids', true);
-                  const positions = b.input([B, len], 'position_ids', true);
-                  b.output(await root.forward(b, ids, positions, { B, L: len, S: len, batchFirst: true, causal: true }, caches(b, pos)));
-                };
-                const positions = (len: number, pos: number) => Uint32Array.from({ length: B * len }, (_, i) => pos + (i % len));
-                const { b, observer } = d.host.builder();
-                await record(b, L, 0);
-                const [out] = await d.run(await d.compile(b, observer, 'prefill'), [tokenInput('input_ids', src, src.shape, V), positions(L, 0)], 0);
-                const next = d.pick(out, (bt) => bt * L + L - 1, V, eos);
-                await d.decode(next, 1, L - 1, (b, pos) => record(b, 1, pos), (ids, pos) => [ids, positions(1, pos)], V, eos);
+                await d.causalLm(src, V, eos, (b, ids, positions, a, pos) => root.forward(b, ids, positions, a, caches(b, pos)));
               },
             }
           : {}),
