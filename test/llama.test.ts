@@ -5,10 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
+import { applyChatTemplate } from '../src/model/hf/chat.ts';
 import { readCheckpoint } from '../src/model/hf/checkpoint.ts';
 import { directoryFiles } from '../src/model/hf/dir.ts';
 import type { InputTensor } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
+import { loadTokenizer } from '../src/model/hf/tokenizer.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
 
 const dir = (name: string) => new URL(`./fixtures/hf/${name}/`, import.meta.url).pathname;
@@ -132,4 +134,17 @@ describe('config.json features attnscope does not implement are refused naming t
     ['llama_lm', 'architecture', (c) => (c.architectures = ['LlamaForSequenceClassification']), /field "architectures": "LlamaForSequenceClassification" is not supported/],
   ];
   for (const [name, what, edit, re] of cases) it(what, () => expect(readCheckpoint(withConfig(name, edit))).rejects.toThrow(re));
+});
+
+it('applyChatTemplate renders tokenizer_config.json\'s ChatML template as HF does; a tokenizer without one is refused', async () => {
+  const tok = (await loadTokenizer(directoryFiles(dir('llama_lm'))))!;
+  const messages = [
+    { role: 'system' as const, content: 'Be brief.' },
+    { role: 'user' as const, content: 'hi' },
+  ];
+  // ChatML: <|im_start|>ROLE\nCONTENT<|im_end|>\n per message, then the assistant's turn opened.
+  expect(applyChatTemplate(tok, messages)).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+  expect(applyChatTemplate(tok, messages, { addGenerationPrompt: false })).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n');
+  const gpt2 = (await loadTokenizer(directoryFiles(dir('gpt2_lm'))))!;
+  expect(() => applyChatTemplate(gpt2, messages)).toThrow(/no chat_template in tokenizer_config.json/);
 });
