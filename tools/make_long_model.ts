@@ -1,9 +1,10 @@
 // The long-context demo model (docs/long-context-demo.md): a causal character lm, 4 layers, d_model 128, 4 heads,
 // sinusoidal positions up to 8,192 tokens, seeded random weights (bench/model_common.ts). Written from TypeScript so
-// CI and the e2e setup make it without PyTorch; it stays out of git (demo/models/ is where the page finds it).
-//   npx vite-node tools/make_long_model.ts [OUT]   (default test-output/long-lm.safetensors; open it in the demo)
+// CI and the e2e setup make it without PyTorch; it stays out of git (open it in the demo with "Open files…").
+//   npx vite-node tools/make_long_model.ts [OUT]   (default test-output/long-lm.safetensors)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { lmConfig } from '../bench/decode.ts';
 import { randomWeights } from '../bench/model_common.ts';
 import type { FileConfig } from '../src/model/config.ts';
 import { writeModelFile } from '../src/model/config.ts';
@@ -14,41 +15,16 @@ import { writeModelFile } from '../src/model/config.ts';
  */
 const VOCAB = [...'abcdefghijklmnopqrstuvwxyz .,\n'];
 
+// The benchmarks' causal lm (pre-norm, gelu, biases, final norm, batch first), at this shape, with sinusoidal positions
 const LONG_CONFIG: FileConfig = {
-  format_version: 1,
-  kind: 'lm',
-  d_model: 128,
-  nhead: 4,
-  dim_feedforward: 512,
-  num_encoder_layers: 4,
-  num_decoder_layers: 0,
-  activation: 'gelu',
-  layer_norm_eps: 1e-5,
-  norm_first: true,
-  batch_first: true,
-  bias: true,
-  encoder_norm: true,
-  decoder_norm: false,
+  ...lmConfig({ name: 'long', layers: 4, dModel: 128, nhead: 4, ff: 512, vocab: VOCAB.length, prompt: 8192, newTokens: 0, reps: 0 }),
   positional: 'sinusoidal',
-  max_len: 8192,
   embed_scale: Math.sqrt(128),
-  pad_id: null,
-  bos_id: null,
-  eos_id: null,
   vocab: VOCAB,
-  causal: true,
 };
 
-const LONG_SEED = 15;
-
-function longModel(): Uint8Array {
-  return writeModelFile(LONG_CONFIG, randomWeights(LONG_CONFIG, LONG_SEED));
-}
-
-{
-  const out = process.argv[2] ?? 'test-output/long-lm.safetensors';
-  mkdirSync(dirname(out), { recursive: true });
-  const bytes = longModel();
-  writeFileSync(out, bytes);
-  console.log(`${out}: ${(bytes.length / 1e6).toFixed(2)} MB`);
-}
+const out = process.argv[2] ?? 'test-output/long-lm.safetensors';
+const bytes = writeModelFile(LONG_CONFIG, randomWeights(LONG_CONFIG, 15));
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, bytes);
+console.log(`${out}: ${(bytes.length / 1e6).toFixed(2)} MB`);

@@ -1,8 +1,11 @@
 // Attention over long sequences without reading the maps back: one forward with a summary hook on every attention
 // module (the library computes each head's downsampled grid and the chosen query's rows on the GPU), then, on
 // demand, exact windows of query rows (a `queries` / `heads` cut, re-run). Each tile lands in a GPU buffer the views
-// draw from; what comes back per interaction stays within READBACK_BYTES of attention data.
+// draw from; what comes back per interaction stays within READBACK_BYTES of attention data. Beside it every forward
+// reads back what the library always does: the logits (L x V x 4 bytes) and each hooked module's inputs and output
+// (q, k, v, out: 4 x L x d_model x 4 bytes) — hook options to skip those are missing (docs/long-context-demo.md).
 import type { AttentionModuleInfo, Model, ModelInputs } from '../../src/index.ts';
+import { removeCaptureHooks } from '../analysis.ts';
 import type { HeadChoice } from '../attention.ts';
 import type { WindowSource } from './lod.ts';
 import { type Tile, uploadValues } from './map-renderer.ts';
@@ -150,6 +153,7 @@ export interface LongAnalysis {
 export async function analyseLong(model: Model, device: GPUDevice, text: string, ids: readonly number[], inputs: ModelInputs, label: (id: number) => string): Promise<LongAnalysis | undefined> {
   const modules = model.attentionModules();
   if (!isLong(modules, ids.length) || modules.some((m) => m.role === 'cross')) return undefined;
+  removeCaptureHooks(model); // an earlier analysis's full captures would come back with every forward here
   const t0 = performance.now();
   const maps = await LongMaps.open(model, device, inputs, ids.length, modules, ids.length - 1);
   return { text, labels: ids.map(label), maps, forwardMs: performance.now() - t0 };
