@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { BUILT_DEMO, DEMO_PORT } from './e2e/page.ts';
 
 /** Debian's chromium (apt-get install chromium): Playwright's own browser downloads are not reachable here. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -36,8 +37,8 @@ export default defineConfig({
       // The demo as a user hosts it: `npm run build:demo`, copied under a sub-path, served by a plain static server.
       command:
         'npm run build:demo -- --logLevel warn && rm -rf test-output/site && mkdir -p test-output/site/apps && ' +
-        'cp -r dist-demo test-output/site/apps/attnscope && exec python3 -m http.server 5174 --bind 127.0.0.1 --directory test-output/site',
-      url: 'http://127.0.0.1:5174/apps/attnscope/demo/index.html',
+        `cp -r dist-demo test-output/site/apps/attnscope && exec python3 -m http.server ${DEMO_PORT} --bind 127.0.0.1 --directory test-output/site`,
+      url: `${BUILT_DEMO}index.html`,
       reuseExistingServer: !process.env.CI,
       timeout: 180_000,
     },

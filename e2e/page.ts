@@ -20,11 +20,14 @@ export interface Snapshot {
   relevance: { map: 'cross' | 'source'; targets: { index?: number[] }[]; rows: number; cols: number; data: (number | string)[] };
 }
 
+/** The port of the built demo's static server (ATTNSCOPE_DEMO_PORT: two checkouts' suites at once). */
+export const DEMO_PORT = Number(process.env.ATTNSCOPE_DEMO_PORT ?? 5174);
+
 /**
  * The demo as `npm run build:demo` built it, served from a sub-path by a plain static server (playwright.config.ts):
  * what a user hosting the site gets, not the dev server.
  */
-export const BUILT_DEMO = 'http://127.0.0.1:5174/apps/attnscope/demo/';
+export const BUILT_DEMO = `http://127.0.0.1:${DEMO_PORT}/apps/attnscope/demo/`;
 
 export const num = (v: number | string) => (typeof v === 'number' ? v : Number(v));
 
