@@ -34,10 +34,8 @@ export default defineConfig({
       timeout: 60_000,
     },
     {
-      // The demo as a user hosts it: `npm run build:demo`, copied under a sub-path, served by a plain static server.
-      command:
-        'npm run build:demo -- --logLevel warn && rm -rf test-output/site && mkdir -p test-output/site/apps && ' +
-        `cp -r dist-demo test-output/site/apps/attnscope && exec python3 -m http.server ${DEMO_PORT} --bind 127.0.0.1 --directory test-output/site`,
+      // The demo as a user hosts it: `npm run build:demo`, served under a sub-path by a plain static server.
+      command: `npm run build:demo -- --logLevel warn && exec node e2e/static_server.mjs dist-demo /apps/attnscope/ ${DEMO_PORT}`,
       url: `${BUILT_DEMO}index.html`,
       reuseExistingServer: !process.env.CI,
       timeout: 180_000,
