@@ -1,10 +1,10 @@
 // attn_entropy.wgsl — the entropy of each attention row (b, h, l) in nats: -sum_s P[s] ln P[s] (0 ln 0 = 0).
 //
 // Bindings (group 0), declared from the descriptor in src/kernels/attn_entropy.ts:
-//   0  probs  storage read   [R, S] rows of probabilities (R = B*H*L)
-//   1  out    storage rw     [R]
+//   0  probs  storage read   [BH, L, S]: rows [l0, l0 + L) of each head's map of LT rows (all of it: l0 = 0, L = LT)
+//   1  out    storage rw     [BH, LT] (rows l0 .. l0 + L - 1 written)
 //   2  p      uniform        Params
-// Overrides: WG. Grid: grid1d(ceil(n / WG)), one invocation per row (n = R). Kahan-compensated sum: over 8,192
+// Overrides: WG. Grid: grid1d(ceil(n / WG)), one invocation per row (n = BH*L). Kahan-compensated sum: over 8,192
 // keys a plain f32 sum drifts by ~1e-5 nats, the tolerance the entropy is held to.
 
 override WG: u32 = 64;
@@ -24,5 +24,5 @@ fn unit(r: u32) {
       sum = t;
     }
   }
-  out[r] = sum;
+  out[(r / p.L) * p.LT + p.l0 + r % p.L] = sum;
 }

@@ -5,16 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollout } from '../src/analysis/rollout.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
-import type { CapturedTensor } from '../src/hooks/registry.ts';
+import type { CapturedTensor, HookRecord } from '../src/hooks/registry.ts';
 import { attnDownsampleRef } from '../src/kernels/attn_downsample.ts';
 import { attnEntropyRef } from '../src/kernels/attn_entropy.ts';
 import { attnRowsRef } from '../src/kernels/attn_rows.ts';
-import { attnSelectRef } from '../src/kernels/attn_select.ts';
+import { attnHeadMeanRef } from '../src/kernels/attn_head_mean.ts';
 import { attnTopkRef } from '../src/kernels/attn_topk.ts';
+import { expectedTensors, type FileConfig, writeModelFile } from '../src/model/config.ts';
 import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
-import { assertClose, KERNEL_SETS, withKernels } from './harness.ts';
+import { assertClose, KERNEL_SETS, rng, uniform, withKernels } from './harness.ts';
 
 const dir = new URL('./fixtures/', import.meta.url);
 let ctx: GpuContext;
@@ -35,6 +36,42 @@ function lm(): { model: Model; inputs: ModelInputs } {
 
 const SUMMARY = { topk: 3, entropy: true, downsample: 5, rows: [11, 0], columns: [3], headMean: true, rollout: true };
 
+/**
+ * The summary hook `sum`'s records against the CPU references on the full weights of hook `full` (both over
+ * encoder.layers.*.self_attn; rollout against analysis/rollout.ts).
+ */
+function checkSummaries(hooks: Readonly<Record<string, HookRecord>>, full: string, sum: string, o: typeof SUMMARY): void {
+  const paths = Object.keys(hooks).filter((k) => k.startsWith(`${sum}[`)).map((k) => k.slice(sum.length + 1, -1));
+  expect(paths.length).toBeGreaterThan(0);
+  const weights = paths.map((p) => hooks[`${full}[${p}]`].output![1]);
+  const rolled = rollout(weights);
+  paths.forEach((p, i) => {
+    const w = weights[i];
+    const [B, H, L, S] = w.shape;
+    const d = { B, H, L, S };
+    const rec = hooks[`${sum}[${p}]`];
+    expect(rec.output!.length, 'the weights are not copied back').toBe(1);
+    const got = (n: string, shape: number[]): CapturedTensor => {
+      const t = rec.summary![n];
+      expect(t.shape, `${p} ${n}`).toEqual(shape);
+      return t;
+    };
+    const K = o.topk;
+    const N = o.downsample;
+    const topk = attnTopkRef(w.data, d, K);
+    assertClose(`${p} topk.values`, got('topk.values', [B, H, L, K]).data, topk.values, { atol: 1e-6 });
+    assertClose(`${p} topk.indices`, got('topk.indices', [B, H, L, K]).data, topk.indices, {});
+    assertClose(`${p} entropy`, got('entropy', [B, H, L]).data, attnEntropyRef(w.data, d), { atol: 1e-5 });
+    const ds = attnDownsampleRef(w.data, d, N);
+    assertClose(`${p} downsample.max`, got('downsample.max', [B, H, N, N]).data, ds.max, {});
+    assertClose(`${p} downsample.mean`, got('downsample.mean', [B, H, N, N]).data, ds.mean, {});
+    assertClose(`${p} rows`, got('rows', [B, H, o.rows.length, S]).data, attnRowsRef(w.data, d, 'rows', o.rows), {});
+    assertClose(`${p} columns`, got('columns', [B, H, L, o.columns.length]).data, attnRowsRef(w.data, d, 'columns', o.columns), {});
+    assertClose(`${p} headMean`, got('headMean', [B, L, S]).data, attnHeadMeanRef(w.data, d, false), { atol: 1e-7, rtol: 1e-6 });
+    assertClose(`${p} rollout`, got('rollout', [B, L, L]).data, rolled[i].data, { atol: 1e-6, rtol: 1e-5 });
+  });
+}
+
 describe('summaries equal the CPU references on the full weights of the same forward', () => {
   for (const kernels of KERNEL_SETS) {
     it(`${kernels.attention} attention`, async () => {
@@ -44,32 +81,42 @@ describe('summaries equal the CPU references on the full weights of the same for
           model.setForwardHook('full', 'encoder.layers.*.self_attn');
           model.setForwardHook('sum', 'encoder.layers.*.self_attn', undefined, { summary: SUMMARY });
           await model.forward(inputs);
-          const paths = ['encoder.layers.0.self_attn', 'encoder.layers.1.self_attn'];
-          const full = paths.map((p) => model.hooks[`full[${p}]`].output![1]);
-          const rolled = rollout(full);
-          paths.forEach((p, i) => {
-            const w = full[i];
-            const [B, H, L, S] = w.shape;
-            const d = { B, H, L, S };
-            const rec = model.hooks[`sum[${p}]`];
-            expect(rec.output!.length, 'the weights are not copied back').toBe(1);
-            const got = (n: string, shape: number[]): CapturedTensor => {
-              const t = rec.summary![n];
-              expect(t.shape, `${p} ${n}`).toEqual(shape);
-              return t;
-            };
-            const topk = attnTopkRef(w.data, d, 3);
-            assertClose(`${p} topk.values`, got('topk.values', [B, H, L, 3]).data, topk.values, { atol: 1e-6 });
-            assertClose(`${p} topk.indices`, got('topk.indices', [B, H, L, 3]).data, topk.indices, {});
-            assertClose(`${p} entropy`, got('entropy', [B, H, L]).data, attnEntropyRef(w.data, d), { atol: 1e-5 });
-            const ds = attnDownsampleRef(w.data, d, 5);
-            assertClose(`${p} downsample.max`, got('downsample.max', [B, H, 5, 5]).data, ds.max, {});
-            assertClose(`${p} downsample.mean`, got('downsample.mean', [B, H, 5, 5]).data, ds.mean, {});
-            assertClose(`${p} rows`, got('rows', [B, H, 2, S]).data, attnRowsRef(w.data, d, 'rows', [11, 0]), {});
-            assertClose(`${p} columns`, got('columns', [B, H, L, 1]).data, attnRowsRef(w.data, d, 'columns', [3]), {});
-            assertClose(`${p} headMean`, got('headMean', [B, L, S]).data, attnSelectRef(w.data, d, { average: true }), { atol: 1e-7, rtol: 1e-6 });
-            assertClose(`${p} rollout`, got('rollout', [B, L, L]).data, rolled[i].data, { atol: 1e-6, rtol: 1e-5 });
-          });
+          checkSummaries(model.hooks, 'full', 'sum', SUMMARY);
+        });
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+});
+
+/** A causal 2-layer lm of seeded weights, 2 heads of 8, sinusoidal positions: long enough to be summarised by chunks. */
+function longLm(): Model {
+  const config = { format_version: 1, kind: 'lm', d_model: 16, nhead: 2, dim_feedforward: 24, num_encoder_layers: 2, num_decoder_layers: 0, decoder_norm: false, activation: 'relu', layer_norm_eps: 1e-5, norm_first: true, batch_first: true, bias: true, encoder_norm: true, vocab: ['<pad>', '<s>', '</s>', 'a', 'b', 'c'], positional: 'sinusoidal', max_len: 512, embed_scale: 4, pad_id: 0, bos_id: 1, eos_id: 2, causal: true } as unknown as FileConfig;
+  const rand = rng(7);
+  const tensors = new Map([...expectedTensors(config)].map(([n, shape]) => [n, uniform(rand, shape.reduce((a, b) => a * b, 1), -0.5, 0.5)]));
+  return Model.load(ctx, writeModelFile(config, tensors), 'long lm');
+}
+
+describe('summaries by chunks of query rows (the map never whole) equal those of the whole map', () => {
+  for (const kernels of KERNEL_SETS) {
+    it(`${kernels.attention} attention: 130 tokens, chunks of 64, 64, 2 rows`, async () => {
+      const model = longLm();
+      try {
+        await withKernels(ctx, kernels, async () => {
+          const rand = rng(3);
+          const src = new Int32Array(130).map(() => 3 + Math.floor(rand() * 3));
+          const inputs: ModelInputs = { src: { dtype: 'I32', data: src, shape: [1, 130] } };
+          const o = { ...SUMMARY, rows: [129, 0, 70], columns: [3, 100], downsample: 7, topk: 4 };
+          model.setForwardHook('full', 'encoder.layers.*.self_attn');
+          await model.forward(inputs);
+          const full = { ...model.hooks };
+          model.delHook('full');
+          model.setForwardHook('sum', 'encoder.layers.*.self_attn', undefined, { summary: { ...o, chunkRows: 64 } });
+          await model.forward(inputs);
+          const steps = model.planSteps.filter((l) => l.includes('encoder.layers.0.self_attn: attention'));
+          expect(steps.map((l) => l.split(': ').pop())).toEqual(['attention (rows 0..63)', 'attention (rows 64..127)', 'attention (rows 128..129)']);
+          checkSummaries({ ...full, ...model.hooks }, 'full', 'sum', o);
         });
       } finally {
         model.dispose();

@@ -2,11 +2,14 @@ import { ATTN_SELECT, attnSelect, attnSelection } from '../kernels/attn_select.t
 import { PATCH_ROWS, patchRows } from '../kernels/patch_rows.ts';
 import type { Module } from '../nn/module.ts';
 import type { BackwardObserver } from '../scheduler/backward.ts';
-import { type Act, type Dim, dimAt, dimsOf, type ModuleCall, type ModuleObserver, type Params, type PlanBuilder, shapeAt, sizeAt } from '../scheduler/plan.ts';
+import { type Act, type Dim, dimAt, dimsOf, type ModuleCall, type ModuleObserver, type Params, type PlanBuilder, type ProbsChunks, shapeAt, sizeAt } from '../scheduler/plan.ts';
 import { type BackwardHookFn, type CapturedTensor, type ForwardHookFn, type Hook, type HookRecord, type PreHookFn, weightSelection } from './registry.ts';
-import { recordSummary, type RolloutChain } from './summary.ts';
+import { type RolloutChain, SummaryRecorder } from './summary.ts';
 
 type Field = 'input' | 'output' | 'weightsGrad' | 'summary';
+
+/** Bytes of probabilities per chunk when an attention module is summarised by chunks of query rows. */
+const SUMMARY_CHUNK_BYTES = 64 << 20;
 
 /** What one hook field reads after a run: the capture key of its data, or no key (no gradient: zeros). */
 interface CaptureSpec {
@@ -31,6 +34,8 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   private readonly hostRecords = new Map<string, HookRecord>();
   /** The attention rollout of this forward so far (hooks with summary.rollout, in forward order). */
   private readonly rollout: RolloutChain = {};
+  /** Summary hooks fed chunk by chunk by their module's attention (probsChunks), by hook name. */
+  private readonly chunked = new Map<string, SummaryRecorder>();
 
   constructor(
     private readonly hooks: readonly Hook[],
@@ -204,11 +209,37 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       for (const [i, a] of result.entries()) {
         if (i === 1 && h.opts.stream) this.streamWeights(b, h, path, a);
         else if (i === 1 && summary) {
-          for (const [name, s] of recordSummary(b, `hook '${h.name}'`, path, a, summary, this.rollout)) this.capture(b, h, 'summary', 0, s, name);
+          const rec = new SummaryRecorder(b, `hook '${h.name}'`, path, dimsOf(a) as [Dim, Dim, number, Dim], summary, this.rollout);
+          rec.chunk(a, 0);
+          rec.finish();
+          this.captureSummary(b, h, rec);
         } else this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
       }
+      const chunked = this.chunked.get(h.name);
+      if (chunked) this.captureSummary(b, h, chunked);
     }
     return result;
+  }
+
+  private captureSummary(b: PlanBuilder, h: Hook, rec: SummaryRecorder): void {
+    for (const [name, a] of rec.outputs) this.capture(b, h, 'summary', 0, a, name);
+  }
+
+  /**
+   * Every forward hook on the attention module asks only for summaries, and its map passes the summary chunk (or the
+   * hooks' chunkRows): the module's attention is computed by chunks of query rows (a multiple of 64, at least 64),
+   * each chunk's probabilities summarised before the next, so the [B, H, L, S] map never exists.
+   */
+  probsChunks(b: PlanBuilder, path: string, shape: readonly [number, number, number, number]): ProbsChunks | undefined {
+    const hooks = this.on(path, 'forward');
+    if (!hooks.length || hooks.some((h) => !h.opts.summary)) return undefined;
+    const [B, H, L, S] = shape;
+    const want = Math.min(Math.floor(SUMMARY_CHUNK_BYTES / (B * H * S * 4)), ...hooks.map((h) => h.opts.summary!.chunkRows ?? Infinity));
+    const rows = Math.max(64, Math.floor(want / 64) * 64);
+    if (rows >= L) return undefined;
+    const recs = hooks.map((h) => new SummaryRecorder(b, `hook '${h.name}'`, path, shape, h.opts.summary!, this.rollout));
+    hooks.forEach((h, i) => this.chunked.set(h.name, recs[i]));
+    return { rows, chunk: (probs, l0) => recs.forEach((r) => r.chunk(probs, l0)), finish: () => recs.forEach((r) => r.finish()) };
   }
 
   /** attn_weights [B, H, L, S] cut to the hook's heads / queries / head average on the GPU, before the copy. */

@@ -3,13 +3,13 @@
 // mean, rollout — copied back instead of the [B, H, L, S] maps.
 import { attnDownsample, ATTN_DOWNSAMPLE, checkDownsample } from '../kernels/attn_downsample.ts';
 import { ATTN_ENTROPY, attnEntropy } from '../kernels/attn_entropy.ts';
+import { ATTN_HEAD_MEAN, attnHeadMean } from '../kernels/attn_head_mean.ts';
 import { ATTN_ROWS, attnRows, attnRowsShape, type RowsOrColumns } from '../kernels/attn_rows.ts';
-import { ATTN_SELECT, type AttnDims, attnSelect } from '../kernels/attn_select.ts';
+import type { AttnDims } from '../kernels/attn_select.ts';
 import { ATTN_TOPK, attnTopk, checkTopk } from '../kernels/attn_topk.ts';
 import { io } from '../kernels/kernel.ts';
 import { matmul } from '../kernels/matmul.ts';
-import { ROLLOUT_HAT, rolloutHat } from '../kernels/rollout_hat.ts';
-import { type Act, type Dim, dimAt, dimMax, dimsOf, type Params, type PlanBuilder } from '../scheduler/plan.ts';
+import { type Act, type Dim, dimAt, dimMax, type Params, type PlanBuilder } from '../scheduler/plan.ts';
 
 /**
  * What to compute from an attention module's probabilities P [B, H, L, S] (a forward hook's `summary`). Each entry
@@ -32,16 +32,21 @@ export interface SummaryOptions {
   columns?: readonly number[];
   headMean?: boolean;
   rollout?: boolean;
+  /**
+   * Query rows per chunk when the module's attention is computed by chunks (every forward hook on it asks only for
+   * summaries and its map passes 64 MiB): rounded down to a multiple of 64, at least 64. Default: what fits 64 MiB.
+   */
+  chunkRows?: number;
 }
 
-const KEYS = ['topk', 'entropy', 'downsample', 'rows', 'columns', 'headMean', 'rollout'] as const;
+const KEYS = ['topk', 'entropy', 'downsample', 'rows', 'columns', 'headMean', 'rollout', 'chunkRows'] as const;
 
 /** The options a hook is registered with: known keys, values of the right kind; positions are checked per forward. */
 export function checkSummary(who: string, s: SummaryOptions): void {
   if (typeof s !== 'object' || s === null) throw new Error(`${who}: summary must be an object such as { topk: 8, entropy: true }`);
   const unknown = Object.keys(s).filter((k) => !(KEYS as readonly string[]).includes(k));
   if (unknown.length) throw new Error(`${who}: unknown summary ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${KEYS.join(', ')})`);
-  for (const k of ['topk', 'downsample'] as const) {
+  for (const k of ['topk', 'downsample', 'chunkRows'] as const) {
     const v = s[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`${who}: summary ${k} ${v} is not a whole number >= 1`);
   }
@@ -52,75 +57,105 @@ export function checkSummary(who: string, s: SummaryOptions): void {
   for (const k of ['entropy', 'headMean', 'rollout'] as const) {
     if (s[k] !== undefined && typeof s[k] !== 'boolean') throw new Error(`${who}: summary ${k} must be true or false`);
   }
-  if (!KEYS.some((k) => s[k] !== undefined && s[k] !== false)) throw new Error(`${who}: the summary asks for nothing`);
+  if (!KEYS.some((k) => k !== 'chunkRows' && s[k] !== undefined && s[k] !== false)) throw new Error(`${who}: the summary asks for nothing`);
 }
 
-/** The running rollout of one forward: the product so far and the shape it holds. */
+/** The running rollout of one forward: the product so far. */
 export interface RolloutChain {
   prev?: Act;
 }
 
-/**
- * Records the summary steps on `probs` [B, H, L, S] (S may follow the plan's params) and returns the activations to
- * copy back, by summary name.
- */
-export function recordSummary(b: PlanBuilder, who: string, path: string, probs: Act, s: SummaryOptions, chain: RolloutChain): Map<string, Act> {
-  const [B, H, L, S] = dimsOf(probs) as [Dim, Dim, Dim, Dim];
-  const dims = (p: Params): AttnDims => ({ B: dimAt(B, p), H: dimAt(H, p), L: dimAt(L, p), S: dimAt(S, p) });
-  const d = dims({});
-  const max: AttnDims = { ...d, S: dimMax(S) };
-  const out = new Map<string, Act>();
-  const act = (name: string, shape: readonly Dim[]) => {
-    const a = b.act(shape, `${path} ${name}`);
-    out.set(name, a);
-    return a;
-  };
-  const label = (what: string) => `${path} ${what} (${who})`;
-  if (s.topk !== undefined) {
-    checkTopk(who, max, s.topk);
-    const shape = [B, H, L, s.topk];
-    const [values, indices] = [act('topk.values', shape), act('topk.indices', shape)];
-    b.step('summary top-k', ATTN_TOPK, { probs, values, indices }, (r, p, ctx) => attnTopk(ctx, r, dims(p), s.topk!, label('top-k')));
-  }
-  if (s.entropy) {
-    const e = act('entropy', [B, H, L]);
-    b.step('summary entropy', ATTN_ENTROPY, { probs, out: e }, (r, p, ctx) => attnEntropy(ctx, r, dims(p), label('entropy')));
-  }
-  if (s.downsample !== undefined) {
-    const N = s.downsample;
-    checkDownsample(who, max, N);
-    const [blockMax, blockMean] = [act('downsample.max', [B, H, N, N]), act('downsample.mean', [B, H, N, N])];
-    b.step('summary downsample', ATTN_DOWNSAMPLE, { probs, blockMax, blockMean }, (r, p, ctx) => attnDownsample(ctx, r, dims(p), N, label('downsample')));
-  }
-  for (const which of ['rows', 'columns'] as RowsOrColumns[]) {
-    const index = s[which];
-    if (!index) continue;
-    attnRowsShape(who, which === 'rows' ? d : max, which, index);
-    const o = act(which, which === 'rows' ? [B, H, index.length, S] : [B, H, L, index.length]);
-    b.step(`summary ${which}`, ATTN_ROWS, { probs, out: o }, (r, p, ctx) => attnRows(ctx, r, dims(p), which, index, label(which)));
-  }
-  if (s.headMean) {
-    const o = act('headMean', [B, L, S]);
-    b.step('summary head mean', ATTN_SELECT, { probs, out: o }, (r, p, ctx) => attnSelect(ctx, r, dims(p), { average: true }, label('head mean')));
-  }
-  if (s.rollout) recordRollout(b, who, path, probs, chain, act);
-  return out;
-}
-
 const ROLLOUT_STEP = io('rollout_step', { a: 'read', b: 'read', c: 'write' });
 
-function recordRollout(b: PlanBuilder, who: string, path: string, probs: Act, chain: RolloutChain, act: (name: string, shape: readonly Dim[]) => Act): void {
-  const [B, H, L, S] = probs.shape;
-  if (probs.dims || L !== S) throw new Error(`${who}: rollout needs square self-attention with a fixed length; ${path}'s weights are [${dimsOf(probs).map((x) => dimMax(x)).join(', ')}]`);
-  const prev = chain.prev;
-  if (prev && (prev.shape[0] !== B || prev.shape[1] !== L)) throw new Error(`${who}: rollout over modules of different shapes (${path} is [${B}, ${L}, ${L}], the rollout so far [${prev.shape.join(', ')}])`);
-  const hat = prev ? b.act([B, L, L], `${path} rollout factor`) : act('rollout', [B, L, L]);
-  b.step('rollout factor', ROLLOUT_HAT, { probs, out: hat }, (r, _p, ctx) => rolloutHat(ctx, r, { B, H, L }, `${path} rollout factor`));
-  if (!prev) {
-    chain.prev = hat;
-    return;
+/**
+ * The summaries one hook asks of one attention module's probabilities P [B, H, L, S] (S may follow the plan's params:
+ * a decode step), recorded as kernel steps: `chunk` for the whole map, or for consecutive windows of query rows in
+ * order (the module's attention computed by chunks, so the [B, H, L, S] map never exists), then `finish`.
+ * `outputs` are the activations to copy back, by summary name.
+ */
+export class SummaryRecorder {
+  readonly outputs = new Map<string, Act>();
+  /** Rollout: this module's factor Â [B, L, L], filled chunk by chunk. */
+  private readonly hat?: Act;
+
+  constructor(
+    private readonly b: PlanBuilder,
+    private readonly who: string,
+    private readonly path: string,
+    private readonly dims: readonly [Dim, Dim, number, Dim],
+    private readonly s: SummaryOptions,
+    private readonly chain: RolloutChain,
+  ) {
+    const [B, H, L, S] = dims;
+    const max: AttnDims = { B: dimMax(B), H: dimMax(H), L, S: dimMax(S) };
+    const act = (name: string, shape: readonly Dim[]) => {
+      const a = b.act(shape, `${path} ${name}`);
+      this.outputs.set(name, a);
+      return a;
+    };
+    if (s.topk !== undefined) {
+      checkTopk(who, max, s.topk);
+      act('topk.values', [B, H, L, s.topk]);
+      act('topk.indices', [B, H, L, s.topk]);
+    }
+    if (s.entropy) act('entropy', [B, H, L]);
+    if (s.downsample !== undefined) {
+      checkDownsample(who, max, s.downsample);
+      act('downsample.max', [B, H, s.downsample, s.downsample]);
+      act('downsample.mean', [B, H, s.downsample, s.downsample]);
+    }
+    for (const which of ['rows', 'columns'] as RowsOrColumns[]) {
+      const index = s[which];
+      if (!index) continue;
+      attnRowsShape(who, max, which, index);
+      act(which, which === 'rows' ? [B, H, index.length, S] : [B, H, L, index.length]);
+    }
+    if (s.headMean) act('headMean', [B, L, S]);
+    if (s.rollout) {
+      if (typeof B !== 'number' || typeof S !== 'number' || L !== S) throw new Error(`${who}: rollout needs square self-attention with a fixed length; ${path}'s weights are [${dims.map(dimMax).join(', ')}]`);
+      const prev = chain.prev;
+      if (prev && (prev.shape[0] !== B || prev.shape[1] !== L)) throw new Error(`${who}: rollout over modules of different shapes (${path} is [${B}, ${L}, ${L}], the rollout so far [${prev.shape.join(', ')}])`);
+      this.hat = prev ? b.act([B, L, L], `${path} rollout factor`) : act('rollout', [B, L, L]);
+    }
   }
-  const r = act('rollout', [B, L, L]);
-  b.step('rollout product', ROLLOUT_STEP, { a: hat, b: prev, c: r }, (bufs, _p, ctx) => matmul(ctx, bufs, { M: L, N: L, K: L, batch: B }, `${path} rollout`));
-  chain.prev = r;
+
+  /** Records the summary steps on `probs` [B, H, rows, S]: query rows [l0, l0 + rows) of the map. */
+  chunk(probs: Act, l0: number): void {
+    const { b, s, path, who } = this;
+    const [B, H, LT, S] = this.dims;
+    const rows = probs.shape[2];
+    const d = (p: Params): AttnDims => ({ B: dimAt(B, p), H: dimAt(H, p), L: rows, S: dimAt(S, p) });
+    const w = { l0, LT };
+    const out = (name: string) => this.outputs.get(name)!;
+    const label = (what: string) => `${path} ${what} (${who})`;
+    const at = rows === LT ? '' : ` rows ${l0}..${l0 + rows - 1}`;
+    if (s.topk !== undefined) {
+      b.step(`summary top-k${at}`, ATTN_TOPK, { probs, values: out('topk.values'), indices: out('topk.indices') }, (r, p, ctx) => attnTopk(ctx, r, d(p), s.topk!, w, label('top-k')));
+    }
+    if (s.entropy) b.step(`summary entropy${at}`, ATTN_ENTROPY, { probs, out: out('entropy') }, (r, p, ctx) => attnEntropy(ctx, r, d(p), w, label('entropy')));
+    if (s.downsample !== undefined) {
+      const bufs = { probs, blockMax: out('downsample.max'), blockMean: out('downsample.mean') };
+      b.step(`summary downsample${at}`, ATTN_DOWNSAMPLE, bufs, (r, p, ctx) => attnDownsample(ctx, r, d(p), s.downsample!, w, label('downsample')));
+    }
+    for (const which of ['rows', 'columns'] as RowsOrColumns[]) {
+      const index = s[which];
+      if (index) b.step(`summary ${which}${at}`, ATTN_ROWS, { probs, out: out(which) }, (r, p, ctx) => attnRows(ctx, r, d(p), which, index, w, label(which)));
+    }
+    if (s.headMean) b.step(`summary head mean${at}`, ATTN_HEAD_MEAN, { probs, out: out('headMean') }, (r, p, ctx) => attnHeadMean(ctx, r, d(p), false, w, label('head mean')));
+    if (this.hat) b.step(`rollout factor${at}`, ATTN_HEAD_MEAN, { probs, out: this.hat }, (r, p, ctx) => attnHeadMean(ctx, r, d(p), true, w, label('rollout factor')));
+  }
+
+  /** After the last chunk: the rollout up to this module, Â · (the rollout so far). */
+  finish(): void {
+    const { hat, chain, b, path } = this;
+    if (!hat) return;
+    const prev = chain.prev;
+    chain.prev = hat;
+    if (!prev) return;
+    const [B, L] = hat.shape;
+    const r = b.act([B, L, L], `${path} rollout`);
+    this.outputs.set('rollout', r);
+    b.step('rollout product', ROLLOUT_STEP, { a: hat, b: prev, c: r }, (bufs, _p, ctx) => matmul(ctx, bufs, { M: L, N: L, K: L, batch: B }, `${path} rollout`));
+    chain.prev = r;
+  }
 }

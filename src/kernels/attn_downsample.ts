@@ -1,6 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attn_downsample.wgsl?raw';
 import type { AttnDims } from './attn_select.ts';
+import { checkWindow, type RowWindow } from './attn_window.ts';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
 
@@ -8,7 +9,7 @@ export const ATTN_DOWNSAMPLE = kernel({
   name: 'attn_downsample',
   source,
   bindings: { probs: 'read', blockMax: 'write', blockMean: 'write', p: 'uniform' },
-  uniforms: { L: 'u32', S: 'u32', N: 'u32', n: 'u32' },
+  uniforms: { L: 'u32', S: 'u32', N: 'u32', l0: 'u32', LT: 'u32', n: 'u32' },
   defines: [],
 });
 
@@ -28,23 +29,27 @@ export function checkDownsample(label: string, d: AttnDims, N: number): void {
 }
 
 /**
- * Each head's [L, S] map of `probs` [B, H, L, S] reduced to an N x N grid of blocks (edges: blockEdges): the block
- * max into `blockMax` and its mean into `blockMean`, both [B, H, N, N].
+ * Each head's [LT, S] map reduced to an N x N grid of blocks (edges: blockEdges): the block max into `blockMax` and its
+ * mean into `blockMean`, both [B, H, N, N]. `probs` [B, H, L, S] holds rows l0 .. l0 + L - 1 (see RowWindow): called
+ * for consecutive windows in order, each adds its rows to the blocks (blockMean holds a block's running sum until
+ * its last rows come).
  */
 export async function attnDownsample(
   ctx: GpuContext,
   bufs: { probs: GPUBufferBinding; blockMax: GPUBufferBinding; blockMean: GPUBufferBinding },
   d: AttnDims,
   N: number,
+  w: RowWindow = { l0: 0, LT: d.L },
   label = 'attn_downsample',
 ): Promise<Dispatch> {
-  checkDownsample(label, d, N);
+  checkDownsample(label, { ...d, L: w.LT }, N);
+  checkWindow(label, d, w);
   const cells = d.B * d.H * N * N;
   const WG = 64;
   return dispatchKernel(ctx, ATTN_DOWNSAMPLE, label, {
     bufs,
     need: { probs: d.B * d.H * d.L * d.S, blockMax: cells, blockMean: cells },
-    params: { L: d.L, S: d.S, N, n: cells },
+    params: { L: d.L, S: d.S, N, l0: w.l0, LT: w.LT, n: cells },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(cells / WG)),
   });

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attn_rows.wgsl?raw';
 import type { AttnDims } from './attn_select.ts';
+import { checkWindow, type RowWindow } from './attn_window.ts';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
 
@@ -8,7 +9,7 @@ export const ATTN_ROWS = kernel({
   name: 'attn_rows',
   source,
   bindings: { probs: 'read', index: 'read u32', out: 'write', p: 'uniform' },
-  uniforms: { L: 'u32', S: 'u32', NI: 'u32', n: 'u32' },
+  uniforms: { L: 'u32', S: 'u32', NI: 'u32', l0: 'u32', LT: 'u32', n: 'u32' },
   defines: ['COLUMNS'],
 });
 
@@ -23,22 +24,28 @@ export function attnRowsShape(label: string, d: AttnDims, which: RowsOrColumns, 
   return which === 'rows' ? [d.B, d.H, index.length, d.S] : [d.B, d.H, d.L, index.length];
 }
 
-/** Copies the chosen query rows (or key columns) of every head of `probs` [B, H, L, S] into `out`, in list order. */
+/**
+ * Copies the chosen query rows (or key columns) of every head into `out`, in list order. `probs` [B, H, L, S] holds rows
+ * l0 .. l0 + L - 1 of each head's LT (see RowWindow): the chosen rows among them, or those rows of the columns, are written.
+ */
 export async function attnRows(
   ctx: GpuContext,
   bufs: { probs: GPUBufferBinding; out: GPUBufferBinding },
   d: AttnDims,
   which: RowsOrColumns,
   index: readonly number[],
+  w: RowWindow = { l0: 0, LT: d.L },
   label = 'attn_rows',
 ): Promise<Dispatch> {
-  const total = attnRowsShape(label, d, which, index).reduce((a, b) => a * b, 1);
+  checkWindow(label, d, w);
+  const shape = attnRowsShape(label, { ...d, L: w.LT }, which, index);
+  const total = which === 'rows' ? shape.reduce((a, b) => a * b, 1) : d.B * d.H * d.L * index.length;
   const WG = 64;
   return dispatchKernel(ctx, ATTN_ROWS, label, {
     bufs,
     uploads: { index: new Uint32Array(index) },
-    need: { probs: d.B * d.H * d.L * d.S, out: total },
-    params: { L: d.L, S: d.S, NI: index.length, n: total },
+    need: { probs: d.B * d.H * d.L * d.S, out: shape.reduce((a, b) => a * b, 1) },
+    params: { L: d.L, S: d.S, NI: index.length, l0: w.l0, LT: w.LT, n: total },
     defines: { COLUMNS: which === 'columns' },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(total / WG)),

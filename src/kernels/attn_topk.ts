@@ -1,6 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attn_topk.wgsl?raw';
 import type { AttnDims } from './attn_select.ts';
+import { checkWindow, type RowWindow } from './attn_window.ts';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
 
@@ -8,7 +9,7 @@ export const ATTN_TOPK = kernel({
   name: 'attn_topk',
   source,
   bindings: { probs: 'read', values: 'write', indices: 'write', p: 'uniform' },
-  uniforms: { S: 'u32', K: 'u32', n: 'u32' },
+  uniforms: { L: 'u32', S: 'u32', K: 'u32', l0: 'u32', LT: 'u32', n: 'u32' },
   defines: [],
 });
 
@@ -22,23 +23,26 @@ export function checkTopk(label: string, d: AttnDims, K: number): void {
 }
 
 /**
- * Per row (b, h, l) of `probs` [B, H, L, S]: the K largest probabilities, descending, into `values` [B, H, L, K] and
- * their key indices (as f32) into `indices`; equal probabilities keep the lower index first.
+ * Per row (b, h, l) of `probs` [B, H, L, S]: the K largest probabilities, descending, into `values` [B, H, LT, K] and
+ * their key indices (as f32) into `indices` (rows l0 .. l0 + L - 1, see RowWindow); equal probabilities keep the lower
+ * index first.
  */
 export async function attnTopk(
   ctx: GpuContext,
   bufs: { probs: GPUBufferBinding; values: GPUBufferBinding; indices: GPUBufferBinding },
   d: AttnDims,
   K: number,
+  w: RowWindow = { l0: 0, LT: d.L },
   label = 'attn_topk',
 ): Promise<Dispatch> {
   checkTopk(label, d, K);
+  checkWindow(label, d, w);
   const rows = d.B * d.H * d.L;
   const WG = 64;
   return dispatchKernel(ctx, ATTN_TOPK, label, {
     bufs,
-    need: { probs: rows * d.S, values: rows * K, indices: rows * K },
-    params: { S: d.S, K, n: rows },
+    need: { probs: rows * d.S, values: d.B * d.H * w.LT * K, indices: d.B * d.H * w.LT * K },
+    params: { L: d.L, S: d.S, K, l0: w.l0, LT: w.LT, n: rows },
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(rows / WG)),
   });

@@ -16,7 +16,7 @@ import {
 } from '../kernels/attention_backward.ts';
 import { SCALE_HEADS, scaleHeads } from '../kernels/scale_heads.ts';
 import { SOFTMAX_BACKWARD, softmaxBackward } from '../kernels/softmax_backward.ts';
-import { type Act, affine, type Dim, dimAt, type GradContext, type Params, type PlanBuilder } from '../scheduler/plan.ts';
+import { type Act, affine, type Dim, dimAt, type GradContext, type Params, type PlanBuilder, type ProbsChunks } from '../scheduler/plan.ts';
 
 /** A self-attention KV cache: packed q|k|v rows [B, maxT, 3E] (batch-major) in a buffer outliving the plan. */
 export interface SelfCache {
@@ -133,6 +133,31 @@ function attentionGrad(g: GradContext, h: Heads, s: Sources, o: Act, probs: Act,
 }
 
 /**
+ * Attention by chunks of query rows when only summaries of the probabilities are wanted (the observer's probsChunks):
+ * each chunk's probabilities [B, H, rows, S] are written (the steps kernel, or the fused one writing probabilities) and
+ * handed on before the next chunk, so the [B, H, L, S] map never exists; chunks of a multiple of 64 rows keep the mask
+ * rows' binding offsets 256-byte aligned. Forward only (no gradient rule: a backward keeps the whole map).
+ */
+function attendByChunks(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, o: Act, full: AttentionShape, chunks: ProbsChunks): void {
+  const { L } = a;
+  const S = full.S;
+  const steps = b.ctx.kernels.attention === 'steps';
+  for (let l0 = 0; l0 < L; l0 += chunks.rows) {
+    const rows = Math.min(chunks.rows, L - l0);
+    const probs = b.act([a.B, h.numHeads, rows, S], `${h.path} weights rows ${l0}..${l0 + rows - 1}`);
+    const shift = (lay: RowLayout): RowLayout => ({ ...lay, off: lay.off + l0 * lay.strideL });
+    const shape: AttentionShape = { ...full, L: rows, causalOffset: S - L + l0, q: shift(full.q!), o: shift(full.o!) };
+    b.step(`attention (rows ${l0}..${l0 + rows - 1})`, ATTENTION, { q: s.q.act, k: s.k.act, v: s.v.act, o, mask: a.mask, keyPaddingMask: a.keyPaddingMask, probs }, (bufs, _p, ctx) => {
+      const m = bufs.mask && { ...bufs.mask, offset: (bufs.mask.offset ?? 0) + l0 * S * 4, size: rows * S * 4 };
+      const label = `${h.path} attention rows ${l0}..${l0 + rows - 1}`;
+      return steps ? attentionSteps(ctx, { ...bufs, mask: m }, shape, label) : attention(ctx, { ...bufs, mask: m }, shape, label, { writeProbs: true });
+    });
+    chunks.chunk(probs, l0);
+  }
+  chunks.finish();
+}
+
+/**
  * softmax(q·kᵀ/√d + masks)·v over every head, merged back to [.., H·D] rows in the query's layout (`o`), and the
  * probabilities [B, H, L, S] when someone listens (a hook, a backward), else undefined. Head scaling (ablation) of
  * the merged heads follows when an intervention asks for it.
@@ -148,13 +173,15 @@ export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, c
   // blocks in workgroup memory).
   const flash = b.ctx.kernels.attention === 'steps' && !listened && h.headDim <= MAX_HEAD_DIM;
   const steps = b.ctx.kernels.attention === 'steps' && !flash;
-  const probs = listened || steps ? b.act([B, h.numHeads, L, s.S], `${h.path} weights`) : undefined;
   const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
   // The key length may follow the plan's params (a decode step attends to the keys so far): the kernel gets it per run.
   const shape = (p: Params): AttentionShape => ({
     B, H: h.numHeads, KVH: h.kvHeads, L, S: dimAt(s.S, p), D: h.headDim, causal: a.causal ?? false, maskBatched, q: s.q.lay, k: s.k.lay, v: s.v.lay, o: rowLayout(B, L, E, batchFirst),
   });
-  b.step(
+  const chunks = listened && !b.grad && !maskBatched && typeof s.S === 'number' ? b.observer?.probsChunks?.(b, h.path, [B, h.numHeads, L, s.S]) : undefined;
+  const probs = !chunks && (listened || steps) ? b.act([B, h.numHeads, L, s.S], `${h.path} weights`) : undefined;
+  if (chunks) attendByChunks(b, h, s, a, o, shape({}), chunks);
+  else b.step(
     steps ? 'attention (steps)' : flash ? 'attention (flash)' : probs ? 'attention (weights)' : 'attention',
     ATTENTION,
     { q: s.q.act, k: s.k.act, v: s.v.act, o, mask: a.mask, keyPaddingMask: a.keyPaddingMask, probs },

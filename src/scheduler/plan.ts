@@ -173,8 +173,23 @@ export interface ModuleObserver {
   wantsWeights(path: string): boolean;
   /** f32 [H] factors for the merged heads of the attention module at `path`, before out_proj (head ablation). */
   headScales(path: string): GPUBuffer | undefined;
+  /**
+   * When only summaries of the attention module's probabilities [B, H, L, S] are wanted and the map is large: where
+   * the module hands them chunk by chunk of query rows (the map is never whole); undefined: compute the map whole.
+   */
+  probsChunks?(b: PlanBuilder, path: string, shape: readonly [number, number, number, number]): ProbsChunks | undefined;
   /** The merged heads [.., H*D] of the attention module at `path` as the output projection reads them (row patches, captures). */
   heads(b: PlanBuilder, path: string, o: Act): Act;
+}
+
+/** Where an attention module hands its probabilities when it computes them by chunks of query rows (see ModuleObserver.probsChunks). */
+export interface ProbsChunks {
+  /** Query rows per chunk. */
+  rows: number;
+  /** Records what consumes `probs` [B, H, rows', S], query rows [l0, l0 + rows') of the map. */
+  chunk(probs: Act, l0: number): void;
+  /** Records what follows the last chunk. */
+  finish(): void;
 }
 
 export class CaptureBudgetError extends Error {

@@ -1,9 +1,9 @@
 import { attnDownsample, attnDownsampleRef, blockEdges } from '../../src/kernels/attn_downsample.ts';
 import type { AttnDims } from '../../src/kernels/attn_select.ts';
 import { assertClose, type GpuCase, withScope } from '../harness.ts';
-import { attnProbs } from './attn_probs.ts';
+import { attnProbs, byWindows } from './attn_probs.ts';
 
-function downsampleCase(name: string, d: AttnDims, N: number, seed: number): GpuCase {
+function downsampleCase(name: string, d: AttnDims, N: number, seed: number, rows?: number): GpuCase {
   return {
     name: `attn_downsample ${name}`,
     run: (ctx) =>
@@ -11,7 +11,7 @@ function downsampleCase(name: string, d: AttnDims, N: number, seed: number): Gpu
         const probs = attnProbs(seed, d, { causal: true });
         const n = d.B * d.H * N * N;
         const [blockMax, blockMean] = [s.empty(n), s.empty(n)];
-        await s.run(await attnDownsample(ctx, { probs: s.upload(probs), blockMax, blockMean }, d, N));
+        await byWindows(s, probs, d, rows, (p, dc, w) => attnDownsample(ctx, { probs: p, blockMax, blockMean }, dc, N, w));
         const want = attnDownsampleRef(probs, d, N);
         const shape = [d.B, d.H, N, N];
         assertClose(`attn_downsample ${name} max`, await s.read(blockMax), want.max, { shape });
@@ -25,6 +25,8 @@ export const cases: GpuCase[] = [
   downsampleCase('uneven blocks (L 70, S 45, N 8)', { B: 2, H: 3, L: 70, S: 45 }, 8, 2),
   downsampleCase('N > L (rows serve several cells)', { B: 1, H: 1, L: 5, S: 9 }, 7, 3),
   downsampleCase('N = 1 (the whole map)', { B: 1, H: 2, L: 13, S: 13 }, 1, 4),
+  downsampleCase('by windows of 16 rows, blocks across windows (L 70, N 8)', { B: 2, H: 3, L: 70, S: 45 }, 8, 5, 16),
+  downsampleCase('by windows of 3 rows, N > L', { B: 1, H: 2, L: 5, S: 9 }, 7, 6, 3),
   {
     name: 'attn_downsample block edges partition the positions',
     run: async () => {

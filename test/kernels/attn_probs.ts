@@ -1,7 +1,9 @@
 // Attention probability maps for the summary kernels' cases: softmax rows of seeded logits, with the features a
 // summary must get right — ties (logits on a coarse grid), causally blocked keys (exact zeros), a fully blocked row.
 import type { AttnDims } from '../../src/kernels/attn_select.ts';
-import { rng } from '../harness.ts';
+import type { RowWindow } from '../../src/kernels/attn_window.ts';
+import type { Dispatch } from '../../src/kernels/dispatch.ts';
+import { type GpuScope, rng } from '../harness.ts';
 
 export interface ProbsOptions {
   /** Keys s > l + (S - L) get probability 0. */
@@ -30,4 +32,24 @@ export function attnProbs(seed: number, d: AttnDims, o: ProbsOptions = {}): Floa
     }
   }
   return out;
+}
+
+/**
+ * Runs a summary kernel over the map by windows of `rows` query rows (consecutive calls, each on an uploaded slice
+ * [B, H, rows, S]), or over the whole map at once when `rows` is undefined.
+ */
+export async function byWindows(
+  s: GpuScope,
+  probs: Float32Array,
+  d: AttnDims,
+  rows: number | undefined,
+  call: (probs: GPUBufferBinding, dc: AttnDims, w: RowWindow) => Promise<Dispatch>,
+): Promise<void> {
+  const R = rows ?? d.L;
+  for (let l0 = 0; l0 < d.L; l0 += R) {
+    const L = Math.min(R, d.L - l0);
+    const slice = new Float32Array(d.B * d.H * L * d.S);
+    for (let bh = 0; bh < d.B * d.H; bh++) slice.set(probs.subarray((bh * d.L + l0) * d.S, (bh * d.L + l0 + L) * d.S), bh * L * d.S);
+    await s.run(await call(s.upload(slice), { ...d, L }, { l0, LT: d.L }));
+  }
 }

@@ -1,9 +1,9 @@
 import { attnRows, attnRowsRef, attnRowsShape, type RowsOrColumns } from '../../src/kernels/attn_rows.ts';
 import type { AttnDims } from '../../src/kernels/attn_select.ts';
 import { assertClose, type GpuCase, withScope } from '../harness.ts';
-import { attnProbs } from './attn_probs.ts';
+import { attnProbs, byWindows } from './attn_probs.ts';
 
-function rowsCase(name: string, d: AttnDims, which: RowsOrColumns, index: number[], seed: number): GpuCase {
+function rowsCase(name: string, d: AttnDims, which: RowsOrColumns, index: number[], seed: number, rows?: number): GpuCase {
   return {
     name: `attn_rows ${name}`,
     run: (ctx) =>
@@ -11,7 +11,7 @@ function rowsCase(name: string, d: AttnDims, which: RowsOrColumns, index: number
         const probs = attnProbs(seed, d);
         const shape = attnRowsShape(name, d, which, index);
         const out = s.empty(shape.reduce((a, b) => a * b, 1));
-        await s.run(await attnRows(ctx, { probs: s.upload(probs), out }, d, which, index));
+        await byWindows(s, probs, d, rows, (p, dc, w) => attnRows(ctx, { probs: p, out }, dc, which, index, w));
         assertClose(`attn_rows ${name}`, await s.read(out), attnRowsRef(probs, d, which, index), { shape });
       }),
   };
@@ -21,6 +21,8 @@ export const cases: GpuCase[] = [
   rowsCase('rows 4, 0, 4', { B: 2, H: 3, L: 5, S: 7 }, 'rows', [4, 0, 4], 1),
   rowsCase('columns 0, 69', { B: 1, H: 2, L: 70, S: 70 }, 'columns', [0, 69], 2),
   rowsCase('one column of a wide map', { B: 2, H: 1, L: 3, S: 300 }, 'columns', [123], 3),
+  rowsCase('rows 69, 3, 40 by windows of 16', { B: 2, H: 2, L: 70, S: 70 }, 'rows', [69, 3, 40], 4, 16),
+  rowsCase('columns 5, 0 by windows of 16', { B: 2, H: 2, L: 70, S: 33 }, 'columns', [5, 0], 5, 16),
   {
     name: 'attn_rows rejects positions outside the map and an empty list',
     run: async () => {

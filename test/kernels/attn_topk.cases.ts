@@ -1,9 +1,9 @@
 import type { AttnDims } from '../../src/kernels/attn_select.ts';
 import { attnTopk, attnTopkRef } from '../../src/kernels/attn_topk.ts';
 import { assertClose, type GpuCase, withScope } from '../harness.ts';
-import { attnProbs, type ProbsOptions } from './attn_probs.ts';
+import { attnProbs, byWindows, type ProbsOptions } from './attn_probs.ts';
 
-function topkCase(name: string, d: AttnDims, K: number, o: ProbsOptions, seed: number): GpuCase {
+function topkCase(name: string, d: AttnDims, K: number, o: ProbsOptions, seed: number, rows?: number): GpuCase {
   return {
     name: `attn_topk ${name}`,
     run: (ctx) =>
@@ -11,7 +11,7 @@ function topkCase(name: string, d: AttnDims, K: number, o: ProbsOptions, seed: n
         const probs = attnProbs(seed, d, o);
         const n = d.B * d.H * d.L * K;
         const [values, indices] = [s.empty(n), s.empty(n)];
-        await s.run(await attnTopk(ctx, { probs: s.upload(probs), values, indices }, d, K));
+        await byWindows(s, probs, d, rows, (p, dc, w) => attnTopk(ctx, { probs: p, values, indices }, dc, K, w));
         const want = attnTopkRef(probs, d, K);
         const shape = [d.B, d.H, d.L, K];
         assertClose(`attn_topk ${name} values`, await s.read(values), want.values, { atol: 1e-6, shape });
@@ -26,6 +26,7 @@ export const cases: GpuCase[] = [
   topkCase('K 8, causal zeros and a blocked row', { B: 1, H: 4, L: 70, S: 70 }, 8, { causal: true, blockedRow: true }, 3),
   topkCase('K = S', { B: 1, H: 1, L: 3, S: 6 }, 6, { levels: 2 }, 4),
   topkCase('more rows than a workgroup, long rows', { B: 1, H: 2, L: 65, S: 300 }, 16, {}, 5),
+  topkCase('by windows of 16 query rows', { B: 2, H: 3, L: 70, S: 70 }, 4, { causal: true, levels: 3 }, 6, 16),
   {
     name: 'attn_topk rejects K outside [1, S]',
     run: async (ctx) => {
