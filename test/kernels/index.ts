@@ -13,8 +13,8 @@ export const caseCounts: Readonly<Record<string, number>> = Object.fromEntries(
     .map((k) => [k.replace(/^\.\//, ''), modules[k].cases.length]),
 );
 
-/** The kernel sets each case ran under (kernelSetName), by case name, filled in as the cases run. */
-export const setsRun = new Map<string, string[]>();
+/** The kernel sets (kernelSetName) each case that ran was run under, in the order they ran. */
+export const setsRun: { name: string; sets: string[] }[] = [];
 
 /** The set the running case is under (read here, not through ctx.kernels, so the tally is not a read of the choice). */
 let current: KernelChoice | undefined;
@@ -29,7 +29,7 @@ function underEachSet(c: GpuCase): GpuCase {
     name: c.name,
     async run(ctx) {
       const ran: string[] = [];
-      setsRun.set(c.name, ran);
+      setsRun.push({ name: c.name, sets: ran });
       const read = new Set<string>();
       for (const [i, kernels] of KERNEL_SETS.entries()) {
         if (i > 0 && read.size === 0) break;
@@ -120,6 +120,6 @@ export function rowWidthReport(): RowWidthReport {
     const count = (rows: string) => others.reduce((a, [, s]) => a + [...(s.get(rows)?.values() ?? [])].reduce((x, y) => x + y, 0), 0);
     lines.push(`  ${others.length} other widths: wide ${count('wide')} dispatches; narrow ${count('narrow')}`);
   }
-  const runs = [...setsRun.values()];
+  const runs = setsRun.map((r) => r.sets);
   return { lines, missing, bothSets: runs.filter((r) => r.length === KERNEL_SETS.length).length, oneSet: runs.filter((r) => r.length === 1).length };
 }
