@@ -103,8 +103,8 @@ export async function benchAttention(ctx: GpuContext): Promise<AttentionRow[]> {
 }
 
 
-/** Each shape under the tiled, direct and (without transA) naive kernels, interleaved: median of 5 rounds. */
-export async function benchMatmul(ctx: GpuContext, shapes: readonly [string, MatmulShape][] = SHAPES): Promise<Row[]> {
+/** Each shape under the tiled, direct and (`naive`, without transA) naive kernels, interleaved: median of 5 rounds. */
+export async function benchMatmul(ctx: GpuContext, shapes: readonly [string, MatmulShape][] = SHAPES, naive = true): Promise<Row[]> {
   const rows: Row[] = [];
 for (const [name, shape] of shapes) {
     const fill = (n: number, v: number) => Tensor.upload(ctx, new Float32Array(n).fill(v), [n], 'operand');
@@ -117,7 +117,7 @@ for (const [name, shape] of shapes) {
       ['direct', await matmul(ctx, bufs, shape, 'matmul direct', { direct: true })],
     ];
     // The naive baseline has no transA.
-    if (!shape.transA) variants.push(['naive', await matmulNaive(ctx, bufs, shape)]);
+    if (naive && !shape.transA) variants.push(['naive', await matmulNaive(ctx, bufs, shape)]);
     const flop = 2 * shape.M * shape.N * shape.K;
     const reps = Math.max(1, Math.round(5e8 / flop));
     const ms = await ctx.scoped(`matmul ${name}`, () => timeInterleaved(ctx, variants.map(([, d]) => [d]), reps, 5));

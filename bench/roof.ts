@@ -1,6 +1,6 @@
 // The adapter's roofs and every kernel of bench:kernels against them (issue #18, bench/roofline.ts): peak FMA
 // throughput, read bandwidth, then the roofline table (flop/byte, GFLOP/s, % of roof).
-// Run: npm run bench:roof [-- --quick] [-- --json FILE]    (--quick: the model's Linear shapes only, fewer rounds)
+// Run: npm run bench:roof [-- --quick] [-- --json FILE]    (--quick: the model's Linear shapes, tiled and direct only, fewer rounds)
 import { writeFileSync } from 'node:fs';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { benchAttention, benchMatmul, SHAPES } from './kernel_timing.ts';
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const ctx = await createNodeContext({ who: 'bench:roof' });
   try {
     const roof = await measureRoof(ctx, quick ? 3 : 5);
-    const rows = await benchMatmul(ctx, quick ? LINEAR_SHAPES : SHAPES);
+    const rows = await benchMatmul(ctx, quick ? LINEAR_SHAPES : SHAPES, !quick);
     const attention = quick ? [] : await benchAttention(ctx);
     const table = [...roofline(roof, rows, 'matmul'), ...roofline(roof, attention, 'attention')];
     printRoof(roof, table);
