@@ -16,21 +16,9 @@
 
 override WG: u32 = 256;
 
-#include units
 #include half
 
 #include elementwise
-
-// The table's unit: T, or packed: one word (2 elements; not VEC4: an element index picks its half) or two (VEC4).
-#if HALF
-#if VEC4
-alias TT = vec2<u32>;
-#else
-alias TT = u32;
-#endif
-#else
-alias TT = T;
-#endif
 
 // Unit j of the table, as f32.
 fn tableAt(j: u32) -> T {

@@ -3,7 +3,7 @@
 // Bindings (group 0), declared from the descriptor MATMUL in src/kernels/matmul.ts:
 //   0  a      storage read   A [batch][M rows of K], or [batch][K rows of M] with TRANS_A (C = Aᵀ·op(B): weight gradients)
 //   1  b      storage read   B [batch][K rows of N], or [batch][N rows of K] with TRANS_B (PyTorch Linear weight [out, in]);
-//                            f32, or under HALF_B 16-bit floats packed in pairs (BF16: bfloat16), read by
+//                            f32, or under HALF 16-bit floats packed in pairs (BF16: bfloat16), read by
 //                            shaders/common/matmul_b.wgsl (gb, vb), all indices in elements
 //   2  c      storage rw     C [batch][M rows of N]
 //   3  bias   storage read   [N]                                   (only with BIAS)
@@ -14,7 +14,7 @@
 // operands be strided per-head views: attention's Q·Kᵀ and P·V read Q/K/V as column slices of packed rows
 // (z = b*H + h: outer stride = the batch stride of the rows, inner stride = the head dim).
 //
-// Defines: TRANS_A, TRANS_B, BIAS, HALF_B, BF16, VEC4 (vec4 loads along the stored rows: K % 4 == 0 for A, or M % 4 == 0
+// Defines: TRANS_A, TRANS_B, BIAS, HALF, BF16, VEC4 (vec4 loads along the stored rows: K % 4 == 0 for A, or M % 4 == 0
 // with TRANS_A; K % 4 == 0 for B with TRANS_B, else N % 4 == 0; offsets, strides and lda / ldb multiples
 // of 4 — the host checks). Overrides: WG (threads per side: 4, 8 or 16, matmul.ts workgroupSize). Each thread owns a
 // 4x4 block of C, so one workgroup computes a (4*WG) x (4*WG) tile, stepping through K by TK.

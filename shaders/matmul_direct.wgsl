@@ -11,10 +11,10 @@
 // (bench:kernels: ~2.5x faster on the model's Linear shapes).
 //
 // Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's (the descriptor MATMUL); B may be
-// 16-bit floats packed in pairs (HALF_B, BF16: shaders/common/matmul_b.wgsl).
+// 16-bit floats packed in pairs (HALF, BF16: shaders/common/matmul_b.wgsl).
 // With ROW each invocation computes one row of C, 8 columns (a decode step's M = 1 would otherwise compute 7 rows
 // of each block only to throw them away, and 7 of every 8 invocations would have no row at all).
-// Defines: matmul.wgsl's (HALF_B and BF16 included), and ROW.
+// Defines: matmul.wgsl's (HALF and BF16 included), and ROW.
 // Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C; with ROW a
 // 1 x (8*WG*WG) tile).
 // Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch); with ROW (ceil(N / (8*WG*WG)), M, batch).

@@ -1,7 +1,22 @@
 // half.wgsl — 16-bit float storage (src/tensor.ts DType f16 / bf16): two elements to a u32 word, element 2i in the
 // low half and 2i + 1 in the high half (a safetensors file's little-endian bytes, uploaded as they are). Widened to
-// f32 here; the kernels compute in f32, so no shader-f16 is needed. Define BF16: the halves are bfloat16 (the top half
-// of an f32: a 16-bit shift), else IEEE binary16 (unpack2x16float).
+// f32 here; the kernels compute in f32, so no shader-f16 is needed. Defines: HALF (the includer's weight array is
+// packed), BF16 (the halves are bfloat16, the top half of an f32: a 16-bit shift; else IEEE binary16,
+// unpack2x16float), and units.wgsl's VEC4.
+
+#include units
+
+// TH: the unit of the includer's weight array: T when not HALF; packed, one word (2 elements, indexed by element) or
+// under VEC4 two words (4 elements, one T).
+#if HALF
+#if VEC4
+alias TH = vec2<u32>;
+#else
+alias TH = u32;
+#endif
+#else
+alias TH = T;
+#endif
 
 // Both elements of a word, in order.
 fn halves(w: u32) -> vec2<f32> {

@@ -7,7 +7,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const EMBEDDING = kernel({
   name: 'embedding',
   source,
-  bindings: { ids: 'read u32', table: 'read TT', out: 'write T', p: 'uniform' },
+  bindings: { ids: 'read u32', table: 'read TH', out: 'write T', p: 'uniform' },
   uniforms: { n: 'u32', C: 'u32', vocab: 'u32' },
   defines: ['VEC4', 'HALF', 'BF16'],
 });

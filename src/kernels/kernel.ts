@@ -11,7 +11,7 @@ export interface BindingSpec {
   access: Access | 'uniform';
   /**
    * The array's element type: f32 (default), u32, T (a VEC4 kernel's unit, from shaders/common/units.wgsl), or another
-   * alias the shader declares (capitalised: matmul's TB, B's unit whether packed or not).
+   * alias the shader declares (capitalised: half.wgsl's TH, a weight array's unit whether packed or not).
    */
   type?: string;
   /** The define that compiles the binding in ('!NAME': out). It is never passed: it is set by whether the buffer is given. */

@@ -9,7 +9,7 @@ import { dispatchKernel, kernel } from './kernel.ts';
 export const MATMUL = kernel({
   name: 'matmul',
   source,
-  bindings: { a: 'read T', b: 'read TB', c: 'write', bias: 'read if BIAS', p: 'uniform' },
+  bindings: { a: 'read T', b: 'read TH', c: 'write', bias: 'read if BIAS', p: 'uniform' },
   uniforms: {
     M: 'u32', N: 'u32', K: 'u32',
     strideA: 'u32', strideB: 'u32', strideC: 'u32',
@@ -18,7 +18,7 @@ export const MATMUL = kernel({
     innerA: 'u32', innerB: 'u32', innerC: 'u32',
     alpha: 'f32',
   },
-  defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4', 'HALF_B', 'BF16'],
+  defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4', 'HALF', 'BF16'],
 });
 const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, defines: [...MATMUL.defines, 'ROW' as const] };
 
@@ -204,7 +204,7 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
     params: { ...s, innerA: s.innerStrideA, innerB: s.innerStrideB, innerC: s.innerStrideC },
     constants: { WG: wg },
   };
-  const defines = { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s), HALF_B: s.dtypeB !== 'f32', BF16: s.dtypeB === 'bf16' };
+  const defines = { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s), HALF: s.dtypeB !== 'f32', BF16: s.dtypeB === 'bf16' };
   if (!direct) return dispatchKernel(ctx, MATMUL, label, { ...call, defines, workgroups: [Math.ceil(s.N / (4 * wg)), Math.ceil(s.M / (4 * wg)), s.batch] });
   const row = s.M <= DIRECT_ROW_MAX_M;
   const workgroups: [number, number, number] = row ? [Math.ceil(s.N / (8 * wg * wg)), s.M, s.batch] : [Math.ceil(s.N / (8 * wg)), Math.ceil(s.M / (8 * wg)), s.batch];
