@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SWIFTSHADER_ICD } from '../src/gpu/node.ts';
 import type { CapturedTensor } from '../src/hooks/registry.ts';
+import { attnDownsampleRef } from '../src/kernels/attn_downsample.ts';
+import { attnEntropyRef } from '../src/kernels/attn_entropy.ts';
+import { attnTopkRef } from '../src/kernels/attn_topk.ts';
 import { directoryFiles } from '../src/model/hf/dir.ts';
 import { loadTokenizer } from '../src/model/hf/tokenizer.ts';
 import { INPUT_NAMES } from '../src/model/inputs.ts';
@@ -614,6 +617,38 @@ describe('attnscope run --rollout', () => {
       }
     });
   }
+});
+
+describe('attnscope run --topk / --entropy / --downsample', () => {
+  it('writes the summaries of the captured attention modules instead of their weights, equal to the references on the weights', () => {
+    const name = 'lm-learned-causal';
+    const model = join(fixtures, `${name}.model.safetensors`);
+    const inputs = writeInputs(`${name}.summary.in.safetensors`, fixtureInputs(name));
+    const [full, sum] = [outPath(), outPath()];
+    expect(attnscope(['run', model, '--inputs', inputs, '--out', full, '--capture', '**.self_attn']).status).toBe(0);
+    const r = attnscope(['run', model, '--inputs', inputs, '--out', sum, '--capture', '**.self_attn', '--topk', '3', '--entropy', '--downsample', '4']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const w = readSafetensors(readFileSync(full), full).tensors;
+    const got = readSafetensors(readFileSync(sum), sum).tensors;
+    for (const p of ['encoder.layers.0.self_attn', 'encoder.layers.1.self_attn']) {
+      expect(got.has(`${p}.weights`)).toBe(false);
+      const weights = w.get(`${p}.weights`)!;
+      const [B, H, L, S] = weights.shape;
+      const d = { B, H, L, S };
+      const probs = Float32Array.from(weights.data as Float32Array);
+      const topk = attnTopkRef(probs, d, 3);
+      const ds = attnDownsampleRef(probs, d, 4);
+      for (const [n, want, tol] of [['topk.values', topk.values, 1e-6], ['topk.indices', topk.indices, 0], ['entropy', attnEntropyRef(probs, d), 1e-5], ['downsample.max', ds.max, 0], ['downsample.mean', ds.mean, 0]] as const) {
+        const g = got.get(`${p}.${n}`);
+        expect(g, `${sum} lacks ${p}.${n}`).toBeDefined();
+        expect(maxAbsDiff(g!.data, want), `${p}.${n}`).toBeLessThanOrEqual(tol);
+      }
+    }
+    const bad = attnscope(['run', model, '--inputs', inputs, '--topk', '3']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--topk needs --capture/);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------------

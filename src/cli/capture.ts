@@ -7,7 +7,8 @@ import type { OutTensor, RunFlags } from './run.ts';
 /** A hook record's tensors under the CLI's names: '<path>.input[.i]', '<path>.output[.i]', '<path>.weights'. */
 function captureTensors(rec: HookRecord, attention: boolean): OutTensor[] {
   const named = (field: string, i: number) => `${rec.module}.${attention && field === 'output' && i === 1 ? 'weights' : i === 0 ? field : `${field}.${i}`}`;
-  return [...rec.input.map((t, i) => ({ name: named('input', i), ...t })), ...(rec.output ?? []).map((t, i) => ({ name: named('output', i), ...t }))];
+  const summaries = Object.entries(rec.summary ?? {}).map(([n, t]) => ({ name: `${rec.module}.${n}`, ...t }));
+  return [...rec.input.map((t, i) => ({ name: named('input', i), ...t })), ...(rec.output ?? []).map((t, i) => ({ name: named('output', i), ...t })), ...summaries];
 }
 
 const patterns = (v: Values) => strs(v, 'capture');

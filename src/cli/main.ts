@@ -24,11 +24,13 @@ import { Progress } from './progress.ts';
 import { relevance } from './relevance.ts';
 import { rollout } from './rollout.ts';
 import { runCommand, type RunFlags } from './run.ts';
+import { summary } from './summary.ts';
 
 const RUN_FLAGS: readonly RunFlags[] = [
   capture,
   relevance,
   rollout,
+  summary,
 ];
 
 const COMMANDS: readonly Command[] = [

@@ -1,6 +1,6 @@
-// run --rollout: the attention rollout of each self-attention stack (hooks of its own, whatever --capture asked).
+// run --rollout: the attention rollout of each self-attention stack (hooks of its own, whatever --capture asked),
+// computed on the GPU (summary hooks: the weights are never copied back).
 import { byStream } from '../analysis/attention_modules.ts';
-import { rollout as rolloutOf } from '../analysis/rollout.ts';
 import { bool } from './args.ts';
 import type { RunFlags } from './run.ts';
 
@@ -13,10 +13,10 @@ identity, rows renormalised, multiplied up through the layers) of each self-atte
   setup(v, { model }) {
     if (!bool(v, 'rollout')) return undefined;
     const stacks = [...byStream(model.attentionModules())].filter(([s]) => s !== 'cross');
-    for (const [, ms] of stacks) for (const m of ms) model.setForwardHook(`rollout ${m.path}`, m.path);
+    for (const [s, ms] of stacks) for (const m of ms) model.setForwardHook(`rollout ${m.path}`, m.path, undefined, { summary: { rollout: `rollout.${s}` } });
     return {
       report: async (m) => ({
-        tensors: stacks.map(([s, ms]) => ({ name: `rollout.${s}`, ...rolloutOf(ms.map((a) => m.hooks[`rollout ${a.path}`].output![1])).at(-1)! })),
+        tensors: stacks.map(([s, ms]) => ({ name: `rollout.${s}`, ...m.hooks[`rollout ${ms.at(-1)!.path}`].summary!.rollout })),
         line: `rollout of ${stacks.map(([s, ms]) => `${s} (${ms.length} layers)`).join(', ')}`,
         json: { rollout: stacks.map(([s, ms]) => ({ stream: s, layers: ms.length })) },
       }),

@@ -33,7 +33,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   /** Records made inside host steps during the current run. */
   private readonly hostRecords = new Map<string, HookRecord>();
   /** The attention rollout of this forward so far (hooks with summary.rollout, in forward order). */
-  private readonly rollout: RolloutChain = {};
+  private readonly rollouts = new Map<string, RolloutChain>();
   /** Summary hooks fed chunk by chunk by their module's attention (probsChunks), by hook name. */
   private readonly chunked = new Map<string, SummaryRecorder>();
 
@@ -209,7 +209,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       for (const [i, a] of result.entries()) {
         if (i === 1 && h.opts.stream) this.streamWeights(b, h, path, a);
         else if (i === 1 && summary) {
-          const rec = new SummaryRecorder(b, `hook '${h.name}'`, path, dimsOf(a) as [Dim, Dim, number, Dim], summary, this.rollout);
+          const rec = new SummaryRecorder(b, `hook '${h.name}'`, path, dimsOf(a) as [Dim, Dim, number, Dim], summary, this.rolloutChain(h));
           rec.chunk(a, 0);
           rec.finish();
           this.captureSummary(b, h, rec);
@@ -219,6 +219,13 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       if (chunked) this.captureSummary(b, h, chunked);
     }
     return result;
+  }
+
+  /** The rollout chain a hook's summary adds to: the one it names, else its own (a pattern's hooks share their name). */
+  private rolloutChain(h: Hook): RolloutChain {
+    const r = h.opts.summary?.rollout;
+    const key = typeof r === 'string' ? r : h.name.replace(/\[.*\]$/, '');
+    return this.rollouts.get(key) ?? this.rollouts.set(key, {}).get(key)!;
   }
 
   private captureSummary(b: PlanBuilder, h: Hook, rec: SummaryRecorder): void {
@@ -237,7 +244,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     const want = Math.min(Math.floor(SUMMARY_CHUNK_BYTES / (B * H * S * 4)), ...hooks.map((h) => h.opts.summary!.chunkRows ?? Infinity));
     const rows = Math.max(64, Math.floor(want / 64) * 64);
     if (rows >= L) return undefined;
-    const recs = hooks.map((h) => new SummaryRecorder(b, `hook '${h.name}'`, path, shape, h.opts.summary!, this.rollout));
+    const recs = hooks.map((h) => new SummaryRecorder(b, `hook '${h.name}'`, path, shape, h.opts.summary!, this.rolloutChain(h)));
     hooks.forEach((h, i) => this.chunked.set(h.name, recs[i]));
     return { rows, chunk: (probs, l0) => recs.forEach((r) => r.chunk(probs, l0)), finish: () => recs.forEach((r) => r.finish()) };
   }

@@ -21,8 +21,9 @@ import { type Act, type Dim, dimAt, dimMax, type Params, type PlanBuilder } from
  * - `rows: [..]` → `rows` [B, H, n, S], attention from those query positions;
  * - `columns: [..]` → `columns` [B, H, L, n], attention to those key positions;
  * - `headMean` → `headMean` [B, L, S];
- * - `rollout` → `rollout` [B, L, L]: attention rollout up to this module, over every module of the forward whose
- *   hook asks for rollout, in forward order (square self-attention only).
+ * - `rollout` → `rollout` [B, L, L]: attention rollout up to this module over the modules before it in the same chain,
+ *   in forward order (square self-attention only). The chain is the string given, or with `true` the hook's name
+ *   (a pattern's hooks, `name[path]`, form one chain: `name`).
  */
 export interface SummaryOptions {
   topk?: number;
@@ -31,7 +32,7 @@ export interface SummaryOptions {
   rows?: readonly number[];
   columns?: readonly number[];
   headMean?: boolean;
-  rollout?: boolean;
+  rollout?: boolean | string;
   /**
    * Query rows per chunk when the module's attention is computed by chunks (every forward hook on it asks only for
    * summaries and its map passes 64 MiB): rounded down to a multiple of 64, at least 64. Default: what fits 64 MiB.
@@ -54,9 +55,10 @@ export function checkSummary(who: string, s: SummaryOptions): void {
     const v = s[k];
     if (v !== undefined && (!Array.isArray(v) || !v.length || v.some((i) => !Number.isInteger(i) || i < 0))) throw new Error(`${who}: summary ${k} must be a non-empty list of token positions`);
   }
-  for (const k of ['entropy', 'headMean', 'rollout'] as const) {
+  for (const k of ['entropy', 'headMean'] as const) {
     if (s[k] !== undefined && typeof s[k] !== 'boolean') throw new Error(`${who}: summary ${k} must be true or false`);
   }
+  if (s.rollout !== undefined && typeof s.rollout !== 'boolean' && (typeof s.rollout !== 'string' || !s.rollout)) throw new Error(`${who}: summary rollout must be true, false or the name of a rollout chain`);
   if (!KEYS.some((k) => k !== 'chunkRows' && s[k] !== undefined && s[k] !== false)) throw new Error(`${who}: the summary asks for nothing`);
 }
 
