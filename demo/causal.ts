@@ -1,7 +1,7 @@
 // The causal analysis card: integrated gradients, the logit lens, head importance and activation patching of the
 // analysed input, each computed by the library as batched forwards on the GPU and drawn on a canvas (PNG export).
 // The target is the model's top prediction at the last output position (a masked lm's first mask).
-import type { ModelInputs } from '../src/index.ts';
+import { isCausalLm, type ModelInputs } from '../src/index.ts';
 import type { Analysis } from './analysis.ts';
 import { exportPng } from './export.ts';
 import type { Opened } from './model-source.ts';
@@ -67,10 +67,10 @@ export class CausalPanel {
   show(opened: Opened, analysis: Analysis): void {
     this.subject = { opened, analysis };
     this.clear();
-    const lm = ['lm', 'gpt2'].includes(opened.model.config.kind);
+    const lm = isCausalLm(opened.model);
     const lens = this.section.querySelector<HTMLButtonElement>('#causal-lens')!;
     lens.disabled = !lm;
-    lens.title = lm ? '' : 'the logit lens needs a causal language model (an lm or GPT-2)';
+    lens.title = lm ? '' : 'the logit lens needs a causal language model (an lm, GPT-2, Llama or Qwen2)';
   }
 
   clear(): void {

@@ -159,3 +159,24 @@ it('misuse is named: mismatched clean / corrupted, no heads to patch, bad metric
   model.delHook('p');
   expect(model.hookNames()).toEqual([]);
 });
+
+it('Llama (GQA, RMSNorm, rotary): the lens of the last layer is the forward itself, gradients at embed_tokens, a head patched from the same run changes nothing', async () => {
+  const model = await Model.fromCheckpoint(ctx, directoryFiles(new URL('hf/llama_lm/', fixtures).pathname));
+  try {
+    const io = readSafetensors(readFileSync(new URL('hf/llama_lm/io.safetensors', fixtures)), 'llama io');
+    const ids = io.tensors.get('input_ids')!;
+    const L = ids.shape[1];
+    const inputs: ModelInputs = { input_ids: { dtype: 'I32', shape: [1, L], data: Int32Array.from((ids.data as ArrayLike<number>).slice(0, L) as Iterable<number>) } };
+    const { output } = await model.forward(inputs);
+    const lens = await model.logitLens(inputs, { topK: 2 });
+    const V = lens.vocab;
+    assertClose('last stream = logits', lens.logits.subarray((lens.streams.length - 1) * L * V), output, { atol: 1e-5, rtol: 1e-5 });
+    const g = await model.attribute(inputs, { method: 'grad' });
+    expect(g.inputs.map((x) => x.via)).toEqual(['model.embed_tokens']);
+    const heads = model.attentionModules().map((m) => m.path);
+    const p = await model.patchingSweep({ clean: inputs, corrupted: inputs, sites: heads, per: 'head', metric: { logit: 0 } });
+    assertClose('self-patched heads', p.values, new Float32Array(p.values.length).fill(p.clean), { atol: 1e-5, rtol: 1e-5 });
+  } finally {
+    model.dispose();
+  }
+});

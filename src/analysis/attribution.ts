@@ -6,6 +6,7 @@
 import type { Model } from '../model/model.ts';
 import { InputError, type InputTensor, type ModelInputs } from '../model/inputs.ts';
 import type { RelevanceMaps } from '../model/relevance.ts';
+import { isCausalLm } from './logit_lens.ts';
 import { batchAxis, batchOf, forwardWithCaptures, inChunks, rowOf, tileInputs, variantsPerForward, withRowPatches, analysisTag } from './variants.ts';
 
 export type AttributionMethod = 'grad' | 'ixg' | 'ig';
@@ -55,7 +56,7 @@ export interface Attribution {
 
 /** Which token embedding module an input's ids go through, by the module's last path segment. */
 const TOKEN_EMBEDDINGS: Readonly<Record<string, readonly string[]>> = {
-  input_ids: ['wte', 'word_embeddings'],
+  input_ids: ['wte', 'word_embeddings', 'embed_tokens'],
   src: ['embed', 'src_embed'],
   tgt: ['tgt_embed'],
 };
@@ -261,7 +262,7 @@ export async function attributeGeneration(model: Model, prompt: InputTensor, o: 
   const method = o.method ?? 'ixg';
   if (method !== 'grad' && method !== 'ixg') throw new InputError(`attributeGeneration: method must be 'grad' or 'ixg', not ${String(method)}`);
   const name = model.inputNames.includes('input_ids') ? 'input_ids' : 'src';
-  if (!['lm', 'gpt2'].includes(model.config.kind)) throw new InputError(`attributeGeneration: a ${model.config.kind} model is not a causal LM (lm and GPT-2 are)`);
+  if (!isCausalLm(model)) throw new InputError(`attributeGeneration: a ${model.config.kind} model is not a causal LM (lm, GPT-2, Llama and Qwen2 LM-head models are)`);
   const { tokens } = await model.generate(prompt, { maxNewTokens: o.maxNewTokens });
   if (tokens.length !== 1) throw new InputError('attributeGeneration: the prompt must be one sequence (batch 1)');
   const P = prompt.data.length;

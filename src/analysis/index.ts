@@ -6,5 +6,5 @@ export { relevanceRows, type RelevanceModel, type RelevanceRows, type RowTarget 
 export type { Metric } from './metric.ts';
 export type { PatchingOptions, PatchingResult } from './patching.ts';
 export type { HeadImportance, HeadImportanceOptions } from './head_importance.ts';
-export type { LogitLens, LogitLensOptions } from './logit_lens.ts';
+export { isCausalLm, type LogitLens, type LogitLensOptions } from './logit_lens.ts';
 export type { Attribution, AttributionMethod, AttributionOptions, GenerationAttribution, InputAttribution, OutputElement } from './attribution.ts';

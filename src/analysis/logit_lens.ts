@@ -30,16 +30,21 @@ export interface LogitLens {
   ranks?: Uint32Array;
 }
 
-/** The causal LM kinds the lens applies to: their layers' outputs run straight into the final norm and the unembedding. */
-const LENS_KINDS: Readonly<Record<string, (m: Model) => boolean>> = {
+/** The causal LM kinds (their layers' outputs run straight into the final norm and the unembedding). */
+const CAUSAL_LMS: Readonly<Record<string, (m: Model) => boolean>> = {
   lm: () => true,
   gpt2: (m) => (m.config as { head?: string }).head === 'lm',
+  llama: (m) => (m.config as { head?: string }).head === 'lm',
+  qwen2: (m) => (m.config as { head?: string }).head === 'lm',
 };
+
+/** Whether the model is a causal LM with an unembedding (an lm, or a GPT-2 / Llama / Qwen2 LM-head model). */
+export const isCausalLm = (m: Model): boolean => CAUSAL_LMS[m.config.kind]?.(m) ?? false;
 
 /** See LogitLensOptions; `model.logitLens` calls this. Inputs of batch 1. */
 export async function logitLens(model: Model, inputs: ModelInputs, o: LogitLensOptions = {}): Promise<LogitLens> {
   const kind = model.config.kind;
-  if (!LENS_KINDS[kind]?.(model)) throw new InputError(`logitLens: a ${kind} model is not a causal LM with an unembedding (lm and GPT-2 LM-head models are)`);
+  if (!isCausalLm(model)) throw new InputError(`logitLens: a ${kind} model is not a causal LM with an unembedding (lm, GPT-2, Llama and Qwen2 LM-head models are)`);
   if (batchOf(model, inputs, 'logitLens') !== 1) throw new InputError('logitLens: the inputs must be one sequence (batch 1)');
   const k = o.topK ?? 5;
   // The layers are the attention modules' parents (encoder.layers.i, transformer.h.i).
