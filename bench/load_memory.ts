@@ -49,12 +49,10 @@ const t0 = performance.now();
 const model = await Model.fromCheckpoint(ctx, directoryFiles(dir));
 await ctx.device.queue.onSubmittedWorkDone();
 const loadMs = performance.now() - t0;
+// Each tensor once (a tied weight is held by two modules).
+const tensors = new Set([...model.namedModules().values()].flatMap((m) => Object.values(m).filter((t): t is Tensor => t instanceof Tensor && !!t.buffer)));
 const byDtype: Record<string, number> = {};
-for (const m of model.namedModules().values()) {
-  for (const t of Object.values(m)) {
-    if (t instanceof Tensor && t.buffer) byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + t.byteSize;
-  }
-}
+for (const t of tensors) byDtype[t.dtype] = (byDtype[t.dtype] ?? 0) + t.byteSize;
 const fileBytes = statSync(join(dir, 'model.safetensors')).size;
 const gpuBytes = ctx.buffers.stats.bytes - gpuBefore;
 const result: LoadMemory = {
