@@ -43,6 +43,8 @@ export class HeatmapView {
   private pending?: ReturnType<typeof setTimeout>;
   private fetching?: [number, number];
   private scheduled = false;
+  /** Exact windows asked for since the map was set. */
+  private fetches = 0;
 
   constructor(
     private readonly host: HTMLElement,
@@ -69,6 +71,7 @@ export class HeatmapView {
   set(d: HeatmapData): void {
     this.data = d;
     this.dropWindow();
+    this.fetches = 0;
     this.hover = undefined;
     this.layout();
     this.render();
@@ -150,6 +153,7 @@ export class HeatmapView {
       zoom: String(v.zoom),
       frames: String(this.renderer.frames),
       window: this.windowTile ? `${this.windowTile.r0}-${this.windowTile.r1}` : '',
+      fetches: String(this.fetches),
     });
   }
 
@@ -249,6 +253,8 @@ export class HeatmapView {
     if ((w && w.r0 <= want[0] && w.r1 >= want[1]) || (this.fetching && this.fetching[0] === want[0] && this.fetching[1] === want[1])) return;
     this.pending = setTimeout(() => {
       this.fetching = want;
+      this.fetches++;
+      this.describe();
       void s.window!.fetch(want[0], want[1]).then(
         (tile) => {
           if (this.data?.source !== s || this.fetching !== want) {
