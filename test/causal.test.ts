@@ -166,7 +166,7 @@ it('Llama (GQA, RMSNorm, rotary): the lens of the last layer is the forward itse
     const io = readSafetensors(readFileSync(new URL('hf/llama_lm/io.safetensors', fixtures)), 'llama io');
     const ids = io.tensors.get('input_ids')!;
     const L = ids.shape[1];
-    const inputs: ModelInputs = { input_ids: { dtype: 'I32', shape: [1, L], data: Int32Array.from((ids.data as ArrayLike<number>).slice(0, L) as Iterable<number>) } };
+    const inputs: ModelInputs = { input_ids: { dtype: 'I32', shape: [1, L], data: Int32Array.from({ length: L }, (_, i) => Number(ids.data[i])) } };
     const { output } = await model.forward(inputs);
     const lens = await model.logitLens(inputs, { topK: 2 });
     const V = lens.vocab;
