@@ -132,6 +132,9 @@ function attentionGrad(g: GradContext, h: Heads, s: Sources, o: Act, probs: Act,
   for (const [a, d] of grads) g.give(a, d);
 }
 
+/** Scores per head (L·S) from which CPU adapters use attention_flash when nobody listens. */
+const FLASH_MIN_SCORES = 256 * 256;
+
 /**
  * Attention by chunks of query rows when only summaries of the probabilities are wanted (the observer's probsChunks):
  * each chunk's probabilities [B, H, rows, S] are written (the steps kernel, or the fused one writing probabilities) and
@@ -167,11 +170,11 @@ export function attend(b: PlanBuilder, h: Heads, s: Sources, a: AttentionArgs, c
   const { B, L, batchFirst } = a;
   const o = b.act(batchFirst ? [B, L, E] : [L, B, E], `${h.path} heads`);
   const listened = b.wantsWeights(h.path) || b.grad;
-  // CPU adapters: attention_flash when nobody listens (nothing of size [L, S]; bench/long_attention.ts: faster than
-  // the steps kernel from length 256 up), else (or past its head-dim limit) the steps kernel, which writes the
-  // probabilities. GPUs: the fused kernel, which without probabilities is memory-efficient too (online softmax over key
-  // blocks in workgroup memory).
-  const flash = b.ctx.kernels.attention === 'steps' && !listened && h.headDim <= MAX_HEAD_DIM;
+  // CPU adapters: attention_flash when nobody listens and the map is large (nothing of size [L, S]; bench/long.ts:
+  // faster than the steps kernel from 256 x 256 up, 2x slower at 64 x 64, and a decode step's few rows would leave it
+  // few invocations), else (or past its head-dim limit) the steps kernel, which writes the probabilities. GPUs: the
+  // fused kernel, which without probabilities is memory-efficient too (online softmax over key blocks in workgroup memory).
+  const flash = b.ctx.kernels.attention === 'steps' && !listened && h.headDim <= MAX_HEAD_DIM && typeof s.S === 'number' && L * s.S >= FLASH_MIN_SCORES;
   const steps = b.ctx.kernels.attention === 'steps' && !flash;
   const maskBatched = a.mask ? a.mask.shape.length === 3 : false;
   // The key length may follow the plan's params (a decode step attends to the keys so far): the kernel gets it per run.
