@@ -19,7 +19,7 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
 const LENGTHS = arg('lengths', '512,8192').split(',').map(Number);
-const MICRO = arg('micro', '512').split(',').map(Number);
+const MICRO = arg('micro', '512').split(',').filter(Boolean).map(Number);
 const PANS = Number(arg('pans', '10'));
 const MODEL = join(ROOT, 'test-output', 'long-lm.safetensors');
 
@@ -104,12 +104,15 @@ async function main(): Promise<void> {
     const page = await browser.newPage({ baseURL: url, viewport: { width: 1400, height: 1000 } });
     page.on('pageerror', (e) => log(`  [page error] ${e.message}`));
     await page.goto('/demo/');
-    const adapter = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.description ?? '?');
+    const adapter = await page.evaluate(async () => {
+      const i = (await navigator.gpu.requestAdapter())?.info;
+      return i ? [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') : 'no adapter';
+    });
     const micro: DrawTimes[] = [];
     for (const L of MICRO) {
       log(`drawing ${L} x ${L}: CPU raster vs GPU renderer`);
-      // the page imports the module through Vite (a URL, not a path Node resolves)
-      micro.push(await page.evaluate(async ([n, pans, at]) => ((await import(at)) as typeof import('./draw_page.ts')).drawBench(n, pans), [L, PANS, '/bench/draw_page.ts'] as const));
+      // the page imports the module through Vite; a string, so vite-node leaves the page's import() alone
+      micro.push((await page.evaluate(`import('/bench/draw_page.ts').then((m) => m.drawBench(${L}, ${PANS}))`)) as DrawTimes);
     }
     const flows: FlowResult[] = [];
     for (const L of LENGTHS) {
