@@ -19,6 +19,7 @@ export { loadTokenizer, type Encoded, type HfTokenizer, type SpecialRole, type S
 export { applyChatTemplate, type ChatMessage } from './model/hf/chat.ts';
 export { readSafetensors, writeSafetensors } from './model/safetensors.ts';
 export type { BackwardHookFn, CapturedTensor, ForwardHookFn, HookHandle, HookOptions, HookRecord, PatchRowsSpec, PreHookFn } from './hooks/registry.ts';
+export type { StreamOptions, WeightsChunk } from './hooks/registry.ts';
 export type { SummaryOptions } from './hooks/summary.ts';
 export { blockEdges } from './kernels/attn_downsample.ts';
 export { CaptureBudgetError } from './scheduler/plan.ts';

@@ -1,31 +1,19 @@
 // Streamed attention weights (a forward hook's `stream`): chunks of query rows, each its own submit and map, put back
 // together equal the weights captured whole in the same forward; the chunks never enter the forward's staging buffer.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { WeightsChunk } from '../src/hooks/registry.ts';
-import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
-import { Model } from '../src/model/model.ts';
-import { readSafetensors } from '../src/model/safetensors.ts';
 import { KERNEL_SETS, withKernels } from './harness.ts';
+import { fixtureLm } from './lm_models.ts';
 
-const dir = new URL('./fixtures/', import.meta.url);
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await createNodeContext({ who: 'stream tests' });
 });
 afterAll(() => ctx?.dispose());
 
-/** A causal 2-layer lm with key padding: B 2, H 2, L = S = 12. */
-function lm(): { model: Model; inputs: ModelInputs } {
-  const name = 'lm-learned-causal';
-  const model = Model.load(ctx, readFileSync(new URL(`${name}.model.safetensors`, dir)), name);
-  const io = readSafetensors(readFileSync(new URL(`${name}.io.safetensors`, dir)), name);
-  const inputs: ModelInputs = {};
-  for (const n of INPUT_NAMES) if (io.tensors.has(n)) inputs[n] = io.tensors.get(n)!;
-  return { model, inputs };
-}
+const lm = () => fixtureLm(ctx);
 
 describe('streamed weights equal the weights captured whole', () => {
   for (const kernels of KERNEL_SETS) {

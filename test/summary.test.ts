@@ -1,6 +1,5 @@
 // Attention summaries computed on the GPU (a forward hook's `summary`) against the kernels' CPU references applied to
 // the full weights of the same forward, and rollout against analysis/rollout.ts; under both kernel sets.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollout } from '../src/analysis/rollout.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
@@ -11,28 +10,16 @@ import { attnEntropyRef } from '../src/kernels/attn_entropy.ts';
 import { attnRowsRef } from '../src/kernels/attn_rows.ts';
 import { attnHeadMeanRef } from '../src/kernels/attn_head_mean.ts';
 import { attnTopkRef } from '../src/kernels/attn_topk.ts';
-import { expectedTensors, type FileConfig, writeModelFile } from '../src/model/config.ts';
-import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
-import { Model } from '../src/model/model.ts';
-import { readSafetensors } from '../src/model/safetensors.ts';
-import { assertClose, KERNEL_SETS, rng, uniform, withKernels } from './harness.ts';
+import { assertClose, KERNEL_SETS, withKernels } from './harness.ts';
+import { fixtureLm, seededLm } from './lm_models.ts';
 
-const dir = new URL('./fixtures/', import.meta.url);
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await createNodeContext({ who: 'summary tests' });
 });
 afterAll(() => ctx?.dispose());
 
-/** A causal 2-layer lm with key padding: B 2, H 2, L = S = 12. */
-function lm(): { model: Model; inputs: ModelInputs } {
-  const name = 'lm-learned-causal';
-  const model = Model.load(ctx, readFileSync(new URL(`${name}.model.safetensors`, dir)), name);
-  const io = readSafetensors(readFileSync(new URL(`${name}.io.safetensors`, dir)), name);
-  const inputs: ModelInputs = {};
-  for (const n of INPUT_NAMES) if (io.tensors.has(n)) inputs[n] = io.tensors.get(n)!;
-  return { model, inputs };
-}
+const lm = () => fixtureLm(ctx);
 
 const SUMMARY = { topk: 3, entropy: true, downsample: 5, rows: [11, 0], columns: [3], headMean: true, rollout: true };
 
@@ -90,23 +77,12 @@ describe('summaries equal the CPU references on the full weights of the same for
   }
 });
 
-/** A causal 2-layer lm of seeded weights, 2 heads of 8, sinusoidal positions: long enough to be summarised by chunks. */
-function longLm(): Model {
-  const config = { format_version: 1, kind: 'lm', d_model: 16, nhead: 2, dim_feedforward: 24, num_encoder_layers: 2, num_decoder_layers: 0, decoder_norm: false, activation: 'relu', layer_norm_eps: 1e-5, norm_first: true, batch_first: true, bias: true, encoder_norm: true, vocab: ['<pad>', '<s>', '</s>', 'a', 'b', 'c'], positional: 'sinusoidal', max_len: 512, embed_scale: 4, pad_id: 0, bos_id: 1, eos_id: 2, causal: true } as unknown as FileConfig;
-  const rand = rng(7);
-  const tensors = new Map([...expectedTensors(config)].map(([n, shape]) => [n, uniform(rand, shape.reduce((a, b) => a * b, 1), -0.5, 0.5)]));
-  return Model.load(ctx, writeModelFile(config, tensors), 'long lm');
-}
-
 describe('summaries by chunks of query rows (the map never whole) equal those of the whole map', () => {
   for (const kernels of KERNEL_SETS) {
     it(`${kernels.attention} attention: 130 tokens, chunks of 64, 64, 2 rows`, async () => {
-      const model = longLm();
+      const { model, inputs } = seededLm(ctx, 7, 130);
       try {
         await withKernels(ctx, kernels, async () => {
-          const rand = rng(3);
-          const src = new Int32Array(130).map(() => 3 + Math.floor(rand() * 3));
-          const inputs: ModelInputs = { src: { dtype: 'I32', data: src, shape: [1, 130] } };
           const o = { ...SUMMARY, rows: [129, 0, 70], columns: [3, 100], downsample: 7, topk: 4 };
           model.setForwardHook('full', 'encoder.layers.*.self_attn');
           await model.forward(inputs);
