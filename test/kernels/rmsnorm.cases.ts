@@ -1,5 +1,5 @@
 import { rmsNorm, rmsNormRef, type RmsNormShape } from '../../src/kernels/rmsnorm.ts';
-import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
+import { type GpuCase, ROW_WIDTHS, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 function rmsNormCase(name: string, shape: RmsNormShape, seed: number, lo = -2, hi = 2): GpuCase {
   const label = `rmsnorm ${name}`;
@@ -28,6 +28,7 @@ const specs: [string, RmsNormShape, number?, number?][] = [
 
 export const cases: GpuCase[] = [
   ...specs.map(([name, shape, lo, hi], i) => rmsNormCase(name, shape, 1800 + i, lo, hi)),
+  ...ROW_WIDTHS.map((C, i) => rmsNormCase(`5x${C}`, { rows: 5, C, eps: 1e-5 }, 1900 + i)),
   {
     name: 'rmsnorm rejects bad shapes and short buffers',
     run: (ctx) =>

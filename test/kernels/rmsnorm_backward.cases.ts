@@ -1,6 +1,6 @@
 import { type RmsNormShape, rmsNormRef } from '../../src/kernels/rmsnorm.ts';
 import { rmsNormBackward, rmsNormBackwardRef, rmsNormWeightGrad } from '../../src/kernels/rmsnorm_backward.ts';
-import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
+import { type GpuCase, ROW_WIDTHS, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 /** dx (with and without dxAdd), rstd and dWeight against rmsNormBackwardRef. */
 function backwardCase(name: string, shape: RmsNormShape, seed: number): GpuCase {
@@ -79,4 +79,8 @@ const specs: [string, RmsNormShape][] = [
   ['130x576 (chunks of rows)', { rows: 130, C: 576, eps: 1e-5 }],
 ];
 
-export const cases: GpuCase[] = [...specs.map(([name, shape], i) => backwardCase(name, shape, 1850 + i)), finiteDifferenceCase()];
+export const cases: GpuCase[] = [
+  ...specs.map(([name, shape], i) => backwardCase(name, shape, 1850 + i)),
+  ...ROW_WIDTHS.map((C, i) => backwardCase(`5x${C}`, { rows: 5, C, eps: 1e-5 }, 1950 + i)),
+  finiteDifferenceCase(),
+];
