@@ -9,22 +9,17 @@
 //   3  p       uniform             Params
 //
 // Overrides: WG (threads per row, a power of two). One workgroup per row (rows.wgsl); the threads stride the row by
-// WG, and the sum of squares is a tree reduction (reduce.wgsl).
+// WG, and the sum of squares is a tree reduction (rms.wgsl).
 
 override WG: u32 = 64;
 alias Red = f32;
 
-#include reduce
+#include rms
 #include rows
 
 fn row(r: u32, t: u32) {
   let base = r * p.C;
-  var s = 0.0;
-  for (var i = t; i < p.C; i += WG) {
-    let v = x[base + i];
-    s = fma(v, v, s);
-  }
-  let rstd = inverseSqrt(reduceSum(t, s) / f32(p.C) + p.eps);
+  let rstd = rowRstd(base, t);
   for (var i = t; i < p.C; i += WG) {
     y[base + i] = weight[i] * (x[base + i] * rstd);
   }

@@ -19,17 +19,12 @@
 override WG: u32 = 64;
 alias Red = f32;
 
-#include reduce
+#include rms
 #include rows
 
 fn row(r: u32, t: u32) {
   let base = r * p.C;
-  var s = 0.0;
-  for (var i = t; i < p.C; i += WG) {
-    let v = x[base + i];
-    s = fma(v, v, s);
-  }
-  let rs = inverseSqrt(reduceSum(t, s) / f32(p.C) + p.eps);
+  let rs = rowRstd(base, t);
   var sg = 0.0;
   for (var i = t; i < p.C; i += WG) {
     sg = fma(dy[base + i] * weight[i], x[base + i] * rs, sg);

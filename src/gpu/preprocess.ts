@@ -6,12 +6,13 @@ import lowest from '../../shaders/common/lowest.wgsl?raw';
 import matmulB from '../../shaders/common/matmul_b.wgsl?raw';
 import matmulBatch from '../../shaders/common/matmul_batch.wgsl?raw';
 import reduce from '../../shaders/common/reduce.wgsl?raw';
+import rms from '../../shaders/common/rms.wgsl?raw';
 import rowStats from '../../shaders/common/row_stats.wgsl?raw';
 import rows from '../../shaders/common/rows.wgsl?raw';
 import units from '../../shaders/common/units.wgsl?raw';
 
 /** The shared WGSL a kernel may `#include NAME`: shaders/common/NAME.wgsl. */
-export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, half, lowest, matmul_b: matmulB, matmul_batch: matmulBatch, reduce, row_stats: rowStats, rows, units };
+export const INCLUDES: Readonly<Record<string, string>> = { elementwise, grid, half, lowest, matmul_b: matmulB, matmul_batch: matmulBatch, reduce, rms, row_stats: rowStats, rows, units };
 
 /** A scalar field of a kernel's uniform struct (all 4 bytes: the struct is packed word by word). */
 export type WgslScalar = 'u32' | 'i32' | 'f32';
