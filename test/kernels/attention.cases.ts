@@ -10,7 +10,7 @@ import {
   rowLayout,
 } from '../../src/kernels/attention.ts';
 import { attentionSteps } from '../../src/kernels/attention_steps.ts';
-import { type GpuCase, assertClose, rng, uniform, withScope } from '../harness.ts';
+import { type GpuCase, type GpuScope, assertClose, rng, uniform, withScope } from '../harness.ts';
 
 export interface Spec {
   shape: AttentionShape;
@@ -27,6 +27,41 @@ export interface Spec {
   workgroupSize?: 4 | 8 | 16;
 }
 
+/** A case's inputs from its spec, drawn from `rand` in a fixed order: q, k, v (or one packed qkv), the masks, then o0
+ * (the output's starting values: elements outside the o layout must come back untouched). */
+export function attentionInputs(sc: GpuScope, spec: Spec, rand: () => number) {
+  let shape: AttentionShape = { ...spec.shape };
+  const { B, L, S, H, D } = shape;
+  const E = H * D;
+  const kvE = (shape.KVH ?? H) * D;
+  let q: Float32Array, k: Float32Array, v: Float32Array;
+  if (spec.packed) {
+    if (L !== S) throw new Error('packed cases are self-attention (L == S)');
+    const bf = spec.packed === 'batch-first';
+    q = k = v = uniform(rand, B * L * 3 * E);
+    shape = { ...shape, ...packedQkvLayouts(B, L, E, bf), o: rowLayout(B, L, E, spec.outSeqFirst === undefined ? bf : !spec.outSeqFirst) };
+  } else {
+    const lay = attentionLayout(shape);
+    q = uniform(rand, layoutExtent(lay.q, B, L, E));
+    k = uniform(rand, layoutExtent(lay.k, B, S, kvE));
+    v = uniform(rand, layoutExtent(lay.v, B, S, kvE));
+    if (spec.outSeqFirst) shape = { ...shape, o: rowLayout(B, L, E, false) };
+  }
+  const full = attentionLayout(shape);
+  const mask = spec.mask?.(rand, full);
+  const keyPaddingMask = spec.keyPaddingMask?.(rand, full);
+  const o0 = uniform(rand, layoutExtent(full.o, B, L, E), 5, 6);
+  const qb = sc.upload(q, 'q');
+  const bufs = {
+    q: qb,
+    k: k === q ? qb : sc.upload(k, 'k'),
+    v: v === q ? qb : sc.upload(v, 'v'),
+    mask: mask && sc.upload(mask, 'mask'),
+    keyPaddingMask: keyPaddingMask && sc.upload(keyPaddingMask, 'kpm'),
+  };
+  return { shape, o0, bufs, want: attentionRef(q, k, v, shape, { mask, keyPaddingMask }, o0.slice()) };
+}
+
 /**
  * 'kernel': the fused kernel and the prob-writing one (attention()), checked against each other too;
  * 'steps': attentionSteps (matmul, masked softmax, matmul). Both against attentionRef with the same tolerances.
@@ -37,42 +72,10 @@ function attentionCase(name: string, spec: Spec, seed: number, mode: 'kernel' | 
     name: label,
     run: (ctx) =>
       withScope(ctx, async (sc) => {
-        const rand = rng(seed);
-        let shape: AttentionShape = { ...spec.shape };
-        const { B, H, L, S, D } = shape;
-        const E = H * D;
-        const kvE = (shape.KVH ?? H) * D;
-        let q: Float32Array, k: Float32Array, v: Float32Array;
-        if (spec.packed) {
-          if (L !== S) throw new Error('packed cases are self-attention (L == S)');
-          const bf = spec.packed === 'batch-first';
-          const qkv = uniform(rand, B * L * 3 * E);
-          q = k = v = qkv;
-          shape = { ...shape, ...packedQkvLayouts(B, L, E, bf), o: rowLayout(B, L, E, spec.outSeqFirst === undefined ? bf : !spec.outSeqFirst) };
-        } else {
-          const lay = attentionLayout(shape);
-          q = uniform(rand, layoutExtent(lay.q, B, L, E));
-          k = uniform(rand, layoutExtent(lay.k, B, S, kvE));
-          v = uniform(rand, layoutExtent(lay.v, B, S, kvE));
-          if (spec.outSeqFirst) shape = { ...shape, o: rowLayout(B, L, E, false) };
-        }
-        const full = attentionLayout(shape);
-        const mask = spec.mask?.(rand, full);
-        const kpm = spec.keyPaddingMask?.(rand, full);
-        const oLen = layoutExtent(full.o, B, L, E);
+        const { shape, o0, bufs, want } = attentionInputs(sc, spec, rng(seed));
+        const { B, H, L, S } = shape;
+        const oLen = o0.length;
         const pLen = B * H * L * S;
-
-        const qb = sc.upload(q, 'q');
-        const bufs = {
-          q: qb,
-          k: k === q ? qb : sc.upload(k, 'k'),
-          v: v === q ? qb : sc.upload(v, 'v'),
-          mask: mask && sc.upload(mask, 'mask'),
-          keyPaddingMask: kpm && sc.upload(kpm, 'kpm'),
-        };
-        // The output starts random: columns and rows outside the o layout's H*D columns must come back untouched.
-        const o0 = uniform(rand, oLen, 5, 6);
-        const want = attentionRef(q, k, v, shape, { mask, keyPaddingMask: kpm }, o0.slice());
         const probs = sc.empty(pLen, 'probs');
         let gotProbs: Float32Array;
         if (mode === 'steps') {

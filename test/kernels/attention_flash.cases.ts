@@ -1,9 +1,9 @@
 // attention_flash against attentionRef: every shape of the fused / steps kernels' cases (layouts, masks of every kind,
 // grouped K/V heads, fully blocked rows), and self-attention at lengths 1, 7, 64 and 300 under each kind of mask.
-import { type AttentionShape, attentionLayout, attentionRef, boolToAdditive, layoutExtent, packedQkvLayouts, rowLayout } from '../../src/kernels/attention.ts';
+import { boolToAdditive } from '../../src/kernels/attention.ts';
 import { attentionFlash } from '../../src/kernels/attention_flash.ts';
-import { assertClose, type GpuCase, rng, uniform, withScope } from '../harness.ts';
-import { padLast, randomMask, type Spec, specs } from './attention.cases.ts';
+import { assertClose, type GpuCase, rng, withScope } from '../harness.ts';
+import { attentionInputs, padLast, randomMask, type Spec, specs } from './attention.cases.ts';
 
 function flashCase(name: string, spec: Spec, seed: number): GpuCase {
   const label = `attention_flash ${name}`;
@@ -11,37 +11,7 @@ function flashCase(name: string, spec: Spec, seed: number): GpuCase {
     name: label,
     run: (ctx) =>
       withScope(ctx, async (sc) => {
-        const rand = rng(seed);
-        let shape: AttentionShape = { ...spec.shape };
-        const { B, H, L, S, D } = shape;
-        const E = H * D;
-        const kvE = (shape.KVH ?? H) * D;
-        let q: Float32Array, k: Float32Array, v: Float32Array;
-        if (spec.packed) {
-          const bf = spec.packed === 'batch-first';
-          q = k = v = uniform(rand, B * L * 3 * E);
-          shape = { ...shape, ...packedQkvLayouts(B, L, E, bf), o: rowLayout(B, L, E, spec.outSeqFirst === undefined ? bf : !spec.outSeqFirst) };
-        } else {
-          const lay = attentionLayout(shape);
-          q = uniform(rand, layoutExtent(lay.q, B, L, E));
-          k = uniform(rand, layoutExtent(lay.k, B, S, kvE));
-          v = uniform(rand, layoutExtent(lay.v, B, S, kvE));
-          if (spec.outSeqFirst) shape = { ...shape, o: rowLayout(B, L, E, false) };
-        }
-        const full = attentionLayout(shape);
-        const mask = spec.mask?.(rand, full);
-        const kpm = spec.keyPaddingMask?.(rand, full);
-        const qb = sc.upload(q, 'q');
-        const bufs = {
-          q: qb,
-          k: k === q ? qb : sc.upload(k, 'k'),
-          v: v === q ? qb : sc.upload(v, 'v'),
-          mask: mask && sc.upload(mask, 'mask'),
-          keyPaddingMask: kpm && sc.upload(kpm, 'kpm'),
-        };
-        // Elements of o outside its layout's rows and columns must come back untouched.
-        const o0 = uniform(rand, layoutExtent(full.o, B, L, E), 5, 6);
-        const want = attentionRef(q, k, v, shape, { mask, keyPaddingMask: kpm }, o0.slice());
+        const { shape, o0, bufs, want } = attentionInputs(sc, spec, rng(seed));
         const o = sc.upload(o0, 'o');
         await sc.run(await attentionFlash(ctx, { ...bufs, o }, shape, label));
         const got = await sc.read(o);
