@@ -6,7 +6,7 @@
 // 2. the CLI at --cli-length tokens (default 8192): `attnscope run` of an lm (4 layers, d_model 128, 4 heads, seeded
 //    weights) with --capture '**.self_attn' --topk 8 --entropy: wall time, peak RSS of the child (VmHWM) against one
 //    layer's full map (B·H·L·L·4 bytes), and the summaries it wrote.
-// Run: npm run bench:long -- [-- --lengths 256,1024,2048] [--check-length 8192] [--cli-length 8192] [--skip-cli]
+// Run: npm run bench:long -- [--lengths 256,1024,2048] [--check-length 8192] [--cli-length 8192] [--skip-cli]
 //      [--json bench/results/long-<adapter>.json]
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
