@@ -22,6 +22,7 @@ import { f32, generateSquareSubsequentMask, type ModelInputs } from '../src/mode
 import { Model } from '../src/model/model.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
 import { randomWeights, rng, uniform } from './model_common.ts';
+import { attribute, patchingSweep } from '../src/analysis/index.ts';
 
 const PYTHON = '/usr/bin/python3';
 const TORCH_LOOP = new URL('./causal_torch.py', import.meta.url).pathname;
@@ -120,7 +121,7 @@ const since = (t0: number) => performance.now() - t0;
 async function benchOne(s: Setup, L: number, o: ReturnType<typeof args>, log: (line: string) => void): Promise<CausalResult> {
   const { model } = s;
   const metric = { logitDiff: [0, 1] as [number, number] };
-  const sweep = (maxBatch: number, sites = s.sites) => model.patchingSweep({ clean: s.inputs, corrupted: s.corrupted, sites, metric, maxBatch });
+  const sweep = (maxBatch: number, sites = s.sites) => patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites, metric, maxBatch });
   await sweep(64); // compiles the plans
   let t0 = performance.now();
   const full = await sweep(64);
@@ -128,11 +129,11 @@ async function benchOne(s: Setup, L: number, o: ReturnType<typeof args>, log: (l
   const count = full.values.filter((v) => !Number.isNaN(v)).length;
   // One per variant: the first layer's positions, one forward each (its clean and corrupted forwards included).
   const first = full.modules[0];
-  await model.patchingSweep({ clean: s.inputs, corrupted: s.corrupted, sites: first, metric, maxBatch: 1 }).then(() => undefined);
+  await patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites: first, metric, maxBatch: 1 }).then(() => undefined);
   t0 = performance.now();
-  const one = await model.patchingSweep({ clean: s.inputs, corrupted: s.corrupted, sites: first, metric, maxBatch: 1 });
+  const one = await patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites: first, metric, maxBatch: 1 });
   const perForward = since(t0) / one.forwards;
-  const ig = (maxBatch: number) => model.attribute(s.inputs, { method: 'ig', steps: o.steps, maxBatch });
+  const ig = (maxBatch: number) => attribute(model, s.inputs, { method: 'ig', steps: o.steps, maxBatch });
   await ig(64);
   t0 = performance.now();
   await ig(64);

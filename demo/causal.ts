@@ -1,7 +1,7 @@
 // The causal analysis card: integrated gradients, the logit lens, head importance and activation patching of the
 // analysed input, each computed by the library as batched forwards on the GPU and drawn on a canvas (PNG export).
 // The target is the model's top prediction at the last output position (a masked lm's first mask).
-import { isCausalLm, type ModelInputs } from '../src/index.ts';
+import { attribute, headImportance, isCausalLm, logitLens, patchingSweep, type ModelInputs } from '../src/index.ts';
 import type { Analysis } from './analysis.ts';
 import { exportPng } from './export.ts';
 import type { Opened } from './model-source.ts';
@@ -129,25 +129,25 @@ export class CausalPanel {
     const metric = { prob: t.index, position: t.position };
     const about = `${JSON.stringify(t.label)} at position ${t.position}`;
     if (kind === 'attribution') {
-      const r = await model.attribute(inputs, { method: 'ig', target: t, steps: IG_STEPS });
+      const r = await attribute(model, inputs, { method: 'ig', target: t, steps: IG_STEPS });
       drawTokenText(canvas, `Integrated gradients of the logit of ${about}`, r.inputs.map((a) => ({ name: a.name, tokens: this.labels(s, a.name, a.positions), scores: a.tokens })));
       return `completeness error ${r.completeness!.error.toExponential(1)} of ${r.completeness!.expected.toFixed(3)}`;
     }
     if (kind === 'lens') {
-      const r = await model.logitLens(inputs, { topK: 1 });
+      const r = await logitLens(model, inputs, { topK: 1 });
       const top = [...r.topIds].map((id) => this.outLabel(s, id));
       const prob = Float32Array.from({ length: r.streams.length * r.positions }, (_, k) => softmaxAt(r.logits, k, r.vocab, r.topIds[k]));
       drawLensTable(canvas, { streams: r.streams, positions: this.labels(s, Object.keys(inputs)[0], r.positions), top, prob, title: 'Logit lens: the top token and its probability per layer and position' });
       return `${r.streams.length} streams x ${r.positions} positions`;
     }
     if (kind === 'heads') {
-      const r = await model.headImportance(inputs, metric, { ablation: 'zero' });
+      const r = await headImportance(model, inputs, metric, { ablation: 'zero' });
       drawGrid(canvas, { rows: r.modules, cols: Array.from({ length: r.heads }, (_, h) => `h${h}`), values: r.importance, title: `Change in P(${about}) with the head zeroed` });
       return `${r.modules.length * r.heads} heads in ${r.forwards} forwards`;
     }
     const corrupted = corrupt(inputs, corruptAt);
     const layers = [...new Set(model.attentionModules().map((m) => m.path.slice(0, m.path.lastIndexOf('.'))))];
-    const r = await model.patchingSweep({ clean: inputs, corrupted, sites: layers, metric });
+    const r = await patchingSweep(model, { clean: inputs, corrupted, sites: layers, metric });
     drawGrid(canvas, { rows: r.modules, cols: Array.from({ length: r.columns }, (_, p) => String(p)), values: r.values, title: `P(${about}) with one layer output patched from the corrupted run (clean ${r.clean.toFixed(3)}, corrupted ${r.corrupted.toFixed(3)})` });
     return `${r.modules.length} layers x ${r.columns} positions in ${r.forwards} forwards`;
   }

@@ -11,6 +11,7 @@ import type { ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import { readSafetensors, type SafetensorsFile } from '../src/model/safetensors.ts';
 import { assertClose } from './harness.ts';
+import { attribute, attributeGeneration, headImportance, logitLens, patchingSweep } from '../src/analysis/index.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url);
 const TOL = { atol: 1e-4, rtol: 1e-4 };
@@ -72,7 +73,7 @@ const glob = (paths: string[]) => paths[0].replace(/\.0(\.|$)/, '.*$1');
 describe.each(['lm', 'gpt2', 'bert'])('%s: patching', (name) => {
   it('per position: every layer output at every position patched from the corrupted run, one forward per 5 sites', async () => {
     const { model, spec, inputs, corrupted, t } = await load(name);
-    const r = await model.patchingSweep({ clean: inputs, corrupted, sites: glob(spec.layers), metric: { logitDiff: spec.logitDiff, position: spec.position }, maxBatch: 5 });
+    const r = await patchingSweep(model, { clean: inputs, corrupted, sites: glob(spec.layers), metric: { logitDiff: spec.logitDiff, position: spec.position }, maxBatch: 5 });
     expect(r.modules).toEqual(spec.layers);
     assertClose('clean', [r.clean, r.corrupted], [t('patch.clean')[0], t('patch.corrupted')[0]], TOL);
     assertClose('patch.position', r.values, t('patch.position'), { ...TOL, shape: [r.modules.length, r.columns] });
@@ -81,7 +82,7 @@ describe.each(['lm', 'gpt2', 'bert'])('%s: patching', (name) => {
 
   it('per head: each head of each attention module patched at every position', async () => {
     const { model, spec, inputs, corrupted, t } = await load(name);
-    const r = await model.patchingSweep({ clean: inputs, corrupted, sites: spec.attention, per: 'head', metric: { logitDiff: spec.logitDiff, position: spec.position } });
+    const r = await patchingSweep(model, { clean: inputs, corrupted, sites: spec.attention, per: 'head', metric: { logitDiff: spec.logitDiff, position: spec.position } });
     expect(r.modules).toEqual(spec.attention);
     assertClose('patch.head', r.values, t('patch.head'), { ...TOL, shape: [r.modules.length, r.columns] });
     expect(r.forwards).toBe(3);
@@ -91,7 +92,7 @@ describe.each(['lm', 'gpt2', 'bert'])('%s: patching', (name) => {
 describe.each(['lm', 'seq2seq', 'gpt2', 'bert'])('%s: head importance and attribution', (name) => {
   it.each(['zero', 'mean'] as const)('%s ablation of every head, in batched forwards of 3 variants', async (ablation) => {
     const { model, spec, inputs, t } = await load(name);
-    const r = await model.headImportance(inputs, { prob: spec.prob, position: spec.position }, { ablation, modules: spec.attention, maxBatch: 3 });
+    const r = await headImportance(model, inputs, { prob: spec.prob, position: spec.position }, { ablation, modules: spec.attention, maxBatch: 3 });
     assertClose('base', [r.base], t('heads.base'), TOL);
     assertClose(`heads.${ablation}`, r.importance, t(`heads.${ablation}`), { ...TOL, shape: [r.modules.length, r.heads] });
   });
@@ -99,7 +100,7 @@ describe.each(['lm', 'seq2seq', 'gpt2', 'bert'])('%s: head importance and attrib
   it.each(['grad', 'ixg', 'ig'] as const)('%s of the target logit, at the token embeddings or the float inputs', async (method) => {
     const { model, spec, inputs, file, t } = await load(name);
     const [position, index] = spec.target;
-    const r = await model.attribute(inputs, { method, target: { position, index }, steps: spec.steps, maxBatch: 3 });
+    const r = await attribute(model, inputs, { method, target: { position, index }, steps: spec.steps, maxBatch: 3 });
     expect(r.target).toEqual({ position, index });
     for (const a of r.inputs) assertClose(`${method} ${a.name}`, a.attribution, t(`attr.${method}.${a.name}`), { ...TOL, shape: [a.positions, a.features] });
     const names = [...file.tensors.keys()].filter((k) => k.startsWith(`attr.${method}.`) && k !== 'attr.ig.expected').map((k) => k.slice(`attr.${method}.`.length));
@@ -115,7 +116,7 @@ describe.each(['lm', 'seq2seq', 'gpt2', 'bert'])('%s: head importance and attrib
 it('the logit lens: final norm + unembedding of every layer stream, top-k and ranks from those logits (lm, gpt2)', async () => {
   for (const name of ['lm', 'gpt2']) {
     const { model, spec, inputs, t } = await load(name);
-    const r = await model.logitLens(inputs, { topK: 3, target: spec.prob });
+    const r = await logitLens(model, inputs, { topK: 3, target: spec.prob });
     expect(r.streams).toEqual(['embeddings', ...spec.layers]);
     assertClose(`${name} lens`, r.logits, t('lens.logits'), { ...TOL, shape: [r.streams.length, r.positions, r.vocab] });
     const want = t('lens.logits');
@@ -131,7 +132,7 @@ it('the logit lens: final norm + unembedding of every layer stream, top-k and ra
 it('a generation attributed as Inseq shows it: each greedy token to the prompt and the tokens before it (gpt2, ixg)', async () => {
   const { model, file, t } = await load('gpt2');
   const prompt = file.tensors.get('gen.prompt')!;
-  const r = await model.attributeGeneration(prompt, { maxNewTokens: 3, method: 'ixg' });
+  const r = await attributeGeneration(model, prompt, { maxNewTokens: 3, method: 'ixg' });
   const want = [...(file.tensors.get('gen.tokens')!.data as Int32Array)];
   expect(r.tokens).toEqual([...prompt.data, ...want]);
   assertClose('gen.ixg', r.scores, t('gen.ixg'), { ...TOL, shape: [3, r.tokens.length - 1] });
@@ -141,16 +142,16 @@ it('misuse is named: mismatched clean / corrupted, no heads to patch, bad metric
   const { model, spec, inputs, corrupted } = await load('gpt2');
   const metric = { logitDiff: spec.logitDiff, position: -1 };
   const short = { input_ids: { ...inputs.input_ids!, shape: [1, 3], data: inputs.input_ids!.data.slice(0, 3) } } as ModelInputs;
-  await expect(model.patchingSweep({ clean: inputs, corrupted: short, sites: 'transformer.h.*', metric })).rejects.toThrow(/input input_ids is \[1, 7\] clean, \[1, 3\] corrupted/);
-  await expect(model.patchingSweep({ clean: inputs, corrupted, sites: 'transformer.h.*', per: 'head', metric })).rejects.toThrow(/transformer.h.0 is not an attention module/);
-  await expect(model.patchingSweep({ clean: inputs, corrupted, sites: 'transformer.x.*', metric })).rejects.toThrow(/matches no module/);
-  await expect(model.headImportance(inputs, { logitDiff: [0, 9999] })).rejects.toThrow(/two indices in \[0, 298\)/);
-  await expect(model.headImportance(inputs, { prob: 1, position: 7 })).rejects.toThrow(/position 7 is outside the output's 7 positions/);
-  await expect(model.attribute(inputs, { method: 'ig', steps: 1 })).rejects.toThrow(/steps 1 must be an integer >= 2/);
-  await expect(model.attribute(inputs, { method: 'ig', baselines: { src: new Float32Array(3) } })).rejects.toThrow(/a baseline for src, which is not an attributed input/);
-  await expect(model.attribute(inputs, { method: 'saliency' as 'grad' })).rejects.toThrow(/method must be 'grad', 'ixg' or 'ig'/);
+  await expect(patchingSweep(model, { clean: inputs, corrupted: short, sites: 'transformer.h.*', metric })).rejects.toThrow(/input input_ids is \[1, 7\] clean, \[1, 3\] corrupted/);
+  await expect(patchingSweep(model, { clean: inputs, corrupted, sites: 'transformer.h.*', per: 'head', metric })).rejects.toThrow(/transformer.h.0 is not an attention module/);
+  await expect(patchingSweep(model, { clean: inputs, corrupted, sites: 'transformer.x.*', metric })).rejects.toThrow(/matches no module/);
+  await expect(headImportance(model, inputs, { logitDiff: [0, 9999] })).rejects.toThrow(/two indices in \[0, 298\)/);
+  await expect(headImportance(model, inputs, { prob: 1, position: 7 })).rejects.toThrow(/position 7 is outside the output's 7 positions/);
+  await expect(attribute(model, inputs, { method: 'ig', steps: 1 })).rejects.toThrow(/steps 1 must be an integer >= 2/);
+  await expect(attribute(model, inputs, { method: 'ig', baselines: { src: new Float32Array(3) } })).rejects.toThrow(/a baseline for src, which is not an attributed input/);
+  await expect(attribute(model, inputs, { method: 'saliency' as 'grad' })).rejects.toThrow(/method must be 'grad', 'ixg' or 'ig'/);
   const bert = await load('bert');
-  await expect(bert.model.logitLens(bert.inputs)).rejects.toThrow(/a bert model is not a causal LM/);
+  await expect(logitLens(bert.model, bert.inputs)).rejects.toThrow(/a bert model is not a causal LM/);
   expect(() => model.patchRows('p', 'transformer.h.0', { at: 'heads', segment: 10, index: new Uint32Array(21), values: new Float32Array(10) })).toThrow(/not an attention module/);
   expect(() => model.patchRows('p', 'transformer.h.0', { at: 'output', segment: 30, index: new Uint32Array([0, 1]), values: new Float32Array(30) })).toThrow(/index\[1\] = 1 names no row of the 1 value rows/);
   model.patchRows('p', 'transformer.h.0', { at: 'output', segment: 30, index: new Uint32Array(5), values: new Float32Array(30) });
@@ -168,13 +169,13 @@ it('Llama (GQA, RMSNorm, rotary): the lens of the last layer is the forward itse
     const L = ids.shape[1];
     const inputs: ModelInputs = { input_ids: { dtype: 'I32', shape: [1, L], data: Int32Array.from({ length: L }, (_, i) => Number(ids.data[i])) } };
     const { output } = await model.forward(inputs);
-    const lens = await model.logitLens(inputs, { topK: 2 });
+    const lens = await logitLens(model, inputs, { topK: 2 });
     const V = lens.vocab;
     assertClose('last stream = logits', lens.logits.subarray((lens.streams.length - 1) * L * V), output, { atol: 1e-5, rtol: 1e-5 });
-    const g = await model.attribute(inputs, { method: 'grad' });
+    const g = await attribute(model, inputs, { method: 'grad' });
     expect(g.inputs.map((x) => x.via)).toEqual(['model.embed_tokens']);
     const heads = model.attentionModules().map((m) => m.path);
-    const p = await model.patchingSweep({ clean: inputs, corrupted: inputs, sites: heads, per: 'head', metric: { logit: 0 } });
+    const p = await patchingSweep(model, { clean: inputs, corrupted: inputs, sites: heads, per: 'head', metric: { logit: 0 } });
     assertClose('self-patched heads', p.values, new Float32Array(p.values.length).fill(p.clean), { atol: 1e-5, rtol: 1e-5 });
   } finally {
     model.dispose();

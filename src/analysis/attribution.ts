@@ -199,7 +199,7 @@ const sumRows = (x: Float32Array, L: number, E: number, f: (v: number) => number
     return post(s);
   });
 
-/** See AttributionOptions; `model.attribute` calls this. Inputs of batch 1. */
+/** See AttributionOptions. Inputs of batch 1. */
 export async function attribute(model: Model, inputs: ModelInputs, o: AttributionOptions): Promise<Attribution> {
   const method = o?.method;
   if (method !== 'grad' && method !== 'ixg' && method !== 'ig') throw new InputError(`attribute: method must be 'grad', 'ixg' or 'ig', not ${String(method)}`);

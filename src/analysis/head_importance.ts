@@ -34,7 +34,7 @@ const mean = (x: ArrayLike<number>, from: number, n: number) => {
   return s / n;
 };
 
-/** See HeadImportanceOptions; `model.headImportance` calls this. */
+/** See HeadImportanceOptions. */
 export async function headImportance(model: Model, inputs: ModelInputs, metric: Metric, o: HeadImportanceOptions = {}): Promise<HeadImportance> {
   const ablation = o.ablation ?? 'zero';
   if (ablation !== 'zero' && ablation !== 'mean') throw new InputError(`headImportance: ablation must be 'zero' or 'mean', not ${String(ablation)}`);

@@ -41,7 +41,7 @@ const CAUSAL_LMS: Readonly<Record<string, (m: Model) => boolean>> = {
 /** Whether the model is a causal LM with an unembedding (an lm, or a GPT-2 / Llama / Qwen2 LM-head model). */
 export const isCausalLm = (m: Model): boolean => CAUSAL_LMS[m.config.kind]?.(m) ?? false;
 
-/** See LogitLensOptions; `model.logitLens` calls this. Inputs of batch 1. */
+/** See LogitLensOptions. Inputs of batch 1. */
 export async function logitLens(model: Model, inputs: ModelInputs, o: LogitLensOptions = {}): Promise<LogitLens> {
   const kind = model.config.kind;
   if (!isCausalLm(model)) throw new InputError(`logitLens: a ${kind} model is not a causal LM with an unembedding (lm, GPT-2, Llama and Qwen2 LM-head models are)`);

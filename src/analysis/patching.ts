@@ -61,7 +61,7 @@ function checkPair(model: Model, clean: ModelInputs, corrupted: ModelInputs): vo
   for (const x of [clean, corrupted]) if (batchOf(model, x, 'patchingSweep') !== 1) throw new InputError('patchingSweep: clean and corrupted must each be one sequence (batch 1)');
 }
 
-/** See PatchingOptions; `model.patchingSweep` calls this. */
+/** See PatchingOptions. */
 export async function patchingSweep(model: Model, o: PatchingOptions): Promise<PatchingResult> {
   const per = o.per ?? 'position';
   if (per !== 'position' && per !== 'head') throw new InputError(`patchingSweep: per must be 'position' or 'head', not ${String(per)}`);

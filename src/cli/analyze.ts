@@ -7,6 +7,7 @@ import { readSafetensors, type TensorInput, writeSafetensors } from '../model/sa
 import { intFlag, kernelsFlag, str, strs, UsageError } from './args.ts';
 import type { Command, Values } from './command.ts';
 import { readFile, readSource, type Source, withModel, writeAtomically } from './source.ts';
+import { attribute, headImportance, logitLens, patchingSweep } from '../analysis/index.ts';
 
 const METHODS = ['ig', 'ixg', 'grad', 'patch', 'heads', 'lens'] as const;
 type Method = (typeof METHODS)[number];
@@ -39,14 +40,14 @@ async function analyze(model: Model, method: Method, inputs: ModelInputs, v: Val
   const maxBatch = intFlag(v, 'max-batch');
   if (method === 'ig' || method === 'ixg' || method === 'grad') {
     if (metric && !('logit' in metric)) throw new UsageError(`--target for --method ${method} is logit:T[@POSITION] (the output element attributed)`, 'analyze');
-    const r = await model.attribute(inputs, { method, target: { position, index: metric && 'logit' in metric ? metric.logit : undefined }, steps: intFlag(v, 'steps'), maxBatch });
+    const r = await attribute(model, inputs, { method, target: { position, index: metric && 'logit' in metric ? metric.logit : undefined }, steps: intFlag(v, 'steps'), maxBatch });
     const tensors = r.inputs.flatMap((a) => [f32(`${a.name}.attribution`, [a.positions, a.features], a.attribution), f32(`${a.name}.tokens`, [a.positions], a.tokens)]);
     if (r.completeness) tensors.push(f32('completeness', [2], [r.completeness.expected, r.completeness.error]));
     const extra = r.completeness ? `; completeness error ${r.completeness.error.toExponential(2)} of ${r.completeness.expected.toFixed(4)}` : '';
     return { tensors, meta: { target: r.target, value: r.value }, line: `${method}: output ${r.target.index} at position ${r.target.position} (${r.value.toFixed(4)}) attributed to ${r.inputs.map((a) => a.name).join(', ')}${extra}` };
   }
   if (method === 'lens') {
-    const r = await model.logitLens(inputs, { topK: intFlag(v, 'top-k', 5), target: metric && 'logit' in metric ? metric.logit : undefined, maxBatch });
+    const r = await logitLens(model, inputs, { topK: intFlag(v, 'top-k', 5), target: metric && 'logit' in metric ? metric.logit : undefined, maxBatch });
     const shape = [r.streams.length, r.positions, r.k];
     const tensors: TensorInput[] = [
       { name: 'lens.topk', dtype: 'I32', shape, data: Int32Array.from(r.topIds) },
@@ -59,7 +60,7 @@ async function analyze(model: Model, method: Method, inputs: ModelInputs, v: Val
   if (method === 'heads') {
     const ablation = str(v, 'ablation') ?? 'zero';
     if (ablation !== 'zero' && ablation !== 'mean') throw new UsageError(`--ablation ${ablation}: expected zero or mean`, 'analyze');
-    const r = await model.headImportance(inputs, metric, { ablation, maxBatch });
+    const r = await headImportance(model, inputs, metric, { ablation, maxBatch });
     return {
       tensors: [f32('heads.importance', [r.modules.length, r.heads], r.importance), f32('heads.base', [1], [r.base])],
       meta: { modules: r.modules },
@@ -73,7 +74,7 @@ async function analyze(model: Model, method: Method, inputs: ModelInputs, v: Val
   if (per !== 'position' && per !== 'head') throw new UsageError(`--per ${per}: expected position or head`, 'analyze');
   // By default every layer: the attention modules' parents (transformer.h.i, encoder.layers.i); per head, the modules.
   const layers = [...new Set(model.attentionModules().map((m) => (per === 'head' ? m.path : m.path.slice(0, m.path.lastIndexOf('.')))))];
-  const r = await model.patchingSweep({ clean: inputs, corrupted: readInputs(src, corruptedPath), sites: sites.length ? sites : layers, per, metric, maxBatch });
+  const r = await patchingSweep(model, { clean: inputs, corrupted: readInputs(src, corruptedPath), sites: sites.length ? sites : layers, per, metric, maxBatch });
   return {
     tensors: [
       ...r.modules.map((m, i) => f32(`patching.${m}`, [r.columns], r.values.subarray(i * r.columns, (i + 1) * r.columns))),

@@ -1,9 +1,4 @@
 import type { AttentionModuleInfo } from '../analysis/attention_modules.ts';
-import { attribute, attributeGeneration, type Attribution, type AttributionOptions, type GenerationAttribution } from '../analysis/attribution.ts';
-import { type HeadImportance, headImportance, type HeadImportanceOptions } from '../analysis/head_importance.ts';
-import { type LogitLens, logitLens, type LogitLensOptions } from '../analysis/logit_lens.ts';
-import type { Metric } from '../analysis/metric.ts';
-import { patchingSweep, type PatchingOptions, type PatchingResult } from '../analysis/patching.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { HookObserver } from '../hooks/observer.ts';
 import { type BackwardHookFn, type ForwardHookFn, type HookHandle, type HookOptions, type HookRecord, HookRegistry, type PatchRowsSpec, type PreHookFn } from '../hooks/registry.ts';
@@ -268,27 +263,6 @@ export class Model {
         return { role, weights: a.weights, grad: a.grad };
       }),
     );
-  }
-
-  /** Causal analysis (src/analysis/): every variant of a sweep is a row of one batched forward (see each function). */
-  patchingSweep(o: PatchingOptions): Promise<PatchingResult> {
-    return patchingSweep(this, o);
-  }
-
-  headImportance(inputs: ModelInputs, metric: Metric, o?: HeadImportanceOptions): Promise<HeadImportance> {
-    return headImportance(this, inputs, metric, o);
-  }
-
-  logitLens(inputs: ModelInputs, o?: LogitLensOptions): Promise<LogitLens> {
-    return logitLens(this, inputs, o);
-  }
-
-  attribute(inputs: ModelInputs, o: AttributionOptions): Promise<Attribution> {
-    return attribute(this, inputs, o);
-  }
-
-  attributeGeneration(prompt: InputTensor, o: { maxNewTokens: number; method?: 'grad' | 'ixg'; maxBatch?: number }): Promise<GenerationAttribution> {
-    return attributeGeneration(this, prompt, o);
   }
 
   /**
