@@ -50,8 +50,11 @@ const tsc = (dir: string) => sh(process.execPath, [bin('typescript', 'bin/tsc'),
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'attnscope-consumer-'));
   // npm pack runs `prepare` (npm run build): the tarball holds what this checkout builds, never a stale dist/.
-  const out = npm(['pack', '--json', '--pack-destination', work], repo);
-  tarball = join(work, (JSON.parse(out.slice(out.indexOf('['))) as { filename: string }[])[0].filename);
+  // (Its stdout mixes the build's log with pack's report, so the tarball is found on disk, not parsed from it.)
+  npm(['pack', '--pack-destination', work], repo);
+  const packed = readdirSync(work).filter((f) => f.endsWith('.tgz'));
+  if (packed.length !== 1) throw new Error(`npm pack left ${packed.length} tarballs in ${work}: ${packed.join(', ')}`);
+  tarball = join(work, packed[0]);
 }, 240_000);
 
 afterAll(() => {
