@@ -123,8 +123,10 @@ describe('relevanceRows', () => {
   function standIn(batchFirst: boolean, shape: { cross?: number[]; source?: number[]; target?: number[] }) {
     const calls: BackwardTarget[] = [];
     const fill = (k: number, id: number, s: number[]): CapturedTensor => ({ shape: s, data: Float32Array.from({ length: s[0] * s[1] * s[2] }, (_, n) => k * 1e4 + id * 1e3 + n) });
+    const roles = shape.cross ? (['encoder', 'decoder', 'cross'] as const) : shape.source ? (['encoder'] as const) : (['decoder'] as const);
     const model: RelevanceModel = {
       batchFirst,
+      attentionModules: () => roles.map((role, layer) => ({ path: `m${layer}`, role, layer, heads: 1, causal: role === 'decoder' })),
       backward: async (target) => {
         calls.push(target);
         return { value: 0, inputs: {}, attention: [], params: {} };
@@ -149,9 +151,13 @@ describe('relevanceRows', () => {
       out[(i * 2) * 4 + ((v + 1) % 4)] = 9; // batch 0 peaks elsewhere
     });
     const { model, calls } = standIn(false, { cross: [2, 3, 5], source: [2, 5, 5], target: [2, 3, 3] });
-    const r = await relevanceRows(model, { output: out, shape: [3, 2, 4] }, 'argmax', 1);
+    const seen: { position: number; row: number[]; done: number; total: number }[] = [];
+    const r = await relevanceRows(model, { output: out, shape: [3, 2, 4] }, 'argmax', { batch: 1, onRow: ({ position, row, done, total }) => seen.push({ position, row: Array.from(row), done, total }) });
     expect(calls).toEqual(best.map((v, i) => ({ index: [i, 1, v] })));
     expect(r.targets).toEqual(calls);
+    expect(r.positions).toEqual([0, 1, 2]);
+    expect(seen.map((x) => [x.position, x.done, x.total])).toEqual([[0, 1, 3], [1, 2, 3], [2, 3, 3]]);
+    seen.forEach((x, k) => expect(x.row).toEqual(Array.from(r.rows.data.subarray(k * 5, (k + 1) * 5))));
     expect(r.map).toBe('cross');
     expect(r.rows.shape).toEqual([3, 5]);
     // Row i: backward i, map 0 (cross), batch 1, row i -> offset (1·3 + i)·5.
@@ -171,9 +177,38 @@ describe('relevanceRows', () => {
     expect((await relevanceRows(t.model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum')).map).toBe('target');
   });
 
-  it('a map whose rows are not the output positions, or a batch out of range, is an error', async () => {
-    const { model } = standIn(true, { source: [1, 3, 3] });
-    await expect(relevanceRows(model, { output: new Float32Array(8), shape: [1, 4, 2] }, 'sum')).rejects.toThrow(/source map \[1, 3, 3\] has 3 rows for 4 output positions/);
-    await expect(relevanceRows(model, { output: new Float32Array(8), shape: [1, 4, 2] }, 'sum', 1)).rejects.toThrow(/batch 1 of an output \[1, 4, 2\]/);
+  it('chosen positions come back in the order asked, each from its own backward', async () => {
+    const { model, calls } = standIn(true, { source: [1, 4, 4] });
+    const r = await relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum', { positions: [3, 1] });
+    expect(calls).toEqual([{ slice: [0, 3, [0, 6]] }, { slice: [0, 1, [0, 6]] }]);
+    expect(r.positions).toEqual([3, 1]);
+    expect(r.rows.shape).toEqual([2, 4]);
+    // Row 0: backward 0, row 3 (offset 12); row 1: backward 1, row 1 (offset 4).
+    expect(Array.from(r.rows.data)).toEqual([1e3 + 12, 1e3 + 13, 1e3 + 14, 1e3 + 15, 1e4 + 1e3 + 4, 1e4 + 1e3 + 5, 1e4 + 1e3 + 6, 1e4 + 1e3 + 7]);
+  });
+
+  it('an abort stops before the next backward and rejects with the signal\'s reason', async () => {
+    const { model, calls } = standIn(true, { source: [1, 4, 4] });
+    const ctl = new AbortController();
+    const reason = new Error('stop here');
+    const run = relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum', { onRow: ({ done }) => done === 2 && ctl.abort(reason), signal: ctl.signal });
+    await expect(run).rejects.toBe(reason);
+    expect(calls.length).toBe(2);
+    const gone = new AbortController();
+    gone.abort(reason);
+    await expect(relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum', { signal: gone.signal })).rejects.toBe(reason);
+    expect(calls.length).toBe(2);
+  });
+
+  it('a map whose rows are not the output positions, a batch or position out of range, or a repeated position, is an error', async () => {
+    const { model, calls } = standIn(true, { source: [1, 3, 3] });
+    const fwd = { output: new Float32Array(8), shape: [1, 4, 2] };
+    await expect(relevanceRows(model, fwd, 'sum')).rejects.toThrow(/source map \[1, 3, 3\] has 3 rows for 4 output positions/);
+    const before = calls.length;
+    await expect(relevanceRows(model, fwd, 'sum', { batch: 1 })).rejects.toThrow(/batch 1 of an output \[1, 4, 2\]/);
+    await expect(relevanceRows(model, fwd, 'sum', { positions: [0, 4] })).rejects.toThrow(/position 4 is out of range for 4 output positions/);
+    await expect(relevanceRows(model, fwd, 'sum', { positions: [-1] })).rejects.toThrow(/position -1 is out of range/);
+    await expect(relevanceRows(model, fwd, 'sum', { positions: [2, 0, 2] })).rejects.toThrow(/position 2 is asked for twice/);
+    expect(calls.length).toBe(before); // checked before any backward
   });
 });

@@ -2,7 +2,7 @@
 // and causal analysis (patching sweeps, head importance, the logit lens, attributions), each a function of a Model.
 export { type AttentionModuleInfo, type AttentionStream, attentionStream, byStream } from './attention_modules.ts';
 export { headMean, rollout } from './rollout.ts';
-export { relevanceRows, type RelevanceModel, type RelevanceRows, type RowTarget } from './relevance_rows.ts';
+export { relevanceRows, type RelevanceModel, type RelevanceRow, type RelevanceRows, type RelevanceRowsOptions, type RowTarget } from './relevance_rows.ts';
 export type { Metric } from './metric.ts';
 export { patchingSweep, type PatchingOptions, type PatchingResult } from './patching.ts';
 export { type HeadImportance, headImportance, type HeadImportanceOptions } from './head_importance.ts';

@@ -10,49 +10,106 @@ import type { BackwardTarget } from '../model/target.ts';
 export type RowTarget = 'argmax' | 'sum';
 
 export interface RelevanceRows {
-  /** [T, S]: row i is how much each input token (column) matters for output position i. */
+  /** [positions.length, S]: row k is how much each input token (column) matters for output position positions[k]. */
   rows: CapturedTensor;
+  /** The output positions explained, in the order of the rows. */
+  positions: number[];
   /** The map the rows come from: the one whose columns are the model's input tokens. */
   map: keyof RelevanceMaps;
   /** The backward target of each row. */
   targets: BackwardTarget[];
 }
 
+/** One finished row, as relevanceRows hands it to `onRow` while it works. */
+export interface RelevanceRow {
+  /** The output position explained. */
+  position: number;
+  /** [S]: how much each input token matters for it. */
+  row: Float32Array;
+  /** What its backward differentiated. */
+  target: BackwardTarget;
+  /** Rows finished so far (this one included), of `total`. */
+  done: number;
+  total: number;
+}
+
+export interface RelevanceRowsOptions {
+  /** Batch element, default 0. */
+  batch?: number;
+  /** Output positions to explain, in this order; default all 0..T-1. Each once, each in range. */
+  positions?: number[];
+  /** Called after each row, in order. */
+  onRow?: (r: RelevanceRow) => void;
+  /** Checked before each backward; when aborted, the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
 /** What relevanceRows asks of a model (a Model; tests pass a stand-in). */
-export type RelevanceModel = Pick<Model, 'backward' | 'relevanceMaps' | 'batchFirst'>;
+export type RelevanceModel = Pick<Model, 'backward' | 'relevanceMaps' | 'batchFirst' | 'attentionModules'>;
 
 /** Cross-attention's map when the model has one (decoder positions × source tokens), else its self-attention's. */
-const pick = (m: RelevanceMaps): keyof RelevanceMaps | undefined => (m.cross ? 'cross' : m.source ? 'source' : m.target ? 'target' : undefined);
+function mapOf(model: RelevanceModel): keyof RelevanceMaps {
+  const roles = new Set(model.attentionModules().map((m) => m.role));
+  if (roles.has('cross')) return 'cross';
+  if (roles.has('encoder')) return 'source';
+  if (roles.has('decoder')) return 'target';
+  throw new Error('relevanceRows: the model has no attention modules');
+}
 
-/** One row per output position of batch element `batch` of `fwd`, the forward just run with { grad: true }. */
-export async function relevanceRows(model: RelevanceModel, fwd: ForwardResult, target: RowTarget, batch = 0): Promise<RelevanceRows> {
+/** The positions asked for, checked: integers in [0, T), no repeats. */
+function checkPositions(positions: readonly number[] | undefined, T: number): number[] {
+  if (positions === undefined) return Array.from({ length: T }, (_, i) => i);
+  if (!Array.isArray(positions)) throw new Error('relevanceRows: positions must be an array of output positions');
+  const seen = new Set<number>();
+  for (const p of positions) {
+    if (!Number.isInteger(p) || p < 0 || p >= T) throw new Error(`relevanceRows: position ${String(p)} is out of range for ${T} output positions (0..${T - 1})`);
+    if (seen.has(p)) throw new Error(`relevanceRows: position ${p} is asked for twice`);
+    seen.add(p);
+  }
+  return [...positions];
+}
+
+/** The backward target explaining output position i of batch element `batch`. */
+function rowTarget(fwd: ForwardResult, bf: boolean, B: number, T: number, batch: number, i: number, target: RowTarget): BackwardTarget {
+  const width = fwd.shape[2];
+  const at = <X>(last: X) => (bf ? [batch, i, last] : [i, batch, last]);
+  if (target === 'sum') return { slice: at<[number, number]>([0, width]) };
+  const base = (bf ? batch * T + i : i * B + batch) * width;
+  let best = 0;
+  for (let v = 1; v < width; v++) if (fwd.output[base + v] > fwd.output[base + best]) best = v;
+  return { index: at(best) as number[] };
+}
+
+/**
+ * One row per output position (`positions`, default all) of batch element `batch` of `fwd`, the forward just run
+ * with { grad: true }: each a backward on the GPU, rows handed to `onRow` as they finish, stoppable by `signal`.
+ */
+export async function relevanceRows(model: RelevanceModel, fwd: ForwardResult, target: RowTarget, options: RelevanceRowsOptions = {}): Promise<RelevanceRows> {
+  if (target !== 'argmax' && target !== 'sum') throw new Error(`relevanceRows: target must be 'argmax' or 'sum', not ${String(target)}`);
+  const { batch = 0, onRow, signal } = options;
   const bf = model.batchFirst;
-  const [d0, d1, width] = fwd.shape;
+  const [d0, d1] = fwd.shape;
   const [B, T] = bf ? [d0, d1] : [d1, d0];
-  if (fwd.shape.length !== 3 || T < 1 || batch < 0 || batch >= B) throw new Error(`relevanceRows: batch ${batch} of an output [${fwd.shape.join(', ')}]`);
+  if (fwd.shape.length !== 3 || T < 1) throw new Error(`relevanceRows: an output [${fwd.shape.join(', ')}] is not [${bf ? 'B, T' : 'T, B'}, width]`);
+  if (!Number.isInteger(batch) || batch < 0 || batch >= B) throw new Error(`relevanceRows: batch ${String(batch)} of an output [${fwd.shape.join(', ')}] (${B} batch elements)`);
+  const positions = checkPositions(options.positions, T);
+  const map = mapOf(model);
   const targets: BackwardTarget[] = [];
   const rows: Float32Array[] = [];
-  let map: keyof RelevanceMaps | undefined;
-  for (let i = 0; i < T; i++) {
-    const at = <X>(last: X) => (bf ? [batch, i, last] : [i, batch, last]);
-    let t: BackwardTarget;
-    if (target === 'argmax') {
-      const base = (bf ? batch * T + i : i * B + batch) * width;
-      let best = 0;
-      for (let v = 1; v < width; v++) if (fwd.output[base + v] > fwd.output[base + best]) best = v;
-      t = { index: at(best) as number[] };
-    } else t = { slice: at<[number, number]>([0, width]) };
-    const maps = model.relevanceMaps(await model.backward(t));
-    map ??= pick(maps);
-    const m = map && maps[map];
-    if (!m) throw new Error('relevanceRows: the backward gave no relevance map');
+  for (const i of positions) {
+    signal?.throwIfAborted();
+    const t = rowTarget(fwd, bf, B, T, batch, i, target);
+    const m = model.relevanceMaps(await model.backward(t))[map];
+    if (!m) throw new Error(`relevanceRows: the backward gave no ${map} map`);
     const [, R, S] = m.shape;
     if (R !== T) throw new Error(`relevanceRows: the ${map} map [${m.shape.join(', ')}] has ${R} rows for ${T} output positions`);
-    rows.push(m.data.slice((batch * R + i) * S, (batch * R + i + 1) * S));
+    const row = m.data.slice((batch * R + i) * S, (batch * R + i + 1) * S);
+    rows.push(row);
     targets.push(t);
+    onRow?.({ position: i, row, target: t, done: rows.length, total: positions.length });
   }
   const S = rows[0]?.length ?? 0;
-  const data = new Float32Array(T * S);
-  rows.forEach((r, i) => data.set(r, i * S));
-  return { rows: { shape: [T, S], data }, map: map!, targets };
+  const data = new Float32Array(positions.length * S);
+  rows.forEach((r, k) => data.set(r, k * S));
+  return { rows: { shape: [positions.length, S], data }, positions, map, targets };
 }
