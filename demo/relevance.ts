@@ -13,6 +13,8 @@ export interface Relevance {
   /** Output positions explained (the rows), and the backward target of each. */
   targets: BackwardTarget[];
   ms: number;
+  /** One line for the view's title: how many rows were computed and how long they took (or how far it got). */
+  summary: string;
 }
 
 /**
@@ -24,11 +26,13 @@ export async function relevance(model: Model, fwd: ForwardResult, tokens: boolea
   const t0 = performance.now();
   const r = await relevanceRows(model, fwd, tokens ? 'argmax' : 'sum');
   const [rows, cols] = r.rows.shape;
+  const ms = performance.now() - t0;
   return {
     matrix: { rows, cols, data: r.rows.data },
     map: r.map,
     target: tokens ? 'the logit of the token predicted at that position' : 'the sum of the output vector at that position',
     targets: r.targets,
-    ms: performance.now() - t0,
+    ms,
+    summary: `${rows} backwards in ${ms.toFixed(0)} ms`,
   };
 }
