@@ -395,10 +395,19 @@ export class Explorer {
     const { rows, cols } = this.relevanceAxes();
     const colAxis = r.map === 'cross' ? 'source tokens' : 'input tokens';
     this.relevance.set({ source: this.source('relevance', r.matrix, Math.max(1e-6, maxOf(r.matrix))), rows, cols, rowAxis: 'output positions (input→prediction)', colAxis });
-    $('relevance-title').textContent = `Relevance of each ${colAxis.slice(0, -1)} for each prediction · ${r.matrix.rows} backwards in ${r.ms.toFixed(0)} ms`;
+    $('relevance-title').textContent = `Relevance of each ${colAxis.slice(0, -1)} for each prediction · ${r.summary}`;
     $('relevance-target').textContent = r.target;
     this.relevance.canvas.dataset.map = r.map;
     this.hoverRelevance(undefined);
+  }
+
+  /** Relevance rows arrived after the maps (demo/relevance.ts computes them in the background): redraw what shows them. */
+  relevanceChanged(): void {
+    if (!this.a || this.long) return;
+    this.onGpu.get('relevance')?.buffer.destroy();
+    this.onGpu.delete('relevance');
+    this.renderRelevance();
+    if (($('text-colour') as HTMLSelectElement).value === 'relevance') this.renderText();
   }
 
   private hoverRelevance(c: HoverCell | undefined): void {
