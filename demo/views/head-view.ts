@@ -58,7 +58,7 @@ export class HeadView {
       });
       const sw = document.createElement('span');
       sw.className = 'swatch';
-      sw.style.background = headColor(h);
+      sw.style.background = headColor(h, H);
       label.append(box, sw, document.createTextNode(`head ${h}`));
       this.toggles.append(label);
     }
@@ -149,7 +149,7 @@ export class HeadView {
           drawn++;
         }
       }
-      ctx.strokeStyle = headColor(hd);
+      ctx.strokeStyle = headColor(hd, H);
       for (let b = 0; b < ALPHA_BUCKETS; b++) {
         if (!used[b]) continue;
         ctx.globalAlpha = Math.min(1, ((b + 0.5) / ALPHA_BUCKETS) * (f ? 1 : 0.85));
