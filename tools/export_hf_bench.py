@@ -75,6 +75,53 @@ def greedy(P, cfg, ids, n, cache, forward=ref.gpt2_forward, prefix=PREFIX):
     return out
 
 
+def write_checkpoints(out, stem, cfg, sd):
+    """STEM-f32/ and STEM-f16/ (config.json + model.safetensors) holding the same values (sd is rounded to f16 first,
+    so one reference fits both); returns each model.safetensors' size by folder name."""
+    sizes = {}
+    for dtype, name in (("float32", f"{stem}-f32"), ("float16", f"{stem}-f16")):
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        ref.write_config(d, {**cfg, "torch_dtype": dtype})
+        ref.write_checkpoint(d, sd, dtype)
+        sizes[name] = os.path.getsize(os.path.join(d, "model.safetensors"))
+    return sizes
+
+
+def reference_outputs(sd, cfg, ids, new_tokens, nl, kv_heads, head_dim, forward=ref.gpt2_forward, prefix=PREFIX):
+    """The plain forward's logits and attentions, the cached forward's largest difference from it (the prompt in two
+    pieces; refused above 1e-3, since the ONNX export and the greedy tokens use the cached path) and new_tokens greedy
+    tokens after ids."""
+    with torch.no_grad():
+        logits, attns = forward(sd, cfg, ids, prefix=prefix)
+        cache = empty_cache(nl, kv_heads, head_dim)
+        split = forward(sd, cfg, ids[:, :100], prefix=prefix, cache=cache)[0]
+        rest = forward(sd, cfg, ids[:, 100:], prefix=prefix, cache=cache)[0]
+        err = float((torch.cat((split, rest), dim=1) - logits).abs().max())
+        ref.check(err < 1e-3, f"cached forward differs from the plain one by {err:.3g}")
+        generated = greedy(sd, cfg, ids, new_tokens, empty_cache(nl, kv_heads, head_dim), forward, prefix)
+    return logits, attns, err, generated
+
+
+def bench_metadata(config, model_type, architecture, shape, length, new_tokens, seed, sd, sizes, onnx_path, onnx, err):
+    """NAME.json: the bench's shape fields (n_layer, n_embd, n_head, ... in the order given), the run's length and
+    token count, the seed, parameter count, torch version, date, file sizes, the ONNX graph's op histogram and the
+    cached-vs-plain difference."""
+    return {
+        "config": config, "model_type": model_type, "architecture": architecture, **shape,
+        "length": length, "new_tokens": new_tokens, "seed": seed,
+        "parameters": sum(t.numel() for t in sd.values()), "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "checkpointBytes": sizes, "onnxBytes": os.path.getsize(onnx_path), "onnx": onnx,
+        "cachedVsPlainMaxDiff": err,
+    }
+
+
+def report(config, out, t0, sizes, f16_dir, onnx_path, err, generated):
+    print(f"{config}: wrote {out} in {time.perf_counter() - t0:.0f} s (F16 checkpoint {sizes[f16_dir] / 2**20:.0f} MiB, "
+          f"ONNX {os.path.getsize(onnx_path) / 2**20:.0f} MiB; cached vs plain {err:.2g}; greedy {generated[:8]}...)")
+
+
 def export_onnx(model, ids, path, nl, past_heads, head_dim):
     """torch.onnx.export of a WithPast: inputs input_ids and past_key_values.{i}.key / .value [1, past_heads, P,
     head_dim] for nl layers; outputs logits, present.{i}.key / .value and attentions.{i}."""
@@ -117,41 +164,21 @@ def main(argv=None) -> int:
     g = torch.Generator().manual_seed(SEED + 1)
     ids = torch.randint(0, SHAPE["V"], (1, LENGTH), generator=g)
 
-    sizes = {}
-    for dtype, name in (("float32", "gpt2-f32"), ("float16", "gpt2-f16")):
-        d = os.path.join(args.out, name)
-        os.makedirs(d, exist_ok=True)
-        ref.write_config(d, {**cfg, "torch_dtype": dtype})
-        # save_pretrained leaves out lm_head.weight (tied to transformer.wte.weight)
-        ref.write_checkpoint(d, sd, dtype)
-        sizes[name] = os.path.getsize(os.path.join(d, "model.safetensors"))
+    # save_pretrained leaves out lm_head.weight (tied to transformer.wte.weight)
+    sizes = write_checkpoints(args.out, "gpt2", cfg, sd)
 
-    with torch.no_grad():
-        logits, attns = ref.gpt2_forward(sd, cfg, ids, prefix=PREFIX)
-        # The cached path must agree with the plain one before it is exported and generated with.
-        H, D = SHAPE["H"], SHAPE["E"] // SHAPE["H"]
-        cache = empty_cache(SHAPE["nl"], H, D)
-        split = ref.gpt2_forward(sd, cfg, ids[:, :100], prefix=PREFIX, cache=cache)[0]
-        rest = ref.gpt2_forward(sd, cfg, ids[:, 100:], prefix=PREFIX, cache=cache)[0]
-        err = float((torch.cat((split, rest), dim=1) - logits).abs().max())
-        ref.check(err < 1e-3, f"cached forward differs from the plain one by {err:.3g}")
-        generated = greedy(sd, cfg, ids, NEW_TOKENS, empty_cache(SHAPE["nl"], H, D))
+    H, D = SHAPE["H"], SHAPE["E"] // SHAPE["H"]
+    logits, attns, err, generated = reference_outputs(sd, cfg, ids, NEW_TOKENS, SHAPE["nl"], H, D)
     ref.st_write(os.path.join(args.out, "gpt2.io.safetensors"),
                  {"input_ids": ids, "logits": logits, **attns, "generated": torch.tensor(generated)})
 
     onnx_path = os.path.join(args.out, "gpt2.onnx")
     onnx = export_onnx(WithPast(sd, cfg).eval(), ids, onnx_path, SHAPE["nl"], H, D)
-    ref.write_json(os.path.join(args.out, "gpt2.json"), {
-        "config": "gpt2", "model_type": "gpt2", "architecture": "GPT2LMHeadModel", "n_layer": SHAPE["nl"],
-        "n_embd": SHAPE["E"], "n_head": SHAPE["H"], "vocab_size": SHAPE["V"], "n_positions": SHAPE["Pn"],
-        "length": LENGTH, "new_tokens": NEW_TOKENS, "seed": SEED,
-        "parameters": sum(t.numel() for t in sd.values()), "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "checkpointBytes": sizes, "onnxBytes": os.path.getsize(onnx_path), "onnx": onnx,
-        "cachedVsPlainMaxDiff": err,
-    })
-    print(f"gpt2: wrote {args.out} in {time.perf_counter() - t0:.0f} s (F16 checkpoint {sizes['gpt2-f16'] / 2**20:.0f} MiB, "
-          f"ONNX {os.path.getsize(onnx_path) / 2**20:.0f} MiB; cached vs plain {err:.2g}; greedy {generated[:8]}...)")
+    shape = {"n_layer": SHAPE["nl"], "n_embd": SHAPE["E"], "n_head": SHAPE["H"], "vocab_size": SHAPE["V"],
+             "n_positions": SHAPE["Pn"]}
+    ref.write_json(os.path.join(args.out, "gpt2.json"), bench_metadata(
+        "gpt2", "gpt2", "GPT2LMHeadModel", shape, LENGTH, NEW_TOKENS, SEED, sd, sizes, onnx_path, onnx, err))
+    report("gpt2", args.out, t0, sizes, "gpt2-f16", onnx_path, err, generated)
     return 0
 
 

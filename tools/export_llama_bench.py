@@ -2,9 +2,11 @@
 """Write the SmolLM-135M-shaped benchmark model that `npm run bench -- --configs smollm` runs, from the plain-torch
 Llama port in tools/hf_reference.py (no `transformers` here), into --out (bench/models/):
 
-    smollm-f16/            LlamaForCausalLM shaped as SmolLM-135M (30 layers, hidden 576, 9 heads on 3 KV heads,
+    smollm-f16/, smollm-f32/
+                           LlamaForCausalLM shaped as SmolLM-135M (30 layers, hidden 576, 9 heads on 3 KV heads,
                            intermediate 1536, vocab 49152, tied embeddings, rope_theta 10000), random weights (fixed
-                           seed, rounded to f16), as save_pretrained writes it: config.json + model.safetensors (F16)
+                           seed, rounded to f16), as save_pretrained writes it: config.json + model.safetensors in F16
+                           and in F32 (the same values; bench/hf.ts compares their load time and GPU memory)
     smollm.onnx            the same model for onnxruntime-web with past key/values (as transformers.js runs Llama):
                            inputs input_ids [1, L] (int64) and past_key_values.{i}.key / .value [1, 3, P, 64] (P may
                            be 0); outputs logits [1, L, V], present.{i}.key / .value [1, 3, P+L, 64] and attentions.{i}
@@ -28,7 +30,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_reference as ref  # noqa: E402
-from export_hf_bench import WithPast, empty_cache, export_onnx, greedy  # noqa: E402
+from export_hf_bench import WithPast, bench_metadata, export_onnx, reference_outputs, report, write_checkpoints  # noqa: E402
 
 SHAPE = dict(E=576, H=9, KVH=3, nl=30, I=1536, V=49152, Pn=2048)
 LENGTH = 128
@@ -51,21 +53,10 @@ def main(argv=None) -> int:
     sd = ref.rounded(ref.random_params(shapes, SEED), "float16")
     g = torch.Generator().manual_seed(SEED + 1)
     ids = torch.randint(0, s["V"], (1, LENGTH), generator=g)
-    d = os.path.join(args.out, "smollm-f16")
-    os.makedirs(d, exist_ok=True)
-    ref.write_config(d, cfg)
-    ref.write_checkpoint(d, sd, "float16")
-    size = os.path.getsize(os.path.join(d, "model.safetensors"))
+    sizes = write_checkpoints(args.out, "smollm", cfg, sd)
 
     KVH, D = s["KVH"], s["E"] // s["H"]
-    with torch.no_grad():
-        logits, attns = ref.llama_forward(sd, cfg, ids, prefix=PREFIX)
-        cache = empty_cache(s["nl"], KVH, D)
-        split = ref.llama_forward(sd, cfg, ids[:, :100], prefix=PREFIX, cache=cache)[0]
-        rest = ref.llama_forward(sd, cfg, ids[:, 100:], prefix=PREFIX, cache=cache)[0]
-        err = float((torch.cat((split, rest), dim=1) - logits).abs().max())
-        ref.check(err < 1e-3, f"cached forward differs from the plain one by {err:.3g}")
-        generated = greedy(sd, cfg, ids, NEW_TOKENS, empty_cache(s["nl"], KVH, D), ref.llama_forward, PREFIX)
+    logits, attns, err, generated = reference_outputs(sd, cfg, ids, NEW_TOKENS, s["nl"], KVH, D, ref.llama_forward, PREFIX)
     ref.st_write(os.path.join(args.out, "smollm.io.safetensors"),
                  {"input_ids": ids, "logits": logits, **attns, "generated": torch.tensor(generated)})
 
@@ -73,17 +64,11 @@ def main(argv=None) -> int:
     # Traced with a past of 2 positions and 3 new ones: the causal mask's triu path (L != 1) is recorded, which is
     # right for one new token too (the rows past the cache position are blocked either way).
     onnx = export_onnx(WithPast(sd, cfg, ref.llama_forward, PREFIX).eval(), ids, onnx_path, s["nl"], KVH, D)
-    ref.write_json(os.path.join(args.out, "smollm.json"), {
-        "config": "smollm", "model_type": "llama", "architecture": "LlamaForCausalLM", "n_layer": s["nl"],
-        "n_embd": s["E"], "n_head": s["H"], "n_kv_head": s["KVH"], "intermediate_size": s["I"], "vocab_size": s["V"],
-        "length": LENGTH, "new_tokens": NEW_TOKENS, "seed": SEED,
-        "parameters": sum(t.numel() for t in sd.values()), "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "checkpointBytes": {"smollm-f16": size}, "onnxBytes": os.path.getsize(onnx_path), "onnx": onnx,
-        "cachedVsPlainMaxDiff": err,
-    })
-    print(f"smollm: wrote {args.out} in {time.perf_counter() - t0:.0f} s (F16 checkpoint {size / 2**20:.0f} MiB, "
-          f"ONNX {os.path.getsize(onnx_path) / 2**20:.0f} MiB; cached vs plain {err:.2g}; greedy {generated[:8]}...)")
+    shape = {"n_layer": s["nl"], "n_embd": s["E"], "n_head": s["H"], "n_kv_head": s["KVH"],
+             "intermediate_size": s["I"], "vocab_size": s["V"]}
+    ref.write_json(os.path.join(args.out, "smollm.json"), bench_metadata(
+        "smollm", "llama", "LlamaForCausalLM", shape, LENGTH, NEW_TOKENS, SEED, sd, sizes, onnx_path, onnx, err))
+    report("smollm", args.out, t0, sizes, "smollm-f16", onnx_path, err, generated)
     return 0
 
 
