@@ -2,7 +2,8 @@
 // on every attention module, giving the full [1, H, L, S] maps of every kind.
 import { type GenerateResult, generateSquareSubsequentMask, headMean, type HookRecord, type InputTensor, type Model, type ModelConfig, type ModelInputs } from '../src/index.ts';
 import { type AttnKind, type AttnMap, attnKind } from './attention.ts';
-import { type Relevance, relevance } from './relevance.ts';
+import { type Confidence, confidence } from './confidence.ts';
+import { type Relevance, RelevanceJob } from './relevance.ts';
 import { type Fill, idTensor, type TextModel } from './text-model.ts';
 import { detokenize, tokenize, tokenLabel } from './tokenize.ts';
 
@@ -25,14 +26,20 @@ export interface Analysis {
   /** Token labels of each axis kind: queries and keys of every AttnKind. */
   axes: Partial<Record<AttnKind, { rows: string[]; cols: string[]; rowsPredicted?: string[] }>>;
   maps: AttnMap[];
-  /** Relevance of the input tokens for each output position (gradient × attention, rolled out). */
+  /**
+   * Relevance of the input tokens for each output position (gradient × attention, rolled out): its rows arrive after
+   * the maps, computed by `relevanceJob` when the page lets it run.
+   */
   relevance: Relevance;
+  relevanceJob: RelevanceJob;
+  /** Next-token probabilities at each position of the forward (models with a vocabulary head). */
+  confidence?: Confidence;
   steps: Step[];
   /** Keys of the per-step view (source tokens, or the growing sequence of an lm). */
   stepKeys: string[];
   /** What the full forward was fed, as the CLI's inputs file holds it. */
   inputs: ModelInputs;
-  timings: { generateMs?: number; forwardMs: number; relevanceMs: number };
+  timings: { generateMs?: number; forwardMs: number };
   notes: string[];
 }
 
@@ -73,6 +80,8 @@ export interface RunOptions {
    * tokens so far) and the continuation's text.
    */
   onToken?: (p: { steps: readonly Step[]; keys: string[]; text: string }) => void;
+  /** The relevance job's callbacks: after each row or change of state, and whether the page lets it run now. */
+  relevance: { onChange: () => void; canRun: () => boolean };
 }
 
 /** What a branch of analyse() hands the full forward: its inputs, axes, and what generation produced. */
@@ -85,6 +94,10 @@ interface Prepared {
   generatedIds: number[];
   output?: string;
   generateMs?: number;
+  /** Positions whose predictions are the output (generated tokens, filled masks): their relevance rows come first. */
+  outputPositions: number[];
+  /** A token's label in the output vocabulary, for the top-k next tokens; undefined for models without one. */
+  outLabel?: (id: number) => string;
 }
 
 /**
@@ -144,6 +157,8 @@ async function prepareSeq2seq(model: Model, c: Extract<ModelConfig, { kind: 'seq
     generatedIds: gen.ids,
     output: detokenize(gen.ids, c.tgt_vocab),
     generateMs: gen.ms,
+    outputPositions: gen.ids.map((_, t) => t),
+    outLabel,
   };
 }
 
@@ -180,6 +195,9 @@ async function prepareText(model: Model, text: TextModel, o: RunOptions, notes: 
     generatedIds: gen?.ids ?? [],
     output: filled ?? (gen && text.decode(gen.ids)),
     generateMs: gen?.ms,
+    // position i predicts token i + 1: the generated tokens come from the prompt's last position on
+    outputPositions: gen ? gen.ids.map((_, t) => src.length - 1 + t).filter((p) => p < seq.length) : fills.map((f) => f.position),
+    outLabel: text.predicts ? text.label : undefined,
   };
 }
 
@@ -191,7 +209,7 @@ function prepareEmbeddings(model: Model, o: RunOptions, notes: string[]): Prepar
   const pos = Array.from({ length: L }, (_, i) => String(i));
   const square = { rows: pos, cols: pos };
   notes.push(`A ${c.kind} model takes embeddings, not tokens: it is fed seeded random inputs of length ${L}; axes are positions.`);
-  const base = { steps: [], stepKeys: [], generatedIds: [] };
+  const base = { steps: [], stepKeys: [], generatedIds: [], outputPositions: [] };
   if (c.kind === 'encoder') return { ...base, inputs: { src: randomInput(shape, 1) }, axes: { enc: square } };
   if (c.kind === 'decoder') {
     return { ...base, inputs: { tgt: randomInput(shape, 2), memory: randomInput(shape, 3), tgt_mask: generateSquareSubsequentMask(L) }, axes: { dec: square, cross: square } };
@@ -215,13 +233,42 @@ export async function analyse(model: Model, text: TextModel | undefined, o: RunO
   const t1 = performance.now();
   const fwd = await model.forward(p.inputs, { grad: true });
   const forwardMs = performance.now() - t1;
-  const rel = await relevance(model, fwd, c.kind === 'seq2seq' || !!text?.predicts);
   const maps: AttnMap[] = modules.map((m) => {
     const w = model.hooks[m.path]?.output?.[1];
     if (!w) throw new Error(`no attention weights were captured for ${m.path}`);
     return { ...m, kind: attnKind(m), shape: w.shape, data: w.data };
   });
-  return { text: o.text, output: p.output, fills: p.fills ?? [], generatedIds: p.generatedIds, axes: p.axes, maps, relevance: rel, steps: p.steps, stepKeys: p.stepKeys, inputs: p.inputs, timings: { generateMs: p.generateMs, forwardMs, relevanceMs: rel.ms }, notes };
+  const tokens = c.kind === 'seq2seq' || !!text?.predicts;
+  const job = new RelevanceJob(model, fwd, p.inputs, tokens, relevanceDims(maps), p.outputPositions, o.relevance.onChange, o.relevance.canRun);
+  const conf = tokens && p.outLabel ? confidence(fwd.output, fwd.shape, model.batchFirst, p.outLabel, p.outputPositions) : undefined;
+  return {
+    text: o.text,
+    output: p.output,
+    fills: p.fills ?? [],
+    generatedIds: p.generatedIds,
+    axes: p.axes,
+    maps,
+    relevance: job.relevance,
+    relevanceJob: job,
+    confidence: conf,
+    steps: p.steps,
+    stepKeys: p.stepKeys,
+    inputs: p.inputs,
+    timings: { generateMs: p.generateMs, forwardMs },
+    notes,
+  };
+}
+
+/**
+ * The map relevance rows come from (as the library picks it: cross-attention when the model has it, else the encoder's
+ * self-attention, else the decoder's) and its size: output positions x input tokens, read off a captured map.
+ */
+function relevanceDims(maps: readonly AttnMap[]): { map: Relevance['map']; rows: number; cols: number } {
+  const role = (['cross', 'encoder', 'decoder'] as const).find((r) => maps.some((m) => m.role === r));
+  const m = maps.find((x) => x.role === role);
+  if (!role || !m) throw new Error('relevance: the model has no attention modules');
+  const [, , rows, cols] = m.shape;
+  return { map: role === 'cross' ? 'cross' : role === 'encoder' ? 'source' : 'target', rows, cols };
 }
 
 /** Removes the capture hooks analyse() left on the model. */

@@ -10,6 +10,10 @@ import { exportCaptures, exportPng } from './export.ts';
 import { type DemoInfo, openBuiltIn, type Opened } from './model-source.ts';
 import { wirePicker } from './picker.ts';
 import { runProfile } from './profile-panel.ts';
+import { type Confidence } from './confidence.ts';
+import { ConfidenceView, crossNote, RelevanceControls, StaleNote, wording } from './flow-ui.ts';
+import type { RelevanceJob } from './relevance.ts';
+import { PageTasks } from './tasks.ts';
 import { TokenizeError } from './tokenize.ts';
 import './style.css';
 
@@ -17,32 +21,76 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 
 let ctx: GpuContext | undefined;
 let current: Opened | undefined;
-/** The run in progress: a model opened meanwhile waits for it, so no model is disposed under a run. */
-let running: Promise<void> | undefined;
-/** Counts open requests: a load that finishes after a later request was made gives way to it. */
-let opens = 0;
-let runs = 0;
 let explorer: Explorer | undefined;
 let causal: CausalPanel | undefined;
+let relevanceUi: RelevanceControls | undefined;
+let staleNote: StaleNote | undefined;
+let confidenceView: ConfidenceView | undefined;
+/** The results on the page: the input and model they belong to, and the analysis (none for a long text's overview). */
+let shown: { text: string; opened: Opened; analysis?: Analysis } | undefined;
+/** The text of the run in progress. */
+let runningText: string | undefined;
+let runs = 0;
+let state = 'loading';
+/** performance.now() when the last run's maps were on screen. */
+let mapsAt: number | undefined;
+/** Open requests so far, and the latest of them whose model has loaded: an older load finishing later gives way. */
+let opens = 0;
+let newestLoaded = 0;
+/** What each waiting model swap opens, for the queue line. */
+const opening = new Map<number, string>();
+
+const job = (): RelevanceJob | undefined => shown?.analysis?.relevanceJob;
+
+const tasks = new PageTasks(job, () => updateStale());
 
 declare global {
   interface Window {
     /** For tests and the console: the state of the page and its last analysis as plain arrays. */
-    __attnscope?: { state: string; runs: number; model?: string; kind?: string; error?: string; snapshot(): unknown; readback(): { data: number; frames: number } };
+    __attnscope?: {
+      state: string;
+      runs: number;
+      model?: string;
+      kind?: string;
+      error?: string;
+      /** The results on screen are not for the input in the box (or a run of another input is in progress). */
+      stale: boolean;
+      /** The running task and the waiting ones ('run', 'open', 'profile', 'causal'). */
+      tasks: string[];
+      /** performance.now() when the last run's maps were shown. */
+      mapsAt?: number;
+      /** The relevance rows of the results shown: state, rows computed of all. */
+      relevance?: { state: string; done: number; rows: number; computed: number[] };
+      snapshot(): unknown;
+      /** The next-token probabilities of the results shown, per position. */
+      confidence(): Confidence | undefined;
+      readback(): { data: number; frames: number };
+    };
   }
 }
 
-function setState(state: string): void {
-  document.body.dataset.state = state;
+function publish(): void {
+  const j = job();
   window.__attnscope = {
     state,
     runs,
     model: current?.label,
     kind: current?.model.config.kind,
     error: $('error').hidden ? undefined : $('error').textContent ?? undefined,
+    stale: document.getElementById('stale-note')?.hidden === false,
+    tasks: tasks.keys,
+    mapsAt,
+    relevance: j && { state: j.state, done: j.done, rows: j.rows, computed: Array.from(j.relevance.computed) },
     snapshot: () => explorer?.snapshot(),
+    confidence: () => shown?.analysis?.confidence,
     readback: readbackBytes,
   };
+}
+
+function setState(s: string): void {
+  state = s;
+  document.body.dataset.state = s;
+  publish();
 }
 
 function showError(msg: string | undefined): void {
@@ -55,13 +103,57 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** What the queue line says about the waiting tasks. */
+function queueLine(): string {
+  const waiting = tasks.keys.slice(tasks.busy ? 1 : 0);
+  const what = waiting.map((k) => (k === 'run' ? 'a run of the text in the box' : k.startsWith('open:') ? `opening ${opening.get(Number(k.slice(5))) ?? 'a model'}` : k));
+  return what.length ? `queued: ${what.join(', then ')} (after the task in progress)` : '';
+}
+
+/**
+ * Results are stale when the box holds another input than theirs, or a run of another input is in progress: then they
+ * are dimmed, the verdict is hidden and a note names the input they belong to. While a run streams its output, the
+ * output row is the new run's, and only the views below stay marked.
+ */
+function updateStale(): void {
+  if (!staleNote) return;
+  const box = $<HTMLInputElement>('text').value;
+  let msg: string | undefined;
+  let dim: string[] = [];
+  if (shown && runningText !== undefined && runningText !== shown.text) {
+    msg = `Running “${runningText}”: the maps below are still those of “${shown.text}”.`;
+    dim = ['results'];
+  } else if (shown && shown.text !== box) {
+    msg = `The results below are for “${shown.text}”, not for the text in the box${tasks.queued ? '' : ': run it to update them'}.`;
+    dim = ['output-row', 'results', 'confidence'];
+  }
+  staleNote.set(msg, dim, queueLine());
+  $('verdict').hidden = !!msg;
+  publish();
+}
+
+/** The relevance job of the results shown changed: a row arrived, it stopped, finished or failed. */
+function onRelevance(): void {
+  const j = job();
+  if (!j) return;
+  explorer?.relevanceChanged();
+  relevanceUi?.update(j);
+  if (!tasks.busy && (state === 'relevance' || state === 'ready')) setState(j.busy ? 'relevance' : 'ready');
+  else publish();
+}
+
 /** Takes every result off the page: they belong to an input or a model that is no longer the one shown. */
 function clearResults(): void {
+  void job()?.dispose();
+  shown = undefined;
   explorer?.clear();
   causal?.clear();
+  confidenceView?.clear();
+  relevanceUi?.update(undefined);
   $('results').hidden = true;
   for (const id of ['output', 'output-raw', 'fills', 'verdict', 'timing', 'notes']) $(id).textContent = '';
   $('profile-report').replaceChildren();
+  updateStale();
 }
 
 function renderExamples(info?: DemoInfo): void {
@@ -75,19 +167,28 @@ function renderExamples(info?: DemoInfo): void {
     b.textContent = ex.input;
     b.title = `expected ${ex.expected}`;
     b.addEventListener('click', () => {
+      // the box shows the example at once; its run waits for the task in progress (and the results say whose they are)
       $<HTMLInputElement>('text').value = ex.input;
-      void run();
+      requestRun();
     });
     host.append(b);
   }
 }
 
+/** A first input for a seq2seq model without examples: a date if its source vocabulary spells one, else its letters. */
+function seq2seqExample(vocab: readonly string[]): string {
+  const date = ['3rd of March 1998', '3 March 1998', '1998-03-03'].find((w) => [...w].every((ch) => vocab.includes(ch)));
+  return date ?? vocab.filter((t) => [...t].length === 1 && !/\s/.test(t)).slice(0, 8).join('');
+}
+
 /** Shows a newly opened model (the previous one is disposed) with a first input for it. */
-function useModel(o: Opened): void {
+async function useModel(o: Opened): Promise<void> {
   const old = current;
+  const oldJob = job();
+  clearResults();
+  await oldJob?.dispose(); // no backward of the old model may be in flight when it is disposed
   current = o;
   old?.model.dispose();
-  clearResults();
   const c = o.model.config;
   const text = o.text;
   const tokens = c.kind === 'seq2seq' || !!text;
@@ -100,16 +201,18 @@ function useModel(o: Opened): void {
   $('notice').textContent = o.notice ?? '';
   const input = $<HTMLInputElement>('text');
   input.disabled = !tokens;
-  input.value = o.info?.examples?.[0]?.input ?? text?.example ?? '';
+  input.value = o.info?.examples?.[0]?.input ?? text?.example ?? (c.kind === 'seq2seq' ? seq2seqExample(c.src_vocab) : '');
   input.placeholder = tokens ? 'type an input' : `a ${c.kind} model takes embeddings, not text`;
   $('length-label').hidden = tokens;
   $('tokens-label').hidden = c.kind !== 'seq2seq' && !text?.generates;
   $<HTMLInputElement>('max-tokens').value = String(c.kind === 'seq2seq' ? Math.min(c.max_len, o.info?.tokenisation?.max_tgt_tokens ?? 24) : Math.min(16, Math.max(1, (text?.maxLen ?? 17) - 16)));
   $('kind-hint').textContent =
     c.kind === 'seq2seq'
-      ? 'Each character is a token; the source ends with ⟨eos⟩. Greedy decoding, then one full forward on ⟨bos⟩ + the output for the maps.'
+      ? `Each character is a token${c.eos_id !== null ? '; the source ends with ⟨eos⟩' : ''}. Greedy decoding, then one full forward on ⟨bos⟩ + the output for the maps.`
       : (text?.hint ?? `A bare ${c.kind} stack has no vocabulary: it runs on seeded random embeddings, so only the attention machinery is on show.`);
+  crossNote(o.info?.task);
   renderExamples(o.info);
+  updateStale();
 }
 
 /** A masked lm's candidates per mask: '[MASK] 3 → sat 41% · ran 12% …'. */
@@ -119,28 +222,48 @@ function renderFills(fills: Analysis['fills']): void {
     .join('  |  ');
 }
 
-/** Runs `task` on the current model unless a task is in progress (then the call is that task). */
-function exclusive(task: (o: Opened) => Promise<void>): Promise<void> {
-  if (running || !current) return running ?? Promise.resolve();
-  running = task(current).finally(() => (running = undefined));
-  return running;
+/** Runs the text in the box when the page is free; a run asked for while one waits replaces it (it reads the box then). */
+function requestRun(): void {
+  updateStale();
+  void tasks.request('run', runCurrent);
 }
 
-const run = () => exclusive(analyseCurrent);
+/** A task on the results shown (profile, causal analysis): only when nothing else runs or waits. */
+function exclusive(task: (o: Opened) => Promise<void>): Promise<void> {
+  return tasks.whenIdle('analysis', () => (current ? task(current) : Promise.resolve()));
+}
 
-async function analyseCurrent({ model, label, info, text: reader }: Opened): Promise<void> {
+/** The confidence line and table for the analysis, worded for the model's kind. */
+function showConfidence(o: Opened, a: Analysis): void {
+  const conf = a.confidence;
+  if (!conf) return confidenceView!.clear();
+  const c = o.model.config;
+  const kind = c.kind === 'seq2seq' ? 'seq2seq' : a.steps.length ? 'generated' : a.fills.length ? 'mask' : 'position';
+  const ax = a.axes.cross ?? a.axes.self ?? a.axes.enc ?? a.axes.dec;
+  confidenceView!.show(conf, ax?.rows ?? [], wording(kind), kind !== 'seq2seq');
+}
+
+async function runCurrent(): Promise<void> {
+  const o = current;
+  if (!o) return;
+  const { model, label, info, text: reader } = o;
   const c = model.config;
   const text = $<HTMLInputElement>('text').value;
   $('input-error').hidden = true;
-  $<HTMLButtonElement>('run').disabled = true;
   $<HTMLButtonElement>('profile').disabled = true;
+  await job()?.dispose(); // the rows of results about to be replaced
+  runningText = text;
+  // the output row is the new run's from here; the views below stay until the new maps replace them, marked stale
+  for (const id of ['output', 'output-raw', 'fills', 'verdict', 'notes']) $(id).textContent = '';
+  confidenceView!.clear();
   setState('running');
+  updateStale();
   $('timing').textContent = 'running on the GPU…';
   try {
     const ids = c.kind === 'lm' ? reader?.encode(text) : undefined;
     const long = ids && (await analyseLong(model, ctx!.device, text, ids, reader!.inputs(ids), reader!.label));
     if (long) {
-      showLong(long);
+      showLong(o, text, long);
       return;
     }
     const a = await analyse(model, reader, {
@@ -154,28 +277,11 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
         $('timing').textContent = `generating… ${steps.length} token${steps.length === 1 ? '' : 's'}`;
         explorer!.streamSteps(steps, keys);
       },
+      relevance: { onChange: onRelevance, canRun: () => !tasks.busy },
     });
-    showError(undefined);
-    runs++;
-    // The tokens are shown too where the text hides them: specials only (a random model may emit just those), or
-    // bytes that are no valid UTF-8 on their own (byte-level BPE).
-    const raw = a.steps.map((st) => st.label).join(' ');
-    const hidden = !a.output || a.output.includes('\uFFFD');
-    $('output').textContent = a.output || (raw ? '' : '—');
-    $('output-raw').textContent = hidden && raw ? `(${raw})` : '';
-    $('output-row').hidden = a.output === undefined;
-    renderFills(a.fills);
-    const ex = info?.examples?.find((e) => e.input === text);
-    $('verdict').className = ex ? (ex.expected === a.output ? 'ok' : 'bad') : '';
-    $('verdict').textContent = ex ? (ex.expected === a.output ? '✓ matches the expected answer' : `✗ expected ${ex.expected}`) : '';
-    $('timing').textContent = [a.timings.generateMs !== undefined ? `generate ${a.timings.generateMs.toFixed(0)} ms` : '', `forward with ${a.maps.length} captures ${a.timings.forwardMs.toFixed(0)} ms`, `relevance ${a.timings.relevanceMs.toFixed(0)} ms`].filter(Boolean).join(' · ');
-    $('notes').textContent = a.notes.join(' ');
-    $('profile-report').replaceChildren(); // a report belongs to the input it was made for
-    $('results').hidden = false;
-    explorer!.show(a);
-    causal!.show(current!, a);
-    setState('ready');
+    showAnalysis(o, text, a);
   } catch (e) {
+    runningText = undefined;
     clearResults(); // what is on screen belongs to an earlier input
     if (e instanceof TokenizeError) {
       $('input-error').hidden = false;
@@ -187,15 +293,49 @@ async function analyseCurrent({ model, label, info, text: reader }: Opened): Pro
     } else showError(`${c.kind} model ${label}: ${message(e)}`);
     setState(e instanceof TokenizeError ? 'input-error' : 'error');
   } finally {
-    $<HTMLButtonElement>('run').disabled = false;
-    $<HTMLButtonElement>('profile').disabled = false;
+    runningText = undefined;
+    $<HTMLButtonElement>('profile').disabled = !shown?.analysis;
+    updateStale();
+  }
+
+  /** The maps of `a` on screen at once; its relevance rows follow when the page is free (tasks.ts resumes them). */
+  function showAnalysis(o: Opened, text: string, a: Analysis): void {
+    showError(undefined);
+    runs++;
+    runningText = undefined;
+    shown = { text, opened: o, analysis: a };
+    // The tokens are shown too where the text hides them: specials only (a random model may emit just those), or
+    // bytes that are no valid UTF-8 on their own (byte-level BPE).
+    const raw = a.steps.map((st) => st.label).join(' ');
+    const hidden = !a.output || a.output.includes('\uFFFD');
+    $('output').textContent = a.output || (raw ? '' : '—');
+    $('output-raw').textContent = hidden && raw ? `(${raw})` : '';
+    $('output-row').hidden = a.output === undefined;
+    renderFills(a.fills);
+    const ex = info?.examples?.find((e) => e.input === text);
+    const verdict = $('verdict');
+    verdict.className = ex ? (ex.expected === a.output ? 'ok' : 'bad') : '';
+    verdict.textContent = ex ? (ex.expected === a.output ? '✓ matches the expected answer' : `✗ expected ${ex.expected}`) : '';
+    verdict.dataset.for = text;
+    $('timing').textContent = [a.timings.generateMs !== undefined ? `generate ${a.timings.generateMs.toFixed(0)} ms` : '', `forward with ${a.maps.length} captures ${a.timings.forwardMs.toFixed(0)} ms`].filter(Boolean).join(' · ');
+    $('notes').textContent = a.notes.join(' ');
+    $('profile-report').replaceChildren(); // a report belongs to the input it was made for
+    $('results').hidden = false;
+    explorer!.show(a);
+    causal!.show(o, a);
+    showConfidence(o, a);
+    relevanceUi!.update(a.relevanceJob);
+    updateStale();
+    mapsAt = performance.now();
+    setState(a.relevanceJob.pending ? 'relevance' : 'ready');
   }
 }
 
 /**
- * Opens a model and runs its first input. Loading (a download, a read, the upload) may overlap a run; the swap waits
- * for the run to end. A failed open leaves the previous model and its results as they were; an open overtaken by a
- * later one is dropped.
+ * Opens a model and runs its first input. Loading (a download, a read, the upload) may overlap a run; the swap is a
+ * task of its own, queued behind the run in progress, so a model opened while the page is busy is loaded, never
+ * dropped. A failed open leaves the previous model and its results as they were; an open whose load finishes after a
+ * later open's gives way to it.
  */
 async function open(what: string, load: () => Promise<Opened>): Promise<void> {
   const n = ++opens;
@@ -207,25 +347,44 @@ async function open(what: string, load: () => Promise<Opened>): Promise<void> {
     if (n === opens) $('model-status').textContent = '';
     const msg = message(e);
     showError(msg.startsWith(what) ? `Could not open ${msg}` : `Could not open ${what}: ${msg}`);
-    setState('error');
+    if (!tasks.busy && !job()?.busy) setState('error');
+    else publish();
     return;
   }
-  while (running) await running;
-  if (n !== opens) {
+  if (n < newestLoaded) {
     o.model.dispose();
     return;
   }
-  $('model-status').textContent = '';
-  showError(undefined);
-  useModel(o);
-  await run();
+  newestLoaded = n;
+  if (n === opens) $('model-status').textContent = tasks.busy ? `${what} is loaded; it opens when the task in progress ends` : '';
+  opening.set(n, what);
+  const loaded = o;
+  await tasks.request(
+    `open:${n}`,
+    async () => {
+      opening.delete(n);
+      if (n === opens) $('model-status').textContent = '';
+      showError(undefined);
+      await useModel(loaded);
+      await runCurrent();
+    },
+    {
+      // a newer model replaces this one while it waits, and a swap replaces waiting runs of the old model
+      replaces: ['run', ...[...opening.keys()].filter((k) => k !== n).map((k) => `open:${k}`)],
+      dropped: () => {
+        opening.delete(n);
+        loaded.model.dispose();
+      },
+    },
+  );
 }
 
 function wireInputs(): void {
   $('run-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    void run();
+    requestRun();
   });
+  $('text').addEventListener('input', () => updateStale());
   $('error-close').addEventListener('click', () => {
     showError(undefined);
     setState(document.body.dataset.state === 'error' ? 'ready' : (document.body.dataset.state ?? 'ready'));
@@ -265,9 +424,11 @@ function wireInputs(): void {
 }
 
 /** A text too long for whole maps: overviews on the GPU, exact windows on demand; no generation or relevance. */
-function showLong(l: LongAnalysis): void {
+function showLong(o: Opened, text: string, l: LongAnalysis): void {
   showError(undefined);
   runs++;
+  runningText = undefined;
+  shown = { text, opened: o };
   $('output-row').hidden = true;
   $('verdict').textContent = '';
   $('timing').textContent = `overview forward (downsampled maps and one query's rows of ${l.maps.layers.length} attention modules) ${l.forwardMs.toFixed(0)} ms`;
@@ -276,12 +437,13 @@ function showLong(l: LongAnalysis): void {
   $<HTMLButtonElement>('profile').disabled = true;
   $('results').hidden = false;
   explorer!.showLong(l);
+  updateStale();
+  mapsAt = performance.now();
   setState('ready');
 }
 
 async function profile({ model }: Opened, a: Analysis): Promise<void> {
   $<HTMLButtonElement>('profile').disabled = true;
-  $<HTMLButtonElement>('run').disabled = true;
   $('profile-report').textContent = 'profiling: 1 warm-up, 3 timed and 3 per-dispatch timed forwards…';
   try {
     await runProfile(model, a.inputs, $('profile-report'));
@@ -291,8 +453,25 @@ async function profile({ model }: Opened, a: Analysis): Promise<void> {
     showError(`profile: ${message(e)}`);
   } finally {
     $<HTMLButtonElement>('profile').disabled = false;
-    $<HTMLButtonElement>('run').disabled = false;
   }
+}
+
+/** The relevance card's controls, and rows on demand: the text view coloured by relevance asks for its query's row. */
+function wireRelevance(): void {
+  relevanceUi = new RelevanceControls($('relevance-card'), {
+    cancel: () => void job()?.cancel(),
+    resume: () => job()?.continue(),
+    request: (p) => job()?.request(p),
+    all: () => job()?.all(),
+  });
+  const host = $('text-host');
+  const askForQuery = () => {
+    if ($<HTMLSelectElement>('text-colour').value !== 'relevance') return;
+    const view = host.querySelector<HTMLElement>('[data-query]');
+    if (view) job()?.request(Number(view.dataset.query));
+  };
+  new MutationObserver(askForQuery).observe(host, { attributes: true, subtree: true, attributeFilter: ['data-query'] });
+  $('text-colour').addEventListener('change', askForQuery);
 }
 
 async function main(): Promise<void> {
@@ -318,6 +497,9 @@ async function main(): Promise<void> {
   $('adapter').textContent = `WebGPU adapter: ${ctx.adapterName}${ctx.features.has('timestamp-query') ? ' · timestamp-query' : ''}`;
   explorer = new Explorer(ctx.device);
   causal = new CausalPanel($('results'), (task) => exclusive(task), showError);
+  staleNote = new StaleNote();
+  confidenceView = new ConfidenceView();
+  wireRelevance();
   wireInputs();
   wirePicker(ctx, (what, load) => void open(what, load));
   const c = ctx;

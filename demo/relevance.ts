@@ -1,38 +1,236 @@
-// The relevance view's data: the library's relevance rows (one GPU backward per output position) for batch 0 of the
-// analysis's forward, timed, with what each row differentiates.
-import { type BackwardTarget, type ForwardResult, type Model, relevanceRows, type RelevanceRows } from '../src/index.ts';
+// The relevance view's data, computed after the maps are on screen: the library's relevance rows (one GPU backward
+// per output position) of batch 0 of the analysis's forward, a few at a time in the background, each row drawn as it
+// arrives; stoppable, and rows beyond the first AUTO_ROWS computed when someone asks for them.
+import { type BackwardTarget, type ForwardResult, type Model, type ModelInputs, relevanceRows, type RelevanceRows } from '../src/index.ts';
 import type { Matrix } from './attention.ts';
 
+/** Rows computed without being asked: a long output's other rows wait until the user picks their position. */
+export const AUTO_ROWS = 32;
+
 export interface Relevance {
-  /** Row i: how much each input token (column) matters for the prediction at output position i. */
+  /** Row i: how much each input token (column) matters for the prediction at output position i; zeros until computed. */
   matrix: Matrix;
-  /** Which map the rows come from: cross (decoder position × source token) or source (position × token). */
+  /** computed[i] is 1 once row i is in `matrix`. */
+  computed: Uint8Array;
+  /** Which map the rows come from: cross (decoder position × source token), source or target (position × token). */
   map: RelevanceRows['map'];
   /** What each row differentiates, for the page's explanation. */
   target: string;
-  /** Output positions explained (the rows), and the backward target of each. */
-  targets: BackwardTarget[];
+  /** The backward target of each computed row (undefined where the row is not computed). */
+  targets: (BackwardTarget | undefined)[];
+  /** Time spent computing rows so far. */
   ms: number;
   /** One line for the view's title: how many rows were computed and how long they took (or how far it got). */
   summary: string;
 }
 
+export type RelevanceState = 'waiting' | 'running' | 'suspended' | 'stopped' | 'done' | 'partial' | 'failed';
+
+/** The positions to explain first, then every other position, in order; the first `auto` of them are computed unasked. */
+function autoPositions(rows: number, first: readonly number[], auto: number): number[] {
+  const seen = new Set<number>();
+  const out: number[] = [];
+  for (const p of [...first, ...Array.from({ length: rows }, (_, i) => i)]) {
+    if (p < 0 || p >= rows || seen.has(p)) continue;
+    seen.add(p);
+    out.push(p);
+  }
+  return out.slice(0, auto);
+}
+
 /**
- * After the analysis's forward `fwd` (run with { grad: true }). Models that predict tokens (`tokens`: logits out)
- * differentiate the logit of the token predicted at each position (the argmax, which greedy decoding emitted); the
- * others the sum of the output vector.
+ * The relevance rows of one analysis. The page starts it when nothing else uses the model, suspends it before any
+ * other task on the model (which runs forwards of its own: the next rows run that analysis's forward again first),
+ * and disposes it with the analysis. `onChange` is called after each row and each change of state.
  */
-export async function relevance(model: Model, fwd: ForwardResult, tokens: boolean): Promise<Relevance> {
-  const t0 = performance.now();
-  const r = await relevanceRows(model, fwd, tokens ? 'argmax' : 'sum');
-  const [rows, cols] = r.rows.shape;
-  const ms = performance.now() - t0;
-  return {
-    matrix: { rows, cols, data: r.rows.data },
-    map: r.map,
-    target: tokens ? 'the logit of the token predicted at that position' : 'the sum of the output vector at that position',
-    targets: r.targets,
-    ms,
-    summary: `${rows} backwards in ${ms.toFixed(0)} ms`,
-  };
+export class RelevanceJob {
+  readonly relevance: Relevance;
+  state: RelevanceState = 'waiting';
+  error?: string;
+  /** Positions still to compute, in order. */
+  private queue: number[];
+  private ctrl?: AbortController;
+  private loop?: Promise<void>;
+  /** The model ran another forward since `fwd`: run the analysis's forward again before the next backward. */
+  private refresh = false;
+  private disposed = false;
+  /** Where the time of the row in flight counts from. */
+  private since = 0;
+
+  constructor(
+    private readonly model: Model,
+    private fwd: ForwardResult,
+    private readonly inputs: ModelInputs,
+    /** Models that predict tokens differentiate the argmax logit at each position; the others the output's sum. */
+    private readonly tokens: boolean,
+    dims: { map: RelevanceRows['map']; rows: number; cols: number },
+    /** Positions to explain first (the generated ones); with the rest, the first AUTO_ROWS are computed unasked. */
+    first: readonly number[],
+    private readonly onChange: () => void,
+    /** Whether the page lets the model run rows now (no other task on it); when not, rows wait for resume(). */
+    private readonly canRun: () => boolean,
+  ) {
+    const { map, rows, cols } = dims;
+    this.relevance = {
+      matrix: { rows, cols, data: new Float32Array(rows * cols) },
+      computed: new Uint8Array(rows),
+      map,
+      target: tokens ? 'the logit of the token predicted at that position' : 'the sum of the output vector at that position',
+      targets: new Array<BackwardTarget | undefined>(rows).fill(undefined),
+      ms: 0,
+      summary: '',
+    };
+    this.queue = autoPositions(rows, first, AUTO_ROWS);
+    this.describe();
+  }
+
+  /** Rows computed so far. */
+  get done(): number {
+    return this.relevance.computed.reduce((s, v) => s + v, 0);
+  }
+
+  get rows(): number {
+    return this.relevance.matrix.rows;
+  }
+
+  /** Rows waiting in the queue (the automatic ones and those asked for). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get busy(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Starts (or continues) the rows in the queue, unless the user stopped them. Returns at once. */
+  resume(): void {
+    if (this.disposed || this.state === 'stopped' || this.state === 'running' || !this.queue.length) return;
+    this.run();
+  }
+
+  /** Continues after a stop or a failure (the user's Continue). */
+  continue(): void {
+    if (this.disposed || this.state === 'running') return;
+    this.run();
+  }
+
+  /** Puts `position` first and computes it now (also after a stop: asking for a row is asking to compute it). */
+  request(position: number): void {
+    if (this.disposed || !Number.isInteger(position) || position < 0 || position >= this.rows || this.relevance.computed[position]) return;
+    this.queue = [position, ...this.queue.filter((p) => p !== position)];
+    if (this.state === 'running') this.ctrl?.abort('reorder');
+    else this.run();
+  }
+
+  /** Queues every row not computed yet and continues. */
+  all(): void {
+    if (this.disposed) return;
+    const queued = new Set(this.queue);
+    for (let p = 0; p < this.rows; p++) if (!this.relevance.computed[p] && !queued.has(p)) this.queue.push(p);
+    if (this.state !== 'running') this.run();
+  }
+
+  /** The user's stop: the row in flight finishes on the GPU, no further row starts; resume() does nothing until asked. */
+  async cancel(): Promise<void> {
+    await this.halt('stopped');
+  }
+
+  /** Another task needs the model: stop after the row in flight; resume() continues (with a fresh forward). */
+  async suspend(): Promise<void> {
+    this.refresh = true;
+    if (this.state === 'running') await this.halt('suspended');
+  }
+
+  /** The analysis is gone: stop, and never call onChange again. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.ctrl?.abort('dispose');
+    await this.loop;
+  }
+
+  private async halt(state: RelevanceState): Promise<void> {
+    if (this.state === 'running') this.ctrl?.abort(state);
+    await this.loop;
+    if (this.disposed) return;
+    if (this.state !== 'done' && this.state !== 'failed' && (this.queue.length || state === 'stopped')) this.state = state;
+    this.describe();
+    this.onChange();
+  }
+
+  private run(): void {
+    if (!this.queue.length) return;
+    if (!this.canRun()) {
+      this.state = 'suspended';
+      this.describe();
+      this.onChange();
+      return;
+    }
+    this.state = 'running';
+    this.describe();
+    this.onChange();
+    this.loop = this.work();
+  }
+
+  private async work(): Promise<void> {
+    while (this.queue.length && !this.disposed) {
+      const ctrl = new AbortController();
+      this.ctrl = ctrl;
+      this.since = performance.now();
+      try {
+        if (this.refresh) {
+          // profile, causal analysis or generation ran forwards of their own: the backward needs this analysis's
+          this.fwd = await this.model.forward(this.inputs, { grad: true });
+          this.refresh = false;
+        }
+        await relevanceRows(this.model, this.fwd, this.tokens ? 'argmax' : 'sum', {
+          positions: [...this.queue],
+          signal: ctrl.signal,
+          onRow: (r) => this.take(r.position, r.row, r.target),
+        });
+      } catch (e) {
+        this.relevance.ms += performance.now() - this.since;
+        if (ctrl.signal.aborted && ctrl.signal.reason === 'reorder') continue;
+        if (!ctrl.signal.aborted) {
+          this.state = 'failed';
+          this.error = e instanceof Error ? e.message : String(e);
+        }
+        break;
+      }
+    }
+    if (this.disposed) return;
+    if (this.state === 'running') this.state = this.done === this.rows ? 'done' : this.queue.length ? 'stopped' : 'partial';
+    this.describe();
+    this.onChange();
+  }
+
+  private take(position: number, row: Float32Array, target: BackwardTarget): void {
+    if (this.disposed) return;
+    const r = this.relevance;
+    if (row.length !== r.matrix.cols) throw new Error(`relevance: row ${position} has ${row.length} columns, the map ${r.matrix.cols}`);
+    r.matrix.data.set(row, position * r.matrix.cols);
+    r.computed[position] = 1;
+    r.targets[position] = target;
+    this.queue = this.queue.filter((p) => p !== position);
+    const now = performance.now();
+    r.ms += now - this.since;
+    this.since = now;
+    this.describe();
+    this.onChange();
+  }
+
+  private describe(): void {
+    const r = this.relevance;
+    const n = this.done;
+    const of = `${n}/${this.rows} rows`;
+    const time = `${r.ms.toFixed(0)} ms`;
+    r.summary = {
+      waiting: `${of}, computing after the maps`,
+      running: `computing: ${of}`,
+      suspended: `${of}, paused while another task uses the model`,
+      stopped: `stopped at ${of}`,
+      done: `${n} backwards in ${time}`,
+      partial: `${of} (${n} backwards in ${time}); the others on demand`,
+      failed: `failed at ${of}: ${this.error ?? ''}`,
+    }[this.state];
+  }
 }

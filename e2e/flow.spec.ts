@@ -1,0 +1,215 @@
+// The explorer's run flow (issue #20): maps first and relevance after, in the background, with progress, Cancel and
+// rows on demand, and no main-thread task over 200 ms meanwhile, on a 6 + 6 layer x 12 head seq2seq model with 320
+// characters (tools/make_explorer_model.ts, made here without downloads); results never shown as current for an input that
+// is not in the box; a model opened while the page is busy is loaded; the model's confidence per step.
+import { expect, type Page, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { collectErrors, runs, snapshot, waitForRun } from './page.ts';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const DATES = join(repo, 'demo', 'models', 'dates.safetensors');
+const DATES_JSON = join(repo, 'demo', 'models', 'dates.json');
+const MODEL_FILE = join(repo, 'test-output', 'explorer-6x12.safetensors');
+const MODEL = 'explorer-6x12.safetensors';
+/** Longest main-thread task allowed while relevance rows are computed, and the time to the maps (issue #20). */
+const LONG_TASK_MS = 200;
+const MAPS_MS = Number(process.env.ATTNSCOPE_FLOW_MAPS_MS ?? 10_000);
+
+declare global {
+  interface Window {
+    __longTasks?: { start: number; ms: number }[];
+    __violations?: string[];
+  }
+}
+
+/** A text of n characters from the model's source vocabulary: dates written several ways. */
+function dateText(n: number): string {
+  const parts = ['3rd of March 1998', 'Tuesday, 4 May 2021', '12/10/1975', '1 Jan 2000', '2049-12-31', "June '64"];
+  let out = '';
+  for (let i = 0; out.length < n; i++) out += `${parts[i % parts.length]}, `;
+  return out.slice(0, n);
+}
+
+const attn = (page: Page) => page.evaluate(() => {
+  const a = window.__attnscope!;
+  return { state: a.state, runs: a.runs, model: a.model, stale: a.stale, tasks: a.tasks, mapsAt: a.mapsAt, relevance: a.relevance };
+});
+
+/** Records main-thread long tasks (PerformanceObserver 'longtask') from now on. */
+async function watchLongTasks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longTasks!.push({ start: e.startTime, ms: e.duration });
+    }).observe({ type: 'longtask' });
+  });
+}
+
+/**
+ * Watches every change of the page: whenever a verdict is on screen, it must be about the text in the box, and results
+ * not marked stale must be for the text in the box (while no run of another text is in progress).
+ */
+async function watchHonesty(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    window.__violations = [];
+    const box = document.getElementById('text') as HTMLInputElement;
+    const verdict = document.getElementById('verdict')!;
+    const check = () => {
+      const v = !verdict.hidden && verdict.textContent ? verdict.dataset.for : undefined;
+      if (v !== undefined && v !== box.value) window.__violations!.push(`verdict "${verdict.textContent}" for ${JSON.stringify(v)} while the box holds ${JSON.stringify(box.value)}`);
+    };
+    new MutationObserver(check).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    box.addEventListener('input', check);
+  });
+}
+
+test('6+6 x 12 heads, 320 characters: maps first, relevance in the background with progress, cancel, rows on demand, no long tasks; a model opened meanwhile loads', async ({ page }) => {
+  test.setTimeout(300_000);
+  mkdirSync(join(repo, 'test-output'), { recursive: true });
+  if (!existsSync(MODEL_FILE)) execFileSync(join(repo, 'node_modules', '.bin', 'vite-node'), [join(repo, 'tools', 'make_explorer_model.ts'), MODEL_FILE], { cwd: repo, timeout: 60_000 });
+  const errors = collectErrors(page);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto('/');
+  await waitForRun(page, 0);
+
+  // the model, from a file: its first input runs; the 320-character run is asked for while that one's relevance runs
+  await page.locator('#model-file').setInputFiles(MODEL_FILE);
+  await page.waitForFunction((m) => window.__attnscope?.model === m && window.__attnscope.runs >= 2, MODEL, { timeout: 120_000 });
+  await expect(page.locator('#model-summary')).toContainText('6 encoder + 6 decoder layers');
+  await expect(page.locator('#model-summary')).toContainText('12 heads');
+  // wording follows the model: no promise of a "good date model" for an untrained one
+  await expect(page.locator('#cross-note')).not.toContainText('good date model');
+  await expect(page.locator('#cross-note')).toContainText('does not know what this model was trained on');
+
+  const text = dateText(320);
+  await page.locator('#max-tokens').fill('24');
+  await page.locator('#text').fill(text);
+  await watchLongTasks(page);
+  const n = await runs(page);
+  const t0 = await page.evaluate(() => performance.now());
+  await page.locator('#run').click();
+  await page.waitForFunction((k) => window.__attnscope!.runs > k, n, { timeout: 120_000 });
+  const shown = await attn(page);
+  const mapsMs = shown.mapsAt! - t0;
+  console.log(`maps of 6+6 x 12 heads at 321 source tokens on screen ${(mapsMs / 1000).toFixed(2)} s after Run`);
+  expect(shown.stale).toBe(false);
+  await expect(page.locator('#model-view-title')).toContainText('6 layers × 12 heads');
+  await expect(page.locator('#large-host canvas')).toBeVisible();
+
+  // relevance comes after: progress 'n/24 rows' while it runs, then Cancel stops it for good
+  expect(shown.relevance!.rows).toBe(24);
+  await page.waitForFunction(() => (window.__attnscope!.relevance?.done ?? 0) >= 2, undefined, { timeout: 120_000 });
+  await expect(page.locator('#relevance-status')).toContainText(/\d+\/24 rows/);
+  await expect(page.locator('#relevance-cancel')).toBeVisible();
+  await page.locator('#relevance-cancel').click();
+  await page.waitForFunction(() => window.__attnscope!.relevance?.state === 'stopped' && window.__attnscope.state === 'ready');
+  const stoppedAt = (await attn(page)).relevance!.done;
+  const tCancel = await page.evaluate(() => performance.now());
+  expect(stoppedAt).toBeLessThan(24);
+  await page.waitForTimeout(1500);
+  expect((await attn(page)).relevance!.done).toBe(stoppedAt); // nothing runs after a cancel
+  await expect(page.locator('#relevance-status')).toHaveText(`stopped at ${stoppedAt}/24 rows`);
+  const tasks = (await page.evaluate(() => window.__longTasks!)).filter((t) => t.start >= shown.mapsAt! && t.start <= tCancel);
+  const longest = Math.max(0, ...tasks.map((t) => t.ms));
+  console.log(`while ${stoppedAt} relevance rows ran: ${tasks.length} long tasks, longest ${longest.toFixed(0)} ms`);
+  expect(longest).toBeLessThan(LONG_TASK_MS);
+  expect(mapsMs).toBeLessThan(MAPS_MS);
+
+  // a row on demand: position 20, then the text view coloured by relevance asks for its query's row (22)
+  await page.locator('#relevance-position').fill('20');
+  await page.locator('#relevance-compute').click();
+  await page.waitForFunction(() => window.__attnscope!.relevance?.computed[20] === 1, undefined, { timeout: 60_000 });
+  await page.locator('#text-colour').selectOption('relevance');
+  await page.locator('#text-query').fill('22');
+  await page.locator('#text-query').dispatchEvent('change');
+  await page.waitForFunction(() => window.__attnscope!.relevance?.computed[22] === 1, undefined, { timeout: 60_000 });
+  const rel = (await attn(page)).relevance!;
+  expect(rel.computed.reduce((s, v) => s + v, 0)).toBe(stoppedAt + 2);
+  expect(rel.computed.slice(stoppedAt, 20).every((v) => v === 0)).toBe(true); // rows nobody asked for stay undone
+  await expect(page.locator('#relevance-title')).toContainText(`${stoppedAt + 2}/24 rows`);
+
+  // Continue, and while the rows run a model is opened: relevance stops, the model is loaded and run
+  await page.locator('#relevance-continue').click();
+  await page.waitForFunction(() => window.__attnscope!.relevance?.state === 'running');
+  const before = await runs(page);
+  await page.locator('#model-file').setInputFiles(existsSync(DATES) ? DATES : join(repo, 'test', 'fixtures', 'seq2seq-sinusoidal.model.safetensors'));
+  await waitForRun(page, before, existsSync(DATES) ? 'dates.safetensors' : 'seq2seq-sinusoidal.model.safetensors');
+  if (existsSync(DATES_JSON)) {
+    const ex = (JSON.parse(readFileSync(DATES_JSON, 'utf8')) as { examples: { input: string; expected: string }[] }).examples[0];
+    await expect(page.locator('#output')).toHaveText(ex.expected);
+    await expect(page.locator('#verdict')).toHaveText('✓ matches the expected answer');
+    await expect(page.locator('#cross-note')).toContainText('trained');
+  }
+  expect(errors).toEqual([]);
+});
+
+test('honest state on the dates model: stale results marked, a verdict only for the input in the box, examples clicked during a run, confidence', async ({ page }) => {
+  test.skip(!existsSync(DATES_JSON), 'the trained dates model (demo/models) is needed for verdicts');
+  test.setTimeout(120_000);
+  const info = JSON.parse(readFileSync(DATES_JSON, 'utf8')) as { examples: { input: string; expected: string }[] };
+  const errors = collectErrors(page);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto('/');
+  await waitForRun(page, 0);
+  await watchHonesty(page);
+  await expect(page.locator('#verdict')).toHaveText('✓ matches the expected answer');
+  await expect(page.locator('#confidence-hint')).toBeVisible();
+
+  // typing another input marks the results stale at once: the verdict goes, a note names whose they are
+  await page.locator('#text').fill('next tuesday');
+  await expect(page.locator('#stale-note')).toBeVisible();
+  await expect(page.locator('#stale-note')).toContainText(info.examples[0].input);
+  await expect(page.locator('#verdict')).toBeHidden();
+  await expect(page.locator('#results')).toHaveClass(/stale/);
+  // running it: the model cannot read 'x', and nothing of the earlier input stays
+  await page.locator('#run').click();
+  await expect(page.locator('#input-error')).toContainText("'x'");
+  await expect(page.locator('#results')).toBeHidden();
+  await expect(page.locator('#output')).toHaveText('');
+  await expect(page.locator('#verdict')).toHaveText('');
+  await expect(page.locator('#confidence')).toBeHidden();
+  expect(await snapshot(page)).toBeUndefined();
+
+  // an example clicked while a run is in progress: the box shows it at once, the run in progress is never presented
+  // as its result, and the example runs next
+  const [a, b] = [info.examples[1], info.examples[2]];
+  const n = await runs(page);
+  await page.locator('#text').fill(a.input);
+  await page.locator('#run').click();
+  await page.waitForFunction(() => window.__attnscope?.state === 'running');
+  await page.locator('.chip', { hasText: b.input }).first().click();
+  await expect(page.locator('#text')).toHaveValue(b.input);
+  await expect(page.locator('#queue-status')).toContainText('queued');
+  await page.waitForFunction((k) => window.__attnscope!.runs >= k + 2 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
+  expect((await snapshot(page)).text).toBe(b.input);
+  await expect(page.locator('#output')).toHaveText(b.expected);
+  await expect(page.locator('#verdict')).toHaveText('✓ matches the expected answer');
+  await expect(page.locator('#stale-note')).toBeHidden();
+
+  // a weekday alone is no date: the model still answers, and the page says it is guessing or unsure
+  await page.locator('#text').fill('tuesday');
+  await page.locator('#run').click();
+  await page.waitForFunction((k) => window.__attnscope!.runs >= k + 3 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
+  await expect(page.locator('#confidence')).toHaveAttribute('data-level', /unsure|guessing/);
+  await expect(page.locator('#confidence-hint')).toContainText(/top token "\d|-" \d+(\.\d)?%/);
+  const s = await snapshot(page);
+  const conf = (await page.evaluate(() => window.__attnscope!.confidence()))!;
+  // greedy decoding emits each step's top token; probabilities fall, sum to at most 1; entropy within [0, ln V]
+  expect(conf.outputs).toEqual(s.generatedIds.map((_, t) => t));
+  conf.outputs.forEach((p, t) => {
+    const pc = conf.positions[p];
+    expect(pc.top[0].id).toBe(s.generatedIds[t]);
+    for (let i = 1; i < pc.top.length; i++) expect(pc.top[i].prob).toBeLessThanOrEqual(pc.top[i - 1].prob);
+    expect(pc.top.reduce((x, g) => x + g.prob, 0)).toBeLessThanOrEqual(1 + 1e-6);
+    expect(pc.entropy).toBeGreaterThanOrEqual(0);
+    expect(pc.entropy).toBeLessThanOrEqual(Math.log(conf.vocab) + 1e-9);
+  });
+  await page.locator('#confidence-details summary').click();
+  await expect(page.locator('#confidence-table tbody tr')).toHaveCount(conf.outputs.length);
+  expect(await page.locator('body').textContent()).not.toContain('good date model');
+  expect(await page.evaluate(() => window.__violations)).toEqual([]);
+  expect(errors).toEqual([]);
+});
