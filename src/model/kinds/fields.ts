@@ -77,6 +77,14 @@ export class ConfigFields {
   }
 
   /** null when absent or null, else an integer in [0, n) (a token id of a vocabulary named `of`). */
+  /** null, a token id, or a non-empty list of them (HF's eos_token_id may list several); an empty list reads as null. */
+  tokenIds(k: string, n: number, of: string): number | number[] | null {
+    const v = this.raw(k);
+    if (!Array.isArray(v)) return this.optionalId(k, n, of);
+    if (!v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < n)) this.fail(k, `${show(v)} is not a list of token ids in 0..${n - 1} (${of} has ${n} entries)`);
+    return v.length ? (v as number[]) : null;
+  }
+
   optionalId(k: string, n: number, of: string): number | null {
     const v = this.raw(k);
     if (v === undefined || v === null) return null;
