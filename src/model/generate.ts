@@ -7,13 +7,24 @@ import type { Act, Dim, Params, PlanBuilder } from '../scheduler/plan.ts';
 import { InputError, type InputTensor, tokenInput } from './inputs.ts';
 import { type Pick, sampler, type SamplingOptions } from './sampling.ts';
 
+/** Token ids that end a row: one, or several (HF's eos_token_id may be a list, and generation stops on any of them). */
+export type EosIds = number | readonly number[];
+
+/** The ids of `eos` as a list (none for undefined). */
+export function eosList(eos: EosIds | undefined): readonly number[] {
+  return eos === undefined ? [] : typeof eos === 'number' ? [eos] : eos;
+}
+
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate at most (the eos token, when generated, counts and ends that row). */
   maxNewTokens: number;
   /** seq2seq: the first decoder token; default the model's bos_id. */
   bos?: number;
-  /** Stop a row when it generates this token; default the model's eos_id; null: never stop early. */
-  eos?: number | null;
+  /**
+   * Stop a row when it generates this token, or any token of a list; default the model's eos (eos_id, or
+   * eos_token_id: config.json's, or generation_config.json's when the checkpoint has one); null: never stop early.
+   */
+  eos?: EosIds | null;
   /**
    * Called as each token is picked, before the next step runs: streaming. `tokens` are every row's tokens so far,
    * `records` the hook records of the step that produced them (its attention, for a listener on the attention modules).
@@ -107,7 +118,7 @@ export class Decoding {
     record: (b: PlanBuilder, pos: Dim) => Promise<void>,
     feed: (next: Uint32Array, pos: number) => Data[],
     V: number,
-    eos: number | undefined,
+    eos: EosIds | undefined,
   ): Promise<void> {
     if (!next || from >= this.maxNewTokens) return;
     const { b, observer } = this.host.builder();
@@ -124,7 +135,7 @@ export class Decoding {
    * then one decode plan for every token. `forward` records the model on input_ids and position_ids [B, len] with
    * its caches' new rows at `pos` and returns the logits.
    */
-  async causalLm(src: InputTensor, V: number, eos: number | undefined, forward: (b: PlanBuilder, ids: Act, positions: Act, a: AttentionArgs, pos: Dim) => Promise<Act>): Promise<void> {
+  async causalLm(src: InputTensor, V: number, eos: EosIds | undefined, forward: (b: PlanBuilder, ids: Act, positions: Act, a: AttentionArgs, pos: Dim) => Promise<Act>): Promise<void> {
     const [B, L] = src.shape;
     const record = async (b: PlanBuilder, len: number, pos: Dim) => {
       const ids = b.input([B, len], 'input_ids', true);
@@ -139,14 +150,18 @@ export class Decoding {
     await this.decode(next, 1, L - 1, (b, pos) => record(b, 1, pos), (ids, pos) => [ids, positions(1, pos)], V, eos);
   }
 
-  /** Appends each unfinished row's pick (greedy or sampled); returns the next input ids, or undefined when every row is done. */
-  pick(logits: Float32Array, rowOf: (bt: number) => number, V: number, eos: number | undefined): Uint32Array | undefined {
+  /**
+   * Appends each unfinished row's pick (greedy or sampled); a row that picks an eos id (any of a list) is done.
+   * Returns the next input ids, or undefined when every row is done.
+   */
+  pick(logits: Float32Array, rowOf: (bt: number) => number, V: number, eos: EosIds | undefined): Uint32Array | undefined {
+    const ends = eosList(eos);
     const next = new Uint32Array(this.B);
     for (let bt = 0; bt < this.B; bt++) {
       next[bt] = this.choose(logits, rowOf(bt) * V, V);
       if (!this.done[bt]) {
         this.tokens[bt].push(next[bt]);
-        if (next[bt] === eos) this.done[bt] = true;
+        if (ends.includes(next[bt])) this.done[bt] = true;
       }
     }
     const step = this.steps.length - 1;
@@ -173,6 +188,9 @@ export async function generate(
 ): Promise<GenerateResult> {
   if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new InputError(`generate: maxNewTokens ${o.maxNewTokens} must be a positive integer`);
   if (src.shape.length !== 2) throw new InputError(`generate: src must be token ids ${batchFirst ? '[B, L]' : '[L, B]'}, got [${src.shape.join(', ')}]`);
+  for (const id of eosList(o.eos ?? undefined)) {
+    if (!Number.isInteger(id) || id < 0) throw new InputError(`generate: eos ${JSON.stringify(o.eos)} is not a token id or a list of them`);
+  }
   const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens, sampler(o), o.onStep);
   try {
     await run(d, src, o);

@@ -2,6 +2,7 @@ import type { DecoderCache } from '../../nn/decoder_layer.ts';
 import { Seq2SeqTransformer } from '../../nn/seq2seq.ts';
 import type { Dim, PlanBuilder } from '../../scheduler/plan.ts';
 import { InputError, tokenInput } from '../inputs.ts';
+import { eosList } from '../generate.ts';
 import type { ModelKind } from './kind.ts';
 import { type CommonConfig, COMMON_KEYS, CONFIG_LIMITS, inputNames, layerOptions, NnInputs, parseCommon, parseToken, stackAttention, TOKEN_KEYS, type TokenConfig, tokenOptions } from './nn_common.ts';
 
@@ -54,7 +55,7 @@ export const seq2seqKind: ModelKind<Seq2SeqConfig> = {
         const bos = o.bos ?? c.bos_id;
         const eos = (o.eos === undefined ? c.eos_id : o.eos) ?? undefined;
         if (bos === null || bos === undefined) throw new InputError('generate: the model has no bos_id; pass options.bos');
-        for (const [k, t] of [['bos', bos], ['eos', eos]] as const) {
+        for (const [k, t] of [['bos', bos], ...eosList(eos).map((e) => ['eos', e] as const)] as const) {
           if (t !== undefined && (!Number.isInteger(t) || t < 0 || t >= V)) throw new InputError(`generate: ${k} ${t} is outside the target vocabulary [0, ${V})`);
         }
         const maxT = d.maxNewTokens;
