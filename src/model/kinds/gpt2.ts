@@ -19,7 +19,7 @@ export interface Gpt2Config {
   activation_function: string;
   layer_norm_epsilon: number;
   bos_token_id: number | null;
-  eos_token_id: number | null;
+  eos_token_id: number | number[] | null;
 }
 
 const ARCHITECTURES = { GPT2LMHeadModel: 'lm', GPT2Model: 'base' } as const;
@@ -48,7 +48,7 @@ export const gpt2Kind: ModelKind<Gpt2Config> = {
       activation_function: act,
       layer_norm_epsilon: f.number('layer_norm_epsilon', true),
       bos_token_id: f.optionalId('bos_token_id', vocab_size, 'the vocabulary'),
-      eos_token_id: f.optionalId('eos_token_id', vocab_size, 'the vocabulary'),
+      eos_token_id: f.tokenIds('eos_token_id', vocab_size, 'the vocabulary'),
     };
   },
   build(w, c) {
