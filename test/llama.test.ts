@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { applyChatTemplate } from '../src/model/hf/chat.ts';
-import { readCheckpoint } from '../src/model/hf/checkpoint.ts';
+import { type CheckpointFiles, readCheckpoint } from '../src/model/hf/checkpoint.ts';
 import { directoryFiles } from '../src/model/hf/dir.ts';
 import type { InputTensor } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
@@ -26,6 +26,23 @@ async function llama(): Promise<{ model: Model; ids: InputTensor }> {
 }
 
 const LAYERS = ['model.layers.0.self_attn', 'model.layers.1.self_attn'];
+
+/** A fixture folder with config.json edited by `edit` and `extra` JSON files added beside it. */
+function withFiles(name: string, edit: (c: Record<string, unknown>) => void, extra: Record<string, unknown> = {}): CheckpointFiles {
+  const files = directoryFiles(dir(name));
+  const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  return {
+    ...files,
+    list: async () => [...(await files.list()), ...Object.keys(extra)],
+    async read(n: string) {
+      if (n in extra) return json(extra[n]);
+      if (n !== 'config.json') return files.read(n);
+      const c = JSON.parse(new TextDecoder().decode(await files.read(n))) as Record<string, unknown>;
+      edit(c);
+      return json(c);
+    },
+  };
+}
 
 it('generate: each step\'s attention rows (4 query heads over cached keys of 2 KV heads) equal a full forward\'s', async () => {
   const { model, ids } = await llama();
@@ -111,19 +128,48 @@ it('backward hooks on self_attn get its output gradient; relevance maps come fro
   }
 });
 
-describe('config.json features attnscope does not implement are refused naming the field', () => {
-  const withConfig = (name: string, edit: (c: Record<string, unknown>) => void) => {
-    const files = directoryFiles(dir(name));
-    return {
-      ...files,
-      async read(n: string) {
-        if (n !== 'config.json') return files.read(n);
-        const c = JSON.parse(new TextDecoder().decode(await files.read(n))) as Record<string, unknown>;
-        edit(c);
-        return new TextEncoder().encode(JSON.stringify(c));
-      },
-    };
+describe('eos_token_id as a list (Llama 3, Qwen2.5): generation stops on any of its ids', () => {
+  // The reference's greedy tokens (tools/hf_reference.py, full recompute): row 0 repeats 126, row 1 is
+  // 78 137 277 41 172 126. Each row must end at its first token in the eos set, the eos included.
+  const cut = (rows: number[][], eos: number[]) => rows.map((r) => (r.some((t) => eos.includes(t)) ? r.slice(0, r.findIndex((t) => eos.includes(t)) + 1) : r));
+  const run = async (files: CheckpointFiles, eos?: number[] | null) => {
+    const io = readSafetensors(await readFile(`${dir('llama_lm')}io.safetensors`));
+    const want = io.tensors.get('generate.tokens')!;
+    const [B, N] = want.shape;
+    const rows = Array.from({ length: B }, (_, b) => Array.from(want.data.slice(b * N, (b + 1) * N), Number));
+    expect(rows).toEqual([[126, 126, 126, 126, 126, 126], [78, 137, 277, 41, 172, 126]]);
+    const model = await Model.fromCheckpoint(ctx, files);
+    try {
+      const r = await model.generate(io.tensors.get('input_ids')!, { maxNewTokens: N, ...(eos === undefined ? {} : { eos }) });
+      return { rows, tokens: r.tokens, steps: r.steps.length };
+    } finally {
+      model.dispose();
+    }
   };
+
+  it('config.json [277, 126]: row 0 stops at its first 126 (the second id listed), row 1 at 277; three steps, not six', async () => {
+    const { rows, tokens, steps } = await run(withFiles('llama_lm', (c) => (c.eos_token_id = [277, 126])));
+    expect(tokens).toEqual(cut(rows, [277, 126]));
+    expect(tokens).toEqual([[126], [78, 137, 277]]);
+    expect(steps).toBe(3);
+  });
+
+  it('generation_config.json\'s list replaces config.json\'s id, as HF\'s generate reads it; options.eos replaces both', async () => {
+    const files = withFiles('llama_lm', (c) => (c.eos_token_id = 277), { 'generation_config.json': { bos_token_id: 1, eos_token_id: [172, 126] } });
+    expect((await readCheckpoint(files)).config).toMatchObject({ eos_token_id: [172, 126] });
+    expect((await run(files)).tokens).toEqual([[126], [78, 137, 277, 41, 172]]);
+    expect((await run(files, [41])).tokens).toEqual([[126, 126, 126, 126, 126, 126], [78, 137, 277, 41]]);
+    expect((await run(files, null)).tokens).toEqual((await run(files, [])).rows);
+  });
+
+  it('a list with an id outside the vocabulary is refused naming the file and the field', async () => {
+    await expect(readCheckpoint(withFiles('llama_lm', (c) => (c.eos_token_id = [2, 298])))).rejects.toThrow(/config\.json: config\.json field "eos_token_id": \[2,298\] is not a list of token ids in 0\.\.297/);
+    const gen = withFiles('llama_lm', () => {}, { 'generation_config.json': { eos_token_id: [1, 'x'] } });
+    await expect(readCheckpoint(gen)).rejects.toThrow(/generation_config\.json: generation_config\.json field "eos_token_id": \[1,"x"\] is not a list of token ids/);
+  });
+});
+
+describe('config.json features attnscope does not implement are refused naming the field', () => {
   const cases: [string, string, (c: Record<string, unknown>) => void, RegExp][] = [
     ['llama_lm', 'rope_scaling linear', (c) => (c.rope_scaling = { type: 'linear', factor: 2 }), /field "rope_scaling": rope type "linear" is not supported/],
     ['llama_lm', 'rope_scaling llama3', (c) => (c.rope_scaling = { rope_type: 'llama3', factor: 8 }), /field "rope_scaling": rope type "llama3" is not supported/],
@@ -133,7 +179,7 @@ describe('config.json features attnscope does not implement are refused naming t
     ['llama_lm', 'KV heads', (c) => (c.num_key_value_heads = 3), /field "num_key_value_heads": 3 does not divide num_attention_heads 4/],
     ['llama_lm', 'architecture', (c) => (c.architectures = ['LlamaForSequenceClassification']), /field "architectures": "LlamaForSequenceClassification" is not supported/],
   ];
-  for (const [name, what, edit, re] of cases) it(what, () => expect(readCheckpoint(withConfig(name, edit))).rejects.toThrow(re));
+  for (const [name, what, edit, re] of cases) it(what, () => expect(readCheckpoint(withFiles(name, edit))).rejects.toThrow(re));
 });
 
 it('applyChatTemplate renders tokenizer_config.json\'s ChatML template as HF does; a tokenizer without one is refused', async () => {

@@ -23,6 +23,7 @@ export interface CheckpointFiles {
 }
 
 const INDEX = 'model.safetensors.index.json';
+const GENERATION = 'generation_config.json';
 const SINGLE = 'model.safetensors';
 
 async function readJson(files: CheckpointFiles, name: string): Promise<unknown> {
@@ -71,7 +72,10 @@ async function readTensors(files: CheckpointFiles, names: readonly string[]): Pr
   return out;
 }
 
-/** Reads and fully checks a checkpoint: config, family, every tensor the family's tree takes (name, shape, dtype). */
+/**
+ * Reads and fully checks a checkpoint: config, family, every tensor the family's tree takes (name, shape, dtype);
+ * generation_config.json's eos_token_id, when the file has one, replaces config.json's.
+ */
 export async function readCheckpoint(files: CheckpointFiles): Promise<ModelFile> {
   const names = await files.list();
   if (!names.includes('config.json')) throw new ModelFileError(`${files.label}: no config.json (not a Hugging Face checkpoint directory?)`, 'config', files.label);
@@ -82,6 +86,12 @@ export async function readCheckpoint(files: CheckpointFiles): Promise<ModelFile>
   if (typeof modelType !== 'string' || !(modelType in HF_KINDS)) f.fail('model_type', `${show(modelType)} is not a supported family (supported: ${kinds.join(', ')})`);
   const kind = HF_KINDS[modelType as keyof typeof HF_KINDS];
   const config = kind.parse(f) as ModelConfig;
+  // HF's generate takes its eos from generation_config.json (GenerationConfig.from_pretrained) when the checkpoint has
+  // one: Llama 3 and Qwen2.5 instruct models list their end-of-turn token there beside config.json's eos.
+  if (names.includes(GENERATION) && 'eos_token_id' in config) {
+    const g = new ConfigFields(await readJson(files, GENERATION), `${files.label}/${GENERATION}`, GENERATION);
+    if (g.has('eos_token_id')) config.eos_token_id = g.tokenIds('eos_token_id', config.vocab_size, 'the vocabulary');
+  }
   const { prefix, ignore, tied } = kind.hf!;
 
   const stored = await readTensors(files, names);

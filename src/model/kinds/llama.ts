@@ -28,7 +28,8 @@ interface LlamaFields {
   mlp_bias: boolean;
   tie_word_embeddings: boolean;
   bos_token_id: number | null;
-  eos_token_id: number | null;
+  /** One id or several (HF's Llama 3 / Qwen2.5 configs list them): generate stops on any. */
+  eos_token_id: number | number[] | null;
 }
 
 export interface LlamaConfig extends LlamaFields {
@@ -45,17 +46,6 @@ type FamilyConfig = LlamaConfig | Qwen2Config;
 function inUse(f: ConfigFields, k: string): boolean {
   const v = f.raw(k);
   return !(v === undefined || v === null || v === false || v === 0 || (Array.isArray(v) && v.length === 0));
-}
-
-/** An eos id, or the first of a list of them (generate stops on one id: the first, as HF's generation_config lists it first). */
-function eosId(f: ConfigFields, vocab: number): number | null {
-  const v = f.raw('eos_token_id');
-  if (Array.isArray(v)) {
-    if (v.length === 0) return null;
-    if (!v.every((x) => Number.isInteger(x) && x >= 0 && x < vocab)) f.fail('eos_token_id', `${show(v)} is not a list of token ids in 0..${vocab - 1}`);
-    return v[0] as number;
-  }
-  return f.optionalId('eos_token_id', vocab, 'the vocabulary');
 }
 
 function parse(f: ConfigFields, kind: FamilyConfig['kind']): FamilyConfig {
@@ -96,7 +86,7 @@ function parse(f: ConfigFields, kind: FamilyConfig['kind']): FamilyConfig {
     // LlamaConfig / Qwen2Config default tie_word_embeddings to False.
     tie_word_embeddings: f.has('tie_word_embeddings') ? f.bool('tie_word_embeddings') : false,
     bos_token_id: f.optionalId('bos_token_id', vocab_size, 'the vocabulary'),
-    eos_token_id: eosId(f, vocab_size),
+    eos_token_id: f.tokenIds('eos_token_id', vocab_size, 'the vocabulary'),
   };
 }
 
