@@ -382,29 +382,42 @@ export function writeSafetensors(
   }
 
   const order = list.map((t, i) => ({ t, i })).sort((a, b) => DTYPE_BYTES[b.t.dtype] - DTYPE_BYTES[a.t.dtype] || a.i - b.i).map((x) => x.t);
+  const head = safetensorsHeader(order, metadata);
+  const out = new Uint8Array(head.length + head.dataBytes);
+  const view = new DataView(out.buffer);
+  out.set(head);
+
+  let pos = head.length;
+  for (const t of order) {
+    encode(t, out, view, pos, fail);
+    pos += t.data.length * DTYPE_BYTES[t.dtype];
+  }
+  return out;
+}
+
+/**
+ * The bytes before a safetensors file's data: the header's length (u64 LE), then the JSON header (tensors in data order,
+ * `__metadata__` first) padded with spaces to a multiple of 8. `dataBytes`: the data that follows. For a writer that
+ * knows its tensors' shapes before their data (a streamed capture).
+ */
+export function safetensorsHeader(order: readonly Omit<TensorInput, 'data'>[], metadata?: Record<string, string>): Uint8Array & { dataBytes: number } {
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) header.__metadata__ = { ...metadata };
   let offset = 0;
   for (const t of order) {
-    const n = t.data.length * DTYPE_BYTES[t.dtype];
+    const n = t.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + n] };
     offset += n;
   }
   // Integer-like names ("0") are enumerated first by JSON.stringify; harmless, offsets are explicit.
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLen = Math.ceil((8 + json.length) / 8) * 8 - 8;
-  const out = new Uint8Array(8 + headerLen + offset);
+  const out = Object.assign(new Uint8Array(8 + headerLen), { dataBytes: offset });
   const view = new DataView(out.buffer);
   view.setUint32(0, headerLen % 2 ** 32, true);
   view.setUint32(4, Math.floor(headerLen / 2 ** 32), true);
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headerLen);
-
-  let pos = 8 + headerLen;
-  for (const t of order) {
-    encode(t, out, view, pos, fail);
-    pos += t.data.length * DTYPE_BYTES[t.dtype];
-  }
   return out;
 }
 
