@@ -21,6 +21,12 @@ export function fixtureLm(ctx: GpuContext): { model: Model; inputs: ModelInputs 
 
 /** A causal 2-layer lm of seeded weights (d_model 16, 2 heads, sinusoidal positions up to 512) and `L` seeded tokens. */
 export function seededLm(ctx: GpuContext, seed: number, L: number): { model: Model; inputs: ModelInputs } {
+  const { file, inputs } = seededLmFile(seed, L);
+  return { model: Model.load(ctx, file, 'seeded lm'), inputs };
+}
+
+/** seededLm's model file and inputs. */
+export function seededLmFile(seed: number, L: number): { file: Uint8Array; inputs: { src: { dtype: 'I32'; data: Int32Array; shape: number[] } } } {
   const config = {
     format_version: 1, kind: 'lm', d_model: 16, nhead: 2, dim_feedforward: 24, num_encoder_layers: 2, num_decoder_layers: 0, activation: 'relu',
     layer_norm_eps: 1e-5, norm_first: true, batch_first: true, bias: true, encoder_norm: true, decoder_norm: false,
@@ -28,7 +34,7 @@ export function seededLm(ctx: GpuContext, seed: number, L: number): { model: Mod
   } as unknown as FileConfig;
   const rand = rng(seed);
   const tensors = new Map([...expectedTensors(config)].map(([n, shape]) => [n, uniform(rand, shape.reduce((a, b) => a * b, 1), -0.5, 0.5)]));
-  const model = Model.load(ctx, writeModelFile(config, tensors), 'seeded lm');
+  const file = writeModelFile(config, tensors);
   const src = { dtype: 'I32' as const, data: new Int32Array(L).map(() => 3 + Math.floor(rand() * 3)), shape: [1, L] };
-  return { model, inputs: { src } };
+  return { file, inputs: { src } };
 }

@@ -7,21 +7,18 @@ import type { ModelInputs } from '../model/inputs.ts';
 import type { ForwardResult, Model } from '../model/model.ts';
 import type { ModelOutline } from '../model/outline.ts';
 import { formatProfile } from '../model/profile.ts';
-import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
+import { readSafetensors } from '../model/safetensors.ts';
+import { CaptureBudgetError } from '../scheduler/plan.ts';
 import { bool, intFlag, kernelsFlag, str, UsageError } from './args.ts';
 import type { Cli, Command, FlagGroup, Values } from './command.ts';
+import { OutFile, type OutTensor, type SpooledTensor } from './out_file.ts';
 import { readFile, readSource, type Source, tokenizerOf, withModel, writeAtomically } from './source.ts';
 
-/** A tensor the run writes to OUT. */
-export interface OutTensor {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-}
+export type { OutTensor } from './out_file.ts';
 
 /** What a flag group reports after the forwards: tensors for OUT, a line for the terminal, fields for --json. */
 export interface RunReport {
-  tensors?: OutTensor[];
+  tensors?: (OutTensor | SpooledTensor)[];
   line?: string;
   json?: Record<string, unknown>;
 }
@@ -32,6 +29,11 @@ export interface RunStage {
   grad?: boolean;
   /** After the last forward. */
   report(model: Model, result: ForwardResult): Promise<RunReport>;
+  /**
+   * The first forward was refused because its captures pass the per-forward budget: change the hooks so they would
+   * not (e.g. stream weights to OUT) and return true to have it run again.
+   */
+  overBudget?(): boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface RunStage {
 export interface RunFlags extends FlagGroup {
   check?(v: Values, pre: { outline: ModelOutline; outputShape: readonly number[] }): void;
   captureOptions?(v: Values, outline: ModelOutline): HookOptions;
-  setup?(v: Values, run: { model: Model; captureOptions: HookOptions }): RunStage | undefined;
+  setup?(v: Values, run: { model: Model; captureOptions: HookOptions; out?: OutFile }): RunStage | undefined;
 }
 
 /** The forward's inputs: IN's tensors (each one the model takes) or TEXT tokenized (then also the tokens). */
@@ -108,8 +110,15 @@ adapter's defaults). --json prints one JSON object instead of the text lines.`,
       };
       if (tokens) say(`tokens: ${JSON.stringify(tokens)}`);
 
-      await withModel(src, { kernels, progress: cli.progress }, async (model) => {
-        const stages = groups.flatMap((g) => g.setup?.(v, { model, captureOptions }) ?? []);
+      const outPath = str(v, 'out');
+      const outFile = outPath === undefined ? undefined : new OutFile(outPath);
+      try {
+        await withModel(src, { kernels, progress: cli.progress }, (model) => runModel(model));
+      } finally {
+        outFile?.dispose();
+      }
+      async function runModel(model: Model): Promise<void> {
+        const stages = groups.flatMap((g) => g.setup?.(v, { model, captureOptions, out: outFile }) ?? []);
         const grad = stages.some((s) => s.grad);
         const report: Record<string, unknown> = { model: modelPath, kind: model.config.kind, adapter: model.ctx.adapterName, kernels: model.ctx.kernels, ...(tokens && { tokens }) };
         const profile = str(v, 'profile');
@@ -126,7 +135,14 @@ adapter's defaults). --json prints one JSON object instead of the text lines.`,
         for (let i = 0; i < repeat; i++) {
           cli.progress.step(i === 0 ? 'compiling and running the forward' : `forward ${i + 1} of ${repeat}`);
           const t0 = performance.now();
-          result = await model.forward(inputs, { grad });
+          try {
+            result = await model.forward(inputs, { grad });
+          } catch (e) {
+            // Refused while the plan was recorded, before anything ran: the stages may make the captures fit and retry.
+            if (!(i === 0 && e instanceof CaptureBudgetError && stages.filter((st) => st.overBudget?.()).length)) throw e;
+            cli.progress.step('the captures pass the per-forward budget: streaming the attention weights to OUT');
+            result = await model.forward(inputs, { grad });
+          }
           times.push(performance.now() - t0);
         }
         const { output, shape } = result!;
@@ -138,7 +154,7 @@ adapter's defaults). --json prints one JSON object instead of the text lines.`,
             `; ${s.dispatches} dispatches, ${s.submitsPerForward} submit per forward; activations ${s.slotBytes} B in ${s.slots} buffers ` +
             `(largest live set ${s.peakLiveBytes} B, unshared ${s.unsharedBytes} B); weights ${model.weightBytes} B`,
         );
-        const tensors: OutTensor[] = [{ name: 'output', shape, data: output }];
+        const tensors: (OutTensor | SpooledTensor)[] = [{ name: 'output', shape, data: output }];
         for (const stage of stages) {
           cli.progress.step('analysing');
           const r = await stage.report(model, result!);
@@ -146,15 +162,15 @@ adapter's defaults). --json prints one JSON object instead of the text lines.`,
           if (r.line) say(r.line);
           Object.assign(report, r.json);
         }
-        const out = str(v, 'out');
-        if (out) {
+        const out = outPath;
+        if (outFile && out) {
           cli.progress.step(`writing ${out}`);
-          writeAtomically(out, writeSafetensors(tensors.map((t) => ({ ...t, dtype: 'F32' as const })), { producer: 'attnscope' }));
+          outFile.write(tensors, { producer: 'attnscope' });
           report.out = { path: out, tensors: tensors.map((t) => t.name) };
           say(`wrote ${out} (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${tensors.length > 1 ? `: ${summarize(tensors.slice(1).map((t) => t.name))}` : ''})`);
         }
         if (json) cli.print(JSON.stringify(report));
-      });
+      }
     },
   };
 }

@@ -233,20 +233,31 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
   }
 
   /**
-   * Every forward hook on the attention module asks only for summaries, and its map passes the summary chunk (or the
-   * hooks' chunkRows): the module's attention is computed by chunks of query rows (a multiple of 64, at least 64),
-   * each chunk's probabilities summarised before the next, so the [B, H, L, S] map never exists.
+   * Every forward hook on the attention module asks only for summaries or a stream, and its map passes the summary
+   * chunk, a stream's chunkBytes or the hooks' chunkRows: the module's attention is computed by chunks of query rows (a
+   * multiple of 64, at least 64), each chunk's probabilities summarised or streamed out before the next, so the
+   * [B, H, L, S] map never exists.
    */
   probsChunks(b: PlanBuilder, path: string, shape: readonly [number, number, number, number]): ProbsChunks | undefined {
     const hooks = this.on(path, 'forward');
-    if (!hooks.length || hooks.some((h) => !h.opts.summary)) return undefined;
+    if (!hooks.length || hooks.some((h) => !h.opts.summary && !h.opts.stream)) return undefined;
     const [B, H, L, S] = shape;
-    const want = Math.min(Math.floor(SUMMARY_CHUNK_BYTES / (B * H * S * 4)), ...hooks.map((h) => h.opts.summary!.chunkRows ?? Infinity));
+    const rowBytes = B * H * S * 4;
+    const want = Math.min(Math.floor(SUMMARY_CHUNK_BYTES / rowBytes), ...hooks.map((h) => h.opts.summary?.chunkRows ?? Math.floor(streamChunkBytes(h) / rowBytes)));
     const rows = Math.max(64, Math.floor(want / 64) * 64);
     if (rows >= L) return undefined;
-    const recs = hooks.map((h) => new SummaryRecorder(b, `hook '${h.name}'`, path, shape, h.opts.summary!, this.rolloutChain(h)));
-    hooks.forEach((h, i) => this.chunked.set(h.name, recs[i]));
-    return { rows, chunk: (probs, l0) => recs.forEach((r) => r.chunk(probs, l0)), finish: () => recs.forEach((r) => r.finish()) };
+    const summarised = hooks.filter((h) => h.opts.summary);
+    const streamed = hooks.filter((h) => h.opts.stream);
+    const recs = summarised.map((h) => new SummaryRecorder(b, `hook '${h.name}'`, path, shape, h.opts.summary!, this.rolloutChain(h)));
+    summarised.forEach((h, i) => this.chunked.set(h.name, recs[i]));
+    return {
+      rows,
+      chunk: (probs, l0) => {
+        recs.forEach((r) => r.chunk(probs, l0));
+        streamed.forEach((h) => this.streamWeights(b, h, path, probs, l0));
+      },
+      finish: () => recs.forEach((r) => r.finish()),
+    };
   }
 
   /** attn_weights [B, H, L, S] cut to the hook's heads / queries / head average on the GPU, before the copy. */
@@ -262,14 +273,17 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     return out;
   }
 
-  /** attn_weights [B, H, L, S] read back by chunks of query rows, each handed to the hook's onChunk as it arrives. */
-  private streamWeights(b: PlanBuilder, h: Hook, path: string, probs: Act): void {
+  /**
+   * attn_weights [B, H, L, S] (or the query rows [l0, l0 + L) of the map, when attention runs by chunks) read back by
+   * chunks of query rows, each handed to the hook's onChunk as it arrives.
+   */
+  private streamWeights(b: PlanBuilder, h: Hook, path: string, probs: Act, l0 = 0): void {
     const [B, H, L, S] = probs.shape;
     if (probs.dims) throw new Error(`hook '${h.name}': stream needs weights of a fixed shape; ${path}'s follow the plan's params (a decode step)`);
-    const rows = Math.max(1, Math.floor((h.opts.stream!.chunkBytes ?? 16 << 20) / (B * H * S * 4)));
+    const rows = Math.max(1, Math.floor(streamChunkBytes(h) / (B * H * S * 4)));
     b.stream(`stream ${h.name}`, probs, { outer: B * H, len: L, inner: S }, rows, async (from, to, data) => {
       const weights = { shape: [B, H, to - from, S], data };
-      await this.callHook(() => this.hookNow(h).opts.stream!.onChunk({ hook: h.name, module: path, queries: [from, to], weights }));
+      await this.callHook(() => this.hookNow(h).opts.stream!.onChunk({ hook: h.name, module: path, queries: [l0 + from, l0 + to], weights }));
     });
   }
 
@@ -346,6 +360,11 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
     this.hostRecords.clear();
     return out;
   }
+}
+
+/** Bytes per streamed chunk (StreamOptions.chunkBytes); Infinity for a hook that does not stream. */
+function streamChunkBytes(h: Hook): number {
+  return h.opts.stream ? (h.opts.stream.chunkBytes ?? 16 << 20) : Infinity;
 }
 
 /** A hook's returned tensors must match what they replace (at the run's shapes): count, shape and length. */
