@@ -1,10 +1,12 @@
 // The views of one analysis: kind tabs, model view grid, large heatmap, head view, generation steps. Holds the
-// selection (kind, layer, head / mean / rollout) and what the page exposes to tests (window.__attnscope).
+// selection (kind, layer, head / mean / rollout), the colour scale, the page's keyboard wiring (kind tabs, zoom
+// buttons, readouts) and what the page exposes to tests (window.__attnscope).
 import type { Analysis, Step } from './analysis.ts';
 import { type AttnKind, type AttnMap, type HeadChoice, headMatrix, KIND_TITLES, type Matrix, maxOf, meanMatrix, rollout } from './attention.ts';
 import type { LongAnalysis } from './gpu/long-maps.ts';
 import type { MapSource } from './gpu/lod.ts';
 import { type GpuValues, type Tile, uploadValues } from './gpu/map-renderer.ts';
+import { formatValue } from './views/colors.ts';
 import { HeadView } from './views/head-view.ts';
 import { HeatmapView, type HoverCell } from './views/heatmap.ts';
 import { ModelView } from './views/model-view.ts';
@@ -18,6 +20,32 @@ const MAX_ROLLOUT = 1024;
 
 const KIND_ORDER: AttnKind[] = ['cross', 'enc', 'dec', 'self'];
 const choiceTitle = (c: HeadChoice) => (typeof c === 'number' ? `head ${c}` : c === 'mean' ? 'mean over heads' : 'rollout');
+
+/**
+ * The colour scale of the maps: 0 to each map's max; 0 to its max leaving out the first query and the first key (a
+ * causal map's first row is a lone 1.0, and many models park attention on the first token); each row 0 to its own
+ * max; or 0 to 1.
+ */
+type Scale = 'max' | 'first' | 'row' | 'one';
+
+/** Max of m over rows 1… and columns 1… (the whole map when it has one row or column). */
+function maxWithoutFirst(m: Matrix): number {
+  if (m.rows < 2 || m.cols < 2) return maxOf(m);
+  let mx = 0;
+  for (let i = 1; i < m.rows; i++) for (let j = 1; j < m.cols; j++) mx = Math.max(mx, m.data[i * m.cols + j]);
+  return mx;
+}
+
+/** Each row divided by its max (rows of zeros stay zero). */
+function rowScaled(m: Matrix): Matrix {
+  const out = new Float32Array(m.data.length);
+  for (let i = 0; i < m.rows; i++) {
+    let mx = 0;
+    for (let j = 0; j < m.cols; j++) mx = Math.max(mx, m.data[i * m.cols + j]);
+    if (mx > 0) for (let j = 0; j < m.cols; j++) out[i * m.cols + j] = m.data[i * m.cols + j] / mx;
+  }
+  return { rows: m.rows, cols: m.cols, data: out };
+}
 
 export interface Selection {
   kind: AttnKind;
@@ -42,20 +70,41 @@ export class Explorer {
   private largeMatrix?: { matrix: Matrix; rows: string[]; cols: string[] };
   /** The analysis's matrices on the GPU, by kind/layer/choice: uploaded once, drawn by every view. */
   private readonly onGpu = new Map<string, GpuValues>();
+  /** The user picked a colour scale: it is kept; until then each kind gets its default (causal: each row its own). */
+  private scaleChosen = false;
 
   constructor(private readonly device: GPUDevice) {
-    this.modelView = new ModelView($('model-view-host'), device, (layer, choice) => this.select({ ...this.sel!, layer, choice }));
-    this.large = new HeatmapView($('large-host'), device, (c) => this.hover(c));
-    this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token to isolate its lines.'));
-    this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar for its value.'));
+    this.modelView = new ModelView(
+      $('model-view-host'),
+      device,
+      (layer, choice) => this.select({ ...this.sel!, layer, choice }),
+      (c) => this.reportCell(c),
+    );
+    this.large = new HeatmapView(
+      $('large-host'),
+      device,
+      (c) => this.hover(c),
+      (row) => this.choose(row),
+    );
+    this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token, or focus the view and use the arrow keys, to isolate its lines.'));
+    this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar, or focus the view and use the arrow keys, for its value.'));
     this.relevance = new HeatmapView($('relevance-host'), device, (c) => this.hoverRelevance(c));
     this.text = new TextView($('text-host'), (i) => this.choose(i), (i) => this.hoverText(i));
-    for (const k of KIND_ORDER) {
-      $(`kind-${k}`).addEventListener('click', () => this.setKind(k));
-    }
+    // the text view scrolls: a keyboard user reaches it to scroll it (its query is chosen with the number field)
+    this.text.element.tabIndex = 0;
+    this.text.element.setAttribute('role', 'region');
+    this.text.element.setAttribute('aria-label', 'Text view: each token on the colour of its value in the chosen query row');
+    this.wireTabs();
+    $('zoom-in').addEventListener('click', () => this.large.zoomBy(2));
+    $('zoom-out').addEventListener('click', () => this.large.zoomBy(0.5));
+    $('zoom-fit').addEventListener('click', () => this.large.reset());
     $('text-colour').addEventListener('change', () => this.renderText());
     $('text-query').addEventListener('change', () => this.choose(Number(($('text-query') as HTMLInputElement).value)));
-    for (const id of ['scale', 'row-labels']) $(id).addEventListener('change', () => this.render());
+    $('scale').addEventListener('change', () => {
+      this.scaleChosen = true;
+      this.render();
+    });
+    $('row-labels').addEventListener('change', () => this.render());
     $('head-layer').addEventListener('change', () => this.renderHeads());
     $('step-layer').addEventListener('change', () => this.renderSteps());
     let t: ReturnType<typeof setTimeout> | undefined;
@@ -63,6 +112,32 @@ export class Explorer {
       clearTimeout(t);
       t = setTimeout(() => this.render(), 150);
     });
+  }
+
+  /** The kind tabs (WAI-ARIA tabs): click or arrow keys (Home / End) among the visible ones select a kind. */
+  private wireTabs(): void {
+    for (const k of KIND_ORDER) $(`kind-${k}`).addEventListener('click', () => this.setKind(k));
+    $('kind-tabs').addEventListener('keydown', (e) => {
+      const tabs = KIND_ORDER.filter((k) => !$(`kind-${k}`).hidden);
+      const at = tabs.indexOf((e.target as HTMLElement).id.replace('kind-', '') as AttnKind);
+      if (at < 0) return;
+      const to = ({ ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 } as Record<string, number>)[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      const k = tabs[(to + tabs.length) % tabs.length];
+      this.setKind(k);
+      $(`kind-${k}`).focus();
+    });
+  }
+
+  /** Marks the selected kind's tab (the only one in the tab order) and labels the panel by it. */
+  private markTabs(kind: AttnKind): void {
+    for (const k of KIND_ORDER) {
+      const tab = $(`kind-${k}`);
+      tab.setAttribute('aria-selected', String(k === kind));
+      tab.tabIndex = k === kind ? 0 : -1;
+    }
+    $('kind-panel').setAttribute('aria-labelledby', `kind-${kind}`);
   }
 
   get modelCanvas(): HTMLCanvasElement {
@@ -125,8 +200,9 @@ export class Explorer {
 
   private renderLong(l: LongAnalysis): void {
     const s = this.sel!;
-    $('kind-self').setAttribute('aria-pressed', 'true');
+    this.markTabs('self');
     $('row-labels-wrap').hidden = true;
+    $('scale-wrap').hidden = true; // a long text's tiles are the GPU's summaries, scaled as they come
     const H = l.maps.layers[0].info.heads;
     const columns: HeadChoice[] = [...Array.from({ length: H }, (_, h) => h), 'mean'];
     const cells = l.maps.layers.flatMap((layer, li) => columns.map((c) => ({ layer: li, choice: c, rows: l.maps.L, cols: l.maps.L, tile: layer.overview.get(c)! })));
@@ -138,7 +214,9 @@ export class Explorer {
     this.renderText();
   }
 
+  /** Destroys the uploaded matrices; the views that draw them forget them first (a frame may be queued behind another). */
   private dropGpu(): void {
+    for (const view of [this.large, this.relevance, this.modelView]) view.forget();
     for (const v of this.onGpu.values()) v.buffer.destroy();
     this.onGpu.clear();
   }
@@ -225,6 +303,7 @@ export class Explorer {
   }
 
   setKind(kind: AttnKind): void {
+    if (this.long) return; // a long text shows self-attention only
     if (!this.a || !this.sel) return;
     const n = this.layers(kind).length;
     const choice = this.sel.choice === 'rollout' && !this.hasRollout(kind) ? 'mean' : this.sel.choice;
@@ -265,13 +344,51 @@ export class Explorer {
     return headMatrix(m, s.choice);
   }
 
-  /** Axis labels of a kind; decoder queries by the token they predict when that option is on. */
+  /**
+   * Axis labels of a kind, worded for what its queries see: every token (a bidirectional encoder), the keys up to
+   * their own position (causal), or the source (cross-attention). Queries are labelled by the token they predict
+   * only where the model predicts one there (generation) and that option is on.
+   */
   private axes(kind: AttnKind): { rows: string[]; cols: string[]; rowAxis: string; colAxis: string } {
     const ax = this.a!.axes[kind]!;
     const predicted = ($('row-labels') as HTMLSelectElement).value === 'predicted' && ax.rowsPredicted;
     const rows = predicted ? ax.rowsPredicted! : ax.rows;
-    const keyAxis = kind === 'cross' ? 'keys: source tokens' : 'keys';
-    return { rows, cols: ax.cols, rowAxis: predicted ? 'queries, labelled by the token they predict' : 'queries', colAxis: keyAxis };
+    const causal = this.layers(kind)[0]?.causal;
+    const queries = kind === 'cross' ? 'queries: decoder positions' : causal ? 'queries (each sees keys up to itself)' : 'queries (each sees every token)';
+    const rowAxis = predicted ? `${queries.replace(/ \(.*\)$/, '')}, labelled by the token they predict` : queries;
+    return { rows, cols: ax.cols, rowAxis, colAxis: kind === 'cross' ? 'keys: source tokens' : 'keys' };
+  }
+
+  /**
+   * The colour scale in use: the user's choice, else the kind's default. Causal maps default to a scale per row: their
+   * first row is a lone 1.0 and each later row spreads over one more key, so on one scale for the map the late rows
+   * (and whole thumbnails) fade to white.
+   */
+  private scale(kind: AttnKind): Scale {
+    const select = $('scale') as HTMLSelectElement;
+    if (!this.scaleChosen) select.value = this.layers(kind)[0]?.causal ? 'row' : 'max';
+    return select.value as Scale;
+  }
+
+  /** Matrix m drawn under `scale`: its tile (a per-row scale draws a row-normalised copy) and the colour bar's top. */
+  private scaled(key: string, m: Matrix, scale: Scale): { tile: Tile; legendTop?: string } {
+    if (scale === 'row') return { tile: this.tile(`${key}/row`, rowScaled(m), 1), legendTop: 'row max' };
+    const max = scale === 'one' ? 1 : scale === 'first' ? maxWithoutFirst(m) : maxOf(m);
+    return { tile: this.tile(key, m, Math.max(1e-6, max)) };
+  }
+
+  /** The model view's keyboard cursor or hover: which map it is on, and how to show it. */
+  private reportCell(c: { layer: number; choice: HeadChoice } | undefined): void {
+    const info = $('model-info');
+    const s = this.sel;
+    if (!c || !s) {
+      info.textContent = 'Focus the grid and use the arrow keys, or hover a map; Enter or a click shows it in the large view.';
+      info.classList.remove('active');
+      return;
+    }
+    const peak = this.long ? undefined : maxOf(this.matrix({ kind: s.kind, layer: c.layer, choice: c.choice }));
+    info.textContent = `layer ${c.layer}, ${choiceTitle(c.choice)}${peak === undefined ? '' : `: largest weight ${formatValue(peak)}`}${c.layer === s.layer && c.choice === s.choice ? ' (shown in the large view)' : ''}`;
+    info.classList.add('active');
   }
 
   render(): void {
@@ -279,17 +396,18 @@ export class Explorer {
     const s = this.sel;
     if (this.long && s) return this.renderLong(this.long);
     if (!a || !s) return;
-    for (const k of KIND_ORDER) $(`kind-${k}`).setAttribute('aria-pressed', String(k === s.kind));
+    this.markTabs(s.kind);
     $('row-labels-wrap').hidden = !a.axes[s.kind]?.rowsPredicted;
+    $('scale-wrap').hidden = false;
+    const scale = this.scale(s.kind);
     const maps = this.layers(s.kind);
     const H = maps[0]?.heads ?? 0;
     const columns: HeadChoice[] = [...Array.from({ length: H }, (_, h) => h), 'mean'];
     if (this.hasRollout(s.kind)) columns.push('rollout');
-    const oneScale = ($('scale') as HTMLSelectElement).value === 'one';
     const cells = maps.flatMap((_m, l) =>
       columns.map((c) => {
         const m = this.matrix({ kind: s.kind, layer: l, choice: c });
-        return { layer: l, choice: c, rows: m.rows, cols: m.cols, tile: this.tile(`${s.kind}/${l}/${c}`, m, oneScale ? 1 : maxOf(m)) };
+        return { layer: l, choice: c, rows: m.rows, cols: m.cols, tile: this.scaled(`${s.kind}/${l}/${c}`, m, scale).tile };
       }),
     );
     this.modelView.set({ layers: maps.length, columns, cells }, s);
@@ -383,18 +501,20 @@ export class Explorer {
   }
 
   /** Rows: output positions labelled by the token they predict; columns: the input tokens of the map. */
-  private relevanceAxes(): { rows: string[]; cols: string[] } {
+  private relevanceAxes(): { rows: string[]; cols: string[]; predicted: boolean } {
     const a = this.a!;
     const ax = a.relevance.map === 'cross' ? a.axes.cross! : (a.axes.self ?? a.axes.enc)!;
-    const rows = ax.rowsPredicted?.some((p) => p !== '') ? ax.rows.map((r, i) => `${r}→${ax.rowsPredicted![i] ?? ''}`) : ax.rows;
-    return { rows, cols: ax.cols };
+    const predicted = !!ax.rowsPredicted?.some((p) => p !== '');
+    const rows = predicted ? ax.rows.map((r, i) => `${r}→${ax.rowsPredicted![i] ?? ''}`) : ax.rows;
+    return { rows, cols: ax.cols, predicted };
   }
 
   private renderRelevance(): void {
     const r = this.a!.relevance;
-    const { rows, cols } = this.relevanceAxes();
+    const { rows, cols, predicted } = this.relevanceAxes();
     const colAxis = r.map === 'cross' ? 'source tokens' : 'input tokens';
-    this.relevance.set({ source: this.source('relevance', r.matrix, Math.max(1e-6, maxOf(r.matrix))), rows, cols, rowAxis: 'output positions (input→prediction)', colAxis });
+    const rowAxis = predicted ? 'output positions (input→prediction)' : 'output positions';
+    this.relevance.set({ source: this.source('relevance', r.matrix, Math.max(1e-6, maxOf(r.matrix))), rows, cols, rowAxis, colAxis, title: 'Relevance of each input token for each output position' });
     $('relevance-title').textContent = `Relevance of each ${colAxis.slice(0, -1)} for each prediction · ${r.summary}`;
     $('relevance-target').textContent = r.target;
     this.relevance.canvas.dataset.map = r.map;
@@ -404,6 +524,7 @@ export class Explorer {
   /** Relevance rows arrived after the maps (demo/relevance.ts computes them in the background): redraw what shows them. */
   relevanceChanged(): void {
     if (!this.a || this.long) return;
+    this.relevance.forget();
     this.onGpu.get('relevance')?.buffer.destroy();
     this.onGpu.delete('relevance');
     this.renderRelevance();
@@ -413,7 +534,7 @@ export class Explorer {
   private hoverRelevance(c: HoverCell | undefined): void {
     const info = $('relevance-info');
     if (!c || !this.a) {
-      info.textContent = 'Hover a cell: its row is an output position, its column an input token; the colour is its relevance.';
+      info.textContent = 'Hover a cell, or focus the map and use the arrow keys: its row is an output position, its column an input token; the colour is its relevance.';
       info.classList.remove('active');
       return;
     }
@@ -430,14 +551,16 @@ export class Explorer {
       const layer = l.maps.layers[s.layer];
       const L = l.maps.L;
       module = layer.info.path;
-      this.large.set({ source: { rows: L, cols: L, overview: layer.overview.get(s.choice)!, window: l.maps.window(s.layer, s.choice) }, rows: l.labels, cols: l.labels, rowAxis: 'queries', colAxis: 'keys' });
+      const title = `Self-attention, layer ${s.layer}, ${choiceTitle(s.choice)}`;
+      this.large.set({ source: { rows: L, cols: L, overview: layer.overview.get(s.choice)!, window: l.maps.window(s.layer, s.choice) }, rows: l.labels, cols: l.labels, rowAxis: 'queries', colAxis: 'keys', title });
     } else {
       const m = this.matrix(s);
       const { rows, cols, rowAxis, colAxis } = this.axes(s.kind);
-      const oneScale = ($('scale') as HTMLSelectElement).value === 'one';
       this.largeMatrix = { matrix: m, rows, cols };
       module = this.layers(s.kind)[s.layer].path;
-      this.large.set({ source: this.source(`${s.kind}/${s.layer}/${s.choice}`, m, oneScale ? 1 : Math.max(1e-6, maxOf(m))), rows, cols, rowAxis, colAxis });
+      const { tile, legendTop } = this.scaled(`${s.kind}/${s.layer}/${s.choice}`, m, this.scale(s.kind));
+      const title = `${KIND_TITLES[s.kind]}, layer ${s.layer}, ${choiceTitle(s.choice)}`;
+      this.large.set({ source: { rows: m.rows, cols: m.cols, overview: tile }, rows, cols, rowAxis, colAxis, title, legendTop });
     }
     $('large-title').textContent = `${KIND_TITLES[s.kind]} · layer ${s.layer} · ${choiceTitle(s.choice)}`;
     const c = this.large.canvas;
@@ -452,7 +575,7 @@ export class Explorer {
     const info = $('hover-info');
     const s = this.sel;
     if (!c || !s || !(this.largeMatrix || this.long)) {
-      info.textContent = 'Hover a cell: its row is a query, its column a key; the colour is the attention weight.';
+      info.textContent = 'Hover a cell, or focus the map and use the arrow keys (+ / − zoom, Enter picks the row for the text view): its row is a query, its column a key; the colour is the attention weight.';
       info.classList.remove('active');
       return;
     }
@@ -468,7 +591,9 @@ export class Explorer {
     const ax = this.a!.axes[s.kind]!;
     const pred = ax.rowsPredicted?.[c.row];
     const q = `query ${c.row} ${JSON.stringify(ax.rows[c.row])}${pred !== undefined && pred !== '' ? ` (predicts ${JSON.stringify(pred)})` : ''}`;
-    info.textContent = `${q} → key ${c.col} ${JSON.stringify(ax.cols[c.col])}: ${c.value.toFixed(4)}`;
+    // the value from the map itself: under a per-row scale the GPU holds the row-normalised copy
+    const m = this.largeMatrix!.matrix;
+    info.textContent = `${q} → key ${c.col} ${JSON.stringify(ax.cols[c.col])}: ${m.data[c.row * m.cols + c.col].toFixed(4)}`;
     info.classList.add('active');
   }
 

@@ -1,5 +1,7 @@
 // The head view: token-to-token lines for one layer (queries on the left, keys on the right), one colour per
-// head, line opacity = attention weight. Hovering a token isolates its lines; heads are toggled by checkboxes.
+// head, line opacity = attention weight. Hovering a token (or the keyboard: arrows, with the focus) isolates its
+// lines and reads its strongest links; heads are toggled by checkboxes. Past ONE_QUERY_FROM tokens every line at once is
+// a tangle: the view shows one query's lines at a time (the last, until another is chosen).
 import type { AttnMap } from '../attention.ts';
 import { headColor } from './colors.ts';
 import { FONT, FONT_SMALL, sizeCanvas } from './raster.ts';
@@ -13,6 +15,8 @@ export interface HeadViewData {
 /** Weights below this are not drawn (a row sums to 1, so at most 1/MIN lines per query and head). */
 const MIN_WEIGHT = 0.02;
 const ALPHA_BUCKETS = 12;
+/** From this many tokens on, one query's lines at a time. */
+const ONE_QUERY_FROM = 32;
 
 export class HeadView {
   readonly canvas = document.createElement('canvas');
@@ -28,9 +32,15 @@ export class HeadView {
   ) {
     this.toggles.className = 'head-toggles';
     this.canvas.className = 'head-view';
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute('role', 'application');
+    this.canvas.setAttribute('aria-roledescription', 'head view');
     host.append(this.toggles, this.canvas);
     this.canvas.addEventListener('mousemove', (e) => this.move(e));
     this.canvas.addEventListener('mouseleave', () => this.setFocus(undefined));
+    this.canvas.addEventListener('focus', () => this.setFocus(this.focus ?? this.shown() ?? { side: 'q', index: 0 }));
+    this.canvas.addEventListener('blur', () => this.setFocus(undefined));
+    this.canvas.addEventListener('keydown', (e) => this.key(e));
   }
 
   set(d: HeadViewData): void {
@@ -40,6 +50,11 @@ export class HeadView {
     this.focus = undefined;
     this.renderToggles();
     this.draw();
+    this.report();
+    this.canvas.setAttribute(
+      'aria-label',
+      `Head view: lines from ${d.rows.length} queries to ${d.cols.length} keys, one colour per head (${H} heads), stronger attention drawn more opaque. Arrow keys choose a token and read its strongest links.`,
+    );
   }
 
   private renderToggles(): void {
@@ -94,13 +109,73 @@ export class HeadView {
     else this.setFocus(undefined);
   }
 
+  /** Up / Down: the next token; Left / Right: the query or the key side; Home / End: the first / last token. */
+  private key(e: KeyboardEvent): void {
+    const d = this.data;
+    if (!d) return;
+    const f = this.focus ?? { side: 'q' as const, index: 0 };
+    const n = f.side === 'q' ? d.rows.length : d.cols.length;
+    const to: Record<string, { side: 'q' | 'k'; index: number }> = {
+      ArrowUp: { ...f, index: Math.max(0, f.index - 1) },
+      ArrowDown: { ...f, index: Math.min(n - 1, f.index + 1) },
+      ArrowLeft: { side: 'q', index: Math.min(f.index, d.rows.length - 1) },
+      ArrowRight: { side: 'k', index: Math.min(f.index, d.cols.length - 1) },
+      Home: { ...f, index: 0 },
+      End: { ...f, index: n - 1 },
+    };
+    if (!to[e.key]) return;
+    e.preventDefault();
+    this.setFocus(to[e.key]);
+  }
+
+  /** The query whose lines alone are drawn when nothing is focused and the sequence is long. */
+  private shown(): { side: 'q' | 'k'; index: number } | undefined {
+    const d = this.data;
+    return d && Math.max(d.rows.length, d.cols.length) >= ONE_QUERY_FROM ? { side: 'q', index: d.rows.length - 1 } : undefined;
+  }
+
+  /** The strongest links of a token: weight averaged over the enabled heads, top three. */
+  private strongest(f: { side: 'q' | 'k'; index: number }): string {
+    const d = this.data!;
+    const [, H, L, S] = d.map.shape;
+    const on = this.enabled.flatMap((b, h) => (b ? [h] : []));
+    if (!on.length) return 'no head enabled';
+    const n = f.side === 'q' ? S : L;
+    const mean = Array.from({ length: n }, (_, t) => {
+      let sum = 0;
+      for (const h of on) sum += d.map.data[h * L * S + (f.side === 'q' ? f.index * S + t : t * S + f.index)];
+      return { t, v: sum / on.length };
+    });
+    mean.sort((a, b) => b.v - a.v);
+    const names = f.side === 'q' ? d.cols : d.rows;
+    return `strongest (mean of ${on.length} of ${H} heads): ${mean
+      .slice(0, 3)
+      .map(({ t, v }) => `${f.side === 'q' ? 'key' : 'query'} ${t} ${JSON.stringify(names[t])} ${v.toFixed(4)}`)
+      .join(', ')}`;
+  }
+
   private setFocus(f: { side: 'q' | 'k'; index: number } | undefined): void {
     if (f?.side === this.focus?.side && f?.index === this.focus?.index) return;
     this.focus = f;
     this.draw();
+    this.report();
+  }
+
+  /** The readout: the focused token's strongest links, or what is drawn without one. */
+  private report(): void {
     const d = this.data;
+    const f = this.focus;
     if (!d) return;
-    this.onFocus(f ? (f.side === 'q' ? `query ${f.index} ${JSON.stringify(d.rows[f.index])}: the keys it attends to` : `key ${f.index} ${JSON.stringify(d.cols[f.index])}: the queries that attend to it`) : '');
+    this.canvas.dataset.focus = f ? `${f.side}${f.index}` : '';
+    this.onFocus(
+      f
+        ? f.side === 'q'
+          ? `query ${f.index} ${JSON.stringify(d.rows[f.index])}: the keys it attends to; ${this.strongest(f)}`
+          : `key ${f.index} ${JSON.stringify(d.cols[f.index])}: the queries that attend to it; ${this.strongest(f)}`
+        : this.shown()
+          ? `${Math.max(d.rows.length, d.cols.length)} tokens: the lines of the last query only; hover a token, or focus the view and use the arrow keys, to choose another`
+          : '',
+    );
   }
 
   draw(): void {
@@ -127,7 +202,7 @@ export class HeadView {
     ctx.fillText('queries', xl - 8, 10);
     ctx.textAlign = 'left';
     ctx.fillText('keys', xr + 8, 10);
-    const f = this.focus;
+    const f = this.focus ?? this.shown();
     // lines, batched per head and opacity bucket so a long sequence is a few hundred strokes, not one per line
     let drawn = 0;
     ctx.lineWidth = rowH >= 10 ? 1.6 : 1;

@@ -1,12 +1,13 @@
 // The large heatmap: one attention map with token labels on both axes (query rows, key columns), a colour bar, and
 // hover reporting (row token, column token, value read back from the GPU). The cells are drawn by the GPU
 // (demo/gpu/map-renderer.ts) from the map's tiles; the wheel zooms around the pointer, a drag pans, a double click
-// shows the whole map again. Zoomed out, a long map shows its downsampled grid; zoomed in, an exact window of the
+// shows the whole map again; with the focus, arrow keys move a cell cursor (its value goes to the readout), + / −
+// zoom around it, 0 shows the whole map, Enter picks its row. Zoomed out, a long map shows its downsampled grid; zoomed in, an exact window of the
 // visible rows is captured on demand (demo/gpu/lod.ts).
 import { hitTile, type Hit, type MapSource, Viewport } from '../gpu/lod.ts';
 import { MapRenderer, type Tile } from '../gpu/map-renderer.ts';
 import { CellReader } from '../gpu/readback.ts';
-import { LUT } from './colors.ts';
+import { formatValue, LUT } from './colors.ts';
 import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export interface HeatmapData {
@@ -15,6 +16,10 @@ export interface HeatmapData {
   cols: string[];
   rowAxis: string;
   colAxis: string;
+  /** What the map is, for its text alternative: 'Self-attention, layer 2, head 5'. */
+  title: string;
+  /** The colour bar's top label when it is not the tile's max (a scale per row: "each row's max"). */
+  legendTop?: string;
 }
 
 export interface HoverCell {
@@ -29,6 +34,10 @@ export interface HoverCell {
 const LABEL_CELL = 9;
 /** Room for turned column labels when they only appear zoomed in. */
 const ZOOM_LABEL_ROOM = 100;
+/** Index ticks: the smallest of these steps whose labels do not crowd (1, 2, 5, 10, 20, 50, …). */
+const tickStep = (cell: number, minPx: number) => {
+  for (let k = 1; ; k *= 10) for (const m of [1, 2, 5]) if (m * k * cell >= minPx) return m * k;
+};
 
 export class HeatmapView {
   readonly canvas = document.createElement('canvas');
@@ -50,11 +59,19 @@ export class HeatmapView {
     private readonly host: HTMLElement,
     device: GPUDevice,
     private readonly onHover: (cell: HoverCell | undefined) => void,
+    /** Enter on a cell: its row (the text view takes it as its query). */
+    private readonly onPick?: (row: number) => void,
   ) {
     this.renderer = new MapRenderer(device);
     this.reader = new CellReader(device);
     this.canvas.className = 'heatmap';
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute('role', 'application');
+    this.canvas.setAttribute('aria-roledescription', 'attention map');
     host.append(this.canvas);
+    this.canvas.addEventListener('keydown', (e) => this.key(e));
+    this.canvas.addEventListener('focus', () => this.moveCursor(0, 0));
+    this.canvas.addEventListener('blur', () => this.setHover(undefined));
     this.canvas.addEventListener('mousemove', (e) => this.move(e));
     this.canvas.addEventListener('mouseleave', () => this.setHover(undefined));
     this.canvas.addEventListener('pointerdown', (e) => {
@@ -73,8 +90,27 @@ export class HeatmapView {
     this.dropWindow();
     this.fetches = 0;
     this.hover = undefined;
+    this.cursor = undefined;
+    this.canvas.setAttribute(
+      'aria-label',
+      `${d.title}: ${d.source.rows} rows, ${d.rowAxis}, × ${d.source.cols} columns, ${d.colAxis}; colour scale 0 – ${d.legendTop ?? formatValue(d.source.overview.max)}. Arrow keys move a cell cursor and read its value, plus and minus zoom, 0 shows the whole map.`,
+    );
     this.layout();
     this.render();
+  }
+
+  /**
+   * Lets go of the map (its buffers are about to be destroyed): a frame still queued for it is superseded by an empty
+   * one, and nothing reads from it until the next set().
+   */
+  forget(): void {
+    this.data = undefined;
+    this.view = undefined;
+    this.hover = undefined;
+    this.cursor = undefined;
+    this.dropWindow();
+    clearTimeout(this.pending);
+    void this.renderer.render(1, 1, 1, []);
   }
 
   /** Frames the GPU has drawn for this view. */
@@ -82,7 +118,8 @@ export class HeatmapView {
     return this.renderer.frames;
   }
 
-  private reset(): void {
+  /** The whole map in view again (double click, the 0 key, the page's "whole map" button). */
+  reset(): void {
     if (!this.view) return;
     this.layout();
     this.render();
@@ -92,6 +129,62 @@ export class HeatmapView {
     this.windowTile?.values.buffer.destroy();
     this.windowTile = undefined;
     this.fetching = undefined;
+  }
+
+  /** Zooms by `factor` around the keyboard cursor (or the middle of the view). */
+  zoomBy(factor: number): void {
+    const v = this.view;
+    if (!v) return;
+    const c = this.cursor ?? { row: v.row0 + v.h / v.cell / 2, col: v.col0 + v.w / v.cell / 2 };
+    v.zoomAt((c.col + 0.5 - v.col0) * v.cell, (c.row + 0.5 - v.row0) * v.cell, factor);
+    this.render();
+  }
+
+  /** The keyboard cursor: a map cell, kept in view. */
+  private cursor?: { row: number; col: number };
+
+  private key(e: KeyboardEvent): void {
+    const v = this.view;
+    if (!v) return;
+    const n = e.shiftKey ? 10 : 1;
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-n, 0],
+      ArrowDown: [n, 0],
+      ArrowLeft: [0, -n],
+      ArrowRight: [0, n],
+      PageUp: [-10, 0],
+      PageDown: [10, 0],
+      Home: e.ctrlKey ? [-v.rows, 0] : [0, -v.cols],
+      End: e.ctrlKey ? [v.rows, 0] : [0, v.cols],
+    };
+    if (moves[e.key]) this.moveCursor(...moves[e.key]);
+    else if (e.key === '+' || e.key === '=') this.zoomBy(2);
+    else if (e.key === '-' || e.key === '_') this.zoomBy(0.5);
+    else if (e.key === '0') this.reset();
+    else if (e.key === 'Enter' && this.cursor) this.onPick?.(this.cursor.row);
+    else return;
+    e.preventDefault();
+  }
+
+  /** Moves the cursor by (dr, dc) cells, scrolls the view to keep it in sight, and reports its value. */
+  private moveCursor(dr: number, dc: number): void {
+    const v = this.view;
+    if (!v || !this.data) return;
+    const c = this.cursor ?? (this.hover ? { row: this.hover.row, col: this.hover.col } : { row: 0, col: 0 });
+    const row = Math.min(v.rows - 1, Math.max(0, c.row + dr));
+    const col = Math.min(v.cols - 1, Math.max(0, c.col + dc));
+    this.cursor = { row, col };
+    const vis = v.visible();
+    const inView = row >= Math.ceil(v.row0) && row < vis.r1 - (vis.r1 < v.rows ? 1 : 0) && col >= Math.ceil(v.col0) && col < vis.c1 - (vis.c1 < v.cols ? 1 : 0);
+    if (!inView) {
+      const rowsShown = v.h / v.cell;
+      const colsShown = v.w / v.cell;
+      v.scrollTo(row < v.row0 ? row : row >= v.row0 + rowsShown - 1 ? row - rowsShown + 2 : v.row0, col < v.col0 ? col : col >= v.col0 + colsShown - 1 ? col - colsShown + 2 : v.col0);
+      this.render();
+    }
+    this.canvas.dataset.cursor = `${row},${col}`;
+    this.hover = undefined; // report even when the mouse last stood on the same cell
+    this.setHover(hitTile(row, col, this.tiles()));
   }
 
   /** Geometry at zoom 1: label room, the cell size that fits the whole map, the plot. */
@@ -113,8 +206,11 @@ export class HeatmapView {
     }
     const x0 = rowLabelW;
     const y0 = 34 + head;
+    probe.font = UI_FONT;
+    const axisLen = probe.measureText(`${d.rowAxis} →`).width;
     this.view = new Viewport(rows, cols, fit, cols * fit, rows * fit);
-    this.geom = { x0, y0, w: x0 + cols * fit + 70, h: y0 + rows * fit + 12, rowLabelW };
+    // tall enough for the turned row-axis title and the colour bar's labels
+    this.geom = { x0, y0, w: x0 + cols * fit + 84, h: y0 + Math.max(rows * fit, axisLen + 6, 60) + 12, rowLabelW };
   }
 
   private scheduleRender(): void {
@@ -159,8 +255,9 @@ export class HeatmapView {
 
   /** Composites the last GPU frame with axes, labels, hover marks and the colour bar. */
   private paint(): void {
-    const d = this.data!;
-    const v = this.view!;
+    const d = this.data;
+    const v = this.view;
+    if (!d || !v) return;
     const { x0, y0, w, h, rowLabelW } = this.geom;
     const cell = v.cell;
     const vis = v.visible();
@@ -212,14 +309,46 @@ export class HeatmapView {
     ctx.textBaseline = 'alphabetic';
     ctx.textAlign = 'left';
     const span = (a: number, b: number, n: number) => (a === 0 && b === n ? '' : ` (${a}–${b - 1} of ${n})`);
-    ctx.fillText(`${d.colAxis}${span(vis.c0, vis.c1, v.cols)} →`, x0, 16);
+    ctx.fillText(`${d.colAxis}${span(vis.c0, vis.c1, v.cols)} →`, x0, 16, w - x0 - 4);
     ctx.save();
     ctx.translate(12, y0);
     ctx.rotate(Math.PI / 2);
-    ctx.fillText(`${d.rowAxis}${span(vis.r0, vis.r1, v.rows)} →`, 0, 0);
+    ctx.fillText(`${d.rowAxis}${span(vis.r0, vis.r1, v.rows)} →`, 0, 0, h - y0 - 4);
     ctx.restore();
     if (cell >= LABEL_CELL) this.labels(ctx, vis, cx, cy, rowLabelW);
-    this.colorBar(ctx, x0 + pw + 22, y0, Math.max(60, Math.min(ph, 260)), d.source.overview.max);
+    else this.ticks(ctx, vis, cx, cy);
+    this.canvas.dataset.labels = cell >= LABEL_CELL ? 'tokens' : 'indices';
+    this.colorBar(ctx, x0 + pw + 22, y0, Math.max(60, Math.min(ph, 260)), d.legendTop ?? formatValue(d.source.overview.max));
+  }
+
+  /** Cells too small for token labels: row and column indices every few cells. */
+  private ticks(ctx: CanvasRenderingContext2D, vis: ReturnType<Viewport['visible']>, cx: (j: number) => number, cy: (i: number) => number): void {
+    const cell = this.view!.cell;
+    const { x0, y0 } = this.geom;
+    ctx.font = FONT_SMALL;
+    ctx.fillStyle = '#56606b';
+    ctx.strokeStyle = '#8994a0';
+    ctx.lineWidth = 1;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'right';
+    const rs = tickStep(cell, 16);
+    ctx.beginPath();
+    for (let i = Math.ceil(vis.r0 / rs) * rs; i < vis.r1; i += rs) {
+      const y = Math.round(cy(i + 0.5)) + 0.5;
+      ctx.fillText(String(i), x0 - 7, y);
+      ctx.moveTo(x0 - 4, y);
+      ctx.lineTo(x0, y);
+    }
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'bottom';
+    const cs = tickStep(cell, 34);
+    for (let j = Math.ceil(vis.c0 / cs) * cs; j < vis.c1; j += cs) {
+      const x = Math.round(cx(j + 0.5)) + 0.5;
+      ctx.fillText(String(j), x, y0 - 6);
+      ctx.moveTo(x, y0 - 4);
+      ctx.lineTo(x, y0);
+    }
+    ctx.stroke();
   }
 
   /** Token labels of the visible rows and columns. */
@@ -302,6 +431,7 @@ export class HeatmapView {
     }
     const { px, py } = this.plotPoint(e);
     const c = this.view?.cellAt(px, py);
+    if (c) this.cursor = c;
     this.setHover(c && hitTile(c.row, c.col, this.tiles()));
   }
 
@@ -320,7 +450,7 @@ export class HeatmapView {
     });
   }
 
-  private colorBar(ctx: CanvasRenderingContext2D, x: number, y: number, h: number, max: number): void {
+  private colorBar(ctx: CanvasRenderingContext2D, x: number, y: number, h: number, top: string): void {
     for (let i = 0; i < h; i++) {
       const k = Math.round((1 - i / (h - 1)) * 255) * 4;
       ctx.fillStyle = `rgb(${LUT[k]},${LUT[k + 1]},${LUT[k + 2]})`;
@@ -332,7 +462,7 @@ export class HeatmapView {
     ctx.font = FONT_SMALL;
     ctx.textAlign = 'left';
     ctx.textBaseline = 'middle';
-    ctx.fillText(max.toFixed(2), x + 16, y + 4);
+    ctx.fillText(top, x + 16, y + 4, 44);
     ctx.fillText('0', x + 16, y + h - 4);
   }
 }
