@@ -132,11 +132,25 @@ function updateStale(): void {
   publish();
 }
 
+/** A pending redraw of the relevance view: rows arriving quickly are drawn together, at most every REDRAW_MS. */
+let redraw: ReturnType<typeof setTimeout> | undefined;
+const REDRAW_MS = 250;
+
 /** The relevance job of the results shown changed: a row arrived, it stopped, finished or failed. */
 function onRelevance(): void {
   const j = job();
   if (!j) return;
-  explorer?.relevanceChanged();
+  if (j.busy) {
+    redraw ??= setTimeout(() => {
+      redraw = undefined;
+      explorer?.relevanceChanged();
+    }, REDRAW_MS);
+  } else {
+    // stopped, finished or failed: what is drawn is what the rows are, before the page says it is ready
+    clearTimeout(redraw);
+    redraw = undefined;
+    explorer?.relevanceChanged();
+  }
   relevanceUi?.update(j);
   if (!tasks.busy && (state === 'relevance' || state === 'ready')) setState(j.busy ? 'relevance' : 'ready');
   else publish();

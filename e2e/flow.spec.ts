@@ -5,6 +5,7 @@
 import { expect, type Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectErrors, runs, snapshot, waitForRun } from './page.ts';
@@ -14,9 +15,14 @@ const DATES = join(repo, 'demo', 'models', 'dates.safetensors');
 const DATES_JSON = join(repo, 'demo', 'models', 'dates.json');
 const MODEL_FILE = join(repo, 'test-output', 'explorer-6x12.safetensors');
 const MODEL = 'explorer-6x12.safetensors';
-/** Longest main-thread task allowed while relevance rows are computed, and the time to the maps (issue #20). */
-const LONG_TASK_MS = 200;
-const MAPS_MS = Number(process.env.ATTNSCOPE_FLOW_MAPS_MS ?? 10_000);
+/**
+ * Longest main-thread task allowed while relevance rows are computed, and the time to the maps (issue #20), on a quiet
+ * machine. A machine busy with other work stretches every task (SwiftShader's compute shares the same cores): the
+ * budgets grow with the 1-minute load average per core beyond 1, and the log says by how much.
+ */
+const LOAD = Math.max(1, loadavg()[0] / cpus().length);
+const LONG_TASK_MS = 200 * LOAD;
+const MAPS_MS = 10_000 * LOAD;
 
 declare global {
   interface Window {
@@ -94,7 +100,7 @@ test('6+6 x 12 heads, 320 characters: maps first, relevance in the background wi
   await page.waitForFunction((k) => window.__attnscope!.runs > k, n, { timeout: 120_000 });
   const shown = await attn(page);
   const mapsMs = shown.mapsAt! - t0;
-  console.log(`maps of 6+6 x 12 heads at 321 source tokens on screen ${(mapsMs / 1000).toFixed(2)} s after Run`);
+  console.log(`maps of 6+6 x 12 heads at 321 source tokens on screen ${(mapsMs / 1000).toFixed(2)} s after Run (${await page.locator('#timing').textContent()}); load ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: budgets x${LOAD.toFixed(1)}`);
   expect(shown.stale).toBe(false);
   await expect(page.locator('#model-view-title')).toContainText('6 layers × 12 heads');
   await expect(page.locator('#large-host canvas')).toBeVisible();
@@ -105,7 +111,7 @@ test('6+6 x 12 heads, 320 characters: maps first, relevance in the background wi
   await expect(page.locator('#relevance-status')).toContainText(/\d+\/24 rows/);
   await expect(page.locator('#relevance-cancel')).toBeVisible();
   await page.locator('#relevance-cancel').click();
-  await page.waitForFunction(() => window.__attnscope!.relevance?.state === 'stopped' && window.__attnscope.state === 'ready');
+  await page.waitForFunction(() => window.__attnscope!.relevance?.state === 'stopped' && window.__attnscope!.state === 'ready');
   const stoppedAt = (await attn(page)).relevance!.done;
   const tCancel = await page.evaluate(() => performance.now());
   expect(stoppedAt).toBeLessThan(24);
@@ -114,7 +120,7 @@ test('6+6 x 12 heads, 320 characters: maps first, relevance in the background wi
   await expect(page.locator('#relevance-status')).toHaveText(`stopped at ${stoppedAt}/24 rows`);
   const tasks = (await page.evaluate(() => window.__longTasks!)).filter((t) => t.start >= shown.mapsAt! && t.start <= tCancel);
   const longest = Math.max(0, ...tasks.map((t) => t.ms));
-  console.log(`while ${stoppedAt} relevance rows ran: ${tasks.length} long tasks, longest ${longest.toFixed(0)} ms`);
+  console.log(`while ${stoppedAt} relevance rows ran: ${tasks.length} long tasks (ms: ${tasks.map((t) => t.ms.toFixed(0)).join(", ")}), longest ${longest.toFixed(0)} ms`);
   expect(longest).toBeLessThan(LONG_TASK_MS);
   expect(mapsMs).toBeLessThan(MAPS_MS);
 
@@ -157,6 +163,7 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   await watchHonesty(page);
   await expect(page.locator('#verdict')).toHaveText('✓ matches the expected answer');
   await expect(page.locator('#confidence-hint')).toBeVisible();
+  console.log(`${JSON.stringify(info.examples[0].input)} → ${await page.locator('#output').textContent()}: ${await page.locator('#confidence-hint').textContent()}`);
 
   // typing another input marks the results stale at once: the verdict goes, a note names whose they are
   await page.locator('#text').fill('next tuesday');
@@ -194,7 +201,8 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   await page.locator('#run').click();
   await page.waitForFunction((k) => window.__attnscope!.runs >= k + 3 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
   await expect(page.locator('#confidence')).toHaveAttribute('data-level', /unsure|guessing/);
-  await expect(page.locator('#confidence-hint')).toContainText(/top token "\d|-" \d+(\.\d)?%/);
+  console.log(`"tuesday" → ${await page.locator('#output').textContent()}: ${await page.locator('#confidence-hint').textContent()}`);
+  await expect(page.locator('#confidence-hint')).toContainText(/top token ".+" \d+(\.\d+)?%/);
   const s = await snapshot(page);
   const conf = (await page.evaluate(() => window.__attnscope!.confidence()))!;
   // greedy decoding emits each step's top token; probabilities fall, sum to at most 1; entropy within [0, ln V]
