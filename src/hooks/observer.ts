@@ -104,7 +104,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
       const swap = new Map(uniq.map((a, i) => [a, fresh[i]]));
       ins = ins.map((a) => swap.get(a)!);
     }
-    for (const h of this.on(path, 'forward')) if (!h.opts.writeBack) ins.forEach((a, i) => this.capture(b, h, 'input', i, a));
+    for (const h of this.on(path, 'forward')) if (!h.opts.writeBack && h.opts.keepIO !== false) ins.forEach((a, i) => this.capture(b, h, 'input', i, a));
     if (b.grad && this.observesBackward(path)) {
       // PyTorch's full backward hooks see the gradients of the module's own uses of its inputs: the module reads
       // fresh copies, so their gradients are exactly that (self-attention's query, key and value apart).
@@ -213,7 +213,7 @@ export class HookObserver implements ModuleObserver, BackwardObserver {
           rec.chunk(a, 0);
           rec.finish();
           this.captureSummary(b, h, rec);
-        } else this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
+        } else if (h.opts.keepIO !== false) this.capture(b, h, 'output', i, i === 1 ? await this.cutWeights(b, h, a) : a);
       }
       const chunked = this.chunked.get(h.name);
       if (chunked) this.captureSummary(b, h, chunked);

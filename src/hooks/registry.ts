@@ -92,6 +92,11 @@ export interface HookOptions {
    * arrives (awaited before the next). The record's output then holds only attn_output.
    */
   stream?: StreamOptions;
+  /**
+   * With summary or stream: false leaves the module's inputs and outputs on the GPU (the record's input and output
+   * are empty lists), so only the summaries (or the streamed chunks) are read back. Default true.
+   */
+  keepIO?: boolean;
 }
 
 /** One chunk of streamed attention weights: queries [from, to) of every head. */
@@ -297,6 +302,7 @@ export class HookRegistry {
       checkSummary(`hook '${name}'`, opts.summary);
       if (kind !== 'forward' || opts.writeBack || opts.averageHeads || opts.heads || opts.queries) throw new Error(`hook '${name}': summary is for forward hooks without writeBack, averageHeads, heads or queries`);
     }
+    if (opts.keepIO !== undefined && (typeof opts.keepIO !== 'boolean' || (!opts.keepIO && !opts.summary && !opts.stream))) throw new Error(`hook '${name}': keepIO is true or false, and false needs summary or stream (the record would hold nothing)`);
     if (opts.writeBack && (kind !== 'forward' || !fn)) throw new Error(`hook '${name}': writeBack needs a forward hook with a fn`);
     if (opts.site === 'heads' && (kind !== 'forward' || opts.writeBack || opts.averageHeads || opts.heads || opts.queries || other !== undefined)) {
       throw new Error(`hook '${name}': site 'heads' is for forward hooks on attention modules, without writeBack or weight cuts`);
