@@ -6,8 +6,10 @@
 // 2. the CLI at --cli-length tokens (default 8192): `attnscope run` of an lm (4 layers, d_model 128, 4 heads, seeded
 //    weights) with --capture '**.self_attn' --topk 8 --entropy: wall time, peak RSS of the child (VmHWM) against one
 //    layer's full map (B·H·L·L·4 bytes), and the summaries it wrote.
-// Run: npm run bench:long -- [--lengths 256,1024,2048] [--check-length 8192] [--cli-length 8192] [--skip-cli]
-//      [--json bench/results/long-<adapter>.json]
+// 3. a full map to OUT at --stream-length tokens (default 2048): `attnscope run --capture` of layer 0's self-attention
+//    captured whole and streamed to OUT by chunks (--chunk-bytes): wall time, peak RSS, the two files byte for byte.
+// Run: npm run bench:long -- [--lengths 256,1024,2048] [--check-length 8192] [--cli-length 8192] [--stream-length 2048]
+//      [--skip-kernels] [--skip-cli] [--skip-stream] [--json bench/results/long-<adapter>.json]
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ const arg = (name: string) => {
 const lengths = (arg('--lengths') ?? '256,1024,2048').split(',').map(Number);
 const checkLength = Number(arg('--check-length') ?? 8192);
 const cliLength = Number(arg('--cli-length') ?? 8192);
+const streamLength = Number(arg('--stream-length') ?? 2048);
 const MiB = (b: number) => +(b / 2 ** 20).toFixed(1);
 const rss = () => process.memoryUsage().rss;
 
@@ -167,8 +170,8 @@ function runChild(argv: string[]): Promise<{ status: number; stdout: string; std
   });
 }
 
-async function cli(): Promise<Record<string, unknown>> {
-  const L = cliLength;
+/** The 4-layer d128 4-head lm at L tokens and seeded inputs, written to bench/models; their paths. */
+function longLm(L: number): { model: string; inputs: string } {
   const config = {
     format_version: 1, kind: 'lm', d_model: 128, nhead: 4, dim_feedforward: 512, num_encoder_layers: 4, num_decoder_layers: 0,
     activation: 'gelu', layer_norm_eps: 1e-5, norm_first: true, batch_first: true, bias: true, encoder_norm: true, decoder_norm: false,
@@ -178,32 +181,68 @@ async function cli(): Promise<Record<string, unknown>> {
   mkdirSync(MODELS, { recursive: true });
   const model = join(MODELS, `long-lm-${L}.safetensors`);
   const inputs = join(MODELS, `long-lm-${L}.in.safetensors`);
-  const out = join(MODELS, `long-lm-${L}.out.safetensors`);
   writeFileSync(model, writeModelFile(config, randomWeights(config, 15)));
   const rand = rng(9);
   writeFileSync(inputs, writeSafetensors([{ name: 'src', dtype: 'I32', shape: [1, L], data: Int32Array.from({ length: L }, () => 3 + Math.floor(rand() * 27)) }]));
+  return { model, inputs };
+}
+
+/** `attnscope run MODEL --inputs IN ...` in a child process: wall time and the child's peak RSS. */
+async function runCli(run: string[]): Promise<{ wallS: number; peakRss: number }> {
   const vite = join(ROOT, 'node_modules', 'vite-node', 'dist', 'cli.mjs');
   // --debug keeps the GPU work in this child (the built CLI hands it to a grandchild of its own).
-  const argv = [vite, join(ROOT, 'src', 'cli', 'main.ts'), '--', 'run', model, '--inputs', inputs, '--out', out, '--capture', '**.self_attn', '--topk', '8', '--entropy', '--debug'];
+  const argv = [vite, join(ROOT, 'src', 'cli', 'main.ts'), '--', 'run', ...run, '--debug'];
   log(`cli: attnscope ${argv.slice(3).join(' ')}`);
   const r = await runChild(argv);
   if (r.status !== 0) throw new Error(`the CLI failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
+  return { wallS: +(r.ms / 1000).toFixed(1), peakRss: r.peakRss };
+}
+
+async function cli(): Promise<Record<string, unknown>> {
+  const L = cliLength;
+  const { model, inputs } = longLm(L);
+  const out = join(MODELS, `long-lm-${L}.out.safetensors`);
+  const r = await runCli([model, '--inputs', inputs, '--out', out, '--capture', '**.self_attn', '--topk', '8', '--entropy']);
   const names = [...readSafetensors(readFileSync(out), out).tensors.keys()];
   const mapBytes = 1 * 4 * L * L * 4;
-  const res = { L, layers: 4, dModel: 128, heads: 4, wallS: +(r.ms / 1000).toFixed(1), peakRssMiB: MiB(r.peakRss), oneLayerMapMiB: MiB(mapBytes), below: r.peakRss < mapBytes, tensors: names.filter((n) => /topk|entropy/.test(n)).length };
+  const res = { L, layers: 4, dModel: 128, heads: 4, wallS: r.wallS, peakRssMiB: MiB(r.peakRss), oneLayerMapMiB: MiB(mapBytes), below: r.peakRss < mapBytes, tensors: names.filter((n) => /topk|entropy/.test(n)).length };
   log(`cli at ${L} tokens: ${res.wallS} s, peak RSS ${res.peakRssMiB} MiB vs one layer's full map ${res.oneLayerMapMiB} MiB (${res.below ? 'below' : 'NOT below'}); ${res.tensors} summary tensors`);
   return res;
 }
 
-const k = await kernels();
+/**
+ * A full map to OUT at --stream-length tokens (default 2048), layer 0's self-attention of the same lm: captured whole
+ * (the forward's staging, then the file built in memory) and streamed to OUT by 4 MiB chunks (--chunk-bytes), side by
+ * side: wall time, the child's peak RSS, and whether the two files are the same bytes.
+ */
+async function stream(): Promise<Record<string, unknown>> {
+  const L = streamLength;
+  const { model, inputs } = longLm(L);
+  const outs = ['whole', 'streamed'].map((n) => join(MODELS, `long-lm-${L}.${n}.safetensors`));
+  const base = [model, '--inputs', inputs, '--capture', 'encoder.layers.0.self_attn'];
+  const whole = await runCli([...base, '--out', outs[0]]);
+  const streamed = await runCli([...base, '--out', outs[1], '--chunk-bytes', String(4 << 20)]);
+  const same = Buffer.compare(readFileSync(outs[0]), readFileSync(outs[1])) === 0;
+  const mapBytes = 1 * 4 * L * L * 4;
+  const res = { L, mapMiB: MiB(mapBytes), chunkMiB: 4, whole: { wallS: whole.wallS, peakRssMiB: MiB(whole.peakRss) }, streamed: { wallS: streamed.wallS, peakRssMiB: MiB(streamed.peakRss) }, sameBytes: same };
+  log(`full map at ${L} tokens (${res.mapMiB} MiB): whole ${whole.wallS} s, peak RSS ${res.whole.peakRssMiB} MiB; streamed by 4 MiB chunks ${streamed.wallS} s, peak RSS ${res.streamed.peakRssMiB} MiB; files ${same ? 'equal' : 'DIFFER'}`);
+  if (!same) throw new Error(`the streamed capture differs from the whole one at L ${L}`);
+  return res;
+}
+
+const k = args.includes('--skip-kernels') ? undefined : await kernels();
 const c = args.includes('--skip-cli') ? undefined : await cli();
-console.log('| L | form | median ms | [L, S] buffer MiB | RSS growth MiB |');
-console.log('| --- | --- | --- | --- | --- |');
-for (const r of k.rows) console.log(`| ${r.L} | ${r.form} | ${r.medianMs} | ${MiB(r.probsBytes)} | ${r.rssGrowthMiB} |`);
-console.log(`flash at ${k.check.L}: ${k.check.ms} ms, max |diff| vs reference rows ${k.check.maxAbsDiff.toExponential(2)}`);
+const st = args.includes('--skip-stream') ? undefined : await stream();
+if (k) {
+  console.log('| L | form | median ms | [L, S] buffer MiB | RSS growth MiB |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const r of k.rows) console.log(`| ${r.L} | ${r.form} | ${r.medianMs} | ${MiB(r.probsBytes)} | ${r.rssGrowthMiB} |`);
+  console.log(`flash at ${k.check.L}: ${k.check.ms} ms, max |diff| vs reference rows ${k.check.maxAbsDiff.toExponential(2)}`);
+}
 if (c) console.log(`cli --topk 8 --entropy at ${c.L} tokens: ${c.wallS} s, peak RSS ${c.peakRssMiB} MiB, one layer's map ${c.oneLayerMapMiB} MiB`);
+if (st) console.log(`full map at ${st.L} tokens to OUT: whole ${JSON.stringify(st.whole)}, streamed ${JSON.stringify(st.streamed)}, same bytes ${st.sameBytes}`);
 const json = arg('--json');
 if (json) {
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(json, JSON.stringify({ adapter: k.adapter, slug: adapterSlug(k.adapter), kernels: k.rows, check: k.check, cli: c }, null, 2));
+  writeFileSync(json, JSON.stringify({ ...(k && { adapter: k.adapter, slug: adapterSlug(k.adapter), kernels: k.rows, check: k.check }), cli: c, stream: st }, null, 2));
 }
