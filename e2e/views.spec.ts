@@ -4,35 +4,9 @@
 // horizontal scroll; causal maps scaled without their first token by default; wording for a bidirectional encoder;
 // the large view's zoom with labels.
 import { expect, type Page, test } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { collectErrors, data, num, snapshot } from './page.ts';
-
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const OUT = join(repo, 'test-output');
-const LM = join(OUT, 'view-lm-12x16.safetensors');
-const ENC = join(OUT, 'view-enc-2x16.safetensors');
-
-/**
- * Waits until the maps of a run after the `after`-th are on screen (on the model labelled `model`): the page is
- * ready, or computing relevance rows after the maps.
- */
-export async function waitForMaps(page: Page, after: number, model?: string): Promise<void> {
-  await page.waitForFunction(
-    ([n, m]) => ['ready', 'relevance'].includes(window.__attnscope?.state ?? '') && window.__attnscope!.runs > (n as number) && (!m || window.__attnscope!.model === m),
-    [after, model] as const,
-    { timeout: 200_000 },
-  );
-}
-
-/** Writes the test models (seeded, deterministic) unless they are there. */
-export function viewModels(): void {
-  if (existsSync(LM) && existsSync(ENC)) return;
-  mkdirSync(OUT, { recursive: true });
-  execFileSync(join(repo, 'node_modules', '.bin', 'vite-node'), [join(repo, 'tools', 'make_view_models.ts'), OUT], { cwd: repo, timeout: 120_000 });
-}
+import { ENC, LM, OUT, viewModels, waitForMaps } from './views-helpers.ts';
 
 async function open(page: Page, file: string, label: string): Promise<void> {
   const before = await page.evaluate(() => window.__attnscope?.runs ?? 0);

@@ -1,0 +1,201 @@
+// The explorer by keyboard alone and for a screen reader (issue 20): no mouse event reaches the page (counted); Tab
+// reaches every control and view, each showing a focus ring; the kind tabs follow the WAI-ARIA tabs pattern; the model
+// view picks a head, the mean and the rollout with arrows and Enter; the large view, relevance, head view and steps
+// read values into their aria-live readouts, checked against the page's own maps; a model is opened through the file
+// chooser by keyboard. Then axe-core: no serious or critical violation with every view on screen.
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type Page, test } from '@playwright/test';
+import { join } from 'node:path';
+import { collectErrors, num, snapshot } from './page.ts';
+import { LM, OUT, viewModels, waitForMaps } from './views-helpers.ts';
+
+/** Everything Tab should reach: visible, enabled, in the tab order (a tab group's unselected tabs are not). */
+function focusables(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const els = [...document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]')];
+    return els
+      .filter((e) => e.tabIndex >= 0 && !(e as HTMLButtonElement).disabled && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden')
+      .map((e) => e.dataset.a11yKey!)
+      .filter(Boolean);
+  });
+}
+
+/** Tags every element with a key naming it, so the spec can list what Tab reached. */
+async function tagElements(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    let n = 0;
+    for (const e of document.querySelectorAll<HTMLElement>('*')) e.dataset.a11yKey ??= `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.dataset.head ? `[head ${e.dataset.head}]` : ''}:${n++}`;
+  });
+}
+
+/** The focused element's key and whether it shows a focus ring (its own outline, or its label's for a file input). */
+function focused(page: Page): Promise<{ key: string; ring: boolean }> {
+  return page.evaluate(() => {
+    const e = document.activeElement as HTMLElement;
+    const ringOf = (x: Element) => {
+      const s = getComputedStyle(x);
+      return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== 'none';
+    };
+    const ring = ringOf(e) || (e instanceof HTMLInputElement && e.type === 'file' && !!e.parentElement && ringOf(e.parentElement));
+    return { key: e?.dataset.a11yKey ?? e?.tagName ?? '', ring };
+  });
+}
+
+/** Presses Tab until `selector` has the focus. */
+async function tabTo(page: Page, selector: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+const largeValue = async (page: Page, row: number, col: number) => {
+  const l = (await snapshot(page)).large;
+  return num(l.data[row * l.cols + col]).toFixed(4);
+};
+
+test('keyboard alone: every control and view reached with a visible focus, heads picked, values read', async ({ page }) => {
+  test.setTimeout(240_000);
+  viewModels();
+  const errors = collectErrors(page);
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.addInitScript(() => {
+    (window as unknown as { __mouse: number }).__mouse = 0;
+    for (const t of ['mousedown', 'mouseup', 'mousemove', 'pointerdown', 'wheel', 'dblclick']) addEventListener(t, (e) => e.isTrusted && (window as unknown as { __mouse: number }).__mouse++, true);
+  });
+  await page.goto('/');
+  await waitForMaps(page, 0);
+  await page.waitForFunction(() => window.__attnscope?.state === 'ready', undefined, { timeout: 200_000 }); // relevance rows too
+
+  // 1. Tab through the page: every focusable control and view, each with a ring
+  await tagElements(page);
+  const want = new Set(await focusables(page));
+  const seen = new Map<string, boolean>();
+  for (let i = 0; i < want.size + 10; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    if (f.key && !/^body\b/i.test(f.key)) seen.set(f.key, f.ring);
+  }
+  const missed = [...want].filter((k) => !seen.has(k));
+  const ringless = [...seen].filter(([, ring]) => !ring).map(([k]) => k);
+  console.log(`Tab reached ${seen.size} of ${want.size} focusable elements`);
+  expect(missed, 'never reached by Tab').toEqual([]);
+  expect(ringless, 'no visible focus ring').toEqual([]);
+  for (const id of ['model-file', 'kind-cross', 'scale', 'zoom-in']) expect([...seen.keys()].some((k) => k.includes(`#${id}:`)), id).toBe(true);
+  expect([...seen.keys()].filter((k) => k.startsWith('canvas')).length).toBeGreaterThanOrEqual(5); // model, large, relevance, head, steps
+
+  // 2. the kind tabs: one tab stop, arrows move the selection (automatic activation), Home / End
+  await tabTo(page, '[role="tab"][aria-selected="true"]');
+  const tabs = await page.locator('[role="tab"]:visible').evaluateAll((els) => els.map((e) => e.id));
+  expect(tabs).toEqual(['kind-cross', 'kind-enc', 'kind-dec']);
+  await expect(page.locator('#kind-cross')).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#kind-enc')).toHaveAttribute('aria-selected', 'true');
+  await expect(page.locator('#kind-enc')).toBeFocused();
+  await expect(page.locator('#kind-enc')).toHaveAttribute('tabindex', '0');
+  await expect(page.locator('#kind-cross')).toHaveAttribute('tabindex', '-1');
+  await expect(page.locator('#kind-panel')).toHaveAttribute('aria-labelledby', 'kind-enc');
+  await expect(page.locator('#large-title')).toContainText('Encoder self-attention');
+  await page.keyboard.press('End');
+  await expect(page.locator('#kind-dec')).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('ArrowRight'); // wraps
+  await expect(page.locator('#kind-cross')).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#kind-enc')).toHaveAttribute('aria-selected', 'true');
+
+  // 3. the model view: arrows and Enter pick head 1 of layer 1, then the rollout (End) and the mean of that layer
+  const large = page.locator('#large-host canvas');
+  await tabTo(page, '#model-view-host canvas');
+  await page.keyboard.press('PageUp');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#model-info')).toContainText('layer 1, head 1: largest weight');
+  await page.keyboard.press('Enter');
+  await expect(large).toHaveAttribute('data-choice', '1');
+  await expect(large).toHaveAttribute('data-layer', '1');
+  await expect(page.locator('#large-title')).toContainText('layer 1 · head 1');
+  await page.keyboard.press('End');
+  await expect(page.locator('#model-info')).toContainText('layer 1, rollout');
+  await page.keyboard.press('Enter');
+  await expect(large).toHaveAttribute('data-choice', 'rollout');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press(' ');
+  await expect(large).toHaveAttribute('data-choice', 'mean');
+
+  // 4. the large view: a cell cursor; the live region reads the map's value
+  await expect(page.locator('#hover-info')).toHaveAttribute('aria-live', 'polite');
+  await tabTo(page, '#large-host canvas');
+  await expect(page.locator('#hover-info')).toContainText('query 0 ');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#hover-info')).toContainText('query 1 ');
+  await expect(page.locator('#hover-info')).toContainText(`key 2 `);
+  await expect(page.locator('#hover-info')).toContainText(`: ${await largeValue(page, 1, 2)}`);
+  await page.keyboard.press('+');
+  await expect(large).toHaveAttribute('data-zoom', /^(?!1$)/);
+  await page.keyboard.press('0');
+  await expect(large).toHaveAttribute('data-zoom', '1');
+
+  // 5. relevance, head view (and a head toggled with Space), steps: each reads into its readout
+  await tabTo(page, '#relevance-host canvas');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#relevance-info')).toContainText('position 0 ');
+  const rel = (await snapshot(page)).relevance;
+  await expect(page.locator('#relevance-info')).toContainText(`token 1 `);
+  await expect(page.locator('#relevance-info')).toContainText(`relevance ${num(rel.data[1]).toFixed(4)}`);
+  await tabTo(page, '#head-host input[data-head="0"]');
+  await page.keyboard.press(' ');
+  await expect(page.locator('#head-host input[data-head="0"]')).not.toBeChecked();
+  await expect(page.locator('#head-host canvas')).not.toHaveAttribute('data-heads', /(^|,)0(,|$)/);
+  await tabTo(page, '#head-host canvas');
+  await page.keyboard.press('ArrowDown');
+  await expect(page.locator('#head-info')).toContainText('query 1 ');
+  await expect(page.locator('#head-info')).toContainText('strongest');
+  await tabTo(page, '#steps-host canvas');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#step-info')).toContainText('step 0 ');
+  const st = (await snapshot(page)).steps[0];
+  await expect(page.locator('#step-info')).toContainText(`key 1 `);
+  await expect(page.locator('#step-info')).toContainText(`gets ${num(st.byLayer[Number(await page.locator('#step-layer').inputValue())][1]).toFixed(4)}`);
+
+  // 6. open the 12 x 16 model through the file chooser by keyboard, and pick its head 15 of layer 11
+  const runs = await page.evaluate(() => window.__attnscope!.runs);
+  await tabTo(page, '#model-file');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await chooser.setFiles(LM);
+  await waitForMaps(page, runs, 'view-lm-12x16.safetensors');
+  await tabTo(page, '#model-view-host canvas');
+  await page.keyboard.press('PageDown');
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 15; i++) await page.keyboard.press('ArrowRight');
+  await expect(page.locator('#model-info')).toContainText('layer 11, head 15');
+  await page.keyboard.press('Enter');
+  await expect(large).toHaveAttribute('data-choice', '15');
+  await expect(large).toHaveAttribute('data-layer', '11');
+  await page.locator('.maps-card').screenshot({ path: join(OUT, 'a11y-keyboard.png') });
+
+  expect(await page.evaluate(() => (window as unknown as { __mouse: number }).__mouse), 'mouse events').toBe(0);
+  expect(errors).toEqual([]);
+});
+
+test('axe-core: no serious or critical violations with every view on screen', async ({ page }) => {
+  test.setTimeout(240_000);
+  viewModels();
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.goto('/');
+  await page.waitForFunction(() => window.__attnscope?.state === 'ready' && window.__attnscope.runs > 0, undefined, { timeout: 200_000 });
+  const scan = async (what: string) => {
+    const r = await new AxeBuilder({ page }).analyze();
+    const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    console.log(`${what}: ${r.passes.length} rules pass, ${r.violations.length} violated (${r.violations.map((v) => `${v.id}: ${v.impact}`).join(', ') || 'none'})`);
+    expect(bad.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))).toEqual([]);
+  };
+  await scan('the dates model, every view');
+  const runs = await page.evaluate(() => window.__attnscope!.runs);
+  await page.locator('#model-file').setInputFiles(LM);
+  await waitForMaps(page, runs, 'view-lm-12x16.safetensors');
+  await scan('the 12 x 16 lm');
+});
