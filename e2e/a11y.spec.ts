@@ -12,7 +12,7 @@ import { LM, OUT, viewModels, waitForMaps } from './views-helpers.ts';
 /** Everything Tab should reach: visible, enabled, in the tab order (a tab group's unselected tabs are not). */
 function focusables(page: Page): Promise<string[]> {
   return page.evaluate(() => {
-    const els = [...document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]')];
+    const els = Array.from(document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]'));
     return els
       .filter((e) => e.tabIndex >= 0 && !(e as HTMLButtonElement).disabled && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden')
       .map((e) => e.dataset.a11yKey!)
@@ -24,7 +24,7 @@ function focusables(page: Page): Promise<string[]> {
 async function tagElements(page: Page): Promise<void> {
   await page.evaluate(() => {
     let n = 0;
-    for (const e of document.querySelectorAll<HTMLElement>('*')) e.dataset.a11yKey ??= `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.dataset.head ? `[head ${e.dataset.head}]` : ''}:${n++}`;
+    for (const e of Array.from(document.querySelectorAll<HTMLElement>('*'))) e.dataset.a11yKey ??= `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.dataset.head ? `[head ${e.dataset.head}]` : ''}:${n++}`;
   });
 }
 
