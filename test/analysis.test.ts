@@ -5,6 +5,8 @@ import { type AttentionModuleInfo, attentionStream, byStream } from '../src/anal
 import { relevanceRows, type RelevanceModel } from '../src/analysis/relevance_rows.ts';
 import { headMean, rollout } from '../src/analysis/rollout.ts';
 import type { CapturedTensor } from '../src/hooks/registry.ts';
+import type { AttentionRole } from '../src/model/relevance.ts';
+import { rowMap } from '../src/model/relevance_row.ts';
 import type { BackwardTarget } from '../src/model/target.ts';
 import { rng } from './harness.ts';
 import { rolloutF64 } from './rollout_ref.ts';
@@ -117,25 +119,19 @@ describe('attention streams', () => {
 
 describe('relevanceRows', () => {
   /**
-   * A stand-in model: backward k returns maps whose every value encodes (k, map, b, row, col), so the test sees which
-   * backward, map, batch element and row each gathered value came from.
+   * A stand-in model: relevanceRow call k returns a row whose every value encodes (k, batch, row, col), so the test sees
+   * which call, batch element and row each gathered value came from. `map` [rows, cols] is the map it reports.
    */
-  function standIn(batchFirst: boolean, shape: { cross?: number[]; source?: number[]; target?: number[] }) {
+  function standIn(batchFirst: boolean, roles: readonly AttentionRole[], map: [number, number]) {
     const calls: BackwardTarget[] = [];
-    const fill = (k: number, id: number, s: number[]): CapturedTensor => ({ shape: s, data: Float32Array.from({ length: s[0] * s[1] * s[2] }, (_, n) => k * 1e4 + id * 1e3 + n) });
-    const roles = shape.cross ? (['encoder', 'decoder', 'cross'] as const) : shape.source ? (['encoder'] as const) : (['decoder'] as const);
     const model: RelevanceModel = {
       batchFirst,
       attentionModules: () => roles.map((role, layer) => ({ path: `m${layer}`, role, layer, heads: 1, causal: role === 'decoder' })),
-      backward: async (target) => {
+      relevanceRow: async (target, batch, row) => {
         calls.push(target);
-        return { value: 0, inputs: {}, attention: [], params: {} };
-      },
-      relevanceMaps: () => {
         const k = calls.length - 1;
-        const out: Record<string, CapturedTensor> = {};
-        (['cross', 'source', 'target'] as const).forEach((name, id) => shape[name] && (out[name] = fill(k, id, shape[name])));
-        return out;
+        if (row >= map[0]) throw new Error(`relevance: row ${row} of a map of ${map[0]} rows`);
+        return { value: 0, map: rowMap(roles), rows: map[0], row: Float32Array.from({ length: map[1] }, (_, c) => k * 1e4 + batch * 1e3 + row * 10 + c) };
       },
     };
     return { model, calls };
@@ -150,7 +146,7 @@ describe('relevanceRows', () => {
       out[(i * 2 + 1) * 4 + v] = 5;
       out[(i * 2) * 4 + ((v + 1) % 4)] = 9; // batch 0 peaks elsewhere
     });
-    const { model, calls } = standIn(false, { cross: [2, 3, 5], source: [2, 5, 5], target: [2, 3, 3] });
+    const { model, calls } = standIn(false, ['encoder', 'decoder', 'cross'], [3, 5]);
     const seen: { position: number; row: number[]; done: number; total: number }[] = [];
     const r = await relevanceRows(model, { output: out, shape: [3, 2, 4] }, 'argmax', { batch: 1, onRow: ({ position, row, done, total }) => seen.push({ position, row: Array.from(row), done, total }) });
     expect(calls).toEqual(best.map((v, i) => ({ index: [i, 1, v] })));
@@ -160,35 +156,35 @@ describe('relevanceRows', () => {
     seen.forEach((x, k) => expect(x.row).toEqual(Array.from(r.rows.data.subarray(k * 5, (k + 1) * 5))));
     expect(r.map).toBe('cross');
     expect(r.rows.shape).toEqual([3, 5]);
-    // Row i: backward i, map 0 (cross), batch 1, row i -> offset (1·3 + i)·5.
+    // Row i: call i, batch 1, row i.
     for (let i = 0; i < 3; i++) {
-      expect(Array.from(r.rows.data.subarray(i * 5, (i + 1) * 5))).toEqual(Array.from({ length: 5 }, (_, c) => i * 1e4 + (3 + i) * 5 + c));
+      expect(Array.from(r.rows.data.subarray(i * 5, (i + 1) * 5))).toEqual(Array.from({ length: 5 }, (_, c) => i * 1e4 + 1e3 + i * 10 + c));
     }
   });
 
   it('batch-first embeddings: row i differentiates the sum of the output vector at position i, from the source map', async () => {
-    const { model, calls } = standIn(true, { source: [1, 4, 4] });
+    const { model, calls } = standIn(true, ['encoder', 'encoder'], [4, 4]);
     const r = await relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum');
     expect(calls).toEqual([0, 1, 2, 3].map((i) => ({ slice: [0, i, [0, 6]] })));
     expect(r.map).toBe('source');
-    expect(Array.from(r.rows.data.subarray(8, 12))).toEqual([2e4 + 1e3 + 8, 2e4 + 1e3 + 9, 2e4 + 1e3 + 10, 2e4 + 1e3 + 11]);
+    expect(Array.from(r.rows.data.subarray(8, 12))).toEqual([2e4 + 20, 2e4 + 21, 2e4 + 22, 2e4 + 23]);
     // A model with only decoder self-attention (no source): its target map.
-    const t = standIn(true, { target: [1, 4, 4] });
+    const t = standIn(true, ['decoder'], [4, 4]);
     expect((await relevanceRows(t.model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum')).map).toBe('target');
   });
 
   it('chosen positions come back in the order asked, each from its own backward', async () => {
-    const { model, calls } = standIn(true, { source: [1, 4, 4] });
+    const { model, calls } = standIn(true, ['encoder'], [4, 4]);
     const r = await relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum', { positions: [3, 1] });
     expect(calls).toEqual([{ slice: [0, 3, [0, 6]] }, { slice: [0, 1, [0, 6]] }]);
     expect(r.positions).toEqual([3, 1]);
     expect(r.rows.shape).toEqual([2, 4]);
-    // Row 0: backward 0, row 3 (offset 12); row 1: backward 1, row 1 (offset 4).
-    expect(Array.from(r.rows.data)).toEqual([1e3 + 12, 1e3 + 13, 1e3 + 14, 1e3 + 15, 1e4 + 1e3 + 4, 1e4 + 1e3 + 5, 1e4 + 1e3 + 6, 1e4 + 1e3 + 7]);
+    // Row 0: call 0, row 3; row 1: call 1, row 1.
+    expect(Array.from(r.rows.data)).toEqual([30, 31, 32, 33, 1e4 + 10, 1e4 + 11, 1e4 + 12, 1e4 + 13]);
   });
 
   it('an abort stops before the next backward and rejects with the signal\'s reason', async () => {
-    const { model, calls } = standIn(true, { source: [1, 4, 4] });
+    const { model, calls } = standIn(true, ['encoder'], [4, 4]);
     const ctl = new AbortController();
     const reason = new Error('stop here');
     const run = relevanceRows(model, { output: new Float32Array(4 * 6), shape: [1, 4, 6] }, 'sum', { onRow: ({ done }) => done === 2 && ctl.abort(reason), signal: ctl.signal });
@@ -201,9 +197,9 @@ describe('relevanceRows', () => {
   });
 
   it('a map whose rows are not the output positions, a batch or position out of range, or a repeated position, is an error', async () => {
-    const { model, calls } = standIn(true, { source: [1, 3, 3] });
+    const { model, calls } = standIn(true, ['encoder'], [3, 3]);
     const fwd = { output: new Float32Array(8), shape: [1, 4, 2] };
-    await expect(relevanceRows(model, fwd, 'sum')).rejects.toThrow(/source map \[1, 3, 3\] has 3 rows for 4 output positions/);
+    await expect(relevanceRows(model, fwd, 'sum')).rejects.toThrow(/source map has 3 rows for 4 output positions/);
     const before = calls.length;
     await expect(relevanceRows(model, fwd, 'sum', { batch: 1 })).rejects.toThrow(/batch 1 of an output \[1, 4, 2\]/);
     await expect(relevanceRows(model, fwd, 'sum', { positions: [0, 4] })).rejects.toThrow(/position 4 is out of range for 4 output positions/);

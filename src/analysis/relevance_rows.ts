@@ -1,9 +1,11 @@
 // Relevance of the input tokens for each output position (Chefer et al. 2021): one GPU backward per output
 // position of the last forward, each differentiating that position's prediction, and that position's row of the
-// relevance map.
+// relevance map, computed on the GPU where the backward left the attention probabilities and gradients
+// (Model.relevanceRow): S floats come back per row, and the main thread only encodes and waits.
 import type { CapturedTensor } from '../hooks/registry.ts';
 import type { ForwardResult, Model } from '../model/model.ts';
 import type { RelevanceMaps } from '../model/relevance.ts';
+import { rowMap } from '../model/relevance_row.ts';
 import type { BackwardTarget } from '../model/target.ts';
 
 /** What a row differentiates: the largest logit at the position (the token greedy decoding emits), or the sum of the output vector there (embedding models). */
@@ -45,16 +47,7 @@ export interface RelevanceRowsOptions {
 }
 
 /** What relevanceRows asks of a model (a Model; tests pass a stand-in). */
-export type RelevanceModel = Pick<Model, 'backward' | 'relevanceMaps' | 'batchFirst' | 'attentionModules'>;
-
-/** Cross-attention's map when the model has one (decoder positions × source tokens), else its self-attention's. */
-function mapOf(model: RelevanceModel): keyof RelevanceMaps {
-  const roles = new Set(model.attentionModules().map((m) => m.role));
-  if (roles.has('cross')) return 'cross';
-  if (roles.has('encoder')) return 'source';
-  if (roles.has('decoder')) return 'target';
-  throw new Error('relevanceRows: the model has no attention modules');
-}
+export type RelevanceModel = Pick<Model, 'relevanceRow' | 'batchFirst' | 'attentionModules'>;
 
 /** The positions asked for, checked: integers in [0, T), no repeats. */
 function checkPositions(positions: readonly number[] | undefined, T: number): number[] {
@@ -93,17 +86,17 @@ export async function relevanceRows(model: RelevanceModel, fwd: ForwardResult, t
   if (fwd.shape.length !== 3 || T < 1) throw new Error(`relevanceRows: an output [${fwd.shape.join(', ')}] is not [${bf ? 'B, T' : 'T, B'}, width]`);
   if (!Number.isInteger(batch) || batch < 0 || batch >= B) throw new Error(`relevanceRows: batch ${String(batch)} of an output [${fwd.shape.join(', ')}] (${B} batch elements)`);
   const positions = checkPositions(options.positions, T);
-  const map = mapOf(model);
+  // Cross-attention's map when the model has one (decoder positions × source tokens), else its self-attention's.
+  const map = rowMap(model.attentionModules().map((m) => m.role));
   const targets: BackwardTarget[] = [];
   const rows: Float32Array[] = [];
   for (const i of positions) {
     signal?.throwIfAborted();
     const t = rowTarget(fwd, bf, B, T, batch, i, target);
-    const m = model.relevanceMaps(await model.backward(t))[map];
-    if (!m) throw new Error(`relevanceRows: the backward gave no ${map} map`);
-    const [, R, S] = m.shape;
-    if (R !== T) throw new Error(`relevanceRows: the ${map} map [${m.shape.join(', ')}] has ${R} rows for ${T} output positions`);
-    const row = m.data.slice((batch * R + i) * S, (batch * R + i + 1) * S);
+    const { row, map: got, rows: R } = await model.relevanceRow(t, batch, i);
+    if (got !== map) throw new Error(`relevanceRows: the model gave a ${got} row where its attention modules make ${map} the map`);
+    if (R !== T) throw new Error(`relevanceRows: the ${map} map has ${R} rows for ${T} output positions`);
+    if (rows.length && row.length !== rows[0].length) throw new Error(`relevanceRows: position ${i} gave a row of ${row.length}, the first ${rows[0].length}`);
     rows.push(row);
     targets.push(t);
     onRow?.({ position: i, row, target: t, done: rows.length, total: positions.length });

@@ -34,8 +34,13 @@ export interface GradOutputs {
   inputs: { name: string; shape: number[]; act?: Act }[];
   /** Parameters asked for; each gradient comes back in parts, as backward outputs after the inputs'. */
   params: { name: string; shape: number[]; parts: { offset: number; size: number }[] }[];
-  /** Capture keys of each attention's probabilities and (when one reaches it) their gradient. */
-  attention: { path: string; shape: number[]; weights: string; grad?: string }[];
+  /**
+   * Each attention's probabilities and (when one reaches it) their gradient: capture keys, and the activations, kept
+   * in their slots after the backward (relevance rows read them there: Plan.binding).
+   */
+  attention: { path: string; shape: number[]; weights: string; grad?: string; acts: { weights: Act; grad?: Act } }[];
+  /** The attention captures no hook reads: a backward that computes relevance on the GPU skips them (Plan.run's skip). */
+  attentionOnly: string[];
 }
 
 /**
@@ -61,19 +66,24 @@ export async function recordGrad(
   // A parameter no gradient reaches (a head the target does not use) comes back as zeros.
   const params = wanted.map((name) => ({ name, shape: paramShapes.get(name)!, parts: parts.filter((p) => p.name === name) }));
   for (const p of params) b.output(...p.parts.map((x) => x.act));
+  const hooked = new Set(b.steps.flatMap((s) => (s.kind === 'capture' ? [s.key] : [])));
   const attention = attentionPaths.map((path) => {
     const call = b.calls.find((c) => c.path === path);
     if (!call) throw new Error(`backward: attention module ${path} did not run in this forward`);
     const [, weights] = call.outputs;
     const g = kept.get(path)?.get('weights');
+    // Relevance rows read them after the backward; a hook's capture may have been their last reader mid-backward.
+    b.keep(weights, ...(g ? [g] : []));
     return {
       path,
       shape: [...weights.shape],
       weights: b.capture(weights, `the backward's ${path} weights`),
       ...(g ? { grad: b.capture(g, `the backward's ${path} weights gradient`) } : {}),
+      acts: { weights, ...(g ? { grad: g } : {}) },
     };
   });
-  return { inputs, attention, params: params.map((p) => ({ ...p, parts: p.parts.map((x) => ({ offset: x.offset, size: x.act.size })) })) };
+  const attentionOnly = [...new Set(attention.flatMap((a) => [a.weights, ...(a.grad ? [a.grad] : [])]))].filter((k) => !hooked.has(k));
+  return { inputs, attention, attentionOnly, params: params.map((p) => ({ ...p, parts: p.parts.map((x) => ({ offset: x.offset, size: x.act.size })) })) };
 }
 
 const zeros = (shape: readonly number[]) => new Float32Array(shape.reduce((a, b) => a * b, 1));

@@ -17,6 +17,7 @@ import { kindOf } from './kinds/index.ts';
 import { type CachedPlan, PlanCache } from './plans.ts';
 import { profilePlan, type ProfileReport } from './profile.ts';
 import { type RelevanceMaps, relevanceMaps } from './relevance.ts';
+import { RelevanceRowProgram } from './relevance_row.ts';
 import { type BackwardTarget, seedFor } from './target.ts';
 
 export type { AttentionGrad, BackwardResult } from './grad.ts';
@@ -59,6 +60,8 @@ export class Model {
   private hookCalls = 0;
   /** What each hook stored in the last forward, by hook name (the seed's `model.hooks[name]`). */
   hooks: Record<string, HookRecord> = {};
+  /** The GPU program relevanceRow last ran, for the plan and batch element it was made for. */
+  private rowProgram?: { plan: Plan; batch: number; program: RelevanceRowProgram };
   /** Per-forward limit on captured bytes; a forward that would copy more fails before it runs. */
   captureBudgetBytes = 256 * 1024 * 1024;
   readonly root: Module;
@@ -266,6 +269,39 @@ export class Model {
   }
 
   /**
+   * Backpropagates `target` like `backward`, then computes row `row` of batch element `batch` of the relevance map
+   * whose columns are the input tokens (cross-attention's when the model has one, else its self-attention's: see
+   * relevanceMaps) on the GPU, from the attention probabilities and gradients where the backward left them: only the
+   * row (S floats), the target's value and the map's number of rows come back, not the maps.
+   */
+  relevanceRow(target: BackwardTarget, batch: number, row: number): Promise<{ value: number; map: keyof RelevanceMaps; rows: number; row: Float32Array }> {
+    return this.enqueue('relevanceRow', async () => {
+      this.assertLive('relevanceRow');
+      const last = this.lastGrad;
+      if (!last || last.entry.plan !== this.lastPlan) throw new Error('relevanceRow: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first');
+      const { seed, value } = seedFor(target, last.shape, last.output);
+      const { plan, observer, grad } = last.entry;
+      const { captures } = await plan.run([seed], 'relevance backward', false, 'backward', {}, new Set(grad!.attentionOnly));
+      const records = observer ? Object.fromEntries(await observer.records(captures, 'backward')) : {};
+      this.hooks = { ...last.hooks, ...records };
+      if (this.rowProgram?.plan !== plan || this.rowProgram.batch !== batch) {
+        this.rowProgram?.program.dispose();
+        this.rowProgram = undefined;
+        const roles = new Map(this.attentionModules().map((m) => [m.path, m.role]));
+        const layers = grad!.attention.map((a) => ({
+          role: roles.get(a.path)!,
+          shape: a.shape,
+          weights: plan.binding(a.acts.weights),
+          ...(a.acts.grad ? { grad: plan.binding(a.acts.grad) } : {}),
+        }));
+        this.rowProgram = { plan, batch, program: await RelevanceRowProgram.build(this.ctx, layers, batch) };
+      }
+      const { program } = this.rowProgram;
+      return { value, map: program.map, rows: program.rows, row: await program.row(row) };
+    });
+  }
+
+  /**
    * Greedy autoregressive decoding (seq2seq and causal lm models) with KV caches on the GPU; hooks fire on every
    * step and each record carries its step. `src`: source ids (seq2seq) or the prompt (lm), [L, B] / [B, L].
    */
@@ -344,6 +380,7 @@ export class Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.rowProgram?.program.dispose();
     this.plans.dispose();
     this.registry.dispose();
     this.weights.dispose();

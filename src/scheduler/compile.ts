@@ -27,7 +27,7 @@ export interface PlanStats {
 /** One encoded operation of a compiled plan; a copy's offsets and size in bytes (Dims: they may follow the params). */
 type Item =
   | { kind: 'dispatch'; d: Dispatch; module: string }
-  | { kind: 'copy'; from: GPUBuffer; fromOffset: Dim; to: 'staging' | GPUBuffer; offset: Dim; bytes: Dim }
+  | { kind: 'copy'; from: GPUBuffer; fromOffset: Dim; to: 'staging' | GPUBuffer; offset: Dim; bytes: Dim; key?: string }
   | { kind: 'host'; step: HostStep }
   | { kind: 'stream'; step: StreamStep };
 
@@ -121,6 +121,20 @@ interface Phase {
 
 export type PhaseName = 'forward' | 'backward';
 
+/** A phase's staging layout without the captures in `skip`: the rest packed from offset 0 in the same order. */
+function without(p: Phase, skip: ReadonlySet<string>): Pick<Phase, 'layout' | 'stagingBytes' | 'captures'> {
+  const layout: Phase['layout'] = [];
+  let stagingBytes = 0;
+  let captures = 0;
+  p.layout.forEach((l, i) => {
+    if (i < p.captures && skip.has(l.key)) return;
+    if (i < p.captures) captures++;
+    layout.push({ ...l, offset: stagingBytes });
+    stagingBytes += typeof l.bytes === 'number' ? l.bytes : l.bytes.max;
+  });
+  return { layout, stagingBytes, captures };
+}
+
 /**
  * A recorded forward (and, for a gradient plan, its backward) turned into GPU work once: slots allocated, every
  * Dispatch (pipeline + bind group) made. `run` writes the phase's inputs, encodes its steps into one command
@@ -180,7 +194,7 @@ export class Plan {
       b.acts,
       b.steps,
       [...b.inputs, ...(bw?.inputs ?? []), ...constants],
-      [...b.outputs, ...(bw?.outputs ?? []), ...constants],
+      [...b.outputs, ...(bw?.outputs ?? []), ...constants, ...b.kept],
       new Set(b.externals.keys()),
       bw?.start,
     );
@@ -236,7 +250,7 @@ export class Plan {
           if (reads.params) paramSteps.push({ step, from, to: items.length });
         } else if (step.kind === 'capture') {
           const a = step.reads[0];
-          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(p, step.key, bytesOf(a)), bytes: bytesOf(a) });
+          items.push({ kind: 'copy', from: slot(a), fromOffset: 0, to: 'staging', offset: place(p, step.key, bytesOf(a)), bytes: bytesOf(a), key: step.key });
         } else if (step.kind === 'fill') {
           const a = step.writes[0];
           items.push({ kind: 'copy', from: step.source, fromOffset: 0, to: slot(a), offset: 0, bytes: a.size * 4 });
@@ -273,6 +287,16 @@ export class Plan {
     return new Plan(ctx, [...b.calls], [...b.steps], slots, slotOf, items, { forward, backward }, stats, new Map(b.params), paramSteps, resolve);
   }
 
+  /**
+   * Where activation `a` lives, for work encoded after a run (relevance rows read a backward's attention
+   * probabilities and gradients there). Its contents are the last run's only while no later step of that run reused
+   * its slot: true of a phase's outputs and of what the builder kept (PlanBuilder.keep).
+   */
+  binding(a: Act): GPUBufferBinding {
+    if (this.disposed) throw new Error('plan: disposed');
+    return this.resolve(a);
+  }
+
   /** The slot of a phase input or output (those are never external). */
   private slot(a: Act): GPUBuffer {
     return this.slots[this.slotOf.get(a.id)!];
@@ -304,9 +328,17 @@ export class Plan {
   /**
    * Runs one phase (the forward by default): `data[i]` fills its `inputs[i]`; returns its outputs and captures.
    * With `profile` (needs the timestamp-query feature) every dispatch gets its own compute pass with timestamps,
-   * and `timings` comes back. `params` gives the plan's run-time params (b.param), if it has any.
+   * and `timings` comes back. `params` gives the plan's run-time params (b.param), if it has any. Captures whose keys
+   * are in `skip` are neither copied nor read back (their activations stay in their slots: `binding`).
    */
-  async run(data: readonly (Float32Array | Uint32Array)[], label = 'forward', profile = false, phaseName: PhaseName = 'forward', params: Params = {}): Promise<RunResult> {
+  async run(
+    data: readonly (Float32Array | Uint32Array)[],
+    label = 'forward',
+    profile = false,
+    phaseName: PhaseName = 'forward',
+    params: Params = {},
+    skip: ReadonlySet<string> = new Set(),
+  ): Promise<RunResult> {
     if (this.disposed) throw new Error(`${label}: the plan was disposed`);
     const phase = this.phases[phaseName];
     if (!phase) throw new Error(`${label}: the plan has no ${phaseName} phase`);
@@ -319,7 +351,8 @@ export class Plan {
     if (profile && !ctx.features.has('timestamp-query')) throw new Error(`${label}: profiling needs the timestamp-query feature, which this device lacks`);
     if (profile && dispatches.length > MAX_PROFILED_DISPATCHES) throw new Error(`${label}: ${dispatches.length} dispatches, more than the ${MAX_PROFILED_DISPATCHES} one profiled run can time`);
     const stamps = profile ? new Timestamps(ctx, dispatches.length) : undefined;
-    const { stagingBytes, layout, captures: nCaptures } = phase;
+    const { stagingBytes, layout, captures: nCaptures } = skip.size ? without(phase, skip) : phase;
+    const at = new Map(layout.slice(0, nCaptures).map((l) => [l.key, l.offset]));
     const staging = ctx.buffers.acquire(Math.max(stagingBytes, 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${label} staging`);
     try {
       return await ctx.scoped(label, async () => {
@@ -342,8 +375,10 @@ export class Plan {
             encodeOne(pass, item.d);
           } else if (item.kind === 'copy') {
             endPass();
-            const at = (d: Dim) => dimAt(d, params);
-            enc.copyBufferToBuffer(item.from, at(item.fromOffset), item.to === 'staging' ? staging : item.to, at(item.offset), at(item.bytes));
+            if (item.key !== undefined && skip.has(item.key)) continue;
+            const d = (x: Dim) => dimAt(x, params);
+            const offset = item.key === undefined ? d(item.offset) : at.get(item.key)!;
+            enc.copyBufferToBuffer(item.from, d(item.fromOffset), item.to === 'staging' ? staging : item.to, offset, d(item.bytes));
           } else {
             endPass();
             q.submit([enc.finish()]);

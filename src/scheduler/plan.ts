@@ -217,6 +217,8 @@ export class PlanBuilder {
   readonly constants = new Map<number, Float32Array | Uint32Array>();
   /** The backward phase, once `beginBackward` was called: its first step and its own inputs and outputs. */
   backward?: { start: number; inputs: Act[]; outputs: Act[] };
+  /** Activations whose slots hold them to the end of every run (work encoded after a run reads them: Plan.binding). */
+  readonly kept: Act[] = [];
   /** Run-time params by name, with the largest value each may take. */
   readonly params = new Map<string, number>();
   private readonly stack: string[] = [];
@@ -278,6 +280,11 @@ export class PlanBuilder {
   /** Marks activations to be read back after their phase runs. */
   output(...acts: Act[]): void {
     (this.backward?.outputs ?? this.outputs).push(...acts);
+  }
+
+  /** Keeps `acts` in their slots to the end of every run, unshared with anything written after them (see kept). */
+  keep(...acts: Act[]): void {
+    this.kept.push(...acts);
   }
 
   /** Steps, inputs and outputs from here on form the backward phase, which runs on its own after the forward. */
