@@ -1,7 +1,7 @@
 // The explorer's views at a real model's size (issue 20): a 12-layer x 16-head character lm and a bidirectional
 // 2 x 16 one, seeded (tools/make_view_models.ts), opened through the file input. Head colours pairwise distinct as
 // drawn on the model view's canvas; the whole 12 x 16 grid (mean and rollout too) inside a 1280 px viewport with no
-// horizontal scroll; causal maps scaled without their first token by default; wording for a bidirectional encoder;
+// horizontal scroll (at 640 px it wraps into bands); causal maps scaled without their first token by default; wording for a bidirectional encoder;
 // the large view's zoom with labels.
 import { expect, type Page, test } from '@playwright/test';
 import { join } from 'node:path';
@@ -138,6 +138,16 @@ test('12 layers x 16 heads: distinct head colours, the whole model view at 1280 
   await page.locator('#large-host').screenshot({ path: join(OUT, 'views-240-zoomed.png') });
   await page.locator('#zoom-fit').click();
   await expect(large).toHaveAttribute('data-zoom', '1');
+
+  // a narrow window: the grid wraps into bands of columns instead of scrolling sideways
+  await rerun(text.slice(0, 20));
+  await page.setViewportSize({ width: 640, height: 1000 });
+  await expect.poll(() => data(mv, 'per-band')).toBeLessThan(18);
+  const narrow = (await mv.boundingBox())!;
+  const bands = Math.ceil(18 / (await data(mv, 'per-band')));
+  console.log(`model view at 640 px: ${await data(mv, 'per-band')} columns a band, ${bands} bands, ${await data(mv, 'size')} px maps`);
+  expect(narrow.x + narrow.width).toBeLessThanOrEqual(640);
+  expect(await page.evaluate(() => ((h) => h.scrollWidth - h.clientWidth)(document.getElementById('model-view-host')!))).toBe(0);
   expect(errors).toEqual([]);
 });
 
