@@ -682,6 +682,8 @@ describe('attnscope on Hugging Face checkpoint directories', () => {
   const cases = [
     { name: 'gpt2_lm', inputs: ['input_ids'], capture: 'transformer.h.*.attn' },
     { name: 'bert_mlm', inputs: ['input_ids', 'attention_mask', 'token_type_ids'], capture: 'bert.encoder.layer.*.attention.self' },
+    // A Llama folder (#14): grouped-query attention, F16 weights kept packed on the GPU.
+    { name: 'llama_lm_f16', inputs: ['input_ids'], capture: 'model.layers.*.self_attn' },
   ];
   for (const c of cases) {
     it(`run ${c.name} --inputs (${c.inputs.join(', ')}): logits and every layer's attention match the HF reference`, () => {
