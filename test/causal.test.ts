@@ -1,7 +1,9 @@
 // Causal analysis against PyTorch run one forward per site / step (test/fixtures/causal/<case>.safetensors, made by
 // tools/make_causal_fixtures.py): activation patching per position and per head, head importance (zero and mean
-// ablation), the logit lens, and gradient, input x gradient and integrated-gradient attributions, on an nn lm, an
-// nn.Transformer with float inputs, a GPT-2 and a BERT checkpoint. Each analysis runs as batched forwards here.
+// ablation), the logit lens, gradient, input x gradient and integrated-gradient attributions, and a generation's
+// attributions, on five parity fixtures (token lm, nn.Transformer seq-first and batch-first, encoder, token seq2seq)
+// and the GPT-2, BERT and Llama reference checkpoints, under both kernel sets. Each analysis runs as batched
+// forwards here.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.ts';
@@ -10,7 +12,7 @@ import { directoryFiles } from '../src/model/hf/dir.ts';
 import type { ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import { readSafetensors, type SafetensorsFile } from '../src/model/safetensors.ts';
-import { assertClose } from './harness.ts';
+import { assertClose, KERNEL_SETS, kernelSetName, withKernels } from './harness.ts';
 import { attribute, attributeGeneration, headImportance, logitLens, patchingSweep } from '../src/analysis/index.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url);
@@ -35,12 +37,20 @@ interface Case {
   t(name: string): Float32Array;
 }
 
+const parity = (file: string) => async (ctx: GpuContext) => Model.load(ctx, readFileSync(new URL(`${file}.model.safetensors`, fixtures)), file);
+const checkpoint = (dir: string) => (ctx: GpuContext) => Model.fromCheckpoint(ctx, directoryFiles(new URL(`hf/${dir}/`, fixtures).pathname));
+/** Each case's model: parity fixtures (tools/make_fixtures.py) and Hugging Face reference checkpoints. */
 const CASES: Record<string, (ctx: GpuContext) => Promise<Model>> = {
-  lm: async (ctx) => Model.load(ctx, readFileSync(new URL('lm-learned-causal.model.safetensors', fixtures)), 'lm'),
-  seq2seq: async (ctx) => Model.load(ctx, readFileSync(new URL('post-relu-seqfirst.model.safetensors', fixtures)), 'seq2seq'),
-  gpt2: (ctx) => Model.fromCheckpoint(ctx, directoryFiles(new URL('hf/gpt2_lm/', fixtures).pathname)),
-  bert: (ctx) => Model.fromCheckpoint(ctx, directoryFiles(new URL('hf/bert_mlm/', fixtures).pathname)),
+  lm: parity('lm-learned-causal'), // token ids [L, B], causal, learned positions
+  seq2seq: parity('post-relu-seqfirst'), // nn.Transformer, float src / tgt [L, B, E]
+  encoder: parity('encoder-pre-gelu-nonorm'), // TransformerEncoder, pre-norm, float src_mask
+  batchfirst: parity('pre-gelu-batchfirst'), // nn.Transformer [B, L, E], bool src_mask, src padding mask
+  tokens: parity('seq2seq-sinusoidal'), // token seq2seq: src and tgt ids, each at its own embedding
+  gpt2: checkpoint('gpt2_lm'),
+  bert: checkpoint('bert_mlm'),
+  llama: checkpoint('llama_lm'), // GQA, RMSNorm, rotary
 };
+const ALL = Object.keys(CASES);
 
 let ctx: GpuContext;
 const loaded = new Map<string, Case>();
@@ -70,72 +80,80 @@ async function load(name: string): Promise<Case> {
 /** The layers' and attention modules' glob ('encoder.layers.*'), from the fixture's paths. */
 const glob = (paths: string[]) => paths[0].replace(/\.0(\.|$)/, '.*$1');
 
-describe.each(['lm', 'gpt2', 'bert'])('%s: patching', (name) => {
-  it('per position: every layer output at every position patched from the corrupted run, one forward per 5 sites', async () => {
-    const { model, spec, inputs, corrupted, t } = await load(name);
-    const r = await patchingSweep(model, { clean: inputs, corrupted, sites: glob(spec.layers), metric: { logitDiff: spec.logitDiff, position: spec.position }, maxBatch: 5 });
-    expect(r.modules).toEqual(spec.layers);
-    assertClose('clean', [r.clean, r.corrupted], [t('patch.clean')[0], t('patch.corrupted')[0]], TOL);
-    assertClose('patch.position', r.values, t('patch.position'), { ...TOL, shape: [r.modules.length, r.columns] });
-    expect(r.forwards).toBe(2 + Math.ceil(r.values.length / 5));
+// Every comparison with torch runs under both kernel sets (test/harness.ts): a model's plans are cached per set.
+describe.each(KERNEL_SETS.map((k) => [kernelSetName(k), k] as const))('%s', (_, kernels) => {
+  /** The test body under this kernel set. */
+  const under = (body: () => Promise<void>) => () => withKernels(ctx, kernels, body);
+
+  describe.each(ALL)('%s: patching', (name) => {
+    it('per position: every layer output at every position patched from the corrupted run, one forward per 5 sites', under(async () => {
+      const { model, spec, inputs, corrupted, t } = await load(name);
+      const r = await patchingSweep(model, { clean: inputs, corrupted, sites: glob(spec.layers), metric: { logitDiff: spec.logitDiff, position: spec.position }, maxBatch: 5 });
+      expect(r.modules).toEqual(spec.layers);
+      assertClose('clean', [r.clean, r.corrupted], [t('patch.clean')[0], t('patch.corrupted')[0]], TOL);
+      assertClose('patch.position', r.values, t('patch.position'), { ...TOL, shape: [r.modules.length, r.columns] });
+      expect(r.forwards).toBe(2 + Math.ceil(r.values.length / 5));
+    }));
+
+    it('per head: each head of each attention module patched at every position', under(async () => {
+      const { model, spec, inputs, corrupted, t } = await load(name);
+      const r = await patchingSweep(model, { clean: inputs, corrupted, sites: spec.attention, per: 'head', metric: { logitDiff: spec.logitDiff, position: spec.position } });
+      expect(r.modules).toEqual(spec.attention);
+      assertClose('patch.head', r.values, t('patch.head'), { ...TOL, shape: [r.modules.length, r.columns] });
+      expect(r.forwards).toBe(3);
+    }));
   });
 
-  it('per head: each head of each attention module patched at every position', async () => {
-    const { model, spec, inputs, corrupted, t } = await load(name);
-    const r = await patchingSweep(model, { clean: inputs, corrupted, sites: spec.attention, per: 'head', metric: { logitDiff: spec.logitDiff, position: spec.position } });
-    expect(r.modules).toEqual(spec.attention);
-    assertClose('patch.head', r.values, t('patch.head'), { ...TOL, shape: [r.modules.length, r.columns] });
-    expect(r.forwards).toBe(3);
-  });
-});
+  describe.each(ALL)('%s: head importance and attribution', (name) => {
+    it.each(['zero', 'mean'] as const)('%s ablation of every head, in batched forwards of 3 variants', (ablation) => withKernels(ctx, kernels, async () => {
+      const { model, spec, inputs, t } = await load(name);
+      const r = await headImportance(model, inputs, { prob: spec.prob, position: spec.position }, { ablation, modules: spec.attention, maxBatch: 3 });
+      assertClose('base', [r.base], t('heads.base'), TOL);
+      assertClose(`heads.${ablation}`, r.importance, t(`heads.${ablation}`), { ...TOL, shape: [r.modules.length, r.heads] });
+    }));
 
-describe.each(['lm', 'seq2seq', 'gpt2', 'bert'])('%s: head importance and attribution', (name) => {
-  it.each(['zero', 'mean'] as const)('%s ablation of every head, in batched forwards of 3 variants', async (ablation) => {
-    const { model, spec, inputs, t } = await load(name);
-    const r = await headImportance(model, inputs, { prob: spec.prob, position: spec.position }, { ablation, modules: spec.attention, maxBatch: 3 });
-    assertClose('base', [r.base], t('heads.base'), TOL);
-    assertClose(`heads.${ablation}`, r.importance, t(`heads.${ablation}`), { ...TOL, shape: [r.modules.length, r.heads] });
+    it.each(['grad', 'ixg', 'ig'] as const)('%s of the target logit, at the token embeddings or the float inputs', (method) => withKernels(ctx, kernels, async () => {
+      const { model, spec, inputs, file, t } = await load(name);
+      const [position, index] = spec.target;
+      // A fixture's baseline.<input> (Llama's: token 0's embeddings) replaces the zero baseline of ig.
+      const baselines = Object.fromEntries([...file.tensors.keys()].filter((k) => k.startsWith('baseline.')).map((k) => [k.slice('baseline.'.length), t(k)]));
+      const r = await attribute(model, inputs, { method, target: { position, index }, steps: spec.steps, maxBatch: 3, ...(method === 'ig' && Object.keys(baselines).length ? { baselines } : {}) });
+      expect(r.target).toEqual({ position, index });
+      for (const a of r.inputs) assertClose(`${method} ${a.name}`, a.attribution, t(`attr.${method}.${a.name}`), { ...TOL, shape: [a.positions, a.features] });
+      const names = [...file.tensors.keys()].filter((k) => k.startsWith(`attr.${method}.`) && k !== 'attr.ig.expected').map((k) => k.slice(`attr.${method}.`.length));
+      expect(r.inputs.map((a) => a.name).sort()).toEqual(names.sort());
+      if (method === 'ig') {
+        assertClose('completeness', [r.completeness!.expected], t('attr.ig.expected'), TOL);
+        const total = r.inputs.reduce((s, a) => s + a.attribution.reduce((x, y) => x + y, 0), 0);
+        expect(Math.abs(total - r.completeness!.expected)).toBeCloseTo(r.completeness!.error, 5);
+      } else expect(r.relevance).toBeDefined();
+    }));
   });
 
-  it.each(['grad', 'ixg', 'ig'] as const)('%s of the target logit, at the token embeddings or the float inputs', async (method) => {
-    const { model, spec, inputs, file, t } = await load(name);
-    const [position, index] = spec.target;
-    const r = await attribute(model, inputs, { method, target: { position, index }, steps: spec.steps, maxBatch: 3 });
-    expect(r.target).toEqual({ position, index });
-    for (const a of r.inputs) assertClose(`${method} ${a.name}`, a.attribution, t(`attr.${method}.${a.name}`), { ...TOL, shape: [a.positions, a.features] });
-    const names = [...file.tensors.keys()].filter((k) => k.startsWith(`attr.${method}.`) && k !== 'attr.ig.expected').map((k) => k.slice(`attr.${method}.`.length));
-    expect(r.inputs.map((a) => a.name).sort()).toEqual(names.sort());
-    if (method === 'ig') {
-      assertClose('completeness', [r.completeness!.expected], t('attr.ig.expected'), TOL);
-      const total = r.inputs.reduce((s, a) => s + a.attribution.reduce((x, y) => x + y, 0), 0);
-      expect(Math.abs(total - r.completeness!.expected)).toBeCloseTo(r.completeness!.error, 5);
-    } else expect(r.relevance).toBeDefined();
-  });
-});
-
-it('the logit lens: final norm + unembedding of every layer stream, top-k and ranks from those logits (lm, gpt2)', async () => {
-  for (const name of ['lm', 'gpt2']) {
-    const { model, spec, inputs, t } = await load(name);
-    const r = await logitLens(model, inputs, { topK: 3, target: spec.prob });
-    expect(r.streams).toEqual(['embeddings', ...spec.layers]);
-    assertClose(`${name} lens`, r.logits, t('lens.logits'), { ...TOL, shape: [r.streams.length, r.positions, r.vocab] });
-    const want = t('lens.logits');
-    for (let row = 0; row < r.streams.length * r.positions; row++) {
-      const logits = [...want.subarray(row * r.vocab, (row + 1) * r.vocab)];
-      const order = logits.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i);
-      expect([...r.topIds.subarray(row * 3, row * 3 + 3)]).toEqual(order.slice(0, 3));
-      expect(r.ranks![row]).toBe(order.indexOf(spec.prob));
+  it('the logit lens: final norm + unembedding of every layer stream, top-k and ranks from those logits (lm, gpt2, llama)', under(async () => {
+    for (const name of ['lm', 'gpt2', 'llama']) {
+      const { model, spec, inputs, t } = await load(name);
+      const r = await logitLens(model, inputs, { topK: 3, target: spec.prob });
+      expect(r.streams).toEqual(['embeddings', ...spec.layers]);
+      assertClose(`${name} lens`, r.logits, t('lens.logits'), { ...TOL, shape: [r.streams.length, r.positions, r.vocab] });
+      const want = t('lens.logits');
+      for (let row = 0; row < r.streams.length * r.positions; row++) {
+        const logits = [...want.subarray(row * r.vocab, (row + 1) * r.vocab)];
+        const order = logits.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i);
+        expect([...r.topIds.subarray(row * 3, row * 3 + 3)]).toEqual(order.slice(0, 3));
+        expect(r.ranks![row]).toBe(order.indexOf(spec.prob));
+      }
     }
-  }
-});
+  }));
 
-it('a generation attributed as Inseq shows it: each greedy token to the prompt and the tokens before it (gpt2, ixg)', async () => {
-  const { model, file, t } = await load('gpt2');
-  const prompt = file.tensors.get('gen.prompt')!;
-  const r = await attributeGeneration(model, prompt, { maxNewTokens: 3, method: 'ixg' });
-  const want = [...(file.tensors.get('gen.tokens')!.data as Int32Array)];
-  expect(r.tokens).toEqual([...prompt.data, ...want]);
-  assertClose('gen.ixg', r.scores, t('gen.ixg'), { ...TOL, shape: [3, r.tokens.length - 1] });
+  it.each(['gpt2', 'llama'])('%s: a generation attributed as Inseq shows it: each greedy token to the prompt and the tokens before it (ixg)', (name) => withKernels(ctx, kernels, async () => {
+    const { model, file, t } = await load(name);
+    const prompt = file.tensors.get('gen.prompt')!;
+    const r = await attributeGeneration(model, prompt, { maxNewTokens: 3, method: 'ixg' });
+    const want = [...(file.tensors.get('gen.tokens')!.data as Int32Array)];
+    expect(r.tokens).toEqual([...prompt.data, ...want]);
+    assertClose('gen.ixg', r.scores, t('gen.ixg'), { ...TOL, shape: [3, r.tokens.length - 1] });
+  }));
 });
 
 it('misuse is named: mismatched clean / corrupted, no heads to patch, bad metric, kinds without a lens, bad steps', async () => {
@@ -159,25 +177,4 @@ it('misuse is named: mismatched clean / corrupted, no heads to patch, bad metric
   expect(() => model.writeRows('p', new Uint32Array(4))).toThrow(/the 5 segments it was registered with/);
   model.delHook('p');
   expect(model.hookNames()).toEqual([]);
-});
-
-it('Llama (GQA, RMSNorm, rotary): the lens of the last layer is the forward itself, gradients at embed_tokens, a head patched from the same run changes nothing', async () => {
-  const model = await Model.fromCheckpoint(ctx, directoryFiles(new URL('hf/llama_lm/', fixtures).pathname));
-  try {
-    const io = readSafetensors(readFileSync(new URL('hf/llama_lm/io.safetensors', fixtures)), 'llama io');
-    const ids = io.tensors.get('input_ids')!;
-    const L = ids.shape[1];
-    const inputs: ModelInputs = { input_ids: { dtype: 'I32', shape: [1, L], data: Int32Array.from({ length: L }, (_, i) => Number(ids.data[i])) } };
-    const { output } = await model.forward(inputs);
-    const lens = await logitLens(model, inputs, { topK: 2 });
-    const V = lens.vocab;
-    assertClose('last stream = logits', lens.logits.subarray((lens.streams.length - 1) * L * V), output, { atol: 1e-5, rtol: 1e-5 });
-    const g = await attribute(model, inputs, { method: 'grad' });
-    expect(g.inputs.map((x) => x.via)).toEqual(['model.embed_tokens']);
-    const heads = model.attentionModules().map((m) => m.path);
-    const p = await patchingSweep(model, { clean: inputs, corrupted: inputs, sites: heads, per: 'head', metric: { logit: 0 } });
-    assertClose('self-patched heads', p.values, new Float32Array(p.values.length).fill(p.clean), { atol: 1e-5, rtol: 1e-5 });
-  } finally {
-    model.dispose();
-  }
 });

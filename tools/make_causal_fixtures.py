@@ -91,6 +91,10 @@ class LinearTap:
         F.linear = self.orig
 
 
+# The stack whose layers are patched and ablated, by fixture kind ('' : the model is the stack).
+STACKS = {"lm": "encoder", "transformer": "decoder", "seq2seq": "transformer.decoder", "encoder": ""}
+
+
 class NnRef:
     """An nn.Transformer-family parity fixture rebuilt from its seed, batch row 0 of its inputs."""
 
@@ -106,14 +110,17 @@ class NnRef:
             else:
                 self.inputs[n] = t[0:1] if (self.bf or t.dim() == 2 and n.endswith("padding_mask")) else t[:, 0:1]
         m = self.module
-        stack = m.encoder if self.kind == "lm" else m.decoder
-        prefix = "encoder" if self.kind == "lm" else "decoder"
-        self.layers = [f"{prefix}.layers.{i}" for i in range(len(stack.layers))]
+        prefix = STACKS[self.kind]
+        stack = m.get_submodule(prefix) if prefix else m
+        at = f"{prefix}." if prefix else ""
+        self.layers = [f"{at}layers.{i}" for i in range(len(stack.layers))]
         self.attn = [f"{p}.self_attn" for p in self.layers]
         self.H = stack.layers[0].self_attn.num_heads
         self.E = stack.layers[0].self_attn.embed_dim
         self.D = self.E // self.H
         self.stack = stack
+        # Token inputs: attributed at their embedding module's output (attnscope's TOKEN_EMBEDDINGS)
+        self.embeds = {"lm": {"src": "embed"}, "seq2seq": {"src": "src_embed", "tgt": "tgt_embed"}}.get(self.kind, {})
         self.tap = LinearTap([l.self_attn.out_proj.weight for l in stack.layers], self.D)
 
     def rows(self, t):
@@ -140,10 +147,10 @@ class NnRef:
         if rec is not None:
             handles.append(self.stack.layers[0].register_forward_pre_hook(lambda mod, inp: setattr(rec, "resid0", self.rows(inp[0]).detach().clone())))
         inputs = OrderedDict(self.inputs)
-        if self.kind == "lm" and "src" in edits.inputs:
-            handles.append(m.embed.register_forward_hook(lambda mod, inp, out: self.put(out, edits.inputs["src"])))
-        elif self.kind != "lm":
-            for n, x in edits.inputs.items():
+        for n, x in edits.inputs.items():
+            if n in self.embeds:
+                handles.append(getattr(m, self.embeds[n]).register_forward_hook(lambda mod, inp, out, _x=x: self.put(out, _x)))
+            else:
                 inputs[n] = self.put(None, x)
         self.tap.rec, self.tap.edits = rec, edits
         try:
@@ -160,10 +167,11 @@ class NnRef:
         return self.module.head(norm(stream) if norm is not None else stream)
 
     def attributed(self):
-        """The attributed inputs' x [L, E]: lm token embeddings (embed output, unscaled), float src / tgt."""
-        if self.kind == "lm":
-            return {"src": self.module.embed(self.rows(self.inputs["src"])).detach()}
-        return {n: self.rows(self.inputs[n]).detach() for n in ("src", "tgt")}
+        """The attributed inputs' x [L, E]: token embeddings (the embedding module's output, unscaled), float
+        src / tgt / memory."""
+        if self.embeds:
+            return {n: getattr(self.module, e)(self.rows(self.inputs[n])).detach() for n, e in self.embeds.items()}
+        return {n: self.rows(self.inputs[n]).detach() for n in ("src", "tgt", "memory") if n in self.inputs}
 
 
 class HfRef:
@@ -184,12 +192,17 @@ class HfRef:
             self.layers = [f"transformer.h.{i}" for i in range(n)]
             self.attn = [f"{p}.attn" for p in self.layers]
             self.wte = "transformer.wte.weight"
+        elif family == "llama":
+            n, self.H, self.E = self.cfg["num_hidden_layers"], self.cfg["num_attention_heads"], self.cfg["hidden_size"]
+            self.layers = [f"model.layers.{i}" for i in range(n)]
+            self.attn = [f"{p}.self_attn" for p in self.layers]
+            self.wte = "model.embed_tokens.weight"
         else:
             n, self.H, self.E = self.cfg["num_hidden_layers"], self.cfg["num_attention_heads"], self.cfg["hidden_size"]
             self.layers = [f"bert.encoder.layer.{i}" for i in range(n)]
             self.attn = [f"{p}.attention.self" for p in self.layers]
             self.wte = "bert.embeddings.word_embeddings.weight"
-        self.D = self.E // self.H
+        self.D = hf.llama_head_dim(self.cfg) if family == "llama" else self.E // self.H
 
     def layer_of(self, name):
         """Which layer's output a layer_norm call reads (GPT-2: the next ln_1 / ln_f input) or returns (BERT)."""
@@ -203,20 +216,15 @@ class HfRef:
         return None, None
 
     def forward(self, edits, rec=None):
+        if self.family == "llama":
+            return self.forward_llama(edits, rec)
         orig_ln, orig_mh, orig_emb = hf.layer_norm, hf.merge_heads, F.embedding
         calls = [0]
 
         def layer_norm(x, P, name, eps):
             i, where = self.layer_of(name)
-            if rec is not None and self.family == "gpt2" and name == "transformer.h.0.ln_1":
-                rec.resid0 = x[0].detach().clone()
-            if where == "in" and i >= 0:
-                if rec is not None:
-                    rec.out[i] = x[0].detach().clone()
-                if i in edits.out:  # in place: GPT-2's residual is this same tensor
-                    p, v = edits.out[i]
-                    with torch.no_grad():
-                        x[0, p] = v
+            if where == "in":  # GPT-2: layer i's output is the next ln_1's input (h.0.ln_1's: the embeddings)
+                self.edit_stream(x, i, edits, rec)
             y = orig_ln(x, P, name, eps)
             if where == "out":
                 if rec is not None:
@@ -228,15 +236,8 @@ class HfRef:
             return y
 
         def merge_heads(x):
-            y = orig_mh(x)
-            i = calls[0]
             calls[0] += 1
-            if rec is not None:
-                rec.heads[i] = y[0].detach().clone()
-            if i in edits.heads:
-                h, mat = edits.heads[i]
-                y = set_head(y[0], h, self.D, mat).unsqueeze(0)
-            return y
+            return self.edit_heads(orig_mh(x), calls[0] - 1, edits, rec)
 
         def embedding(ids, w, *a, **kw):
             if w is self.P[self.wte] and "input_ids" in edits.inputs:
@@ -253,7 +254,63 @@ class HfRef:
             hf.layer_norm, hf.merge_heads, F.embedding = orig_ln, orig_mh, orig_emb
         return out[0]
 
+    def edit_stream(self, x, i, edits, rec):
+        """x [1, L, E] is layer i's output (i = -1: the first layer's input): recorded, and patched in place (the
+        residual stream is this same tensor)."""
+        if rec is not None:
+            if i < 0:
+                rec.resid0 = x[0].detach().clone()
+            else:
+                rec.out[i] = x[0].detach().clone()
+        if i in edits.out:
+            p, v = edits.out[i]
+            with torch.no_grad():
+                x[0, p] = v
+
+    def edit_heads(self, x, i, edits, rec):
+        """x [1, L, H·D]: attention module i's merged heads, recorded and edited."""
+        if rec is not None:
+            rec.heads[i] = x[0].detach().clone()
+        if i in edits.heads:
+            h, mat = edits.heads[i]
+            x = set_head(x[0], h, self.D, mat).unsqueeze(0)
+        return x
+
+    def forward_llama(self, edits, rec):
+        """Llama / Qwen2: a layer's output is the next input_layernorm's input (the final norm's for the last layer),
+        its merged heads o_proj's input; both reached by wrapping hf.rms_norm and F.linear by weight."""
+        n = len(self.layers)
+        streams = {id(self.P[f"model.layers.{i}.input_layernorm.weight"]): i - 1 for i in range(n)}
+        streams[id(self.P["model.norm.weight"])] = n - 1
+        o_proj = {id(self.P[f"{a}.o_proj.weight"]): i for i, a in enumerate(self.attn)}
+        orig_rms, orig_lin, orig_emb = hf.rms_norm, F.linear, F.embedding
+
+        def rms_norm(x, w, eps):
+            if id(w) in streams:
+                self.edit_stream(x, streams[id(w)], edits, rec)
+            return orig_rms(x, w, eps)
+
+        def linear(x, w, b=None):
+            if id(w) in o_proj:
+                x = self.edit_heads(x, o_proj[id(w)], edits, rec)
+            return orig_lin(x, w, b)
+
+        def embedding(ids, w, *a, **kw):
+            if w is self.P[self.wte] and "input_ids" in edits.inputs:
+                return edits.inputs["input_ids"].unsqueeze(0)
+            return orig_emb(ids, w, *a, **kw)
+
+        hf.rms_norm, F.linear, F.embedding = rms_norm, linear, embedding
+        try:
+            out, _ = hf.llama_forward(self.P, self.cfg, self.inputs["input_ids"])
+        finally:
+            hf.rms_norm, F.linear, F.embedding = orig_rms, orig_lin, orig_emb
+        return out[0]
+
     def lens(self, stream):
+        if self.family == "llama":
+            x = hf.rms_norm(stream.unsqueeze(0), self.P["model.norm.weight"], self.cfg["rms_norm_eps"])
+            return F.linear(x, self.P.get("lm_head.weight", self.P[self.wte]))[0]
         x = hf.layer_norm(stream.unsqueeze(0), self.P, "transformer.ln_f", self.cfg["layer_norm_epsilon"])
         return F.linear(x, self.P[self.wte])[0]
 
@@ -321,15 +378,17 @@ def logit_lens(ref):
         return OrderedDict([("lens.logits", torch.stack([ref.lens(s) for s in streams]))])
 
 
-def attributions(ref, target):
-    """grad, input x gradient and integrated gradients (zero baseline, IG_STEPS points both ends included,
-    Captum's riemann_trapezoid weights; all attributed inputs interpolated together) of logits[position, index]."""
+def attributions(ref, target, baselines=None):
+    """grad, input x gradient and integrated gradients (zero baseline unless `baselines` names one per input,
+    IG_STEPS points both ends included, Captum's riemann_trapezoid weights; all attributed inputs interpolated
+    together) of logits[position, index]."""
     pos, idx = target
     xs = ref.attributed()
-    out = OrderedDict()
+    base = {n: (baselines or {}).get(n, torch.zeros_like(x)) for n, x in xs.items()}
+    out = OrderedDict((f"baseline.{n}", b) for n, b in (baselines or {}).items())
 
     def grads(alpha):
-        leaves = {n: (alpha * x).clone().requires_grad_(True) for n, x in xs.items()}
+        leaves = {n: (base[n] + alpha * (x - base[n])).clone().requires_grad_(True) for n, x in xs.items()}
         y = ref.forward(Edits(inputs=leaves))[pos, idx]
         y.backward()
         return float(y), {n: t.grad.detach().clone() for n, t in leaves.items()}
@@ -350,7 +409,7 @@ def attributions(ref, target):
         for n in xs:
             total[n] += w * g[n].double()
     for n, x in xs.items():
-        out[f"attr.ig.{n}"] = (x.double() * total[n]).float()
+        out[f"attr.ig.{n}"] = ((x - base[n]).double() * total[n]).float()
     out["attr.ig.expected"] = torch.tensor([values[-1] - values[0]])
     return out
 
@@ -391,11 +450,21 @@ def corrupt(ids, positions, vocab, seed):
     return c
 
 
+def corrupt_rows(ref, name, positions, seed):
+    """A float input (batch 1, the fixture's layout) with the rows at `positions` redrawn from N(0, 1)."""
+    g = torch.Generator().manual_seed(seed)
+    rows = ref.rows(ref.inputs[name]).clone()
+    for p in positions:
+        rows[p] = torch.randn(rows.shape[1], generator=g)
+    return ref.put(None, rows)
+
+
 def top2(logits, position):
     return [int(i) for i in torch.topk(logits[position], 2).indices]
 
 
-def make_case(name, ref, analyses, position, vocab=None, ids_name=None):
+def make_case(name, ref, analyses, position, vocab=None, ids_name=None, baselines=None):
+    """vocab None: ids_name is a float input, corrupted by redrawing two rows."""
     tensors = OrderedDict((f"input.{n}", t) for n, t in ref.inputs.items())
     spec = {"layers": ref.layers, "attention": ref.attn, "position": position, "steps": IG_STEPS}
     with torch.no_grad():
@@ -406,8 +475,12 @@ def make_case(name, ref, analyses, position, vocab=None, ids_name=None):
     spec["target"] = [position if position >= 0 else clean.shape[0] + position, a]
     if "patch" in analyses:
         corrupted = OrderedDict(ref.inputs)
-        L = ref.inputs[ids_name].numel()
-        corrupted[ids_name] = corrupt(ref.inputs[ids_name], [1, L // 2], vocab, 7)
+        if vocab is None:
+            L = ref.rows(ref.inputs[ids_name]).shape[0]
+            corrupted[ids_name] = corrupt_rows(ref, ids_name, [1, L // 2], 7)
+        else:
+            L = ref.inputs[ids_name].numel()
+            corrupted[ids_name] = corrupt(ref.inputs[ids_name], [1, L // 2], vocab, 7)
         for n, t in corrupted.items():
             tensors[f"corrupted.{n}"] = t
         tensors.update(patching(ref, corrupted, lambda lg: logit_diff(lg, {"logitDiff": [a, b], "position": position})))
@@ -417,7 +490,7 @@ def make_case(name, ref, analyses, position, vocab=None, ids_name=None):
         tensors.update(logit_lens(ref))
     if "gen" in analyses:
         tensors.update(generation(ref, 4, 3))
-    tensors.update(attributions(ref, spec["target"]))
+    tensors.update(attributions(ref, spec["target"], baselines))
     for n, t in tensors.items():
         if not n.startswith(("input.", "corrupted.")) and t.is_floating_point() and not torch.isfinite(t).all():
             raise RuntimeError(f"{name}: {n} has non-finite values")
@@ -430,11 +503,22 @@ def main():
     torch.set_num_threads(1)
     lm = NnRef("lm-learned-causal", ["src"])
     make_case("lm", lm, ("patch", "heads", "lens"), -1, vocab=len(lm.module.vocab), ids_name="src")
-    make_case("seq2seq", NnRef("post-relu-seqfirst", ["src", "tgt", "tgt_mask"]), ("heads",), -1)
+    make_case("seq2seq", NnRef("post-relu-seqfirst", ["src", "tgt", "tgt_mask"]), ("patch", "heads"), -1, ids_name="tgt")
+    make_case("encoder", NnRef("encoder-pre-gelu-nonorm", ["src", "src_mask"]), ("patch", "heads"), 3, ids_name="src")
+    make_case("batchfirst", NnRef("pre-gelu-batchfirst", ["src", "tgt", "src_mask", "tgt_mask", "src_key_padding_mask"]),
+              ("patch", "heads"), -1, ids_name="tgt")
+    tokens = NnRef("seq2seq-sinusoidal", ["src", "tgt", "tgt_mask"])
+    make_case("tokens", tokens, ("patch", "heads"), -1, vocab=len(tokens.module.tgt_vocab), ids_name="tgt")
     gpt2 = HfRef(os.path.join(ROOT, "hf", "gpt2_lm"), "gpt2")
     make_case("gpt2", gpt2, ("patch", "heads", "lens", "gen"), -1, vocab=gpt2.cfg["vocab_size"], ids_name="input_ids")
     bert = HfRef(os.path.join(ROOT, "hf", "bert_mlm"), "bert")
     make_case("bert", bert, ("patch", "heads"), 4, vocab=bert.cfg["vocab_size"], ids_name="input_ids")
+    llama = HfRef(os.path.join(ROOT, "hf", "llama_lm"), "llama")
+    # IG from the embeddings of token 0 at every position: from zeros, RMSNorm's input would be the zero vector, where
+    # its gradient is 1 / sqrt(eps) (docs/causal.md)
+    pad = F.embedding(torch.zeros_like(llama.inputs["input_ids"][0]), llama.P[llama.wte]).detach()
+    make_case("llama", llama, ("patch", "heads", "lens", "gen"), -1, vocab=llama.cfg["vocab_size"], ids_name="input_ids",
+              baselines={"input_ids": pad})
 
 
 if __name__ == "__main__":
