@@ -3,11 +3,16 @@
 
     /usr/bin/python3 tools/make_causal_fixtures.py     # writes test/fixtures/causal/<case>.safetensors
 
-Cases (batch-1 inputs taken from existing fixtures):
-  lm       the parity fixture lm-learned-causal (EncoderLM, [L, B] ids), rebuilt from its seed (tools/make_fixtures.py)
-  seq2seq  the parity fixture post-relu-seqfirst (nn.Transformer, float src / tgt, [L, B, E], causal tgt_mask)
-  gpt2     test/fixtures/hf/gpt2_lm through tools/hf_reference.py's gpt2_forward
-  bert     test/fixtures/hf/bert_mlm through tools/hf_reference.py's bert_forward
+Cases (batch-1 inputs taken from existing fixtures; parity fixtures rebuilt from their seeds by tools/make_fixtures.py):
+  lm          parity fixture lm-learned-causal (EncoderLM, [L, B] ids)
+  seq2seq     parity fixture post-relu-seqfirst (nn.Transformer, float src / tgt, [L, B, E], causal tgt_mask)
+  encoder     parity fixture encoder-pre-gelu-nonorm (TransformerEncoder, pre-norm, float src_mask)
+  batchfirst  parity fixture pre-gelu-batchfirst (nn.Transformer [B, L, E], bool src_mask, src padding mask)
+  tokens      parity fixture seq2seq-sinusoidal (token seq2seq: src and tgt ids, each attributed at its embedding)
+  gpt2        test/fixtures/hf/gpt2_lm through tools/hf_reference.py's gpt2_forward
+  bert        test/fixtures/hf/bert_mlm through tools/hf_reference.py's bert_forward
+  llama       test/fixtures/hf/llama_lm through tools/hf_reference.py's llama_forward (IG from token 0's embeddings)
+Patching and head importance act on the decoder stack of the two-stack kinds (the encoder's for lm / encoder).
 
 Each file holds the inputs (`input.<name>`, the corrupted ones `corrupted.<name>`) and, per analysis:
   patch.position      [layers, L]  the metric with layer i's output at position p replaced by the corrupted run's
@@ -17,8 +22,9 @@ Each file holds the inputs (`input.<name>`, the corrupted ones `corrupted.<name>
   heads.zero / heads.mean [attn, H] prob metric change with head h zeroed / set to its mean over positions
   heads.base          the prob metric unablated
   lens.logits         [layers + 1, L, V] final norm + unembedding of the first layer's input and each layer's output
-  attr.<grad|ixg|ig>.<input>  [L, E] attributions of the target logit; attr.ig.expected = F(x) - F(0)
-  gen.prompt, gen.tokens, gen.ixg  (gpt2) greedy tokens after the prompt and each one's input x gradient per
+  attr.<grad|ixg|ig>.<input>  [L, E] attributions of the target logit; attr.ig.expected = F(x) - F(baseline)
+  baseline.<input>    the IG baseline where it is not zero
+  gen.prompt, gen.tokens, gen.ixg  (gpt2, llama) greedy tokens after the prompt and each one's input x gradient per
                       earlier token [G, P + G - 1], as Inseq shows a generation
 Metadata `spec` (JSON): the module globs, metric tokens and position, target, steps. Every run is a separate forward
 (autograd for gradients, one per integration step), as a notebook would do it. Metric: logit difference of two
