@@ -47,8 +47,12 @@ export class RelevanceJob {
   readonly relevance: Relevance;
   state: RelevanceState = 'waiting';
   error?: string;
-  /** Positions still to compute, in order. */
-  private queue: number[];
+  /** Positions asked for (Compute row, the text view's query), newest first: computed before the automatic ones. */
+  private asked: number[] = [];
+  /** The automatic positions (the first AUTO_ROWS, or every row after All rows) not computed yet, in order. */
+  private auto: number[];
+  /** The user cancelled: the automatic rows wait for Continue; rows asked for are still computed. */
+  private autoStopped = false;
   private ctrl?: AbortController;
   private loop?: Promise<void>;
   /** The model ran another forward since `fwd`: run the analysis's forward again before the next backward. */
@@ -80,7 +84,7 @@ export class RelevanceJob {
       ms: 0,
       summary: '',
     };
-    this.queue = autoPositions(rows, first, AUTO_ROWS);
+    this.auto = autoPositions(rows, first, AUTO_ROWS);
     this.describe();
   }
 
@@ -93,7 +97,12 @@ export class RelevanceJob {
     return this.relevance.matrix.rows;
   }
 
-  /** Rows waiting in the queue (the automatic ones and those asked for). */
+  /** Rows waiting to be computed, in order: those asked for, then the automatic ones unless they were cancelled. */
+  private get queue(): number[] {
+    return [...this.asked, ...(this.autoStopped ? [] : this.auto.filter((p) => !this.asked.includes(p)))];
+  }
+
+  /** Rows waiting to be computed. */
   get pending(): number {
     return this.queue.length;
   }
@@ -102,36 +111,39 @@ export class RelevanceJob {
     return this.state === 'running';
   }
 
-  /** Starts (or continues) the rows in the queue, unless the user stopped them. Returns at once. */
+  /** Starts (or continues) the rows waiting, if any. Returns at once. */
   resume(): void {
-    if (this.disposed || this.state === 'stopped' || this.state === 'running' || !this.queue.length) return;
+    if (this.disposed || this.state === 'running' || !this.queue.length) return;
     this.run();
   }
 
-  /** Continues after a stop or a failure (the user's Continue). */
+  /** Continues the automatic rows after a cancel, or after a failure (the user's Continue). */
   continue(): void {
-    if (this.disposed || this.state === 'running') return;
-    this.run();
+    if (this.disposed) return;
+    this.autoStopped = false;
+    if (this.state !== 'running') this.run();
   }
 
-  /** Puts `position` first and computes it now (also after a stop: asking for a row is asking to compute it). */
+  /** Computes `position` next (also after a cancel: asking for a row is asking to compute it). */
   request(position: number): void {
     if (this.disposed || !Number.isInteger(position) || position < 0 || position >= this.rows || this.relevance.computed[position]) return;
-    this.queue = [position, ...this.queue.filter((p) => p !== position)];
+    this.asked = [position, ...this.asked.filter((p) => p !== position)];
     if (this.state === 'running') this.ctrl?.abort('reorder');
     else this.run();
   }
 
-  /** Queues every row not computed yet and continues. */
+  /** Every row not computed yet becomes automatic, and they run. */
   all(): void {
     if (this.disposed) return;
-    const queued = new Set(this.queue);
-    for (let p = 0; p < this.rows; p++) if (!this.relevance.computed[p] && !queued.has(p)) this.queue.push(p);
+    this.auto = Array.from({ length: this.rows }, (_, p) => p).filter((p) => !this.relevance.computed[p]);
+    this.autoStopped = false;
     if (this.state !== 'running') this.run();
   }
 
-  /** The user's stop: the row in flight finishes on the GPU, no further row starts; resume() does nothing until asked. */
+  /** The user's stop: the row in flight finishes on the GPU, no further row starts until Continue or a row is asked for. */
   async cancel(): Promise<void> {
+    this.autoStopped = true;
+    this.asked = [];
     await this.halt('stopped');
   }
 
@@ -198,7 +210,7 @@ export class RelevanceJob {
       }
     }
     if (this.disposed) return;
-    if (this.state === 'running') this.state = this.done === this.rows ? 'done' : this.queue.length ? 'stopped' : 'partial';
+    if (this.state === 'running') this.state = this.done === this.rows ? 'done' : this.queue.length || (this.autoStopped && this.auto.length) ? 'stopped' : 'partial';
     this.describe();
     this.onChange();
   }
@@ -210,7 +222,8 @@ export class RelevanceJob {
     r.matrix.data.set(row, position * r.matrix.cols);
     r.computed[position] = 1;
     r.targets[position] = target;
-    this.queue = this.queue.filter((p) => p !== position);
+    this.asked = this.asked.filter((p) => p !== position);
+    this.auto = this.auto.filter((p) => p !== position);
     const now = performance.now();
     r.ms += now - this.since;
     this.since = now;
