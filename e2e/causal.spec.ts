@@ -1,6 +1,6 @@
 // The demo's causal analysis card in headless Chromium (WebGPU on SwiftShader): integrated gradients, head importance
 // and activation patching on the built-in dates model (seq2seq; no logit lens), then all four views, the logit lens
-// included, on a GPT-2 checkpoint folder; each view drawn, its numbers from the library, exported as PNG.
+// included, on a GPT-2 checkpoint folder; each view drawn, its numbers from the library, and exported as PNG on both.
 import { expect, type Page, test } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +47,7 @@ test('causal views on the dates model: integrated gradients, head importance and
   expect(completeness(await runView(page, 'attribution'))).toBeLessThan(0.1);
   await expectPng(page, 'attribution');
   expect(await runView(page, 'heads')).toMatch(/heads in \d+ forwards/);
+  await expectPng(page, 'heads');
   await page.locator('#causal-corrupt').fill('2');
   expect(await runView(page, 'patch')).toMatch(/\d+ layers x \d+ positions in \d+ forwards/);
   await expectPng(page, 'patch');
@@ -75,9 +76,11 @@ test('causal views on a GPT-2 checkpoint folder: the logit lens with the rest', 
     expect(await runView(page, 'lens')).toMatch(/3 streams x \d+ positions/);
     await expectPng(page, 'lens');
     expect(completeness(await runView(page, 'attribution'))).toBeLessThan(0.1);
+    await expectPng(page, 'attribution');
     expect(await runView(page, 'heads')).toMatch(/6 heads in \d+ forwards/);
-    expect(await runView(page, 'patch')).toMatch(/2 layers x \d+ positions/);
     await expectPng(page, 'heads');
+    expect(await runView(page, 'patch')).toMatch(/2 layers x \d+ positions/);
+    await expectPng(page, 'patch');
     expect(errors).toEqual([]);
   } finally {
     rmSync(work, { recursive: true, force: true });
