@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context.ts';
 import source from '../../shaders/attention_flash.wgsl?raw';
-import { type AttentionBuffers, attentionLayout, attentionNeed, type AttentionShape, checkAttentionShape } from './attention.ts';
+import { type AttentionBuffers, attentionLayout, type AttentionMasks, attentionNeed, type AttentionShape, checkAttentionShape, probsRowRef } from './attention.ts';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
 
@@ -46,4 +46,29 @@ export async function attentionFlash(ctx: GpuContext, bufs: Omit<AttentionBuffer
     constants: { WG },
     workgroups: grid1d(ctx, Math.ceil(rows / WG)),
   });
+}
+
+/**
+ * One output row of attentionRef (batch b, head h, query l: D values, f64) without its [B, H, L, S] probabilities: the
+ * reference for sampled rows of an attention too long for the whole reference (8,192 tokens).
+ */
+export function attentionRowRef(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape, masks: AttentionMasks, b: number, h: number, l: number): Float64Array {
+  const s = attentionLayout(shape);
+  const { S, D } = s;
+  const kh = Math.floor(h / (s.H / s.KVH));
+  const qb = s.q.off + b * s.q.strideB + l * s.q.strideL + h * D;
+  const row = new Float64Array(S);
+  probsRowRef(s, masks, b, h, l, row, (j) => {
+    const kb = s.k.off + b * s.k.strideB + j * s.k.strideL + kh * D;
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += q[qb + d] * k[kb + d];
+    return dot;
+  });
+  const out = new Float64Array(D);
+  for (let j = 0; j < S; j++) {
+    if (row[j] === 0) continue;
+    const vb = s.v.off + b * s.v.strideB + j * s.v.strideL + kh * D;
+    for (let d = 0; d < D; d++) out[d] += row[j] * v[vb + d];
+  }
+  return out;
 }
