@@ -39,6 +39,11 @@ export interface ForwardOptions {
    * ('encoder.layers.*.linear1.weight', '**' for all).
    */
   params?: string | readonly string[];
+  /**
+   * false: the output is not read back (`output` comes back empty, `shape` as always): a forward run for its hooks'
+   * records alone copies only those. Default true.
+   */
+  output?: boolean;
 }
 
 /**
@@ -227,11 +232,13 @@ export class Model {
       if (params.length && !opts.grad) throw new InputError('forward: params needs grad: true');
       const grad = opts.grad ?? false;
       this.lastGrad = undefined;
-      const { entry, data, shape } = await this.prepare(inputs, grad, params);
+      const readOutput = opts.output ?? true;
+      if (!readOutput && grad) throw new InputError('forward: output: false cannot be combined with grad (the backward seeds from the output)');
+      const { entry, data, shape } = await this.prepare(inputs, grad, params, readOutput);
       const { outputs, captures } = await entry.plan.run(data);
       this.hooks = entry.observer ? Object.fromEntries(await entry.observer.records(captures)) : {};
       if (grad) this.lastGrad = { entry, output: outputs[0], shape, hooks: this.hooks };
-      return { output: outputs[0], shape };
+      return { output: readOutput ? outputs[0] : new Float32Array(0), shape };
     });
   }
 
@@ -355,18 +362,18 @@ export class Model {
   }
 
   /** The cached (or newly compiled) plan for these inputs and the current hooks, and the data to feed it. */
-  private async prepare(inputs: ModelInputs, grad = false, params: readonly string[] = []): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
+  private async prepare(inputs: ModelInputs, grad = false, params: readonly string[] = [], readOutput = true): Promise<{ entry: CachedPlan; data: (Float32Array | Uint32Array)[]; shape: number[] }> {
     this.assertLive('forward');
     checkInputNames(inputs, this.inputNames, this.config.kind);
     const { b, observer } = this.builder(grad);
     const f = new Feeder(b);
     const { shape, body } = this.built.feed(f, inputs);
-    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}#${JSON.stringify(this.ctx.kernels)}${grad ? `#grad:${params.join(',')}` : ''}`;
+    const key = `${f.key.join(' ')}#${this.registry.signature()}#${this.captureBudgetBytes}#${JSON.stringify(this.ctx.kernels)}${grad ? `#grad:${params.join(',')}` : ''}${readOutput ? '' : '#no-output'}`;
     let entry = this.plans.get(key);
     if (!entry) {
       // Only a plan that is not cached yet records its modules.
       const out = await body();
-      b.output(out);
+      if (readOutput) b.output(out);
       const attention = this.attentionModules().map((m) => m.path);
       const gradOut = grad ? await recordGrad(b, out, f.feeds, this.kind.gradInputs, attention, this.weights.params, observer, params) : undefined;
       entry = { plan: await Plan.compile(this.ctx, b, `${this.config.kind} plan`), observer, grad: gradOut };
