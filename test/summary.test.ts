@@ -120,3 +120,34 @@ describe('summary misuse', () => {
     }
   });
 });
+
+describe('reading back only the summaries (keepIO: false, forward output: false)', () => {
+  it('the record holds the summaries alone, the forward reads back nothing else, and the summaries are unchanged', async () => {
+    const { model, inputs } = lm();
+    try {
+      const path = 'encoder.layers.1.self_attn';
+      model.setForwardHook('s', path, undefined, { summary: { entropy: true, rows: [4] } });
+      const all = await model.forward(inputs);
+      const full = model.hooks.s;
+      const fullBytes = model.planStats!.readbackBytes;
+      model.delHook('s');
+      model.setForwardHook('s', path, undefined, { summary: { entropy: true, rows: [4] }, keepIO: false });
+      const r = await model.forward(inputs, { output: false });
+      const rec = model.hooks.s;
+      expect(rec.input).toEqual([]);
+      expect(rec.output).toEqual([]);
+      expect(rec.summary).toEqual(full.summary);
+      expect(r.output.length).toBe(0);
+      expect(r.shape).toEqual(all.shape);
+      // B·H·L entropies and B·H·1·S rows: 2·2·12 + 2·2·12 floats, nothing else
+      expect(model.planStats!.readbackBytes).toBe((2 * 2 * 12 + 2 * 2 * 12) * 4);
+      expect(fullBytes).toBeGreaterThan(model.planStats!.readbackBytes + all.output.length * 4);
+      // the default forward still reads the output back from its own plan
+      expect((await model.forward(inputs)).output).toEqual(all.output);
+      expect(() => model.setForwardHook('k', path, undefined, { keepIO: false })).toThrow(/false needs summary or stream/);
+      await expect(model.forward(inputs, { output: false, grad: true })).rejects.toThrow(/output: false cannot be combined with grad/);
+    } finally {
+      model.dispose();
+    }
+  });
+});
