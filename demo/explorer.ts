@@ -86,8 +86,8 @@ export class Explorer {
       (c) => this.hover(c),
       (row) => this.choose(row),
     );
-    this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token, or focus the view and use the arrow keys, to isolate its lines.'));
-    this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar, or focus the view and use the arrow keys, for its value.'));
+    this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token, or focus the view and use the arrow keys: its lines alone.'));
+    this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar, or focus the view and use the arrow keys: its value.'));
     this.relevance = new HeatmapView($('relevance-host'), device, (c) => this.hoverRelevance(c));
     this.text = new TextView($('text-host'), (i) => this.choose(i), (i) => this.hoverText(i));
     // the text view scrolls: a keyboard user reaches it to scroll it (its query is chosen with the number field)
@@ -382,12 +382,12 @@ export class Explorer {
     const info = $('model-info');
     const s = this.sel;
     if (!c || !s) {
-      info.textContent = 'Focus the grid and use the arrow keys, or hover a map; Enter or a click shows it in the large view.';
+      info.textContent = 'Hover a map or use the arrow keys; click or Enter enlarges it.';
       info.classList.remove('active');
       return;
     }
     const peak = this.long ? undefined : maxOf(this.matrix({ kind: s.kind, layer: c.layer, choice: c.choice }));
-    info.textContent = `layer ${c.layer}, ${choiceTitle(c.choice)}${peak === undefined ? '' : `: largest weight ${formatValue(peak)}`}${c.layer === s.layer && c.choice === s.choice ? ' (shown in the large view)' : ''}`;
+    info.textContent = `layer ${c.layer}, ${choiceTitle(c.choice)}${peak === undefined ? '' : `: largest weight ${formatValue(peak)}`}${c.layer === s.layer && c.choice === s.choice ? ' (enlarged)' : ''}`;
     info.classList.add('active');
   }
 
@@ -534,7 +534,7 @@ export class Explorer {
   private hoverRelevance(c: HoverCell | undefined): void {
     const info = $('relevance-info');
     if (!c || !this.a) {
-      info.textContent = 'Hover a cell, or focus the map and use the arrow keys: its row is an output position, its column an input token; the colour is its relevance.';
+      info.textContent = 'Hover a cell, or focus the map and use the arrow keys: row = output position, column = input token.';
       info.classList.remove('active');
       return;
     }
@@ -575,7 +575,7 @@ export class Explorer {
     const info = $('hover-info');
     const s = this.sel;
     if (!c || !s || !(this.largeMatrix || this.long)) {
-      info.textContent = 'Hover a cell, or focus the map and use the arrow keys (+ / − zoom, Enter picks the row for the text view): its row is a query, its column a key; the colour is the attention weight.';
+      info.textContent = 'Hover a cell, or focus the map and use the arrow keys: row = query, column = key.';
       info.classList.remove('active');
       return;
     }

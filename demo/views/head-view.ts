@@ -148,9 +148,9 @@ export class HeadView {
     });
     mean.sort((a, b) => b.v - a.v);
     const names = f.side === 'q' ? d.cols : d.rows;
-    return `strongest (mean of ${on.length} of ${H} heads): ${mean
+    return `strongest${on.length < H ? ` (${on.length} of ${H} heads)` : ''} ${mean
       .slice(0, 3)
-      .map(({ t, v }) => `${f.side === 'q' ? 'key' : 'query'} ${t} ${JSON.stringify(names[t])} ${v.toFixed(4)}`)
+      .map(({ t, v }) => `${t} ${JSON.stringify(names[t])} ${v.toFixed(4)}`)
       .join(', ')}`;
   }
 
@@ -171,9 +171,9 @@ export class HeadView {
       f
         ? f.side === 'q'
           ? `query ${f.index} ${JSON.stringify(d.rows[f.index])}: the keys it attends to; ${this.strongest(f)}`
-          : `key ${f.index} ${JSON.stringify(d.cols[f.index])}: the queries that attend to it; ${this.strongest(f)}`
+          : `key ${f.index} ${JSON.stringify(d.cols[f.index])}: the queries attending to it; ${this.strongest(f)}`
         : this.shown()
-          ? `${Math.max(d.rows.length, d.cols.length)} tokens: the lines of the last query only; hover a token, or focus the view and use the arrow keys, to choose another`
+          ? `${Math.max(d.rows.length, d.cols.length)} tokens: the lines of the last query only; hover or arrow keys for another`
           : '',
     );
   }
