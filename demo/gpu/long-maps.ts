@@ -1,10 +1,10 @@
 // Attention over long sequences without reading the maps back: one forward with a summary hook on every attention
 // module (the library computes each head's downsampled grid and the chosen query's rows on the GPU), then, on
-// demand, exact windows of query rows (a `queries` / `heads` cut, re-run). Each tile lands in a GPU buffer the views
-// draw from; what comes back per interaction stays within READBACK_BYTES of attention data. Beside it every forward
-// reads back what the library always does: the logits (L x V x 4 bytes) and each hooked module's inputs and output
-// (q, k, v, out: 4 x L x d_model x 4 bytes) — hook options to skip those are missing (docs/long-context-demo.md).
-import type { AttentionModuleInfo, Model, ModelInputs } from '../../src/index.ts';
+// demand, exact windows of query rows (a rows summary of the rows in view, re-run). Each tile lands in a GPU buffer
+// the views draw from. These forwards read back nothing else (hooks with keepIO: false, forward with output: false),
+// so what comes back per interaction is the summaries alone, within READBACK_BYTES. Only summaries are asked for, so
+// a map past 64 MiB is computed by chunks of query rows and never whole (8,192 tokens: 1 GiB a layer otherwise).
+import type { AttentionModuleInfo, Model, ModelInputs, SummaryOptions } from '../../src/index.ts';
 import { removeCaptureHooks } from '../analysis.ts';
 import type { HeadChoice } from '../attention.ts';
 import type { WindowSource } from './lod.ts';
@@ -12,8 +12,12 @@ import { type Tile, uploadValues } from './map-renderer.ts';
 
 /** Attention data read back per interaction, at most (a window's rows are sized by it). */
 export const READBACK_BYTES = 1_000_000;
-/** Cells a side of each head's downsampled grid. */
-export const OVERVIEW_CELLS = 64;
+/**
+ * Cells a side of each head's downsampled grid. The overview forward reads back per layer 2·H·N² floats (block max and
+ * mean) and H·L (the query's rows): for 4 layers of 4 heads at 8,192 tokens 4 x (100,352 + 131,072) = 925,696 bytes,
+ * within READBACK_BYTES (64 cells would make it 1,048,576).
+ */
+export const OVERVIEW_CELLS = 56;
 
 /** Whether the full maps of these modules at length L exceed the per-interaction readback: then they stay on the GPU. */
 export function isLong(modules: readonly AttentionModuleInfo[], L: number): boolean {
@@ -22,11 +26,11 @@ export function isLong(modules: readonly AttentionModuleInfo[], L: number): bool
 
 const hookName = (path: string) => `long:${path}`;
 
-/** One forward with `opts` on each module path; returns each hook's record, and removes the hooks again. */
-async function withHooks(model: Model, inputs: ModelInputs, paths: readonly string[], opts: (path: string) => Parameters<Model['setForwardHook']>[3]) {
-  const handles = paths.map((p) => model.setForwardHook(hookName(p), p, undefined, opts(p)));
+/** One forward with a summary hook on each module path, reading back the summaries alone; removes the hooks again. */
+async function withSummaries(model: Model, inputs: ModelInputs, paths: readonly string[], summary: SummaryOptions) {
+  const handles = paths.map((p) => model.setForwardHook(hookName(p), p, undefined, { summary, keepIO: false }));
   try {
-    await model.forward(inputs);
+    await model.forward(inputs, { output: false });
     return paths.map((p) => model.hooks[hookName(p)]);
   } finally {
     for (const h of handles) h.remove();
@@ -65,7 +69,7 @@ export class LongMaps {
   static async open(model: Model, device: GPUDevice, inputs: ModelInputs, L: number, modules: readonly AttentionModuleInfo[], query: number): Promise<LongMaps> {
     const lm = new LongMaps(model, device, inputs, L);
     const sorted = [...modules].sort((a, b) => a.layer - b.layer);
-    const recs = await withHooks(model, inputs, sorted.map((m) => m.path), () => ({ summary: { downsample: OVERVIEW_CELLS, rows: [query] } }));
+    const recs = await withSummaries(model, inputs, sorted.map((m) => m.path), { downsample: OVERVIEW_CELLS, rows: [query] });
     sorted.forEach((info, l) => {
       const s = recs[l]?.summary;
       const max = s?.['downsample.max'];
@@ -90,7 +94,7 @@ export class LongMaps {
   /** Rows of `query` in every layer ([H, S] each), by a forward with a rows summary. */
   async setQuery(query: number): Promise<void> {
     if (!Number.isInteger(query) || query < 0 || query >= this.L) throw new Error(`query ${query} is outside the ${this.L} positions`);
-    const recs = await this.serial(() => withHooks(this.model, this.inputs, this.layers.map((l) => l.info.path), () => ({ summary: { rows: [query] } })));
+    const recs = await this.serial(() => withSummaries(this.model, this.inputs, this.layers.map((l) => l.info.path), { rows: [query] }));
     this.rows = recs.map((r, l) => {
       const rows = r?.summary?.rows;
       if (!rows) throw new Error(`${this.layers[l].info.path}: the forward returned no rows summary`);
@@ -110,19 +114,30 @@ export class LongMaps {
     return out;
   }
 
-  /** Exact windows of one layer's head (or head mean): query rows [from, to), all keys, at most READBACK_BYTES. */
+  /**
+   * Exact windows of one layer's head (or head mean): query rows [from, to), all keys, by a rows summary of every head
+   * (the summaries need no [L, S] map, so a long map is computed by chunks), at most READBACK_BYTES.
+   */
   window(layer: number, choice: HeadChoice): WindowSource {
     const info = this.layers[layer].info;
-    const S = this.L;
+    const [S, H] = [this.L, info.heads];
     return {
-      rows: Math.max(1, Math.floor(READBACK_BYTES / (S * 4))),
+      rows: Math.max(1, Math.floor(READBACK_BYTES / (H * S * 4))),
       fetch: async (from, to) => {
-        const cut = typeof choice === 'number' ? { heads: [choice] } : { averageHeads: true };
-        const [rec] = await this.serial(() => withHooks(this.model, this.inputs, [info.path], () => ({ ...cut, queries: [from, to] as [number, number] })));
-        const w = rec?.output?.[1];
-        if (!w) throw new Error(`${info.path}: no attention weights came back for queries ${from}–${to}`);
+        const index = Array.from({ length: to - from }, (_, i) => from + i);
+        const [rec] = await this.serial(() => withSummaries(this.model, this.inputs, [info.path], { rows: index }));
+        const w = rec?.summary?.rows;
+        if (!w) throw new Error(`${info.path}: no attention rows came back for queries ${from}–${to}`);
+        const n = to - from;
+        // [1, H, n, S]: the chosen head's rows, or their mean over heads
+        let data: Float32Array;
+        if (typeof choice === 'number') data = w.data.subarray(choice * n * S, (choice + 1) * n * S);
+        else {
+          data = new Float32Array(n * S);
+          for (let h = 0; h < H; h++) for (let i = 0; i < n * S; i++) data[i] += w.data[h * n * S + i] / H;
+        }
         const max = this.layers[layer].overview.get(choice)!.max;
-        return { values: uploadValues(this.device, w.data, `${info.path} ${choice} rows ${from}-${to}`), offset: 0, stride: S, rows: to - from, cols: S, r0: from, r1: to, c0: 0, c1: S, max };
+        return { values: uploadValues(this.device, data, `${info.path} ${choice} rows ${from}-${to}`), offset: 0, stride: S, rows: n, cols: S, r0: from, r1: to, c0: 0, c1: S, max };
       },
     };
   }
