@@ -180,7 +180,7 @@ export class ConfidenceView {
 export function crossNote(trainedTask: string | undefined): void {
   const note = $('cross-note');
   const what = trainedTask
-    ? `This model was trained for it (${trainedTask.replace(/\.$/, '')}), so with the rows labelled by the token each position predicts, output characters line up with the source characters they come from.`
+    ? 'This model was trained for the task above, so with the rows labelled by the token each position predicts, output characters line up with the source characters they come from.'
     : 'In a model trained on a task such as translation or normalisation, each output token tends to attend to the source tokens it comes from; this page does not know what this model was trained on, so whether its maps line up says how much it has learned, not what it should do.';
   note.replaceChildren(el('strong', { textContent: 'Cross-attention' }), `: each decoder position (row) reads the encoded source (columns). ${what}`);
 }

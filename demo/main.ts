@@ -48,6 +48,7 @@ declare global {
   interface Window {
     /** For tests and the console: the state of the page and its last analysis as plain arrays. */
     __attnscope?: {
+      /** 'running' while a task runs or relevance rows are computed (maps may be on screen: see mapsAt), then 'ready'. */
       state: string;
       runs: number;
       model?: string;
@@ -152,7 +153,7 @@ function onRelevance(): void {
     explorer?.relevanceChanged();
   }
   relevanceUi?.update(j);
-  if (!tasks.busy && (state === 'relevance' || state === 'ready')) setState(j.busy ? 'relevance' : 'ready');
+  if (!tasks.busy && (state === 'running' || state === 'ready')) setState(j.busy ? 'running' : 'ready');
   else publish();
 }
 
@@ -341,7 +342,8 @@ async function runCurrent(): Promise<void> {
     relevanceUi!.update(a.relevanceJob);
     updateStale();
     mapsAt = performance.now();
-    setState(a.relevanceJob.pending ? 'relevance' : 'ready');
+    // 'running' until the run's relevance rows are in, as before they came after the maps (relevance.state tells them apart)
+    setState(a.relevanceJob.pending ? 'running' : 'ready');
   }
 }
 
