@@ -178,6 +178,7 @@ export class Explorer {
   }
 
   private dropLong(): void {
+    if (this.long) for (const view of [this.large, this.modelView]) view.forget(); // before its buffers go
     this.long?.maps.dispose();
     this.long = undefined;
     for (const id of ['head-card', 'steps-card', 'relevance-card']) $(id).hidden = false;
@@ -238,6 +239,7 @@ export class Explorer {
   /** A new analysis: keep the selection where it still exists, else pick the sharpest layer of the first kind. */
   show(a: Analysis): void {
     const prev = this.sel;
+    if (this.long) this.dropLong(); // a long text shown before: its GPU maps go, its hidden cards come back
     this.a = a;
     this.rollouts.clear();
     this.dropGpu();

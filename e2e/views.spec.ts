@@ -141,6 +141,9 @@ test('12 layers x 16 heads: distinct head colours, the whole model view at 1280 
 
   // a narrow window: the grid wraps into bands of columns instead of scrolling sideways
   await rerun(text.slice(0, 20));
+  // whole maps again after the long text: rollout back, the head view shown
+  await expect(mv).toHaveAttribute('data-columns', columns.join(','));
+  await expect(page.locator('#head-card')).toBeVisible();
   await page.setViewportSize({ width: 640, height: 1000 });
   await expect.poll(() => data(mv, 'per-band')).toBeLessThan(18);
   // the canvas takes its new size when the GPU's frame is painted
