@@ -64,7 +64,7 @@ export function confidence(output: Float32Array, shape: readonly number[], batch
 }
 
 /** 99.98%, 42%, 3.1%: near certainty keeps the digits that show it is not certainty. */
-const pct = (p: number) => `${(100 * p).toFixed(p >= 0.995 ? 2 : p < 0.1 ? 1 : 0)}%`;
+export const pct = (p: number): string => `${(100 * p).toFixed(p >= 0.995 ? 2 : p < 0.1 ? 1 : 0)}%`;
 
 /** The model's words for what it produced: 'output token' for a generated sequence, 'prediction' otherwise. */
 export type Wording = { unit: string; where: (position: number, index: number) => string };

@@ -1,7 +1,7 @@
 // The run flow's controls, made here rather than in index.html: the relevance rows' progress (n/N rows, Cancel,
 // Continue, a row on demand), the note that says when the results on screen are not for the input in the box, and the
 // model's confidence (top-k next tokens per step or position, with the entropy).
-import { type Confidence, confidenceHint, type Wording } from './confidence.ts';
+import { type Confidence, confidenceHint, pct, type Wording } from './confidence.ts';
 import type { RelevanceJob } from './relevance.ts';
 import './flow.css';
 
@@ -103,8 +103,6 @@ export function wording(kind: 'seq2seq' | 'generated' | 'mask' | 'position'): Wo
       return { unit: 'position', where: (p) => `position ${p}` };
   }
 }
-
-const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
 
 /** The confidence line under the output and, opened on demand, a table of every position's top tokens. */
 export class ConfidenceView {
