@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relevanceRows } from '../src/analysis/relevance_rows.ts';
+import { relevance as relevanceFlags } from '../src/cli/relevance.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { INPUT_NAMES, type ModelInputs } from '../src/model/inputs.ts';
@@ -140,5 +141,40 @@ describe('relevanceRow beside backward and hooks', () => {
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe('attnscope run --relevance-rows', () => {
+  it("writes every batch element's rows [B, T, S], each equal to the CPU map's row for its target", async () => {
+    const { model, inputs } = load('pre-relu-seqfirst-h2-eps1e-6');
+    try {
+      const stage = relevanceFlags.setup!({ 'relevance-rows': 'argmax' }, { model, captureOptions: {} })!;
+      expect(stage.grad).toBe(true);
+      const fwd = await model.forward(inputs, { grad: true });
+      const [T, B, V] = fwd.shape; // seq-first
+      const rep = await stage.report(model, fwd);
+      const t = rep.tensors![0] as { name: string; shape: number[]; data: Float32Array };
+      expect(t.name).toBe('relevance.rows');
+      const S = t.shape[2];
+      expect(t.shape).toEqual([B, T, S]);
+      expect(rep.line).toMatch(/relevance rows \(argmax\): cross map/);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < T; i++) {
+          let best = 0;
+          for (let v = 1; v < V; v++) if (fwd.output[(i * B + b) * V + v] > fwd.output[(i * B + b) * V + best]) best = v;
+          const m = model.relevanceMaps(await model.backward({ index: [i, b, best] })).cross!;
+          closeRow(`--relevance-rows ${b}/${i}`, t.data.subarray((b * T + i) * S, (b * T + i + 1) * S), m.data.subarray((b * T + i) * S, (b * T + i + 1) * S));
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+  }, 300_000); // run alone it compiles the model's pipelines first
+
+  it('takes argmax or sum only, and an output of 3 dims', () => {
+    const pre = { outline: undefined as never, outputShape: [4, 1, 6] };
+    expect(() => relevanceFlags.check!({ 'relevance-rows': 'max' }, pre)).toThrow(/--relevance-rows max: expected argmax .* or sum/);
+    expect(() => relevanceFlags.check!({ 'relevance-rows': 'sum' }, { ...pre, outputShape: [4, 6] })).toThrow(/--relevance-rows needs an output of 3 dims .*\[4, 6\]/);
+    expect(() => relevanceFlags.check!({ 'relevance-rows': 'sum' }, pre)).not.toThrow();
   });
 });
