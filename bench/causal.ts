@@ -5,14 +5,16 @@
 //   batched            attnscope: every variant a row of batched forwards (maxBatch 64)
 //   one per variant    attnscope, the same engine, maxBatch 1: one forward (+ backward) per site / step
 //   torch CPU loop     PyTorch 1.13 (bench/causal_torch.py), one forward per site, one forward + backward per step
-// One-per-variant and torch patching time the first --sample sites and scale to the sweep (said in the table);
-// the IG runs are timed whole.
+// One-per-variant patching times the first module's positions, torch the first --sample sites; both are scaled to the
+// whole sweep (said in the table);
+// the IG runs are timed whole. A warm-up (one-module sweep, 2-step IG) compiles the pipelines first; the load average
+// is printed and saved beside the times.
 //
 // Run: npm run bench:causal [-- --configs medium,gpt2] [--length N] [--gpt2-length N] [--sample N] [--steps 32]
 //                             [--json bench/results/causal-<adapter>.json]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
@@ -44,6 +46,8 @@ export interface CausalResult {
   length: number;
   sites: number;
   steps: number;
+  /** The 1-minute load average when the run ended (the machine may be shared). */
+  load?: number;
   patch: { batchedMs: number; batchedForwards: number; perVariantMs: number; perVariantTimed: number; torchMs?: number; torchTimed?: number };
   ig: { batchedMs: number; perVariantMs: number; torchMs?: number };
 }
@@ -121,34 +125,38 @@ const since = (t0: number) => performance.now() - t0;
 async function benchOne(s: Setup, L: number, o: ReturnType<typeof args>, log: (line: string) => void): Promise<CausalResult> {
   const { model } = s;
   const metric = { logitDiff: [0, 1] as [number, number] };
-  const sweep = (maxBatch: number, sites = s.sites) => patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites, metric, maxBatch });
-  await sweep(64); // compiles the plans
+  const sweep = (maxBatch: number, sites: string | string[] = s.sites) => patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites, metric, maxBatch });
+  const ig = (maxBatch: number, steps = o.steps) => attribute(model, s.inputs, { method: 'ig', steps, maxBatch });
+  // Warm-up: a one-module sweep and a 2-step IG, one variant per forward, compile every pipeline the timed runs use;
+  // each timed run then compiles only its own plan (a fraction of a second; counted in its time).
+  const first = model.modulesMatching(s.sites[0])[0];
+  await sweep(1, first);
+  await ig(1, 2);
+  log(`  warmed up; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   let t0 = performance.now();
   const full = await sweep(64);
   const batchedMs = since(t0);
   const count = full.values.filter((v) => !Number.isNaN(v)).length;
+  log(`  patching batched: ${ms(batchedMs)}, ${full.forwards} forwards`);
   // One per variant: the first layer's positions, one forward each (its clean and corrupted forwards included).
-  const first = full.modules[0];
-  await patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites: first, metric, maxBatch: 1 }).then(() => undefined);
   t0 = performance.now();
-  const one = await patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites: first, metric, maxBatch: 1 });
+  const one = await sweep(1, first);
   const perForward = since(t0) / one.forwards;
-  const ig = (maxBatch: number) => attribute(model, s.inputs, { method: 'ig', steps: o.steps, maxBatch });
-  await ig(64);
+  log(`  patching one per variant: ${ms(perForward)} per forward`);
   t0 = performance.now();
   await ig(64);
   const igBatched = since(t0);
-  await ig(1);
+  log(`  ig batched: ${ms(igBatched)}`);
   t0 = performance.now();
   await ig(1);
   const igOne = since(t0);
+  log(`  ig one per variant: ${ms(igOne)}`);
   const torch = torchLoop(s, o, log);
-  const r: CausalResult = {
-    config: s.name, shape: s.shape, length: L, sites: count, steps: o.steps,
+  return {
+    config: s.name, shape: s.shape, length: L, sites: count, steps: o.steps, load: loadavg()[0],
     patch: { batchedMs, batchedForwards: full.forwards, perVariantMs: perForward * (count + 2), perVariantTimed: one.forwards, ...(torch ? { torchMs: torch.patchMs, torchTimed: torch.timedSites } : {}) },
     ig: { batchedMs: igBatched, perVariantMs: igOne, ...(torch ? { torchMs: torch.igMs } : {}) },
   };
-  return r;
 }
 
 function torchLoop(s: Setup, o: ReturnType<typeof args>, log: (line: string) => void): { patchMs: number; igMs: number; timedSites: number } | undefined {
@@ -194,7 +202,7 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
     ctx.dispose();
   }
-  log(`\n${causalTable(results)}\nadapter: ${ctx.adapterName}`);
+  log(`\n${causalTable(results)}\nadapter: ${ctx.adapterName}; load average at the end of each config: ${results.map((r) => `${r.config} ${r.load?.toFixed(1)}`).join(', ')}`);
   if (o.json) writeFileSync(o.json, `${JSON.stringify({ adapter: ctx.adapterName, date: new Date().toISOString(), args: o, results }, null, 1)}\n`);
 }
 
