@@ -37,6 +37,8 @@ interface FlowResult {
   panFrameMs?: number[];
   panBytes?: number;
   panFrameBytes?: number;
+  /** After first paint: model view frames and columns, text view tokens and query (all three views drawn). */
+  views?: { modelFrames: number; modelColumns: string | null; textTokens: string | null; textQuery: string | null };
 }
 
 const readback = (page: Page) => page.evaluate(() => window.__attnscope!.readback());
@@ -60,6 +62,8 @@ async function flow(page: Page, L: number): Promise<FlowResult> {
   await page.waitForFunction(([n]) => Number(document.querySelector('#large-host canvas')!.getAttribute('data-frames')) > n, [f0], { timeout: TIMEOUT });
   r.firstPaintMs = Date.now() - t;
   r.firstPaintBytes = (await readback(page)).data - rb.data;
+  const tv = page.locator('#text-host .text-view');
+  r.views = { modelFrames: await frames(page, '#model-view-host'), modelColumns: await page.locator('#model-view-host canvas').getAttribute('data-columns'), textTokens: await tv.getAttribute('data-tokens'), textQuery: await tv.getAttribute('data-query') };
   // zoom in on the middle until an exact window is drawn
   const c = page.locator('#large-host canvas');
   const box = (await c.boundingBox())!;
