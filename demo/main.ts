@@ -32,8 +32,9 @@ let shown: { text: string; opened: Opened; analysis?: Analysis } | undefined;
 let runningText: string | undefined;
 let runs = 0;
 let state = 'loading';
-/** performance.now() when the last run's maps were on screen. */
+/** performance.now() when the last run's maps were on screen, and when their first frame had been painted. */
 let mapsAt: number | undefined;
+let mapsPaintedAt: number | undefined;
 /** Open requests so far, and the latest of them whose model has loaded: an older load finishing later gives way. */
 let opens = 0;
 let newestLoaded = 0;
@@ -58,8 +59,9 @@ declare global {
       stale: boolean;
       /** The running task and the waiting ones ('run', 'open', 'profile', 'causal'). */
       tasks: string[];
-      /** performance.now() when the last run's maps were shown. */
+      /** performance.now() when the last run's maps were shown, and after their first frame was painted. */
       mapsAt?: number;
+      mapsPaintedAt?: number;
       /** The relevance rows of the results shown: state, rows computed of all. */
       relevance?: { state: string; done: number; rows: number; computed: number[] };
       snapshot(): unknown;
@@ -81,6 +83,7 @@ function publish(): void {
     stale: document.getElementById('stale-note')?.hidden === false,
     tasks: tasks.keys,
     mapsAt,
+    mapsPaintedAt,
     relevance: j && { state: j.state, done: j.done, rows: j.rows, computed: Array.from(j.relevance.computed) },
     snapshot: () => explorer?.snapshot(),
     confidence: () => shown?.analysis?.confidence,
@@ -292,7 +295,8 @@ async function runCurrent(): Promise<void> {
         $('timing').textContent = `generating… ${steps.length} token${steps.length === 1 ? '' : 's'}`;
         explorer!.streamSteps(steps, keys);
       },
-      relevance: { onChange: onRelevance, canRun: () => !tasks.busy },
+      // rows start once the maps' first frame is painted: maps first, and that paint is theirs, not relevance's
+      relevance: { onChange: onRelevance, canRun: () => !tasks.busy && mapsPaintedAt !== undefined },
     });
     showAnalysis(o, text, a);
   } catch (e) {
@@ -342,6 +346,15 @@ async function runCurrent(): Promise<void> {
     relevanceUi!.update(a.relevanceJob);
     updateStale();
     mapsAt = performance.now();
+    mapsPaintedAt = undefined;
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        if (job() !== a.relevanceJob) return;
+        mapsPaintedAt = performance.now();
+        publish();
+        if (!tasks.busy) a.relevanceJob.resume();
+      }),
+    );
     // 'running' until the run's relevance rows are in, as before they came after the maps (relevance.state tells them apart)
     setState(a.relevanceJob.pending ? 'running' : 'ready');
   }

@@ -172,7 +172,7 @@ export class RelevanceJob {
   private run(): void {
     if (!this.queue.length) return;
     if (!this.canRun()) {
-      this.state = 'suspended';
+      this.state = this.state === 'waiting' ? 'waiting' : 'suspended';
       this.describe();
       this.onChange();
       return;
