@@ -25,7 +25,7 @@ export interface GridData {
 
 const columnTitle = (c: HeadChoice, wide: boolean) => (typeof c === 'number' ? (wide ? `head ${c}` : String(c)) : c === 'mean' ? 'mean' : wide ? 'rollout' : 'roll.');
 
-/** Preferred map size (CSS px) when the page has room: the panel asks for this much width. */
+/** Preferred map size (CSS px) when the page has room: the panel asks for this much width (520 px at least). */
 const PREFERRED = 64;
 /** Below this the grid wraps into bands of columns rather than shrink further. */
 const MIN_SIZE = 28;
@@ -176,7 +176,7 @@ export class ModelView {
     const gap = 10;
     const n = d.columns.length;
     const panel = this.host.closest<HTMLElement>('.panel');
-    if (panel) panel.style.flexBasis = `${x0 + n * (PREFERRED + gap) + 8}px`;
+    if (panel) panel.style.flexBasis = `${Math.max(520, x0 + n * (PREFERRED + gap) + 8)}px`;
     const avail = Math.max(200, this.host.clientWidth - 8);
     const m0 = d.cells[0];
     const aspect = m0 ? m0.rows / m0.cols : 1;
@@ -195,6 +195,9 @@ export class ModelView {
     const w = x0 + perBand * (size + gap);
     const h = bands * bandH;
     this.geom = { x0, y0, size, gap, pitchY, bw, bh, w, h, perBand, bandH };
+    // the CSS size now, so clicks land on the new layout before the GPU's frame is painted into it
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
     Object.assign(this.canvas.dataset, { x0: String(x0), y0: String(y0), size: String(size), gap: String(gap), pitchY: String(pitchY), perBand: String(perBand), bandH: String(bandH), columns: d.columns.join(',') });
     const heads = d.columns.filter((c) => typeof c === 'number').length;
     const what = d.columns.filter((c) => typeof c !== 'number');
