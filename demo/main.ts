@@ -156,7 +156,9 @@ function onRelevance(): void {
     explorer?.relevanceChanged();
   }
   relevanceUi?.update(j);
-  if (!tasks.busy && (state === 'running' || state === 'ready')) setState(j.busy ? 'running' : 'ready');
+  // a job waiting for the maps' first paint counts as running: the page is ready when its rows are in or stopped
+  const working = j.busy || (j.state === 'waiting' && j.pending > 0);
+  if (!tasks.busy && (state === 'running' || state === 'ready')) setState(working ? 'running' : 'ready');
   else publish();
 }
 
