@@ -1,6 +1,7 @@
 // `attnscope analyze` run as a user would (the built CLI in a child process), its files against the PyTorch values of
 // test/fixtures/causal (tools/make_causal_fixtures.py): integrated gradients on GPT-2, a patching sweep on the nn lm
-// (the other methods share the library calls test/causal.test.ts checks); usage mistakes named.
+// (the other methods share the library calls test/causal.test.ts checks), each under both kernel sets (--kernels);
+// usage mistakes named.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +11,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseTarget } from '../src/cli/analyze.ts';
 import { SWIFTSHADER_ICD } from '../src/gpu/node.ts';
 import { readSafetensors, type SafetensorsFile, writeSafetensors } from '../src/model/safetensors.ts';
-import { assertClose } from './harness.ts';
+import { assertClose, KERNEL_SETS, kernelSetName } from './harness.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const fixtures = join(repo, 'test', 'fixtures');
 const TOL = { atol: 1e-4, rtol: 1e-4 };
+/** A child analyze run's limit (a GPT-2 IG took 91 s on 2 shared cores at load 30), and a test's. */
+const CHILD_MS = 240_000;
+const TEST_MS = CHILD_MS + 20_000;
 let buildDir = '';
 let work = '';
 let env: NodeJS.ProcessEnv = {};
@@ -35,7 +39,7 @@ afterAll(() => {
 });
 
 function analyze(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(buildDir, 'main.js'), 'analyze', ...args], { cwd: work, env, encoding: 'utf8', timeout: 90_000 });
+  const r = spawnSync(process.execPath, [join(buildDir, 'main.js'), 'analyze', ...args], { cwd: work, env, encoding: 'utf8', timeout: CHILD_MS });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -57,29 +61,32 @@ it('--target SPEC: logit, prob, diff, each @POSITION; @POSITION alone; anything 
   for (const bad of ['diff:3', 'logit:1,2', 'x:1', '', 'prob:-1']) expect(() => parseTarget(bad)).toThrow(/--target .*: expected logit:T/);
 });
 
-it('ig on the GPT-2 checkpoint: input_ids.attribution equals torch, completeness written', () => {
+/** Each kernel set as `--kernels` names it, beside its name for the test title. */
+const SETS = KERNEL_SETS.map((k) => [kernelSetName(k), `attention=${k.attention},matmul=${k.matmul},rows=${k.rows}`] as const);
+
+it.each(SETS)('ig on the GPT-2 checkpoint (%s): input_ids.attribution equals torch, completeness written', (_, kernels) => {
   const fx = fixture('gpt2');
   const spec = JSON.parse(fx.metadata.spec);
-  const r = analyze([join(fixtures, 'hf', 'gpt2_lm'), '--inputs', inputsFile(fx, 'input.', 'gpt2.in.safetensors'), '--out', 'ig.safetensors', '--method', 'ig', '--steps', '8', '--target', `logit:${spec.target[1]}@${spec.target[0]}`]);
+  const r = analyze([join(fixtures, 'hf', 'gpt2_lm'), '--inputs', inputsFile(fx, 'input.', 'gpt2.in.safetensors'), '--out', 'ig.safetensors', '--method', 'ig', '--steps', '8', '--target', `logit:${spec.target[1]}@${spec.target[0]}`, '--kernels', kernels]);
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^ig: output 234 at position 6 .* attributed to input_ids; completeness error/);
   const o = out('ig.safetensors');
   assertClose('ig', o.tensors.get('input_ids.attribution')!.data as Float32Array, fx.tensors.get('attr.ig.input_ids')!.data as Float32Array, TOL);
   expect(o.tensors.get('input_ids.tokens')!.shape).toEqual([7]);
   expect(JSON.parse(o.metadata.analysis)).toMatchObject({ method: 'ig', target: { position: 6, index: 234 } });
-});
+}, TEST_MS);
 
-it('patch on the nn lm: patching.<layer> per layer as torch computes it', () => {
+it.each(SETS)('patch on the nn lm (%s): patching.<layer> per layer as torch computes it', (_, kernels) => {
   const fx = fixture('lm');
   const spec = JSON.parse(fx.metadata.spec);
   const model = join(fixtures, 'lm-learned-causal.model.safetensors');
   const inputs = inputsFile(fx, 'input.', 'lm.in.safetensors');
-  const p = analyze([model, '--inputs', inputs, '--corrupted', inputsFile(fx, 'corrupted.', 'lm.corrupted.safetensors'), '--out', 'patch.safetensors', '--method', 'patch', '--target', `diff:${spec.logitDiff.join(',')}`]);
+  const p = analyze([model, '--inputs', inputs, '--corrupted', inputsFile(fx, 'corrupted.', 'lm.corrupted.safetensors'), '--out', 'patch.safetensors', '--method', 'patch', '--target', `diff:${spec.logitDiff.join(',')}`, '--kernels', kernels]);
   expect(p.status, p.stderr).toBe(0);
   const want = fx.tensors.get('patch.position')!.data as Float32Array;
   const L = want.length / spec.layers.length;
   spec.layers.forEach((m: string, i: number) => assertClose(`patching.${m}`, out('patch.safetensors').tensors.get(`patching.${m}`)!.data as Float32Array, want.subarray(i * L, (i + 1) * L), TOL));
-});
+}, TEST_MS);
 
 it('usage mistakes are named: no method, patch without --corrupted or a metric', () => {
   const model = join(fixtures, 'lm-learned-causal.model.safetensors');
