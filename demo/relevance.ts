@@ -127,6 +127,7 @@ export class RelevanceJob {
   /** Computes `position` next (also after a cancel: asking for a row is asking to compute it). */
   request(position: number): void {
     if (this.disposed || !Number.isInteger(position) || position < 0 || position >= this.rows || this.relevance.computed[position]) return;
+    if (this.state === 'running' && this.asked[0] === position) return; // already next: nothing to reorder
     this.asked = [position, ...this.asked.filter((p) => p !== position)];
     if (this.state === 'running') this.ctrl?.abort('reorder');
     else this.run();
@@ -172,7 +173,11 @@ export class RelevanceJob {
   private run(): void {
     if (!this.queue.length) return;
     if (!this.canRun()) {
-      this.state = this.state === 'waiting' ? 'waiting' : 'suspended';
+      // Only a change of state is news: onChange redraws the text view, whose query asks for its row again, and an
+      // unconditional onChange would make that a loop of mutation callbacks that never yields the main thread.
+      const state = this.state === 'waiting' ? 'waiting' : 'suspended';
+      if (state === this.state) return;
+      this.state = state;
       this.describe();
       this.onChange();
       return;

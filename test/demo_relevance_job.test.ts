@@ -139,3 +139,21 @@ describe('demo relevance job', () => {
     expect(calls.rows[0]).toBe(3);
   });
 });
+
+describe('RelevanceJob and a view that asks for its row on every change', () => {
+  it('a row asked for while the page is busy is noted once: a listener that asks again on each change does not loop', () => {
+    // The text view coloured by relevance asks for its query's row whenever it redraws, and it redraws on onChange:
+    // while the page is busy each ask used to report a change, which redrew, which asked again, never yielding.
+    const s = standIn();
+    let changes = 0;
+    let job: RelevanceJob | undefined = undefined;
+    job = new RelevanceJob(s.model, s.fwd, {}, true, { map: 'cross', rows: T, cols: S }, [], () => {
+      if (++changes > 50) throw new Error('onChange keeps firing: the ask / redraw cycle loops');
+      job?.request(T - 1);
+    }, () => false);
+    job.request(T - 1);
+    expect(changes).toBeLessThanOrEqual(2);
+    expect(job.state).toBe('waiting');
+    expect(s.calls.rows).toEqual([]);
+  });
+});
