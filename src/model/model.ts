@@ -248,16 +248,25 @@ export class Model {
    */
   backward(target: BackwardTarget): Promise<BackwardResult> {
     return this.enqueue('backward', async () => {
-      this.assertLive('backward');
-      const last = this.lastGrad;
-      if (!last || last.entry.plan !== this.lastPlan) throw new Error('backward: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first');
-      const { seed, value } = seedFor(target, last.shape, last.output);
-      const { plan, observer, grad } = last.entry;
-      const { outputs, captures } = await plan.run([seed], 'backward', false, 'backward');
-      const records = observer ? Object.fromEntries(await observer.records(captures, 'backward')) : {};
-      this.hooks = { ...last.hooks, ...records };
-      return readBackward(grad!, value, outputs, captures);
+      const { value, grad, outputs, captures } = await this.runBackward('backward', target);
+      return readBackward(grad, value, outputs, captures);
     });
+  }
+
+  /**
+   * The backward phase of the last forward's plan seeded by `target` (`what` names the caller in errors); backward
+   * hooks' records join the forward's in `hooks`. `skip`: capture keys not read back.
+   */
+  private async runBackward(what: string, target: BackwardTarget, skip?: Set<string>) {
+    this.assertLive(what);
+    const last = this.lastGrad;
+    if (!last || last.entry.plan !== this.lastPlan) throw new Error(`${what}: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first`);
+    const { seed, value } = seedFor(target, last.shape, last.output);
+    const { plan, observer, grad } = last.entry;
+    const { outputs, captures } = await plan.run([seed], what, false, 'backward', {}, skip);
+    const records = observer ? Object.fromEntries(await observer.records(captures, 'backward')) : {};
+    this.hooks = { ...last.hooks, ...records };
+    return { value, plan, grad: grad!, outputs, captures };
   }
 
   /**
@@ -283,19 +292,13 @@ export class Model {
    */
   relevanceRow(target: BackwardTarget, batch: number, row: number): Promise<{ value: number; map: keyof RelevanceMaps; rows: number; row: Float32Array }> {
     return this.enqueue('relevanceRow', async () => {
-      this.assertLive('relevanceRow');
-      const last = this.lastGrad;
-      if (!last || last.entry.plan !== this.lastPlan) throw new Error('relevanceRow: the last forward kept nothing for a backward; run forward(inputs, { grad: true }) first');
-      const { seed, value } = seedFor(target, last.shape, last.output);
-      const { plan, observer, grad } = last.entry;
-      const { captures } = await plan.run([seed], 'relevance backward', false, 'backward', {}, new Set(grad!.attentionOnly));
-      const records = observer ? Object.fromEntries(await observer.records(captures, 'backward')) : {};
-      this.hooks = { ...last.hooks, ...records };
+      const skip = new Set(this.lastGrad?.entry.grad?.attentionOnly);
+      const { value, plan, grad } = await this.runBackward('relevanceRow', target, skip);
       if (this.rowProgram?.plan !== plan || this.rowProgram.batch !== batch) {
         this.rowProgram?.program.dispose();
         this.rowProgram = undefined;
         const roles = new Map(this.attentionModules().map((m) => [m.path, m.role]));
-        const layers = grad!.attention.map((a) => ({
+        const layers = grad.attention.map((a) => ({
           role: roles.get(a.path)!,
           shape: a.shape,
           weights: plan.binding(a.acts.weights),
