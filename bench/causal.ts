@@ -11,11 +11,11 @@
 // is printed and saved beside the times.
 //
 // Run: npm run bench:causal [-- --configs medium,gpt2] [--length N] [--gpt2-length N] [--sample N] [--steps 32]
-//                             [--json bench/results/causal-<adapter>.json]
+//                             [--json FILE (default bench/results/causal-<adapter>.json)]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { type FileConfig, writeModelFile } from '../src/model/config.ts';
@@ -25,6 +25,7 @@ import { Model } from '../src/model/model.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
 import { randomWeights, rng, uniform } from './model_common.ts';
 import { attribute, patchingSweep } from '../src/analysis/index.ts';
+import { adapterSlug, RESULTS, ROOT } from './shared.ts';
 
 const PYTHON = '/usr/bin/python3';
 const TORCH_LOOP = new URL('./causal_torch.py', import.meta.url).pathname;
@@ -59,9 +60,9 @@ function args(argv: string[]) {
   };
   return {
     configs: (get('configs') ?? 'medium,gpt2').split(','),
-    length: Number(get('length') ?? 64),
-    gpt2Length: Number(get('gpt2-length') ?? 32),
-    sample: Number(get('sample') ?? 16),
+    length: Number(get('length') ?? 16),
+    gpt2Length: Number(get('gpt2-length') ?? 8),
+    sample: Number(get('sample') ?? 8),
     steps: Number(get('steps') ?? 32),
     json: get('json'),
   };
@@ -203,7 +204,9 @@ async function main(): Promise<void> {
     ctx.dispose();
   }
   log(`\n${causalTable(results)}\nadapter: ${ctx.adapterName}; load average at the end of each config: ${results.map((r) => `${r.config} ${r.load?.toFixed(1)}`).join(', ')}`);
-  if (o.json) writeFileSync(o.json, `${JSON.stringify({ adapter: ctx.adapterName, date: new Date().toISOString(), args: o, results }, null, 1)}\n`);
+  const out = o.json ?? join(RESULTS, `causal-${adapterSlug(ctx.adapterName)}.json`);
+  writeFileSync(out, `${JSON.stringify({ adapter: ctx.adapterName, date: new Date().toISOString(), args: o, results }, null, 1)}\n`);
+  log(`wrote ${relative(ROOT, out)}`);
 }
 
 await main();

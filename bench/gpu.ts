@@ -1,18 +1,18 @@
 // One command for a machine with a real GPU (issue #18): records the adapter, the roof (bench:roof: peak FMA, read
 // bandwidth, every kernel of bench:kernels — both matmul kernels, the three attentions — as a share of it), both
-// kernel sets at model level (bench:model: the adapter's set and the other, with and without capture, decoding) and
+// kernel sets at model level (bench:model: the adapter's set and the other, with and without capture, decoding), the
+// causal analyses (bench:causal: patching sweep and integrated gradients, batched vs one run per variant vs PyTorch) and
 // the peers (npm run bench: onnxruntime-web, PyTorch CPU), each in a process of its own, into
 // bench/results/gpu-<adapter>.json, and prints a summary table. It chooses nothing: the numbers are for a person to
 // read (docs/speed.md says which defaults they would pick). Sized for < 8 minutes on a GPU; --quick keeps it to a few
 // minutes on SwiftShader (the Linear shapes, the small config, fewer rounds) to show that it runs end to end.
 // Run: npm run bench:gpu [-- --quick]
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createNodeContext } from '../src/gpu/node.ts';
 import type { Roof, RooflineRow } from './roofline.ts';
-import { adapterSlug, log, RESULTS, ROOT } from './shared.ts';
+import { adapterSlug, RESULTS, ROOT, runScript, type ScriptResult } from './shared.ts';
 
 interface Part {
   name: string;
@@ -21,14 +21,7 @@ interface Part {
   limit: number;
 }
 
-interface PartResult {
-  name: string;
-  command: string;
-  seconds: number;
-  ok: boolean;
-  error?: string;
-  result?: unknown;
-}
+type PartResult = ScriptResult & { name: string };
 
 const quick = process.argv.includes('--quick');
 const dir = mkdtempSync(join(tmpdir(), 'attnscope-gpu-'));
@@ -37,23 +30,13 @@ const out = (name: string) => join(dir, `${name}.json`);
 const parts: Part[] = [
   { name: 'roof', args: ['bench/roof.ts', ...(quick ? ['--quick'] : []), '--json', out('roof')], limit: quick ? 1200 : 180 },
   { name: 'model', args: ['bench/model.ts', '--configs', quick ? 'small' : 'small,medium,large', '--reps', quick ? '3' : '10', '--json', out('model')], limit: quick ? 600 : 150 },
+  { name: 'causal', args: ['bench/causal.ts', ...(quick ? ['--configs', 'medium', '--steps', '4'] : []), '--json', out('causal')], limit: quick ? 900 : 300 },
   { name: 'peers', args: ['bench/peers.ts', '--configs', quick ? 'small' : 'small,medium', '--repeats', quick ? '3' : '10', '--json', out('peers')], limit: quick ? 600 : 150 },
 ];
 
-/** Runs one part with vite-node; its JSON is read back, its output goes to the terminal. */
+/** Runs one part in a process of its own; its JSON is read back, its output goes to the terminal. */
 function run(p: Part): PartResult {
-  const command = `vite-node ${p.args.join(' ')}`;
-  log(`\n$ ${command}`);
-  const t0 = performance.now();
-  const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'vite-node'), p.args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: p.limit * 1000 });
-  const seconds = (performance.now() - t0) / 1000;
-  const file = out(p.name);
-  if (r.status !== 0 || !existsSync(file)) {
-    const error = r.error ? r.error.message : `exit ${r.status ?? r.signal}${existsSync(file) ? '' : ', no JSON written'}`;
-    log(`bench:gpu: ${p.name} failed (${error})`);
-    return { name: p.name, command, seconds, ok: false, error };
-  }
-  return { name: p.name, command, seconds, ok: true, result: JSON.parse(readFileSync(file, 'utf8')) };
+  return { name: p.name, ...runScript(p.args, p.limit, out(p.name)) };
 }
 
 /** The adapter as the device reports it: name, features, the limits kernels check. */

@@ -15,8 +15,11 @@
 // `--configs gpt2` and `smollm` add the GPT-2-small- and SmolLM-135M-shaped Hugging Face checkpoints of bench/hf.ts
 // (their own repeats: --gpt2-repeats, default 1, since one forward takes tens of seconds on a CPU adapter; results in
 // bench/results/<name>-<adapter>.json).
+// `--causal` then runs bench/causal.ts (npm run bench:causal: a layer x position patching sweep and 32-step integrated
+// gradients, batched vs one run per variant vs PyTorch's CPU loop, on the medium config and the GPT-2-shaped model) into
+// bench/results/causal-<adapter>.json.
 // Run: npm run bench [-- --configs small,medium[,large][,gpt2][,smollm]] [--repeats 10] [--warmup 1] [--gpt2-repeats 1] [--profile]
-//      [--json FILE]
+//      [--causal] [--json FILE]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -32,7 +35,7 @@ import { readSafetensors } from '../src/model/safetensors.ts';
 import { HF_BENCHES, type HfBench } from './gpt2_check.ts';
 import { benchHf, type Gpt2Result, gpt2Table } from './hf.ts';
 import type { CaptureCheck, LoadResult, PageEngine, RunResult } from './page/main.ts';
-import { adapterSlug, hasTorch, log, MODELS, openPage, PYTHON, RESULTS, ROOT, startServer } from './shared.ts';
+import { adapterSlug, hasTorch, log, MODELS, openPage, PYTHON, RESULTS, ROOT, runScript, startServer } from './shared.ts';
 import { errorText, maxAbsDiff, median } from './stats.ts';
 
 const EXPORTER = join(ROOT, 'tools', 'export_bench_models.py');
@@ -53,6 +56,8 @@ interface Options {
   repeats: number;
   warmup: number;
   profile: boolean;
+  /** Then bench/causal.ts (patching sweep and integrated gradients, medium and GPT-2-shaped), in a process of its own. */
+  causal: boolean;
   json?: string;
 }
 
@@ -122,12 +127,12 @@ interface ConfigResult {
 type TopKernels = Pick<ProfileReport, 'forwardMs' | 'cpu' | 'gpuMs' | 'dispatches'> & { byKernel: { kernel: string; ms: number; count: number }[] };
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large,gpt2,smollm] [--repeats N>=1] [--warmup N>=0] [--gpt2-repeats N>=1] [--profile] [--json FILE]`);
+  console.error(`bench: ${msg}\nusage: npm run bench -- [--configs small,medium,large,gpt2,smollm] [--repeats N>=1] [--warmup N>=0] [--gpt2-repeats N>=1] [--profile] [--causal] [--json FILE]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { configs: ['small', 'medium'], hf: [], gpt2Repeats: 1, repeats: 10, warmup: 1, profile: false };
+  const o: Options = { configs: ['small', 'medium'], hf: [], gpt2Repeats: 1, repeats: 10, warmup: 1, profile: false, causal: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -148,6 +153,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--gpt2-repeats') o.gpt2Repeats = int(1);
     else if (a === '--warmup') o.warmup = int(0);
     else if (a === '--profile') o.profile = true;
+    else if (a === '--causal') o.causal = true;
     else if (a === '--json') o.json = value();
     else usage(`unknown option ${a}`);
   }
@@ -349,8 +355,7 @@ function table(results: ConfigResult[]): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+async function main(o: Options): Promise<void> {
   const started = performance.now();
   const { ready, fresh } = o.configs.length ? prepareModels(o) : { ready: [], fresh: false };
   if (!ready.length && !o.hf.length) {
@@ -443,4 +448,7 @@ function writeHf(r: Gpt2Result, adapter: string, browser: string, ortVersion?: s
   console.log(`wrote ${relative(ROOT, out)}`);
 }
 
-await main();
+const options = parseArgs(process.argv.slice(2));
+await main(options);
+// bench/causal.ts in a process of its own (it writes bench/results/causal-<adapter>.json and prints its table).
+if (options.causal) runScript(['bench/causal.ts'], 4 * 3600);

@@ -1,6 +1,7 @@
-// What bench/peers.ts and bench/hf.ts share: paths, the Vite server and headless Chromium the page half runs in.
+// What the benches share: paths, the Vite server and headless Chromium the page half runs in, a bench script run in a
+// process of its own.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
@@ -20,6 +21,34 @@ export function adapterSlug(name: string): string {
   const lower = name.toLowerCase();
   for (const k of ['swiftshader', 'lavapipe', 'llvmpipe', 'nvidia', 'amd', 'intel', 'apple', 'qualcomm', 'arm']) if (lower.includes(k)) return k;
   return lower.replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'unknown';
+}
+
+export interface ScriptResult {
+  command: string;
+  seconds: number;
+  ok: boolean;
+  error?: string;
+  /** The JSON the script wrote. */
+  result?: unknown;
+}
+
+/**
+ * Runs a bench script with vite-node in a process of its own (its output goes to the terminal) within `limitS`
+ * seconds, and reads back the JSON it wrote to `json` (one of its `args`) when given.
+ */
+export function runScript(args: readonly string[], limitS: number, json?: string): ScriptResult {
+  const command = `vite-node ${args.join(' ')}`;
+  log(`\n$ ${command}`);
+  const t0 = performance.now();
+  const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'vite-node'), args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: limitS * 1000 });
+  const seconds = (performance.now() - t0) / 1000;
+  const written = json === undefined || existsSync(json);
+  if (r.status !== 0 || !written) {
+    const error = r.error ? r.error.message : `exit ${r.status ?? r.signal}${written ? '' : ', no JSON written'}`;
+    log(`${args[0]} failed (${error})`);
+    return { command, seconds, ok: false, error };
+  }
+  return { command, seconds, ok: true, result: json === undefined ? undefined : JSON.parse(readFileSync(json, 'utf8')) };
 }
 
 export function hasTorch(): boolean {
