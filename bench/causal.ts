@@ -25,6 +25,7 @@ import { Model } from '../src/model/model.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
 import { randomWeights, rng, uniform } from './model_common.ts';
 import { attribute, patchingSweep } from '../src/analysis/index.ts';
+import { BenchArgs } from './args.ts';
 import { adapterSlug, RESULTS, ROOT } from './shared.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -53,18 +54,17 @@ export interface CausalResult {
   ig: { batchedMs: number; perVariantMs: number; torchMs?: number };
 }
 
-function args(argv: string[]) {
-  const get = (k: string) => {
-    const i = argv.indexOf(`--${k}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+const USAGE = 'npm run bench:causal -- [--configs medium,gpt2] [--length 16] [--gpt2-length 8] [--sample 8] [--steps 32] [--json FILE]';
+
+function options() {
+  const a = new BenchArgs(USAGE, ['configs', 'length', 'gpt2-length', 'sample', 'steps', 'json']);
   return {
-    configs: (get('configs') ?? 'medium,gpt2').split(','),
-    length: Number(get('length') ?? 16),
-    gpt2Length: Number(get('gpt2-length') ?? 8),
-    sample: Number(get('sample') ?? 8),
-    steps: Number(get('steps') ?? 32),
-    json: get('json'),
+    configs: a.list('configs', 'medium,gpt2', ['medium', 'gpt2'] as const),
+    length: a.int('length', 16),
+    gpt2Length: a.int('gpt2-length', 8),
+    sample: a.int('sample', 8),
+    steps: a.int('steps', 32, 2),
+    json: a.string('json'),
   };
 }
 
@@ -123,7 +123,7 @@ async function gpt2(ctx: GpuContext, L: number, work: string): Promise<Setup> {
 
 const since = (t0: number) => performance.now() - t0;
 
-async function benchOne(s: Setup, L: number, o: ReturnType<typeof args>, log: (line: string) => void): Promise<CausalResult> {
+async function benchOne(s: Setup, L: number, o: ReturnType<typeof options>, log: (line: string) => void): Promise<CausalResult> {
   const { model } = s;
   const metric = { logitDiff: [0, 1] as [number, number] };
   const sweep = (maxBatch: number, sites: string | string[] = s.sites) => patchingSweep(model, { clean: s.inputs, corrupted: s.corrupted, sites, metric, maxBatch });
@@ -160,7 +160,7 @@ async function benchOne(s: Setup, L: number, o: ReturnType<typeof args>, log: (l
   };
 }
 
-function torchLoop(s: Setup, o: ReturnType<typeof args>, log: (line: string) => void): { patchMs: number; igMs: number; timedSites: number } | undefined {
+function torchLoop(s: Setup, o: ReturnType<typeof options>, log: (line: string) => void): { patchMs: number; igMs: number; timedSites: number } | undefined {
   const r = spawnSync(PYTHON, [TORCH_LOOP, s.torch.kind, s.torch.model, s.torch.inputs, String(o.sample), String(o.steps)], { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 1 << 20 });
   if (r.status !== 0) {
     log(`  torch loop failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
@@ -181,7 +181,7 @@ export function causalTable(rs: readonly CausalResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const o = args(process.argv.slice(2));
+  const o = options();
   const log = (line: string) => console.log(line);
   const ctx = await createNodeContext({ who: 'bench:causal' });
   const work = mkdtempSync(join(tmpdir(), 'attnscope-bench-causal-'));
@@ -190,8 +190,7 @@ async function main(): Promise<void> {
     for (const c of o.configs) {
       const L = c === 'gpt2' ? o.gpt2Length : o.length;
       log(`${c}: L ${L}, building…`);
-      const s = c === 'gpt2' ? await gpt2(ctx, L, work) : c === 'medium' ? await medium(ctx, L, work) : undefined;
-      if (!s) throw new Error(`unknown config ${c} (medium, gpt2)`);
+      const s = c === 'gpt2' ? await gpt2(ctx, L, work) : await medium(ctx, L, work);
       try {
         results.push(await benchOne(s, L, o, log));
         log(causalTable(results.slice(-1)));

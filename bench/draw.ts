@@ -13,17 +13,15 @@ import { join } from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 import playwrightConfig, { CHROMIUM } from '../playwright.config.ts';
 import type { DrawTimes } from './draw_page.ts';
+import { BenchArgs } from './args.ts';
 import { log, RESULTS, ROOT, startServer } from './shared.ts';
 import { median } from './stats.ts';
 
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
-const LENGTHS = arg('lengths', '512,8192').split(',').map(Number);
-const MICRO = arg('micro', '512').split(',').filter(Boolean).map(Number);
-const PANS = Number(arg('pans', '10'));
-const TIMEOUT = Number(arg('timeout-s', '590')) * 1000;
+const args = new BenchArgs('npm run bench:draw -- [--lengths 512,8192] [--micro 512] [--pans 10] [--timeout-s 590] [--json FILE]', ['lengths', 'micro', 'pans', 'timeout-s', 'json']);
+const LENGTHS = args.ints('lengths', '512,8192');
+const MICRO = args.ints('micro', '512');
+const PANS = args.int('pans', 10);
+const TIMEOUT = args.int('timeout-s', 590) * 1000;
 const MODEL = join(ROOT, 'test-output', 'long-lm.safetensors');
 
 interface FlowResult {
@@ -139,7 +137,7 @@ async function main(): Promise<void> {
       console.log(`| ${f.L} | ${fmt(f.firstPaintMs)} | ${fmt(f.firstPaintBytes)} | ${fmt(f.zoomToWindowMs)} | ${fmt(f.zoomBytes)} | ${f.window ?? '—'} | ${f.panFrameMs ? fmt(median(f.panFrameMs), 1) : '—'} | ${fmt(f.panBytes)} | ${fmt(f.panFrameBytes)} | ${f.error ?? ''} |`);
     }
     mkdirSync(RESULTS, { recursive: true });
-    const out = arg('json', join(RESULTS, 'draw-swiftshader.json'));
+    const out = args.string('json', join(RESULTS, 'draw-swiftshader.json'));
     writeFileSync(out, JSON.stringify({ adapter, date: new Date().toISOString(), micro, flows }, null, 2));
     log(`wrote ${out}`);
   } finally {

@@ -22,17 +22,14 @@ import { type FileConfig, writeModelFile } from '../src/model/config.ts';
 import { readSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
 import { Tensor } from '../src/tensor.ts';
 import { median, randomWeights, rng, uniform } from './model_common.ts';
+import { BenchArgs } from './args.ts';
 import { adapterSlug, log, MODELS, RESULTS, ROOT } from './shared.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const lengths = (arg('--lengths') ?? '256,1024,2048').split(',').map(Number);
-const checkLength = Number(arg('--check-length') ?? 8192);
-const cliLength = Number(arg('--cli-length') ?? 8192);
-const streamLength = Number(arg('--stream-length') ?? 2048);
+const args = new BenchArgs('npm run bench:long -- [--lengths 256,1024,2048] [--check-length 8192] [--cli-length 8192] [--stream-length 2048] [--skip-kernels] [--skip-cli] [--skip-stream] [--json FILE]', ['lengths', 'check-length', 'cli-length', 'stream-length', 'json'], ['skip-kernels', 'skip-cli', 'skip-stream']);
+const lengths = args.ints('lengths', '256,1024,2048');
+const checkLength = args.int('check-length', 8192);
+const cliLength = args.int('cli-length', 8192);
+const streamLength = args.int('stream-length', 2048);
 const MiB = (b: number) => +(b / 2 ** 20).toFixed(1);
 const rss = () => process.memoryUsage().rss;
 
@@ -220,9 +217,9 @@ async function stream(): Promise<Record<string, unknown>> {
   return res;
 }
 
-const k = args.includes('--skip-kernels') ? undefined : await kernels();
-const c = args.includes('--skip-cli') ? undefined : await cli();
-const st = args.includes('--skip-stream') ? undefined : await stream();
+const k = args.flag('skip-kernels') ? undefined : await kernels();
+const c = args.flag('skip-cli') ? undefined : await cli();
+const st = args.flag('skip-stream') ? undefined : await stream();
 if (k) {
   console.log('| L | form | median ms | [L, S] buffer MiB | RSS growth MiB |');
   console.log('| --- | --- | --- | --- | --- |');
@@ -231,7 +228,7 @@ if (k) {
 }
 if (c) console.log(`cli --topk 8 --entropy at ${c.L} tokens: ${c.wallS} s, peak RSS ${c.peakRssMiB} MiB, one layer's map ${c.oneLayerMapMiB} MiB`);
 if (st) console.log(`full map at ${st.L} tokens to OUT: whole ${JSON.stringify(st.whole)}, streamed ${JSON.stringify(st.streamed)}, same bytes ${st.sameBytes}`);
-const json = arg('--json');
+const json = args.string('json');
 if (json) {
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(json, JSON.stringify({ ...(k && { adapter: k.adapter, slug: adapterSlug(k.adapter), kernels: k.rows, check: k.check }), cli: c, stream: st }, null, 2));

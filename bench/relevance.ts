@@ -18,17 +18,14 @@ import { type FileConfig, writeModelFile } from '../src/model/config.ts';
 import type { ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
 import type { BackwardTarget } from '../src/model/target.ts';
+import { BenchArgs } from './args.ts';
 import { median, randomWeights, rng } from './model_common.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const lengths = (arg('--lengths') ?? '48,160,320').split(',').map(Number);
-const targetLen = Number(arg('--target') ?? 12);
-const rowsPer = Number(arg('--rows') ?? 3);
-const kinds = (arg('--models') ?? 'seq2seq,lm').split(',');
+const args = new BenchArgs('npm run bench:relevance -- [--lengths 48,160,320] [--target 12] [--rows 3] [--models seq2seq,lm] [--json FILE]', ['lengths', 'target', 'rows', 'models', 'json']);
+const lengths = args.ints('lengths', '48,160,320');
+const targetLen = args.int('target', 12);
+const rowsPer = args.int('rows', 3);
+const kinds = args.list('models', 'seq2seq,lm', ['seq2seq', 'lm'] as const);
 const log = (s: string) => console.error(s);
 
 const vocab = (n: number) => Array.from({ length: n }, (_, i) => (i < 3 ? ['<pad>', '<bos>', '<eos>'][i] : `t${i}`));
@@ -159,7 +156,7 @@ try {
 } finally {
   ctx.dispose();
 }
-const out = arg('--json');
+const out = args.string('json');
 const report = { adapter: ctx.adapterName, date: new Date().toISOString(), results };
 if (out) {
   mkdirSync(dirname(out), { recursive: true });
