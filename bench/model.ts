@@ -24,6 +24,7 @@ import type { HookOptions } from '../src/hooks/registry.ts';
 import { type FileConfig, writeModelFile } from '../src/model/config.ts';
 import { f32, generateSquareSubsequentMask, type ModelInputs } from '../src/model/inputs.ts';
 import { Model } from '../src/model/model.ts';
+import { BenchArgs } from './args.ts';
 import { benchDecoding, DECODE_CONFIGS, type DecodeResult, decodeTable, loadLib } from './decode.ts';
 import { median, randomWeights, rng, uniform } from './model_common.ts';
 
@@ -245,28 +246,19 @@ async function benchConfig(ctx: GpuContext, c: BenchConfig, repsArg: number | un
   }
 }
 
-function arg(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  return at > 0 ? process.argv[at + 1] : undefined;
-}
 
 const mib = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
 async function main(): Promise<void> {
-  const jsonOut = arg('--json');
-  const names = (arg('--configs') ?? 'small,medium').split(',').map((s) => s.trim()).filter((s) => s);
-  const reps = arg('--reps') === undefined ? undefined : Number(arg('--reps'));
-  const warmup = Number(arg('--warmup') ?? 1);
-  if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) throw new Error(`--reps ${arg('--reps')}: expected a positive integer`);
-  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup ${arg('--warmup')}: expected a non-negative integer`);
-  const decodeOnly = process.argv.includes('--decode-only');
-  const beforeDir = arg('--before');
+  const args = new BenchArgs('npm run bench:model -- [--configs small,medium,large] [--reps N] [--warmup 1] [--decode-only] [--before DIR] [--json FILE]', ['json', 'configs', 'reps', 'warmup', 'before'], ['decode-only']);
+  const jsonOut = args.string('json');
+  const names = args.list('configs', 'small,medium', CONFIGS.map((c) => c.name));
+  const reps = args.string('reps') === undefined ? undefined : args.int('reps', 1);
+  const warmup = args.int('warmup', 1, 0);
+  const decodeOnly = args.flag('decode-only');
+  const beforeDir = args.string('before');
   const before = beforeDir === undefined ? undefined : await loadLib(beforeDir);
-  const configs = (decodeOnly ? [] : names).map((n) => {
-    const c = CONFIGS.find((x) => x.name === n);
-    if (!c) throw new Error(`--configs: unknown config '${n}' (known: ${CONFIGS.map((x) => x.name).join(', ')})`);
-    return c;
-  });
+  const configs = (decodeOnly ? [] : names).map((n) => CONFIGS.find((x) => x.name === n)!);
   const results: ConfigResult[] = [];
   const started = performance.now();
   let adapter = '';
