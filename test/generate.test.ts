@@ -1,6 +1,7 @@
 // Greedy generation with KV caches, under both kernel sets: tokens equal PyTorch's full-recompute greedy decoding
 // (test/fixtures/generate.io.safetensors from tools/make_generate_fixtures.py), per-step hook records equal the
-// matching rows of a full forward, one decode plan serves every token, and misuse fails clearly. Sampling too.
+// matching rows of a full forward, one decode plan serves every token, an AbortSignal stops it between steps, and
+// misuse fails clearly. Sampling too.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GpuContext } from '../src/gpu/context.ts';
@@ -180,6 +181,41 @@ describe('generate', () => {
       expect(r.steps[N - 1].neg.output![1].shape).toEqual([2, 2, 1, 5 + N - 1]);
       expect(r.tokens).not.toEqual(greedy);
     } finally {
+      model.dispose();
+    }
+  });
+
+  it('stops between steps when its signal aborts: rejects with the reason, runs no further plan, and the model goes on', async () => {
+    const model = load('lm-learned-causal');
+    const runs = vi.spyOn(Plan.prototype, 'run');
+    try {
+      const prompt = t('lm_prompt');
+      const greedy = (await model.generate(prompt, { maxNewTokens: 6, eos: null })).tokens;
+      runs.mockClear();
+      const ctrl = new AbortController();
+      const seen: number[][] = [];
+      const stop = new Error('stopped by the test');
+      const aborted = model.generate(prompt, {
+        maxNewTokens: 6,
+        eos: null,
+        signal: ctrl.signal,
+        onStep: ({ step, tokens }) => {
+          seen.push([...tokens[0]]);
+          if (step === 2) ctrl.abort(stop);
+        },
+      });
+      await expect(aborted).rejects.toBe(stop);
+      // the prefill and two decode steps ran, each token streamed was greedy's; the third decode step never ran
+      expect(runs).toHaveBeenCalledTimes(3);
+      expect(seen).toEqual([1, 2, 3].map((n) => greedy[0].slice(0, n)));
+      // a signal aborted before the call: nothing runs; the default reason is an AbortError
+      runs.mockClear();
+      await expect(model.generate(prompt, { maxNewTokens: 6, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+      expect(runs).not.toHaveBeenCalled();
+      // the aborted calls freed what they held and left no state behind: the next call is greedy's again
+      expect((await model.generate(prompt, { maxNewTokens: 6, eos: null, signal: new AbortController().signal })).tokens).toEqual(greedy);
+    } finally {
+      runs.mockRestore();
       model.dispose();
     }
   });

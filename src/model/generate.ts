@@ -30,6 +30,13 @@ export interface GenerateOptions extends SamplingOptions {
    * `records` the hook records of the step that produced them (its attention, for a listener on the attention modules).
    */
   onStep?: (s: { step: number; tokens: readonly (readonly number[])[]; records: Readonly<Record<string, HookRecord>> }) => void;
+  /**
+   * Cancels the call: checked before each plan runs (the prefill or encode, then every decode step) and after each
+   * token is picked, so an abort takes effect between steps (a step in flight finishes first). An aborted call
+   * rejects with the signal's reason (as fetch does: an 'AbortError' DOMException unless abort() was given one),
+   * returns no partial result and frees its buffers; the tokens picked so far were handed to onStep.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -74,6 +81,7 @@ export class Decoding {
     readonly maxNewTokens: number,
     private readonly choose: Pick,
     private readonly onStep?: GenerateOptions['onStep'],
+    private readonly signal?: AbortSignal,
   ) {
     this.tokens = Array.from({ length: B }, () => []);
     this.done = new Array<boolean>(B).fill(false);
@@ -100,6 +108,7 @@ export class Decoding {
 
   /** Runs a plan of this call; its hook records become step `step`'s. Returns the plan's outputs. */
   async run(p: DecodePlan, data: Data[], step: number, params: Params = {}): Promise<Float32Array[]> {
+    this.signal?.throwIfAborted();
     const { outputs, captures } = await p.plan.run(data, `${p.label} ${step}`, false, 'forward', params);
     const recs = p.observer ? await p.observer.records(captures, 'forward', params) : new Map<string, HookRecord>();
     this.steps[step] = { ...this.steps[step], ...Object.fromEntries([...recs].map(([k, r]) => [k, { ...r, step }])) };
@@ -166,6 +175,7 @@ export class Decoding {
     }
     const step = this.steps.length - 1;
     this.onStep?.({ step, tokens: this.tokens, records: this.steps[step] ?? {} });
+    this.signal?.throwIfAborted();
     return this.done.every((d) => d) ? undefined : next;
   }
 
@@ -191,7 +201,7 @@ export async function generate(
   for (const id of eosList(o.eos ?? undefined)) {
     if (!Number.isInteger(id) || id < 0) throw new InputError(`generate: eos ${JSON.stringify(o.eos)} is not a token id or a list of them`);
   }
-  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens, sampler(o), o.onStep);
+  const d = new Decoding(host, batchFirst ? src.shape[0] : src.shape[1], o.maxNewTokens, sampler(o), o.onStep, o.signal);
   try {
     await run(d, src, o);
     return { tokens: d.tokens, steps: d.steps };
