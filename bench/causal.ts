@@ -52,6 +52,8 @@ export interface CausalResult {
   load?: number;
   patch: { batchedMs: number; batchedForwards: number; perVariantMs: number; perVariantTimed: number; torchMs?: number; torchTimed?: number };
   ig: { batchedMs: number; perVariantMs: number; torchMs?: number };
+  /** The torch loop's PyTorch, the BLAS it loaded (it decides PyTorch's CPU speed many times over) and its threads. */
+  torch?: { version: string; blas: string | null; threads: number };
 }
 
 const USAGE = 'npm run bench:causal -- [--configs medium,gpt2] [--length 16] [--gpt2-length 8] [--sample 8] [--steps 32] [--json FILE]';
@@ -157,10 +159,20 @@ async function benchOne(s: Setup, L: number, o: ReturnType<typeof options>, log:
     config: s.name, shape: s.shape, length: L, sites: count, steps: o.steps, load: loadavg()[0],
     patch: { batchedMs, batchedForwards: full.forwards, perVariantMs: perForward * (count + 2), perVariantTimed: one.forwards, ...(torch ? { torchMs: torch.patchMs, torchTimed: torch.timedSites } : {}) },
     ig: { batchedMs: igBatched, perVariantMs: igOne, ...(torch ? { torchMs: torch.igMs } : {}) },
+    ...(torch ? { torch: { version: torch.torch, blas: torch.blas, threads: torch.threads } } : {}),
   };
 }
 
-function torchLoop(s: Setup, o: ReturnType<typeof options>, log: (line: string) => void): { patchMs: number; igMs: number; timedSites: number } | undefined {
+interface TorchLoop {
+  torch: string;
+  blas: string | null;
+  threads: number;
+  patchMs: number;
+  igMs: number;
+  timedSites: number;
+}
+
+function torchLoop(s: Setup, o: ReturnType<typeof options>, log: (line: string) => void): TorchLoop | undefined {
   const r = spawnSync(PYTHON, [TORCH_LOOP, s.torch.kind, s.torch.model, s.torch.inputs, String(o.sample), String(o.steps)], { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 1 << 20 });
   if (r.status !== 0) {
     log(`  torch loop failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
@@ -202,7 +214,8 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
     ctx.dispose();
   }
-  log(`\n${causalTable(results)}\nadapter: ${ctx.adapterName}; load average at the end of each config: ${results.map((r) => `${r.config} ${r.load?.toFixed(1)}`).join(', ')}`);
+  const t = results.find((r) => r.torch)?.torch;
+  log(`\n${causalTable(results)}\nadapter: ${ctx.adapterName}; torch ${t ? `${t.version} on ${t.threads} threads, BLAS ${t.blas}` : '—'}; load average at the end of each config: ${results.map((r) => `${r.config} ${r.load?.toFixed(1)}`).join(', ')}`);
   const out = o.json ?? join(RESULTS, `causal-${adapterSlug(ctx.adapterName)}.json`);
   writeFileSync(out, `${JSON.stringify({ adapter: ctx.adapterName, date: new Date().toISOString(), args: o, results }, null, 1)}\n`);
   log(`wrote ${relative(ROOT, out)}`);

@@ -21,6 +21,7 @@ from torch import nn
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import export_torch as ex  # noqa: E402
 import hf_reference as hf  # noqa: E402
+from export_bench_models import blas_library  # noqa: E402
 from make_causal_fixtures import Edits, HfRef  # noqa: E402
 
 
@@ -104,7 +105,7 @@ def main():
     for k in range(steps):
         ig_step(k / (steps - 1))
     ig = time.perf_counter() - t0
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "sites": len(sites), "timedSites": min(n_sites, len(sites)),
+    print(json.dumps({"torch": torch.__version__, "blas": blas_library(), "threads": torch.get_num_threads(), "sites": len(sites), "timedSites": min(n_sites, len(sites)),
                       "patchPerSiteMs": per_site * 1e3, "patchMs": per_site * len(sites) * 1e3, "igMs": ig * 1e3}))
 
 

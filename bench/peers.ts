@@ -78,6 +78,8 @@ interface ExportInfo {
 /** <name>.torch.json: PyTorch CPU forward latency. */
 interface TorchTiming {
   torch: string;
+  /** The BLAS libraries the timing process loaded (tools/export_bench_models.py blas_library; absent in older records). */
+  blas?: string;
   threads: number;
   date: string;
   medianMs: number;
@@ -396,7 +398,7 @@ async function main(o: Options): Promise<void> {
   console.log(
     `\nnn.Transformer forward, median of ${o.repeats} after ${o.warmup} warm-up round(s), ms (seq-first, batch 1, causal tgt mask; output read back; engines interleaved)` +
       `\nnode: ${ctx.adapterName}; browser: ${browserName}` +
-      `; onnxruntime-web ${info?.ortVersion ?? '—'} (wasm threads ${info?.wasmThreads ?? '—'}); torch ${results.find((r) => r.torch)?.torch?.torch ?? '—'} on ${cpus().length} CPU threads\n`,
+      `; onnxruntime-web ${info?.ortVersion ?? '—'} (wasm threads ${info?.wasmThreads ?? '—'}); torch ${torchInfo(results.find((r) => r.torch)?.torch)} on ${cpus().length} CPU threads\n`,
   );
   console.log(table(results));
   for (const r of results) {
@@ -434,6 +436,11 @@ async function main(o: Options): Promise<void> {
   };
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
   console.log(`wrote ${relative(ROOT, out)}`);
+}
+
+/** "1.13.0a0 (BLAS openblas-pthread/libblas.so.3)": which BLAS runs PyTorch's matmuls decides its speed many times over. */
+function torchInfo(t: TorchTiming | undefined): string {
+  return t ? `${t.torch} (BLAS ${t.blas ?? 'not recorded'})` : '—';
 }
 
 function writeHf(r: Gpt2Result, adapter: string, browser: string, ortVersion?: string): void {

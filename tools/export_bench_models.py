@@ -126,10 +126,22 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
+def blas_library():
+    """The BLAS this process loaded (Debian's alternatives pick it: the reference libblas3 runs PyTorch's CPU forward
+    many times slower than OpenBLAS), read from /proc/self/maps; None where that file does not exist."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.split()[-1].lower()}
+    except OSError:
+        return None
+    return ", ".join(sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)) or "none loaded"
+
+
 def timing_record(name, samples, threads, output_check=None):
     rec = {
         "config": name,
         "torch": torch.__version__,
+        "blas": blas_library(),
         "threads": threads,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "medianMs": statistics.median(samples),
