@@ -215,6 +215,10 @@ def main(argv=None) -> int:
         print(f"{name}: {what} in {time.perf_counter() - t0:.1f} s; torch {torch.__version__} CPU forward "
               f"median {statistics.median(samples):.2f} ms over {len(samples)} ({threads} threads){note}"
               + (f"; output matches the stored one (max diff {check:.2g})" if check is not None else ""))
+    blas = blas_library()
+    if blas is not None and not any(k in blas for k in ("openblas", "mkl", "blis")):
+        print(f"warning: PyTorch ran on the BLAS {blas}, not an optimised one: its times are far slower than they can be "
+              "(on Debian: apt-get install libopenblas0-pthread)", file=sys.stderr)
     return 0
 
 
