@@ -82,6 +82,11 @@ export interface RunOptions {
   onToken?: (p: { steps: readonly Step[]; keys: string[]; text: string }) => void;
   /** The relevance job's callbacks: after each row or change of state, and whether the page lets it run now. */
   relevance: { onChange: () => void; canRun: () => boolean };
+  /**
+   * Stops the analysis: generation between two steps (generate's signal), else before the next stage (the fill, the
+   * full forward, the relevance job). An aborted analysis rejects with the signal's reason and leaves nothing running.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a branch of analyse() hands the full forward: its inputs, axes, and what generation produced. */
@@ -106,7 +111,7 @@ interface Prepared {
  * handed to `onStep` as each token is picked. The heads are averaged here, not by the hook: Hugging Face attention
  * modules take no averageHeads.
  */
-async function generateWithSteps(model: Model, src: InputTensor, maxNewTokens: number, paths: readonly string[], label: (id: number) => string, onStep?: (steps: readonly Step[]) => void) {
+async function generateWithSteps(model: Model, src: InputTensor, maxNewTokens: number, paths: readonly string[], label: (id: number) => string, signal: AbortSignal | undefined, onStep?: (steps: readonly Step[]) => void) {
   const names = paths.map((p) => `gen:${p}`);
   paths.forEach((p, i) => model.setForwardHook(names[i], p));
   const t0 = performance.now();
@@ -125,6 +130,7 @@ async function generateWithSteps(model: Model, src: InputTensor, maxNewTokens: n
   try {
     gen = await model.generate(src, {
       maxNewTokens,
+      signal,
       onStep: ({ tokens, records }) => {
         if (tokens[0].length <= steps.length) return; // the row had ended
         steps.push(stepOf(tokens[0][steps.length], records));
@@ -144,7 +150,7 @@ async function prepareSeq2seq(model: Model, c: Extract<ModelConfig, { kind: 'seq
   const srcLabels = src.map((i) => tokenLabel(c.src_vocab[i]));
   const outLabel = (i: number) => tokenLabel(c.tgt_vocab[i]);
   const cross = model.attentionModules().filter((m) => m.role === 'cross').sort((x, y) => x.layer - y.layer);
-  const gen = await generateWithSteps(model, idTensor(src, bf), Math.min(o.maxNewTokens, c.max_len), cross.map((m) => m.path), outLabel);
+  const gen = await generateWithSteps(model, idTensor(src, bf), Math.min(o.maxNewTokens, c.max_len), cross.map((m) => m.path), outLabel, o.signal);
   // Full forward on [bos, generated tokens except the last]: query t is the input of step t and predicts token t.
   const tgt = [c.bos_id ?? 0, ...gen.ids.slice(0, -1)];
   const tgtLabels = tgt.map(outLabel);
@@ -176,9 +182,10 @@ async function prepareText(model: Model, text: TextModel, o: RunOptions, notes: 
       const ids = steps.map((st) => st.token);
       o.onToken!({ steps, keys: [...srcLabels, ...steps.slice(0, -1).map((st) => st.label)], text: text.decode(ids) });
     });
-    gen = await generateWithSteps(model, idTensor(src, model.batchFirst), maxNewTokens, modules.map((m) => m.path), text.label, stream);
+    gen = await generateWithSteps(model, idTensor(src, model.batchFirst), maxNewTokens, modules.map((m) => m.path), text.label, o.signal, stream);
   }
   // a masked lm's guesses, from a forward of its own before the capture hooks are set
+  o.signal?.throwIfAborted();
   const fills = text.mask && src.includes(text.mask.id) ? await text.mask.fill(o.text) : [];
   const filled = fills.length ? text.decode(src.map((id, i) => fills.find((f) => f.position === i)?.guesses[0].id ?? id)) : undefined;
   const all = [...src, ...(gen?.ids ?? [])];
@@ -229,10 +236,12 @@ export async function analyse(model: Model, text: TextModel | undefined, o: RunO
   // One full forward with a hook per attention module (hook name = module path, like the CLI's captures).
   // They stay registered after it, so profile() times the same forward, captures included. It keeps what the
   // relevance backwards need.
+  o.signal?.throwIfAborted();
   for (const path of paths) model.setForwardHook(path, path);
   const t1 = performance.now();
   const fwd = await model.forward(p.inputs, { grad: true });
   const forwardMs = performance.now() - t1;
+  o.signal?.throwIfAborted();
   const maps: AttnMap[] = modules.map((m) => {
     const w = model.hooks[m.path]?.output?.[1];
     if (!w) throw new Error(`no attention weights were captured for ${m.path}`);

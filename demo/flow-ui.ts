@@ -1,6 +1,6 @@
-// The run flow's controls, made here rather than in index.html: the relevance rows' progress (n/N rows, Cancel,
-// Continue, a row on demand), the note that says when the results on screen are not for the input in the box, and the
-// model's confidence (top-k next tokens per step or position, with the entropy).
+// The run flow's controls, made here rather than in index.html: the run's Cancel, the relevance rows' progress (n/N
+// rows, Cancel, Continue, a row on demand), the note that says when the results on screen are not for the input in
+// the box, and the model's confidence (top-k next tokens per step or position, with the entropy).
 import { type Confidence, confidenceHint, pct, type Wording } from './confidence.ts';
 import type { RelevanceJob } from './relevance.ts';
 import './flow.css';
@@ -66,6 +66,22 @@ export class RelevanceControls {
     this.compute.hidden = this.position.parentElement!.hidden = !missing;
     this.all.hidden = !missing || state === 'running';
     this.position.max = String(rows - 1);
+  }
+}
+
+/** Cancel beside Run: shown while a run is in progress (also a model swap's first run); it stops between two steps. */
+export class RunCancel {
+  private readonly button = el('button', { id: 'run-cancel', type: 'button', className: 'button secondary', textContent: 'Cancel', hidden: true });
+
+  constructor(cancel: () => void) {
+    this.button.title = 'stop the run in progress (generation stops after the step in flight)';
+    $('run').after(this.button);
+    this.button.addEventListener('click', cancel);
+  }
+
+  show(on: boolean): void {
+    if (!on && document.activeElement === this.button) $('run').focus(); // the focus stays by the input, not lost
+    this.button.hidden = !on;
   }
 }
 

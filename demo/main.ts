@@ -11,7 +11,7 @@ import { type DemoInfo, openBuiltIn, type Opened } from './model-source.ts';
 import { wirePicker } from './picker.ts';
 import { runProfile } from './profile-panel.ts';
 import { type Confidence } from './confidence.ts';
-import { ConfidenceView, crossNote, RelevanceControls, StaleNote, wording } from './flow-ui.ts';
+import { ConfidenceView, crossNote, RelevanceControls, RunCancel, StaleNote, wording } from './flow-ui.ts';
 import type { RelevanceJob } from './relevance.ts';
 import { PageTasks } from './tasks.ts';
 import { TokenizeError } from './tokenize.ts';
@@ -25,6 +25,7 @@ let explorer: Explorer | undefined;
 let causal: CausalPanel | undefined;
 let relevanceUi: RelevanceControls | undefined;
 let staleNote: StaleNote | undefined;
+let runCancel: RunCancel | undefined;
 let confidenceView: ConfidenceView | undefined;
 /** The results on the page: the input and model they belong to, and the analysis (none for a long text's overview). */
 let shown: { text: string; opened: Opened; analysis?: Analysis } | undefined;
@@ -49,7 +50,10 @@ declare global {
   interface Window {
     /** For tests and the console: the state of the page and its last analysis as plain arrays. */
     __attnscope?: {
-      /** 'running' while a task runs or relevance rows are computed (maps may be on screen: see mapsAt), then 'ready'. */
+      /**
+       * 'running' while a task runs or relevance rows are computed (maps may be on screen: see mapsAt), then 'ready';
+       * 'cancelled' after a run was stopped (its results, and those it was replacing, are gone).
+       */
       state: string;
       runs: number;
       model?: string;
@@ -132,6 +136,7 @@ function updateStale(): void {
     dim = ['output-row', 'results', 'confidence'];
   }
   staleNote.set(msg, dim, queueLine());
+  runCancel?.show(/^(run|open:)/.test(tasks.busy ? tasks.keys[0] : ''));
   $('verdict').hidden = !!msg;
   publish();
 }
@@ -263,7 +268,8 @@ function showConfidence(o: Opened, a: Analysis): void {
   confidenceView!.show(conf, ax?.rows ?? [], wording(kind), kind !== 'seq2seq');
 }
 
-async function runCurrent(): Promise<void> {
+/** Runs the text in the box; `signal` stops it (a newer run or model, or Cancel): generation between two steps. */
+async function runCurrent(signal: AbortSignal): Promise<void> {
   const o = current;
   if (!o) return;
   const { model, label, info, text: reader } = o;
@@ -282,6 +288,7 @@ async function runCurrent(): Promise<void> {
   try {
     const ids = c.kind === 'lm' ? reader?.encode(text) : undefined;
     const long = ids && (await analyseLong(model, ctx!.device, text, ids, reader!.inputs(ids), reader!.label));
+    signal.throwIfAborted();
     if (long) {
       showLong(o, text, long);
       return;
@@ -299,12 +306,17 @@ async function runCurrent(): Promise<void> {
       },
       // rows start once the maps' first frame is painted: maps first, and that paint is theirs, not relevance's
       relevance: { onChange: onRelevance, canRun: () => !tasks.busy && mapsPaintedAt !== undefined },
+      signal,
     });
     showAnalysis(o, text, a);
   } catch (e) {
     runningText = undefined;
-    clearResults(); // what is on screen belongs to an earlier input
-    if (e instanceof TokenizeError) {
+    clearResults(); // what is on screen belongs to an earlier input (and the steps view to the stopped run)
+    if (signal.aborted) {
+      $('output-row').hidden = false;
+      $('timing').textContent = `cancelled: the run of “${text}” was stopped${signal.reason === 'replaced' ? ' for a newer request' : ''}`;
+      setState('cancelled');
+    } else if (e instanceof TokenizeError) {
       $('input-error').hidden = false;
       $('input-error').textContent = e.message;
       const input = $<HTMLInputElement>('text');
@@ -312,7 +324,7 @@ async function runCurrent(): Promise<void> {
       input.focus();
       input.setSelectionRange(at, at + ([...text][e.at]?.length ?? 0));
     } else showError(`${c.kind} model ${label}: ${message(e)}`);
-    setState(e instanceof TokenizeError ? 'input-error' : 'error');
+    if (!signal.aborted) setState(e instanceof TokenizeError ? 'input-error' : 'error');
   } finally {
     runningText = undefined;
     $<HTMLButtonElement>('profile').disabled = !shown?.analysis;
@@ -392,16 +404,17 @@ async function open(what: string, load: () => Promise<Opened>): Promise<void> {
   const loaded = o;
   await tasks.request(
     `open:${n}`,
-    async () => {
+    async (signal) => {
       opening.delete(n);
       if (n === opens) $('model-status').textContent = '';
       showError(undefined);
       await useModel(loaded);
-      await runCurrent();
+      await runCurrent(signal);
     },
     {
-      // a newer model replaces this one while it waits, and a swap replaces waiting runs of the old model
-      replaces: ['run', ...[...opening.keys()].filter((k) => k !== n).map((k) => `open:${k}`)],
+      // a newer model replaces this one while it waits (and stops its first run), and a swap replaces runs of the old
+      // model: a waiting one is dropped, a running one stops
+      replaces: ['run', ...tasks.keys.filter((k) => k.startsWith('open:') && k !== `open:${n}`)],
       dropped: () => {
         opening.delete(n);
         loaded.model.dispose();
@@ -529,6 +542,7 @@ async function main(): Promise<void> {
   explorer = new Explorer(ctx.device);
   causal = new CausalPanel($('results'), (task) => exclusive(task), showError);
   staleNote = new StaleNote();
+  runCancel = new RunCancel(() => tasks.cancel());
   confidenceView = new ConfidenceView();
   wireRelevance();
   wireInputs();

@@ -1,7 +1,8 @@
 // The page's tasks on the model, one at a time: runs, model swaps, profiles, causal analyses. A request made while a
-// task runs waits its turn (it is never dropped); a newer request of the same key replaces a waiting one, and a model
-// swap replaces waiting runs (its own first run follows it). Background work (relevance rows) is suspended before
-// each task and resumed once nothing waits.
+// task runs waits its turn (it is never dropped); a newer request of the same key replaces a waiting one and aborts a
+// running one (its signal: a run stops between generation steps), and a model swap replaces waiting and running runs
+// (its own first run follows it). Cancel aborts the running task. Background work (relevance rows) is suspended
+// before each task and resumed once nothing waits.
 
 export interface Background {
   /** Stop after the step in flight; resume() continues. */
@@ -9,15 +10,21 @@ export interface Background {
   resume(): void;
 }
 
+/** A task: `signal` aborts when a newer request replaces it or the user cancels it; it should stop soon after. */
+export type Task = (signal: AbortSignal) => Promise<void>;
+
+/** Why a task's signal aborted (its reason). */
+export type AbortReason = 'replaced' | 'cancelled';
+
 interface Waiting {
   key: string;
-  task: () => Promise<void>;
+  task: Task;
   /** Called instead of the task when a newer request replaces it. */
   dropped?: () => void;
 }
 
 export class PageTasks {
-  private runningKey?: string;
+  private running?: { key: string; ctrl: AbortController };
   private readonly waiting: Waiting[] = [];
 
   constructor(
@@ -29,12 +36,17 @@ export class PageTasks {
 
   /** A task is running. */
   get busy(): boolean {
-    return this.runningKey !== undefined;
+    return this.running !== undefined;
   }
 
   /** Keys of the running task and the waiting ones, in order. */
   get keys(): string[] {
-    return [...(this.runningKey ? [this.runningKey] : []), ...this.waiting.map((w) => w.key)];
+    return [...(this.running ? [this.running.key] : []), ...this.waiting.map((w) => w.key)];
+  }
+
+  /** Aborts the running task (reason 'cancelled'); what waits still runs. */
+  cancel(): void {
+    this.running?.ctrl.abort('cancelled' satisfies AbortReason);
   }
 
   /** Requests waiting behind the running task. */
@@ -44,11 +56,13 @@ export class PageTasks {
 
   /**
    * Runs `task` now, or after the tasks before it. A waiting request with the same key, or with a key in `replaces`,
-   * is dropped (its `dropped` is called): the newest request wins. Resolves when the task has run (or was dropped).
+   * is dropped (its `dropped` is called), and a running one is aborted: the newest request wins. Resolves when the
+   * task has run (or was dropped).
    */
-  request(key: string, task: () => Promise<void>, o: { replaces?: readonly string[]; dropped?: () => void } = {}): Promise<void> {
+  request(key: string, task: Task, o: { replaces?: readonly string[]; dropped?: () => void } = {}): Promise<void> {
     return new Promise<void>((resolve) => {
       const gone = new Set([key, ...(o.replaces ?? [])]);
+      if (this.running && gone.has(this.running.key)) this.running.ctrl.abort('replaced' satisfies AbortReason);
       for (let i = this.waiting.length - 1; i >= 0; i--) {
         if (!gone.has(this.waiting[i].key)) continue;
         const [w] = this.waiting.splice(i, 1);
@@ -56,7 +70,7 @@ export class PageTasks {
       }
       this.waiting.push({
         key,
-        task: () => task().finally(resolve),
+        task: (signal) => task(signal).finally(resolve),
         dropped: () => {
           o.dropped?.();
           resolve();
@@ -68,7 +82,7 @@ export class PageTasks {
   }
 
   /** Runs `task` only when nothing runs or waits (a button's action on the results shown); else does nothing. */
-  whenIdle(key: string, task: () => Promise<void>): Promise<void> {
+  whenIdle(key: string, task: Task): Promise<void> {
     if (this.busy || this.waiting.length) return Promise.resolve();
     return this.request(key, task);
   }
@@ -76,16 +90,17 @@ export class PageTasks {
   private async pump(): Promise<void> {
     while (this.waiting.length) {
       const next = this.waiting.shift()!;
-      this.runningKey = next.key;
+      const ctrl = new AbortController();
+      this.running = { key: next.key, ctrl };
       try {
         await this.background()?.suspend();
         this.onChange();
-        await next.task();
+        await next.task(ctrl.signal);
       } catch (e) {
         // a task reports its own errors; one that escapes must not stop the queue
         console.error(e);
       } finally {
-        this.runningKey = undefined;
+        this.running = undefined;
       }
     }
     this.onChange();

@@ -1,8 +1,10 @@
 // The explorer by keyboard alone and for a screen reader (issue 20): no mouse event reaches the page (counted); Tab
 // reaches every control and view, each showing a focus ring; the kind tabs follow the WAI-ARIA tabs pattern; the model
 // view picks a head, the mean and the rollout with arrows and Enter; the large view, relevance, head view and steps
-// read values into their aria-live readouts, checked against the page's own maps; a model is opened through the file
-// chooser by keyboard. Then axe-core: no serious or critical violation with every view on screen.
+// read values into their aria-live readouts, checked against the page's own maps; the causal card's analyses run from
+// their buttons, their canvases read cell by cell, and integrated gradients explain a token picked with Enter; a model
+// is opened through the file chooser by keyboard, and its logit lens read. Then axe-core: no serious or critical
+// violation with every view on screen.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, test } from '@playwright/test';
 import { join } from 'node:path';
@@ -39,6 +41,13 @@ function focused(page: Page): Promise<{ key: string; ring: boolean }> {
     const ring = ringOf(e) || (e instanceof HTMLInputElement && e.type === 'file' && !!e.parentElement && ringOf(e.parentElement));
     return { key: e?.dataset.a11yKey ?? e?.tagName ?? '', ring };
   });
+}
+
+/** Runs a causal analysis from its button by keyboard and waits until its figure is drawn. */
+async function runCausal(page: Page, kind: string): Promise<void> {
+  await tabTo(page, `#causal-${kind}`);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((k) => (document.getElementById('causal-card')?.dataset.done ?? '').split(' ').includes(k), kind, { timeout: 120_000 });
 }
 
 /** Presses Tab until `selector` has the focus. */
@@ -161,7 +170,44 @@ test('keyboard alone: every control and view reached with a visible focus, heads
   await expect(page.locator('#step-info')).toContainText(`key 1 `);
   await expect(page.locator('#step-info')).toContainText(`gets ${num(st.byLayer[Number(await page.locator('#step-layer').inputValue())][1]).toFixed(4)}`);
 
-  // 6. open the 12 x 16 model through the file chooser by keyboard, and pick its head 15 of layer 11
+  // 6. the causal card: head importance read cell by cell; integrated gradients read token by token, and a token of
+  // the decoder input picked with Enter explains the prediction at its position
+  await runCausal(page, 'heads');
+  const heads = page.locator('#causal-heads-canvas');
+  const headsInfo = page.locator('#causal-heads-info');
+  await expect(headsInfo).toHaveAttribute('aria-live', 'polite');
+  await tabTo(page, '#causal-heads-canvas');
+  await expect(heads).toHaveAttribute('aria-label', /layers x \d+ heads\. Arrow keys/);
+  await expect(headsInfo).toHaveText(/^layer \S+, head h0: change in P -?\d+\.\d{4}$/);
+  const layer0 = /^layer (\S+),/.exec((await headsInfo.textContent())!)![1];
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await expect(heads).toHaveAttribute('data-cursor', '1,1');
+  await expect(headsInfo).toHaveText(/^layer \S+, head h1: change in P -?\d+\.\d{4}$/);
+  expect(/^layer (\S+),/.exec((await headsInfo.textContent())!)![1]).not.toBe(layer0);
+  await runCausal(page, 'attribution');
+  const ig = page.locator('#causal-attribution-canvas');
+  const igInfo = page.locator('#causal-attribution-info');
+  const last = Number(await ig.getAttribute('data-position'));
+  expect(last).toBeGreaterThan(0); // the last output position
+  await tabTo(page, '#causal-attribution-canvas');
+  await expect(igInfo).toHaveText(/^src token 0 ".+": attribution -?\d+\.\d{4}$/);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('End');
+  await expect(igInfo).toHaveText(new RegExp(`^tgt token ${last} ".+": attribution -?\\d+\\.\\d{4}; its prediction is the one explained$`));
+  await page.keyboard.press('Home');
+  await expect(igInfo).toHaveText(/^tgt token 0 ".+": .*Enter or click explains the prediction at this position$/);
+  await page.keyboard.press('Enter');
+  await expect(ig).toHaveAttribute('data-position', '0', { timeout: 60_000 });
+  await expect(igInfo).toContainText('tgt token 0 ');
+  await expect(igInfo).toContainText('its prediction is the one explained');
+  await expect(page.locator('#causal-attribution-figure')).toBeVisible();
+  await expect(ig).toBeFocused();
+  await page.locator('#causal-card').screenshot({ path: join(OUT, 'a11y-causal.png') });
+  const axe = await new AxeBuilder({ page }).include('#causal-card').analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+
+  // 7. open the 12 x 16 model through the file chooser by keyboard, and pick its head 15 of layer 11
   const runs = await page.evaluate(() => window.__attnscope!.runs);
   await tabTo(page, '#model-file');
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
@@ -176,6 +222,12 @@ test('keyboard alone: every control and view reached with a visible focus, heads
   await expect(large).toHaveAttribute('data-choice', '15');
   await expect(large).toHaveAttribute('data-layer', '11');
   await page.locator('.maps-card').screenshot({ path: join(OUT, 'a11y-keyboard.png') });
+  // its logit lens, read: a cell's top tokens and the rank of the model's prediction there
+  await runCausal(page, 'lens');
+  await tabTo(page, '#causal-lens-canvas');
+  await page.keyboard.press('ArrowDown');
+  await expect(page.locator('#causal-lens-canvas')).toHaveAttribute('data-cursor', '1,0');
+  await expect(page.locator('#causal-lens-info')).toHaveText(/^\S+, position 0 ".+": top ".+" \d+(\.\d)?%, ".+" \d+(\.\d)?%, ".+" \d+(\.\d)?%; the target ".+" ranks \d+$/);
 
   expect(await page.evaluate(() => (window as unknown as { __mouse: number }).__mouse), 'mouse events').toBe(0);
   expect(errors).toEqual([]);

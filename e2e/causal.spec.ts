@@ -1,12 +1,13 @@
 // The demo's causal analysis card in headless Chromium (WebGPU on SwiftShader): integrated gradients, head importance
 // and activation patching on the built-in dates model (seq2seq; no logit lens), then all four views, the logit lens
-// included, on a GPT-2 checkpoint folder; each view drawn, its numbers from the library, and exported as PNG on both.
+// included, on a GPT-2 checkpoint folder; each view drawn, its numbers from the library, read by the pointer, and
+// exported as PNG on both. (Their keyboard reading is in a11y.spec.ts.)
 import { expect, type Page, test } from '@playwright/test';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collectErrors, runs, waitForRun } from './page.ts';
+import { collectErrors, hoverCell, runs, waitForRun } from './page.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const HF = join(repo, 'test', 'fixtures', 'hf');
@@ -48,6 +49,11 @@ test('causal views on the dates model: integrated gradients, head importance and
   await expectPng(page, 'attribution');
   expect(await runView(page, 'heads')).toMatch(/heads in \d+ forwards/);
   await expectPng(page, 'heads');
+  // the pointer reads a cell into the figure's readout, and marks it
+  await hoverCell(page, page.locator('#causal-heads-canvas'), 1, 2);
+  await expect(page.locator('#causal-heads-info')).toHaveText(/^layer \S+, head h2: change in P -?\d+\.\d{4}$/);
+  await page.mouse.move(0, 0);
+  await expect(page.locator('#causal-heads-info')).toContainText('Hover a cell');
   await page.locator('#causal-corrupt').fill('2');
   expect(await runView(page, 'patch')).toMatch(/\d+ layers x \d+ positions in \d+ forwards/);
   await expectPng(page, 'patch');

@@ -1,7 +1,8 @@
 // The explorer's run flow (issue #20): maps first and relevance after, in the background, with progress, Cancel and
 // rows on demand, and no main-thread task over 200 ms meanwhile, on a 6 + 6 layer x 12 head seq2seq model with 320
 // characters (tools/make_explorer_model.ts, made here without downloads); results never shown as current for an input that
-// is not in the box; a model opened while the page is busy is loaded; the model's confidence per step.
+// is not in the box, a stale run stopped; a model opened while the page is busy is loaded; the model's confidence per
+// step; Cancel stops a generating lm between two steps.
 import { expect, type Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectErrors, runs, snapshot, waitForRun } from './page.ts';
+import { LM, viewModels } from './views-helpers.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const DATES = join(repo, 'demo', 'models', 'dates.safetensors');
@@ -191,8 +193,8 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   await expect(page.locator('#confidence')).toBeHidden();
   expect(await snapshot(page)).toBeUndefined();
 
-  // an example clicked while a run is in progress: the box shows it at once, the run in progress is never presented
-  // as its result, and the example runs next
+  // an example clicked while a run is in progress: the box shows it at once, the run in progress is stale and stops
+  // (never presented as the example's result), and the example runs next
   const [a, b] = [info.examples[1], info.examples[2]];
   const n = await runs(page);
   await page.locator('#text').fill(a.input);
@@ -214,7 +216,8 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   );
   await expect(page.locator('#text')).toHaveValue(b.input);
   expect(queued).toContain('queued: a run of the text in the box');
-  await page.waitForFunction((k) => window.__attnscope!.runs >= k + 2 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
+  await page.waitForFunction((k) => window.__attnscope!.runs >= k + 1 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
+  expect(await runs(page)).toBe(n + 1); // the run of `a` stopped without results
   expect((await snapshot(page)).text).toBe(b.input);
   await expect(page.locator('#output')).toHaveText(b.expected);
   await expect(page.locator('#verdict')).toHaveText('✓ matches the expected answer');
@@ -223,7 +226,7 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   // a weekday alone is no date: the model still answers, and the page says it is guessing or unsure
   await page.locator('#text').fill('tuesday');
   await page.locator('#run').click();
-  await page.waitForFunction((k) => window.__attnscope!.runs >= k + 3 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
+  await page.waitForFunction((k) => window.__attnscope!.runs >= k + 2 && window.__attnscope!.state === 'ready', n, { timeout: 60_000 });
   await expect(page.locator('#confidence')).toHaveAttribute('data-level', /unsure|guessing/);
   console.log(`"tuesday" → ${await page.locator('#output').textContent()}: ${await page.locator('#confidence-hint').textContent()}`);
   await expect(page.locator('#confidence-hint')).toContainText(/top token ".+" \d+(\.\d+)?%/);
@@ -243,5 +246,54 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   await expect(page.locator('#confidence-table tbody tr')).toHaveCount(conf.outputs.length);
   expect(await page.locator('body').textContent()).not.toContain('good date model');
   expect(await page.evaluate(() => window.__violations)).toEqual([]);
+  expect(errors).toEqual([]);
+});
+
+test('Cancel while an lm generates: it stops after the step in flight, says so, shows nothing of the run, and the page runs again', async ({ page }) => {
+  test.setTimeout(120_000);
+  viewModels();
+  const errors = collectErrors(page);
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto('/');
+  // the lm is opened as soon as the page has its first model (a run of that one still going stops: it is stale)
+  await page.waitForFunction(() => window.__attnscope?.model !== undefined);
+  // the 12-layer lm's first run generates 16 tokens, streamed: Cancel is pressed once two are out, and every token
+  // count the page shows from then on is recorded
+  const cancelled = page.evaluate(
+    () =>
+      new Promise<{ at: number; counts: number[] }>((resolve) => {
+        const timing = document.getElementById('timing')!;
+        const counts: number[] = [];
+        let at = 0;
+        new MutationObserver(() => {
+          const text = timing.textContent ?? '';
+          const m = /generating… (\d+)/.exec(text);
+          if (m) counts.push(Number(m[1]));
+          if (m && !at && Number(m[1]) >= 2) {
+            at = Number(m[1]);
+            document.getElementById('run-cancel')!.click();
+          }
+          if (at && text.startsWith('cancelled')) resolve({ at, counts });
+        }).observe(timing, { childList: true, characterData: true, subtree: true });
+      }),
+  );
+  await page.locator('#model-file').setInputFiles(LM);
+  const { at, counts } = await cancelled;
+  expect(Math.max(...counts), `tokens shown after Cancel at ${at} (of 16)`).toBeLessThanOrEqual(at + 1);
+  expect(await page.evaluate(() => window.__attnscope!.state)).toBe('cancelled');
+  await expect(page.locator('#timing')).toContainText('cancelled: the run of');
+  await expect(page.locator('#run-cancel')).toBeHidden();
+  // the model is open; nothing of the stopped run is shown
+  expect(await page.evaluate(() => window.__attnscope!.model)).toBe('view-lm-12x16.safetensors');
+  const n = await runs(page);
+  await expect(page.locator('#results')).toBeHidden();
+  await expect(page.locator('#output')).toHaveText('');
+  expect(await snapshot(page)).toBeUndefined();
+  // and the page goes on: a short run shows its maps
+  await page.locator('#max-tokens').fill('2');
+  await page.locator('#run').click();
+  await page.waitForFunction((k) => window.__attnscope!.runs > k, n, { timeout: 60_000 });
+  await expect(page.locator('#results')).toBeVisible();
+  expect((await snapshot(page)).generatedIds).toHaveLength(2);
   expect(errors).toEqual([]);
 });

@@ -1,5 +1,7 @@
 // A labelled grid of signed values on a canvas: activation patching (layer x position) and head importance
-// (layer x head). Diverging colours (blue below zero, red above, white at zero), the value in each cell.
+// (layer x head). Diverging colours (blue below zero, red above, white at zero), the value in each cell; a cell is
+// read by the pointer or the keyboard (grid-cursor.ts).
+import { type Cell, type GridContent, markCell } from './grid-cursor.ts';
 import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export interface GridData {
@@ -9,6 +11,53 @@ export interface GridData {
   values: Float32Array;
   /** Shown above the grid. */
   title: string;
+  /** What the rows, the columns and the values are, for the readout: 'layer', 'position', 'P("1") patched'. */
+  rowAxis: string;
+  colAxis: string;
+  valueName: string;
+  /** A column's token, named in the readout after its label (positions of a text). */
+  colTokens?: readonly string[];
+}
+
+/** Where a table's cells lie on the canvas: cell (i, j) at (left + j·cellW, top + i·rowH). */
+export interface TableGeometry {
+  left: number;
+  top: number;
+  cellW: number;
+  rowH: number;
+  rows: number;
+  cols: number;
+}
+
+/** Records a table's geometry on its canvas (data-x0, -y0, -cell, -row-h: for tests) and returns it. */
+export function placed(canvas: HTMLCanvasElement, g: TableGeometry): TableGeometry {
+  Object.assign(canvas.dataset, { x0: String(g.left), y0: String(g.top), cell: String(g.cellW), rowH: String(g.rowH) });
+  return g;
+}
+
+/** The cell of a table under canvas point (x, y). */
+export function tableHit(g: TableGeometry, x: number, y: number): Cell | undefined {
+  const row = Math.floor((y - g.top) / g.rowH);
+  const col = Math.floor((x - g.left) / g.cellW);
+  return row >= 0 && row < g.rows && col >= 0 && col < g.cols ? { row, col } : undefined;
+}
+
+/** The grid as a cursor's content: drawn with a cell marked, a cell read as its row, column and value. */
+export function gridContent(canvas: HTMLCanvasElement, d: GridData): GridContent {
+  let g: TableGeometry | undefined;
+  return {
+    rows: d.rows.length,
+    cols: () => d.cols.length,
+    hit: (x, y) => g && tableHit(g, x, y),
+    describe: ({ row, col }) => {
+      const v = d.values[row * d.cols.length + col];
+      const token = d.colTokens?.[col];
+      return `${d.rowAxis} ${d.rows[row]}, ${d.colAxis} ${d.cols[col]}${token !== undefined ? ` ${JSON.stringify(token)}` : ''}: ${Number.isFinite(v) ? `${d.valueName} ${v.toFixed(4)}` : 'no value'}`;
+    },
+    draw: (mark) => {
+      g = drawGrid(canvas, d, mark);
+    },
+  };
 }
 
 /** Blue (-1) through white (0) to red (+1). */
@@ -47,7 +96,8 @@ export function gridFrame(canvas: HTMLCanvasElement, title: string, rows: readon
   return { ctx, left, top };
 }
 
-export function drawGrid(canvas: HTMLCanvasElement, d: GridData): void {
+/** Draws the grid, `mark` outlined; returns where its cells are. */
+export function drawGrid(canvas: HTMLCanvasElement, d: GridData, mark?: Cell): TableGeometry {
   const cell = Math.max(22, Math.min(48, Math.floor(640 / Math.max(1, d.cols.length))));
   const { ctx, left, top } = gridFrame(canvas, d.title, d.rows, d.cols, cell, cell);
   let max = 0;
@@ -67,4 +117,6 @@ export function drawGrid(canvas: HTMLCanvasElement, d: GridData): void {
       ctx.fillText(Math.abs(v) >= 100 ? v.toExponential(0) : v.toFixed(cell >= 40 ? 2 : 1), x + cell / 2, y + cell / 2);
     });
   });
+  if (mark) markCell(ctx, left + mark.col * cell, top + mark.row * cell, cell - 1, cell - 1);
+  return placed(canvas, { left, top, cellW: cell, rowH: cell, rows: d.rows.length, cols: d.cols.length });
 }

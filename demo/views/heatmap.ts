@@ -8,6 +8,7 @@ import { hitTile, type Hit, type MapSource, Viewport } from '../gpu/lod.ts';
 import { MapRenderer, type Tile } from '../gpu/map-renderer.ts';
 import { CellReader } from '../gpu/readback.ts';
 import { formatValue, LUT } from './colors.ts';
+import { gridMove } from './grid-cursor.ts';
 import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export interface HeatmapData {
@@ -146,18 +147,8 @@ export class HeatmapView {
   private key(e: KeyboardEvent): void {
     const v = this.view;
     if (!v) return;
-    const n = e.shiftKey ? 10 : 1;
-    const moves: Record<string, [number, number]> = {
-      ArrowUp: [-n, 0],
-      ArrowDown: [n, 0],
-      ArrowLeft: [0, -n],
-      ArrowRight: [0, n],
-      PageUp: [-10, 0],
-      PageDown: [10, 0],
-      Home: e.ctrlKey ? [-v.rows, 0] : [0, -v.cols],
-      End: e.ctrlKey ? [v.rows, 0] : [0, v.cols],
-    };
-    if (moves[e.key]) this.moveCursor(...moves[e.key]);
+    const move = gridMove(e, v.rows, v.cols);
+    if (move) this.moveCursor(...move);
     else if (e.key === '+' || e.key === '=') this.zoomBy(2);
     else if (e.key === '-' || e.key === '_') this.zoomBy(0.5);
     else if (e.key === '0') this.reset();

@@ -3,67 +3,49 @@
 // focus the view and move a cursor with the arrow keys, for its value.
 import type { Step } from '../analysis.ts';
 import { cssColor } from './colors.ts';
+import { type Cell, GridCursor, markCell } from './grid-cursor.ts';
 import { columnLabels, FONT, FONT_SMALL, sizeCanvas, UI_FONT } from './raster.ts';
 
 export class StepsView {
   readonly canvas = document.createElement('canvas');
   private geom = { labelW: 0, y0: 0, cw: 0, rh: 0 };
-  private current?: { steps: readonly Step[]; keys: readonly string[]; layer: number };
-  /** The keyboard cursor: a step and a key. */
-  private cursor = { t: 0, j: 0 };
+  private readonly cursor: GridCursor;
 
   constructor(
     private readonly host: HTMLElement,
-    private readonly onHover: (text: string) => void,
+    onHover: (text: string) => void,
   ) {
     this.canvas.className = 'steps-view';
-    this.canvas.tabIndex = 0;
-    this.canvas.setAttribute('role', 'application');
-    this.canvas.setAttribute('aria-roledescription', 'generation steps');
     host.append(this.canvas);
-    this.canvas.addEventListener('mousemove', (e) => {
-      const r = this.canvas.getBoundingClientRect();
-      const { labelW, y0, cw, rh } = this.geom;
-      this.onHover(this.describe(Math.floor((e.clientY - r.top - y0) / rh), Math.floor((e.clientX - r.left - labelW) / cw)));
-    });
-    this.canvas.addEventListener('mouseleave', () => this.onHover(''));
-    this.canvas.addEventListener('focus', () => this.moveCursor(0, 0));
-    this.canvas.addEventListener('blur', () => this.redraw());
-    this.canvas.addEventListener('keydown', (e) => {
-      const d = ({ ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] } as Record<string, [number, number]>)[e.key];
-      if (!d) return;
-      e.preventDefault();
-      this.moveCursor(...d);
-    });
+    this.cursor = new GridCursor(this.canvas, 'generation steps', onHover);
   }
 
-  /** What bar (t, j) says, or '' off the bars. */
-  private describe(t: number, j: number): string {
-    const c = this.current;
-    const st = c?.steps[t];
-    const v = st?.byLayer[c!.layer]?.[j];
-    return st && v !== undefined && j >= 0 && j < c!.keys.length ? `step ${t} → ${JSON.stringify(st.label)}: key ${j} ${JSON.stringify(c!.keys[j])} gets ${v.toFixed(4)}` : '';
-  }
-
-  private moveCursor(dt: number, dj: number): void {
-    const c = this.current;
-    if (!c || !c.steps.length) return;
-    this.cursor = { t: Math.min(c.steps.length - 1, Math.max(0, this.cursor.t + dt)), j: Math.min(c.keys.length - 1, Math.max(0, this.cursor.j + dj)) };
-    this.redraw();
-    this.onHover(this.describe(this.cursor.t, this.cursor.j));
-  }
-
-  private redraw(): void {
-    const c = this.current;
-    if (c) this.set(c.steps, c.keys, c.layer);
+  /** What bar (t, j) says. */
+  private describe(steps: readonly Step[], keys: readonly string[], layer: number, t: number, j: number): string {
+    const st = steps[t];
+    const v = st.byLayer[layer]?.[j];
+    return `step ${t} → ${JSON.stringify(st.label)}: key ${j} ${JSON.stringify(keys[j])} gets ${v === undefined ? 'nothing' : v.toFixed(4)}`;
   }
 
   set(steps: readonly Step[], keys: readonly string[], layer: number): void {
-    this.current = { steps, keys, layer };
-    this.canvas.setAttribute(
-      'aria-label',
+    this.cursor.set(
+      {
+        rows: steps.length,
+        cols: () => keys.length,
+        hit: (x, y) => {
+          const { labelW, y0, cw, rh } = this.geom;
+          const t = Math.floor((y - y0) / rh);
+          const j = Math.floor((x - labelW) / cw);
+          return t >= 0 && t < steps.length && j >= 0 && j < keys.length ? { row: t, col: j } : undefined;
+        },
+        describe: (c) => this.describe(steps, keys, layer, c.row, c.col),
+        draw: (mark) => this.draw(steps, keys, layer, mark),
+      },
       `Generation steps: for each of ${steps.length} generated tokens, its attention over ${keys.length} keys as bars, the tallest outlined. Arrow keys move over the bars and read their values.`,
     );
+  }
+
+  private draw(steps: readonly Step[], keys: readonly string[], layer: number, mark: Cell | undefined): void {
     const S = keys.length;
     const avail = Math.max(320, this.host.clientWidth - 8);
     const labelW = 84;
@@ -123,13 +105,6 @@ export class StepsView {
       }
     });
     this.canvas.dataset.steps = String(steps.length);
-    if (document.activeElement === this.canvas && steps.length) {
-      const { t, j } = this.cursor;
-      ctx.setLineDash([3, 2]);
-      ctx.strokeStyle = '#1c5d99';
-      ctx.lineWidth = 2;
-      ctx.strokeRect(labelW + j * cw - 1, y0 + t * rh + 1, cw + 2, rh - 2);
-      ctx.setLineDash([]);
-    }
+    if (mark) markCell(ctx, labelW + mark.col * cw, y0 + mark.row * rh + 2, cw, rh - 4);
   }
 }
