@@ -1,5 +1,5 @@
-// The adapter's roofs (bench:roof, bench:gpu): peak f32 FMA throughput from a register-only kernel (roof_fma.wgsl)
-// over enough workgroups to fill every core, read bandwidth from a streaming kernel (roof_read.wgsl, interleaved and
+// The adapter's roofs (bench:roof, bench:gpu): peak f32 multiply-add throughput from a register-only kernel
+// (roof_fma.wgsl, as fma() and as a * b + c: the better counts) over enough workgroups to fill every core, read bandwidth from a streaming kernel (roof_read.wgsl, interleaved and
 // blocked; the better counts), and a roofline table: each kernel's arithmetic intensity (flops per byte it must move
 // at least), GFLOP/s, and its share of the roof min(peak, AI x BW).
 import type { GpuContext } from '../src/gpu/context.ts';
@@ -11,9 +11,9 @@ import { type AttentionRow, type Row, SHAPES, timeInterleaved } from './kernel_t
 
 export interface Roof {
   adapter: string;
-  /** Best GFLOP/s of the FMA kernel over its variants, and each variant's. */
+  /** Best GFLOP/s of the multiply-add kernel over its variants, and each variant's. */
   peakGflops: number;
-  fma: { workgroupSize: number; invocations: number; gflops: number }[];
+  fma: { op: 'fma' | 'muladd'; workgroupSize: number; invocations: number; gflops: number }[];
   /** Best GB/s of the streaming kernel, and each variant's. */
   readGBs: number;
   read: { blocked: boolean; threads: number; GBs: number }[];
@@ -42,15 +42,16 @@ async function calibrate(ctx: GpuContext, make: (scale: number) => Promise<Dispa
 export async function measureRoof(ctx: GpuContext, rounds = 5): Promise<Roof> {
   const out = Tensor.empty(ctx, [1 << 20], 'roof out');
   try {
-    // FMA: 64 or 256 threads a workgroup, 1024 workgroups of 64 (many per core on any adapter).
-    const fmaVariants = [
-      { workgroupSize: 64, invocations: 1 << 16 },
-      { workgroupSize: 256, invocations: 1 << 16 },
-      { workgroupSize: 64, invocations: 1 << 12 },
-    ];
+    // Multiply-add, as fma() and as a * b + c: 64 or 256 threads a workgroup, 1024 workgroups of 64 (many per core
+    // on any adapter).
+    const fmaVariants = (['fma', 'muladd'] as const).flatMap((op) => [
+      { op, workgroupSize: 64, invocations: 1 << 16 },
+      { op, workgroupSize: 256, invocations: 1 << 16 },
+      { op, workgroupSize: 64, invocations: 1 << 12 },
+    ]);
     const fma: Roof['fma'] = [];
     for (const v of fmaVariants) {
-      const shape = (iters: number) => ({ n: v.invocations, iters, workgroupSize: v.workgroupSize });
+      const shape = (iters: number) => ({ n: v.invocations, iters, workgroupSize: v.workgroupSize, op: v.op });
       const iters = 8 * (await calibrate(ctx, (k) => roofFma(ctx, { out: { buffer: out.buffer } }, shape(8 * k)), 150));
       const d = await roofFma(ctx, { out: { buffer: out.buffer } }, shape(iters));
       const [ms] = await timeInterleaved(ctx, [[d]], 1, rounds);
@@ -92,7 +93,7 @@ export function roofline(roof: Roof, rows: readonly (Row | AttentionRow)[], pref
 
 export function printRoof(roof: Roof, table: readonly RooflineRow[]): void {
   console.log(`\nroofs on ${roof.adapter}`);
-  for (const f of roof.fma) console.log(`  FMA: ${f.invocations} invocations in workgroups of ${f.workgroupSize}: ${f.gflops.toFixed(1)} GFLOP/s`);
+  for (const f of roof.fma) console.log(`  ${f.op === 'fma' ? 'fma()' : 'a * b + c'}: ${f.invocations} invocations in workgroups of ${f.workgroupSize}: ${f.gflops.toFixed(1)} GFLOP/s`);
   for (const r of roof.read) console.log(`  read: ${r.blocked ? 'blocked' : 'interleaved'}, ${r.threads} invocations: ${r.GBs.toFixed(1)} GB/s`);
   console.log(`  peak ${roof.peakGflops.toFixed(1)} GFLOP/s, ${roof.readGBs.toFixed(1)} GB/s (ridge at ${(roof.peakGflops / roof.readGBs).toFixed(1)} flop/byte)\n`);
   console.log('| kernel | shape | flop/byte | GFLOP/s | roof GFLOP/s | % of roof | bound |');

@@ -2,9 +2,13 @@
 // row-stride layout, defines TRANS_A, TRANS_B, BIAS, VEC4 with the same host checks) without workgroup memory or
 // barriers, for CPU adapters.
 //
-// Each invocation computes an 8x8 block of C straight from global memory, stepping through K by 4: per step it reads
+// Each invocation computes a 16x16 block of C straight from global memory, stepping through K by 4: per step it reads
 // a 4x4 quad of A for each 4 rows of the block and of B for each 4 columns (vec4 loads along the stored rows under
-// VEC4) and adds their products into four mat4x4 accumulators. Rows and columns past the edge of C read a valid one
+// VEC4) and adds their products into sixteen mat4x4 accumulators. Why 16x16: on SwiftShader every load an invocation
+// makes is a gather (per lane: a branch, a scalar load and an insert), so loads, not multiply-adds, set the pace: a
+// 16x16 block loads 128 floats per 4 steps of K for 1024 multiply-adds (an 8x8 block 64 for 256), and that pays more
+// than its accumulators cost in stack spills (1.3-1.5x faster than 8x8 on the model's Linear shapes, interleaved:
+// docs/speed.md). Rows and columns past the edge of C read a valid one
 // (clamped) and are not stored; when K is not a multiple of 4 the last K % 4 steps read single elements.
 // Why: SwiftShader runs a workgroup's invocations as coroutines, switching through all of them at every barrier, and
 // its workgroup memory is ordinary memory, so the tiled kernel's staging costs more than it saves there
@@ -12,12 +16,12 @@
 //
 // Bindings (group 0): 0 a, 1 b, 2 c, 3 bias (only with BIAS), 4 p: matmul.wgsl's (the descriptor MATMUL); B may be
 // 16-bit floats packed in pairs (HALF, BF16: shaders/common/matmul_b.wgsl).
-// With ROW each invocation computes one row of C, 8 columns (a decode step's M = 1 would otherwise compute 7 rows
+// With ROW each invocation computes one row of C, 8 columns (a decode step's M = 1 would otherwise compute 15 rows
 // of each block only to throw them away, and 7 of every 8 invocations would have no row at all).
 // Defines: matmul.wgsl's (HALF and BF16 included), and ROW.
-// Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (8*WG) x (8*WG) tile of C; with ROW a
-// 1 x (8*WG*WG) tile).
-// Grid: (ceil(N / (8*WG)), ceil(M / (8*WG)), batch); with ROW (ceil(N / (8*WG*WG)), M, batch).
+// Overrides: WG (threads per side: WG x WG invocations as a 1-D workgroup, a (16*WG) x (16*WG) tile of C; with ROW
+// a 1 x (8*WG*WG) tile).
+// Grid: (ceil(N / (16*WG)), ceil(M / (16*WG)), batch); with ROW (ceil(N / (8*WG*WG)), M, batch).
 
 override WG: u32 = 8;
 
@@ -219,67 +223,137 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 #else
 @compute @workgroup_size(WG * WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let m0 = (wid.y * WG + li / WG) * 8u;
-  let n0 = (wid.x * WG + li % WG) * 8u;
+  let m0 = (wid.y * WG + li / WG) * 16u;
+  let n0 = (wid.x * WG + li % WG) * 16u;
   if (m0 >= p.M || n0 >= p.N) { return; }
   let base = batchBase(wid.z);
   let baseA = base.x;
   let baseB = base.y;
-  // The block's rows and columns, in two quads each.
-  let m00 = idx4(m0, p.M);
-  let m10 = idx4(m0 + 4u, p.M);
-  let n00 = idx4(n0, p.N);
-  let n01 = idx4(n0 + 4u, p.N);
+  // The block's rows and columns, in four quads each.
+  let mq0 = idx4(m0, p.M);
+  let mq1 = idx4(m0 + 4u, p.M);
+  let mq2 = idx4(m0 + 8u, p.M);
+  let mq3 = idx4(m0 + 12u, p.M);
+  let nq0 = idx4(n0, p.N);
+  let nq1 = idx4(n0 + 4u, p.N);
+  let nq2 = idx4(n0 + 8u, p.N);
+  let nq3 = idx4(n0 + 12u, p.N);
 
   // accRC: rows 4R .. 4R+3 (columns of the matrix), columns 4C .. 4C+3 (components) of the block.
   var acc00 = mat4x4<f32>();
   var acc01 = mat4x4<f32>();
+  var acc02 = mat4x4<f32>();
+  var acc03 = mat4x4<f32>();
   var acc10 = mat4x4<f32>();
   var acc11 = mat4x4<f32>();
+  var acc12 = mat4x4<f32>();
+  var acc13 = mat4x4<f32>();
+  var acc20 = mat4x4<f32>();
+  var acc21 = mat4x4<f32>();
+  var acc22 = mat4x4<f32>();
+  var acc23 = mat4x4<f32>();
+  var acc30 = mat4x4<f32>();
+  var acc31 = mat4x4<f32>();
+  var acc32 = mat4x4<f32>();
+  var acc33 = mat4x4<f32>();
 
   // Where the quads start at k = 0 and how far they move per step of 4.
 #if TRANS_A
   var atA0 = vec4<u32>(baseA);
-  var atA1 = atA0;
+  var atA1 = vec4<u32>(baseA);
+  var atA2 = vec4<u32>(baseA);
+  var atA3 = vec4<u32>(baseA);
   let stepA = 4u * p.lda;
 #else
-  var atA0 = baseA + m00 * p.lda;
-  var atA1 = baseA + m10 * p.lda;
+  var atA0 = baseA + mq0 * p.lda;
+  var atA1 = baseA + mq1 * p.lda;
+  var atA2 = baseA + mq2 * p.lda;
+  var atA3 = baseA + mq3 * p.lda;
   let stepA = 4u;
 #endif
-  var atB0 = startB(baseB, n00);
-  var atB1 = startB(baseB, n01);
+  var atB0 = startB(baseB, nq0);
+  var atB1 = startB(baseB, nq1);
+  var atB2 = startB(baseB, nq2);
+  var atB3 = startB(baseB, nq3);
 
   let K4 = p.K & ~3u;
   for (var k = 0u; k < K4; k += 4u) {
-    let qa0 = quadA(atA0, m00);
-    let qa1 = quadA(atA1, m10);
-    let qb0 = quadB(atB0, n00);
-    let qb1 = quadB(atB1, n01);
+    let qa0 = quadA(atA0, mq0);
+    let qa1 = quadA(atA1, mq1);
+    let qa2 = quadA(atA2, mq2);
+    let qa3 = quadA(atA3, mq3);
+    let qb0 = quadB(atB0, nq0);
+    let qb1 = quadB(atB1, nq1);
+    let qb2 = quadB(atB2, nq2);
+    let qb3 = quadB(atB3, nq3);
     acc00 = mad(acc00, qb0, qa0);
     acc01 = mad(acc01, qb1, qa0);
+    acc02 = mad(acc02, qb2, qa0);
+    acc03 = mad(acc03, qb3, qa0);
     acc10 = mad(acc10, qb0, qa1);
     acc11 = mad(acc11, qb1, qa1);
+    acc12 = mad(acc12, qb2, qa1);
+    acc13 = mad(acc13, qb3, qa1);
+    acc20 = mad(acc20, qb0, qa2);
+    acc21 = mad(acc21, qb1, qa2);
+    acc22 = mad(acc22, qb2, qa2);
+    acc23 = mad(acc23, qb3, qa2);
+    acc30 = mad(acc30, qb0, qa3);
+    acc31 = mad(acc31, qb1, qa3);
+    acc32 = mad(acc32, qb2, qa3);
+    acc33 = mad(acc33, qb3, qa3);
     atA0 += vec4<u32>(stepA);
     atA1 += vec4<u32>(stepA);
+    atA2 += vec4<u32>(stepA);
+    atA3 += vec4<u32>(stepA);
     atB0 += vec4<u32>(stepB());
     atB1 += vec4<u32>(stepB());
+    atB2 += vec4<u32>(stepB());
+    atB3 += vec4<u32>(stepB());
   }
   for (var k = K4; k < p.K; k++) {
-    let av0 = colA(baseA, m00, k);
-    let av1 = colA(baseA, m10, k);
-    let bv0 = rowB(baseB, n00, k);
-    let bv1 = rowB(baseB, n01, k);
+    let av0 = colA(baseA, mq0, k);
+    let av1 = colA(baseA, mq1, k);
+    let av2 = colA(baseA, mq2, k);
+    let av3 = colA(baseA, mq3, k);
+    let bv0 = rowB(baseB, nq0, k);
+    let bv1 = rowB(baseB, nq1, k);
+    let bv2 = rowB(baseB, nq2, k);
+    let bv3 = rowB(baseB, nq3, k);
     acc00 = outer(acc00, av0, bv0);
     acc01 = outer(acc01, av0, bv1);
+    acc02 = outer(acc02, av0, bv2);
+    acc03 = outer(acc03, av0, bv3);
     acc10 = outer(acc10, av1, bv0);
     acc11 = outer(acc11, av1, bv1);
+    acc12 = outer(acc12, av1, bv2);
+    acc13 = outer(acc13, av1, bv3);
+    acc20 = outer(acc20, av2, bv0);
+    acc21 = outer(acc21, av2, bv1);
+    acc22 = outer(acc22, av2, bv2);
+    acc23 = outer(acc23, av2, bv3);
+    acc30 = outer(acc30, av3, bv0);
+    acc31 = outer(acc31, av3, bv1);
+    acc32 = outer(acc32, av3, bv2);
+    acc33 = outer(acc33, av3, bv3);
   }
 
   let baseC = base.z;
   store4(baseC, m0, n0, acc00);
   store4(baseC, m0, n0 + 4u, acc01);
+  store4(baseC, m0, n0 + 8u, acc02);
+  store4(baseC, m0, n0 + 12u, acc03);
   store4(baseC, m0 + 4u, n0, acc10);
   store4(baseC, m0 + 4u, n0 + 4u, acc11);
+  store4(baseC, m0 + 4u, n0 + 8u, acc12);
+  store4(baseC, m0 + 4u, n0 + 12u, acc13);
+  store4(baseC, m0 + 8u, n0, acc20);
+  store4(baseC, m0 + 8u, n0 + 4u, acc21);
+  store4(baseC, m0 + 8u, n0 + 8u, acc22);
+  store4(baseC, m0 + 8u, n0 + 12u, acc23);
+  store4(baseC, m0 + 12u, n0, acc30);
+  store4(baseC, m0 + 12u, n0 + 4u, acc31);
+  store4(baseC, m0 + 12u, n0 + 8u, acc32);
+  store4(baseC, m0 + 12u, n0 + 12u, acc33);
 }
 #endif

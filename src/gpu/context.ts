@@ -33,7 +33,7 @@ export interface GpuRequirements {
  * - attention: 'fused' is one flash-style kernel per attention (online softmax, probabilities written only when
  *   captured); 'steps' is matmul -> masked softmax -> matmul, always writing the probabilities.
  * - matmul: 'tiled' shares workgroup tiles through workgroup memory (barriers per K step); 'direct' has each
- *   invocation compute an 8x8 block straight from global memory, with no barriers.
+ *   invocation compute a 16x16 block straight from global memory, with no barriers.
  */
 export interface KernelChoice {
   attention: 'fused' | 'steps';

@@ -22,16 +22,17 @@ async function dawn(): Promise<typeof import('webgpu')> {
 
 /**
  * A GpuContext in Node through Dawn (the `webgpu` package, installed beside attnscope). When Vulkan offers no adapter
- * on Linux, retries once with SwiftShader's ICD and says so once per process.
+ * on Linux, retries once with SwiftShader's ICD and says so once per process. `dawnFlags` go to Dawn as given
+ * (e.g. 'enable-dawn-features=allow_unsafe_apis,disable_robustness': bench/matmul_variants.ts's experiments).
  */
-export async function createNodeContext(req: GpuRequirements = {}): Promise<GpuContext> {
+export async function createNodeContext(req: GpuRequirements = {}, dawnFlags: readonly string[] = []): Promise<GpuContext> {
   const { create, globals } = await dawn();
   Object.assign(globalThis, globals);
-  let gpu = create([]);
+  let gpu = create([...dawnFlags]);
   let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter && process.platform === 'linux' && existsSync(SWIFTSHADER_ICD) && process.env.VK_ICD_FILENAMES !== SWIFTSHADER_ICD) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    gpu = create([]);
+    gpu = create([...dawnFlags]);
     adapter = await gpu.requestAdapter();
     if (adapter && !announced) {
       announced = true;

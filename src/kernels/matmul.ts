@@ -22,7 +22,7 @@ export const MATMUL = kernel({
 });
 const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, defines: [...MATMUL.defines, 'ROW' as const] };
 
-/** Rows of C up to which the direct kernel gives each invocation one row (8 columns) instead of an 8x8 block. */
+/** Rows of C up to which the direct kernel gives each invocation one row (8 columns) instead of a 16x16 block. */
 export const DIRECT_ROW_MAX_M = 3;
 
 /**
@@ -76,11 +76,11 @@ export interface MatmulOptions {
    * Threads per side of the workgroup: 4, 8 or 16. Tiled: a (4·WG) x (4·WG) tile of C per workgroup, default 16. On
    * SwiftShader small ones win for small products (a workgroup's invocations run as coroutines switched at every
    * barrier): attention's per-head 64x64x32 products run ~2.5x faster with 4 than with 16. Direct: WG·WG invocations
-   * of 8x8 blocks, a (8·WG) x (8·WG) tile, default 8.
+   * of 16x16 blocks, a (16·WG) x (16·WG) tile, default 4.
    */
   workgroupSize?: 4 | 8 | 16;
   /**
-   * The barrier-free kernel (matmul_direct.wgsl): each invocation computes an 8x8 block of C straight from global
+   * The barrier-free kernel (matmul_direct.wgsl): each invocation computes a 16x16 block of C straight from global
    * memory, no workgroup memory. Same contract, shapes and results (up to summation order) as the tiled kernel;
    * made for CPU adapters (SwiftShader), where it runs ~2-3x faster than the tiled one (bench:kernels). Default:
    * ctx.kernels.matmul.
@@ -97,7 +97,7 @@ export interface MatmulBuffers {
 
 /** Default threads per side: tiled, direct. */
 const WG = 16;
-const WG_DIRECT = 8;
+const WG_DIRECT = 4;
 const WORKGROUP_SIZES = [4, 8, 16];
 
 /** Fills in the defaults for batch, strides, offsets, row strides and the inner batch. */
@@ -188,7 +188,7 @@ export function matmulNeed(s: MatmulShape): Record<keyof MatmulBuffers, number> 
 
 /**
  * The matmul: one dispatch; tiled, a (4·WG) x (4·WG) tile of C per workgroup (WG = opts.workgroupSize, default 16),
- * or with opts.direct the barrier-free kernel, a (8·WG) x (8·WG) tile (default WG 8).
+ * or with opts.direct the barrier-free kernel, a (16·WG) x (16·WG) tile (default WG 4).
  * C must not share a GPUBuffer with A, B or the bias (WebGPU usage rules); C's rows may be strided (ldc), and only
  * the M x N elements of each batch are written.
  */
@@ -207,7 +207,7 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
   const defines = { TRANS_A: s.transA, TRANS_B: s.transB, VEC4: canVec4(s), HALF: s.dtypeB !== 'f32', BF16: s.dtypeB === 'bf16' };
   if (!direct) return dispatchKernel(ctx, MATMUL, label, { ...call, defines, workgroups: [Math.ceil(s.N / (4 * wg)), Math.ceil(s.M / (4 * wg)), s.batch] });
   const row = s.M <= DIRECT_ROW_MAX_M;
-  const workgroups: [number, number, number] = row ? [Math.ceil(s.N / (8 * wg * wg)), s.M, s.batch] : [Math.ceil(s.N / (8 * wg)), Math.ceil(s.M / (8 * wg)), s.batch];
+  const workgroups: [number, number, number] = row ? [Math.ceil(s.N / (8 * wg * wg)), s.M, s.batch] : [Math.ceil(s.N / (16 * wg)), Math.ceil(s.M / (16 * wg)), s.batch];
   return dispatchKernel(ctx, MATMUL_DIRECT, label, { ...call, defines: { ...defines, ROW: row }, workgroups });
 }
 

@@ -3,13 +3,13 @@ import source from '../../shaders/roof_fma.wgsl?raw';
 import { type Dispatch, grid1d } from './dispatch.ts';
 import { dispatchKernel, kernel } from './kernel.ts';
 
-/** The register-only FMA kernel of bench:roof: the adapter's peak f32 throughput. */
+/** The register-only multiply-add kernel of bench:roof: the adapter's peak f32 throughput. */
 export const ROOF_FMA = kernel({
   name: 'roof_fma',
   source,
   bindings: { out: 'write', p: 'uniform' },
   uniforms: { n: 'u32', iters: 'u32', m: 'f32', c: 'f32' },
-  defines: [],
+  defines: ['MULADD'],
 });
 
 export interface RoofFmaShape {
@@ -19,13 +19,15 @@ export interface RoofFmaShape {
   iters: number;
   /** Threads per workgroup (default 64). */
   workgroupSize?: number;
+  /** fma(acc, m, c) (default) or acc * m + c: SwiftShader's Subzero calls fmaf per lane for the first. */
+  op?: 'fma' | 'muladd';
 }
 
 /** Multiplier and addend: |m| < 1 keeps every chain bounded (it tends to c / (1 - m) = 1). */
 const M = 0.5;
 const C = 0.5;
 
-/** Flops one dispatch does: 8 chains x 4 lanes x 2 (an fma) per step per invocation. */
+/** Flops one dispatch does: 8 chains x 4 lanes x 2 (a multiply and an add) per step per invocation. */
 export const roofFmaFlops = (s: RoofFmaShape): number => 64 * s.n * s.iters;
 
 export async function roofFma(ctx: GpuContext, bufs: { out: GPUBufferBinding }, s: RoofFmaShape, label = 'roof_fma'): Promise<Dispatch> {
@@ -33,10 +35,12 @@ export async function roofFma(ctx: GpuContext, bufs: { out: GPUBufferBinding }, 
   for (const [k, v] of Object.entries({ n: s.n, iters: s.iters, workgroupSize: wg })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${label}: ${k} = ${v} is not a positive integer`);
   }
+  if (s.op !== undefined && s.op !== 'fma' && s.op !== 'muladd') throw new Error(`${label}: op ${String(s.op)} is not 'fma' or 'muladd'`);
   return dispatchKernel(ctx, ROOF_FMA, label, {
     bufs,
     need: { out: s.n },
     params: { n: s.n, iters: s.iters, m: M, c: C },
+    defines: { MULADD: s.op === 'muladd' },
     constants: { WG: wg },
     workgroups: grid1d(ctx, Math.ceil(s.n / wg)),
   });

@@ -5,6 +5,7 @@ const shapes: [string, RoofFmaShape][] = [
   ['one invocation, one step', { n: 1, iters: 1 }],
   ['100 invocations (a partial workgroup), 37 steps', { n: 100, iters: 37 }],
   ['workgroups of 32, 300 invocations, 200 steps', { n: 300, iters: 200, workgroupSize: 32 }],
+  ['multiply then add, 100 invocations, 37 steps', { n: 100, iters: 37, op: 'muladd' }],
 ];
 
 export const cases: GpuCase[] = shapes.map(([name, s]) => ({

@@ -1,0 +1,268 @@
+// Issue #18 experiments: matmul variants for SwiftShader, each timed interleaved against the kept direct kernel on
+// the model's Linear shapes (C = A·Bᵀ), after checking that it computes the same C; plus the multiply-add roofs
+// (fma() and a * b + c) and a check of which Dawn robustness behaviour the device has.
+// Run: vite-node bench/matmul_variants.ts [-- --dawn-features disable_robustness,...] [-- --only NAME,NAME] [-- --rounds N]
+// The variants are raw WGSL generated here (Linear case only: A [M, K] and B [N, K] as vec4 arrays, M and N multiples
+// of the block, K of 4); what they showed is in docs/speed.md.
+import { loadavg } from 'node:os';
+import type { GpuContext } from '../src/gpu/context.ts';
+import { createNodeContext } from '../src/gpu/node.ts';
+import { type Dispatch, release } from '../src/kernels/dispatch.ts';
+import { roofFma, roofFmaFlops, type RoofFmaShape } from '../src/kernels/roof_fma.ts';
+import { dispatchKernel } from '../src/kernels/kernel.ts';
+import { MATMUL, matmul, matmulLayout, matmulNeed, type MatmulShape } from '../src/kernels/matmul.ts';
+import { readFileSync } from 'node:fs';
+import { Tensor } from '../src/tensor.ts';
+import { timeInterleaved } from './kernel_timing.ts';
+import { LINEAR_SHAPES } from './roofline.ts';
+
+interface Variant {
+  name: string;
+  /** Rows and columns of C per invocation. */
+  bm: number;
+  bn: number;
+  /** 'fma': fma(a, b, acc); 'muladd': acc + a * b. */
+  op: 'fma' | 'muladd';
+  /** Steps of 4 along K per loop iteration (the body repeated by hand). */
+  unroll: number;
+  /** Subgroup lanes split the rows; B is loaded once per subgroup and broadcast (needs 'subgroups', size 4). */
+  subgroupB?: boolean;
+  /** A and B read through textureLoad from rgba32float textures (one texel: 4 floats along K) instead of storage. */
+  textures?: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  { name: '8x8 fma', bm: 8, bn: 8, op: 'fma', unroll: 1 },
+  { name: '8x8 muladd', bm: 8, bn: 8, op: 'muladd', unroll: 1 },
+  { name: '4x4 muladd', bm: 4, bn: 4, op: 'muladd', unroll: 1 },
+  { name: '4x8 muladd', bm: 4, bn: 8, op: 'muladd', unroll: 1 },
+  { name: '8x16 muladd', bm: 8, bn: 16, op: 'muladd', unroll: 1 },
+  { name: '16x8 muladd', bm: 16, bn: 8, op: 'muladd', unroll: 1 },
+  { name: '16x16 muladd', bm: 16, bn: 16, op: 'muladd', unroll: 1 },
+  { name: '8x8 muladd unroll 2', bm: 8, bn: 8, op: 'muladd', unroll: 2 },
+  { name: '4x16 muladd subgroup B', bm: 4, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
+  { name: '8x16 muladd subgroup B', bm: 8, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
+  { name: '2x16 muladd subgroup B', bm: 2, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
+  { name: '8x8 muladd subgroup B', bm: 8, bn: 8, op: 'muladd', unroll: 1, subgroupB: true },
+  { name: '16x16 muladd subgroup B', bm: 16, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
+  { name: '8x8 muladd textures', bm: 8, bn: 8, op: 'muladd', unroll: 1, textures: true },
+  { name: '4x4 muladd textures', bm: 4, bn: 4, op: 'muladd', unroll: 1, textures: true },
+  { name: '8x16 muladd textures', bm: 8, bn: 16, op: 'muladd', unroll: 1, textures: true },
+];
+
+const WG = 64;
+
+/** WGSL for one variant: invocation i of the grid owns block (i / (N / bn), i % (N / bn)) of C. */
+function variantSource(v: Variant): string {
+  const L: string[] = [];
+  if (v.subgroupB) L.push('enable subgroups;');
+  L.push('struct Params { M: u32, N: u32, K: u32, pad: u32 }');
+  if (v.textures) {
+    L.push('@group(0) @binding(0) var a: texture_2d<f32>;');
+    L.push('@group(0) @binding(1) var b: texture_2d<f32>;');
+  } else {
+    L.push('@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;');
+    L.push('@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;');
+  }
+  // Row r, texel k (4 floats along K) of an operand.
+  const at = (x: string, r: string, k: string) => (v.textures ? `textureLoad(${x}, vec2<u32>(${k}, ${r}), 0)` : `${x}[(${r}) * K4 + ${k}]`);
+  L.push('@group(0) @binding(2) var<storage, read_write> c: array<f32>;');
+  L.push('@group(0) @binding(3) var<uniform> p: Params;');
+  const args = v.subgroupB ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
+  L.push(`@compute @workgroup_size(${WG})`);
+  L.push(`fn main(@builtin(global_invocation_id) gid: vec3<u32>${args}) {`);
+  L.push('  let K4 = p.K / 4u;');
+  // With subgroupB, 4 lanes share one bn-column block and take 4 consecutive bm-row blocks; lane l loads
+  // B rows n0 + l * bn / 4 .. and every lane gets all bn by broadcast.
+  if (v.subgroupB) {
+    L.push(`  let tilesN = p.N / ${v.bn}u;`);
+    L.push('  let g = gid.x / 4u;');
+    L.push(`  let m0 = ((g / tilesN) * 4u + lane) * ${v.bm}u;`);
+    L.push(`  let n0 = (g % tilesN) * ${v.bn}u;`);
+  } else {
+    L.push(`  let tilesN = p.N / ${v.bn}u;`);
+    L.push(`  let m0 = (gid.x / tilesN) * ${v.bm}u;`);
+    L.push(`  let n0 = (gid.x % tilesN) * ${v.bn}u;`);
+  }
+  // Out-of-range blocks (the grid's tail) must still take part in subgroup broadcasts: clamp, store nothing.
+  L.push('  let live = m0 < p.M;');
+  L.push(`  let mc = select(0u, m0, live);`);
+  for (let i = 0; i < v.bm; i++) for (let j = 0; j < v.bn; j++) L.push(`  var c${i}_${j} = 0.0;`);
+  L.push('  for (var k = 0u; k < K4; k += ' + v.unroll + 'u) {');
+  for (let u = 0; u < v.unroll; u++) {
+    const k = u === 0 ? 'k' : `k + ${u}u`;
+    for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = ${at('a', `mc + ${i}u`, k)};`);
+    if (v.subgroupB) {
+      const per = v.bn / 4;
+      for (let j = 0; j < per; j++) L.push(`    let own${u}_${j} = ${at('b', `n0 + lane * ${per}u + ${j}u`, k)};`);
+      for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = subgroupBroadcast(own${u}_${j % per}, ${Math.floor(j / per)}u);`);
+    } else {
+      for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = ${at('b', `n0 + ${j}u`, k)};`);
+    }
+    for (let i = 0; i < v.bm; i++) {
+      for (let j = 0; j < v.bn; j++) {
+        const [x, y, acc] = [`a${u}_${i}`, `b${u}_${j}`, `c${i}_${j}`];
+        L.push(
+          v.op === 'fma'
+            ? `    ${acc} = fma(${x}.w, ${y}.w, fma(${x}.z, ${y}.z, fma(${x}.y, ${y}.y, fma(${x}.x, ${y}.x, ${acc}))));`
+            : `    ${acc} = ${acc} + ${x}.x * ${y}.x + ${x}.y * ${y}.y + ${x}.z * ${y}.z + ${x}.w * ${y}.w;`,
+        );
+      }
+    }
+  }
+  L.push('  }');
+  L.push('  if (!live) { return; }');
+  for (let i = 0; i < v.bm; i++) for (let j = 0; j < v.bn; j++) L.push(`  c[(m0 + ${i}u) * p.N + n0 + ${j}u] = c${i}_${j};`);
+  L.push('}');
+  return L.join('\n');
+}
+
+/**
+ * The kept kernel's contract compiled from another source (--against FILE: e.g. the committed matmul_direct.wgsl
+ * saved aside, to time an edit of it before and after in one run). Linear shapes only: no bias, B^T, vec4; dispatched
+ * for 8x8 blocks in workgroups of 8x8 (the kernel before 16x16 blocks).
+ */
+async function againstDispatch(ctx: GpuContext, source: string, shape: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
+  const s = matmulLayout(shape);
+  const desc = { ...MATMUL, name: 'matmul_direct_against', source, defines: [...MATMUL.defines, 'ROW' as const] };
+  return dispatchKernel(ctx, desc, 'direct (--against)', {
+    bufs: { a: { buffer: bufs.a }, b: { buffer: bufs.b }, c: { buffer: bufs.c } },
+    need: matmulNeed(s),
+    params: { ...s, innerA: 0, innerB: 0, innerC: 0 },
+    constants: { WG: 8 },
+    defines: { TRANS_A: false, TRANS_B: true, VEC4: true, HALF: false, BF16: false, ROW: false },
+    workgroups: [Math.ceil(s.N / 64), Math.ceil(s.M / 64), 1],
+  });
+}
+
+/** A raw-WGSL dispatch of one variant on the shape's buffers. */
+async function variantDispatch(ctx: GpuContext, v: Variant, s: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
+  if (s.M % (v.subgroupB ? 4 * v.bm : v.bm) || s.N % v.bn || s.K % (4 * v.unroll)) throw new Error(`${v.name}: shape M${s.M} N${s.N} K${s.K} is not a multiple of the block`);
+  const device = ctx.device;
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label: v.name, code: variantSource(v) });
+  const pipeline = await device.createComputePipelineAsync({ label: v.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const err = await device.popErrorScope();
+  if (err) throw new Error(`${v.name}: ${err.message}`);
+  const uniforms = ctx.buffers.create(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${v.name} p`);
+  device.queue.writeBuffer(uniforms, 0, new Uint32Array([s.M, s.N, s.K, 0]));
+  const textures = v.textures ? [asTexture(ctx, bufs.a, s.M, s.K), asTexture(ctx, bufs.b, s.N, s.K)] : [];
+  made.push(...textures);
+  const operands = textures.length ? textures.map((t) => t.createView()) : [{ buffer: bufs.a }, { buffer: bufs.b }];
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [...operands, { buffer: bufs.c }, { buffer: uniforms }].map((resource, binding) => ({ binding, resource })),
+  });
+  const invocations = (s.M / v.bm) * (s.N / v.bn);
+  return { label: v.name, pipeline, bindGroup, workgroups: [Math.ceil(invocations / WG), 1, 1], owned: [uniforms] };
+}
+
+/** Textures made for the variants of the current shape, destroyed with its buffers. */
+const made: GPUTexture[] = [];
+
+/** A [rows, K] f32 matrix as a K/4 x rows rgba32float texture (K * 4 bytes a row: a multiple of 256 here). */
+function asTexture(ctx: GpuContext, buffer: GPUBuffer, rows: number, K: number): GPUTexture {
+  const t = ctx.device.createTexture({ size: [K / 4, rows], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+  const enc = ctx.device.createCommandEncoder();
+  enc.copyBufferToTexture({ buffer, bytesPerRow: K * 4 }, { texture: t }, [K / 4, rows]);
+  ctx.device.queue.submit([enc.finish()]);
+  return t;
+}
+
+async function readC(ctx: GpuContext, c: Tensor, d: Dispatch): Promise<Float32Array> {
+  await timeInterleaved(ctx, [[d]], 1, 0);
+  return c.download();
+}
+
+/** Robustness as the device applies it: an index past a 4-element binding of a 64-element buffer. */
+async function robustnessProbe(ctx: GpuContext): Promise<string> {
+  const device = ctx.device;
+  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> i: vec4<u32>;
+@compute @workgroup_size(1) fn main() { y[0] = x[i.x]; }`;
+  const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+  const x = Tensor.upload(ctx, Float32Array.from({ length: 64 }, (_, k) => k + 1), [64], 'probe x');
+  const y = Tensor.empty(ctx, [4], 'probe y');
+  const u = ctx.buffers.create(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'probe i');
+  device.queue.writeBuffer(u, 0, new Uint32Array([10, 0, 0, 0]));
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: x.buffer, size: 16 } }, { binding: 1, resource: { buffer: y.buffer } }, { binding: 2, resource: { buffer: u } }],
+  });
+  await readC(ctx, y, { label: 'probe', pipeline, bindGroup, workgroups: [1, 1, 1], owned: [u] });
+  const v = (await y.download())[0];
+  release(ctx, [{ label: 'probe', pipeline, bindGroup, workgroups: [1, 1, 1], owned: [u] }]);
+  x.dispose();
+  y.dispose();
+  const what = v === 4 ? 'clamped to the last element (Tint robustness)' : v === 0 ? 'zero (the driver\'s robust buffer access)' : v === 11 ? 'the unchecked element past the binding' : 'unexpected';
+  return `x[10] of a 4-element binding read ${v}: ${what}`;
+}
+
+/** roof_fma.wgsl as fma() and as a * b + c (16K invocations, 256 steps), timed in the same rounds as the matmuls. */
+const ROOF_SHAPES: RoofFmaShape[] = (['fma', 'muladd'] as const).map((op) => ({ n: 1 << 14, iters: 256, op }));
+
+async function main(): Promise<void> {
+  const arg = (flag: string) => {
+    const at = process.argv.indexOf(flag);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const features = arg('--dawn-features');
+  const only = arg('--only')?.split(',');
+  const rounds = Number(arg('--rounds') ?? 5);
+  const againstPath = arg('--against');
+  const against = againstPath ? readFileSync(againstPath, 'utf8') : undefined;
+  const variants: (Variant | 'against')[] = [...(against ? ['against' as const] : []), ...(only ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS)];
+  if (only && variants.length !== only.length + (against ? 1 : 0)) throw new Error(`--only: unknown variant among ${only.join(', ')}; known: ${VARIANTS.map((v) => v.name).join(', ')}`);
+  const ctx = await createNodeContext({ who: 'bench:matmul-variants' }, features ? [`enable-dawn-features=${features}`] : []);
+  try {
+    console.log(`${ctx.adapterName}, dawn features: ${features ?? '(default)'}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(await robustnessProbe(ctx));
+    const roofOut = Tensor.empty(ctx, [1 << 14], 'roof out');
+    const roofDs = await Promise.all(ROOF_SHAPES.map((s) => roofFma(ctx, { out: { buffer: roofOut.buffer } }, s)));
+    console.log('% of peak: of the better of the two roof kernels, timed in the same rounds as the shape\'s matmuls');
+    console.log('| shape | variant | ms | direct ms | direct / variant | GFLOP/s (direct) | % of peak (direct) | max |C - C direct| |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name, shape] of LINEAR_SHAPES) {
+      const fill = (n: number, seed: number) => Tensor.upload(ctx, Float32Array.from({ length: n }, (_, i) => Math.sin(i * seed) * 0.5), [n], 'operand');
+      const a = fill(shape.M * shape.K, 0.37);
+      const b = fill(shape.N * shape.K, 0.11);
+      const c = Tensor.empty(ctx, [shape.M * shape.N], 'c');
+      const direct = await matmul(ctx, { a: { buffer: a.buffer }, b: { buffer: b.buffer }, c: { buffer: c.buffer } }, shape, 'direct', { direct: true });
+      const want = await readC(ctx, c, direct);
+      const ds: Dispatch[] = [];
+      const errs: number[] = [];
+      for (const v of variants) {
+        const bufs = { a: a.buffer, b: b.buffer, c: c.buffer };
+        const d = v === 'against' ? await againstDispatch(ctx, against!, shape, bufs) : await variantDispatch(ctx, v, shape, bufs);
+        const got = await readC(ctx, c, d);
+        errs.push(got.reduce((m, x, i) => Math.max(m, Math.abs(x - want[i])), 0));
+        ds.push(d);
+      }
+      const reps = Math.max(1, Math.round(2e8 / (2 * shape.M * shape.N * shape.K)));
+      const all = await timeInterleaved(ctx, [[direct], ...ds.map((d) => [d]), ...roofDs.map((d) => [d])], reps, rounds);
+      const ms = all.slice(0, ds.length + 1);
+      const [fma, muladd] = ROOF_SHAPES.map((r, i) => roofFmaFlops(r) / all[ds.length + 1 + i] / 1e6);
+      const peak = Math.max(fma, muladd);
+      console.log(`| ${name} | roof: fma() ${fma.toFixed(2)}, a * b + c ${muladd.toFixed(2)} GFLOP/s | | | | | | |`);
+      const gf = (t: number) => (2 * shape.M * shape.N * shape.K) / t / 1e6;
+      variants.forEach((v, i) => {
+        const [t, t0] = [ms[i + 1], ms[0]];
+        console.log(
+          `| ${name} | ${v === 'against' ? `direct from ${againstPath}` : v.name} | ${t.toFixed(1)} | ${t0.toFixed(1)} | ${(t0 / t).toFixed(2)}x | ${gf(t).toFixed(2)} (${gf(t0).toFixed(2)}) | ` +
+            `${((100 * gf(t)) / peak).toFixed(0)}% (${((100 * gf(t0)) / peak).toFixed(0)}%) | ${errs[i].toExponential(1)} |`,
+        );
+      });
+      release(ctx, [direct, ...ds]);
+      for (const t of [a, b, c]) t.dispose();
+      for (const t of made.splice(0)) t.destroy();
+    }
+    release(ctx, roofDs);
+    roofOut.dispose();
+    console.log(`load at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  } finally {
+    ctx.dispose();
+  }
+}
+
+await main();
