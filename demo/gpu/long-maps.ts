@@ -19,9 +19,15 @@ export const READBACK_BYTES = 1_000_000;
  */
 export const OVERVIEW_CELLS = 56;
 
-/** Whether the full maps of these modules at length L exceed the per-interaction readback: then they stay on the GPU. */
+/**
+ * The most bytes of whole maps one run reads back (its head view, rollout and relevance need every map at once):
+ * GPT-2 small's 12 x 12 heads up to 170 tokens, 4 layers of 4 heads up to 512. Past it the maps stay on the GPU.
+ */
+export const FULL_MAPS_BYTES = 16 * 2 ** 20;
+
+/** Whether the full maps of these modules at length L exceed FULL_MAPS_BYTES: then they stay on the GPU. */
 export function isLong(modules: readonly AttentionModuleInfo[], L: number): boolean {
-  return modules.reduce((n, m) => n + m.heads * L * L * 4, 0) > READBACK_BYTES;
+  return modules.reduce((n, m) => n + m.heads * L * L * 4, 0) > FULL_MAPS_BYTES;
 }
 
 const hookName = (path: string) => `long:${path}`;
