@@ -2,6 +2,7 @@
 // the model's Linear shapes (C = A·Bᵀ), after checking that it computes the same C; plus the multiply-add roofs
 // (fma() and a * b + c) and a check of which Dawn robustness behaviour the device has.
 // Run: vite-node bench/matmul_variants.ts [-- --dawn-features disable_robustness,...] [-- --only NAME,NAME] [-- --rounds N]
+//      [-- --against FILE.wgsl [--against-block 8|16]]
 // The variants are raw WGSL generated here (Linear case only: A [M, K] and B [N, K] as vec4 arrays, M and N multiples
 // of the block, K of 4); what they showed is in docs/speed.md.
 import { loadavg } from 'node:os';
@@ -119,18 +120,18 @@ function variantSource(v: Variant): string {
 
 /**
  * The kept kernel's contract compiled from another source (--against FILE: e.g. the committed matmul_direct.wgsl
- * saved aside, to time an edit of it before and after in one run). Linear shapes only: no bias, B^T, vec4; dispatched
- * for 8x8 blocks in workgroups of 8x8 (the kernel before 16x16 blocks).
+ * saved aside, to time an edit of it before and after in one run). Linear shapes only: no bias, B^T, vec4; blocks of
+ * --against-block (8 or 16) per invocation, 64x64 tiles, without subgroups.
  */
-async function againstDispatch(ctx: GpuContext, source: string, shape: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
+async function againstDispatch(ctx: GpuContext, source: string, block: number, shape: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
   const s = matmulLayout(shape);
   const desc = { ...MATMUL, name: 'matmul_direct_against', source, defines: [...MATMUL.defines, 'ROW' as const] };
   return dispatchKernel(ctx, desc, 'direct (--against)', {
     bufs: { a: { buffer: bufs.a }, b: { buffer: bufs.b }, c: { buffer: bufs.c } },
     need: matmulNeed(s),
     params: { ...s, innerA: 0, innerB: 0, innerC: 0 },
-    constants: { WG: 8 },
-    defines: { TRANS_A: false, TRANS_B: true, VEC4: true, HALF: false, BF16: false, ROW: false },
+    constants: { WG: 64 / block },
+    defines: { TRANS_A: false, TRANS_B: true, VEC4: true, HALF: false, BF16: false, ROW: false, ...(/#if SUBGROUP/.test(source) ? { SUBGROUP: false } : {}) },
     workgroups: [Math.ceil(s.N / 64), Math.ceil(s.M / 64), 1],
   });
 }
@@ -212,6 +213,8 @@ async function main(): Promise<void> {
   const rounds = Number(arg('--rounds') ?? 5);
   const againstPath = arg('--against');
   const against = againstPath ? readFileSync(againstPath, 'utf8') : undefined;
+  const againstBlock = Number(arg('--against-block') ?? 8);
+  if (againstBlock !== 8 && againstBlock !== 16) throw new Error(`--against-block ${againstBlock}: expected 8 or 16`);
   const variants: (Variant | 'against')[] = [...(against ? ['against' as const] : []), ...(only ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS)];
   if (only && variants.length !== only.length + (against ? 1 : 0)) throw new Error(`--only: unknown variant among ${only.join(', ')}; known: ${VARIANTS.map((v) => v.name).join(', ')}`);
   const ctx = await createNodeContext({ who: 'bench:matmul-variants' }, features ? [`enable-dawn-features=${features}`] : []);
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
       const errs: number[] = [];
       for (const v of variants) {
         const bufs = { a: a.buffer, b: b.buffer, c: c.buffer };
-        const d = v === 'against' ? await againstDispatch(ctx, against!, shape, bufs) : await variantDispatch(ctx, v, shape, bufs);
+        const d = v === 'against' ? await againstDispatch(ctx, against!, againstBlock, shape, bufs) : await variantDispatch(ctx, v, shape, bufs);
         const got = await readC(ctx, c, d);
         errs.push(got.reduce((m, x, i) => Math.max(m, Math.abs(x - want[i])), 0));
         ds.push(d);

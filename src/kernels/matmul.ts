@@ -20,7 +20,15 @@ export const MATMUL = kernel({
   },
   defines: ['TRANS_A', 'TRANS_B', 'BIAS', 'VEC4', 'HALF', 'BF16'],
 });
-const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, defines: [...MATMUL.defines, 'ROW' as const] };
+const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, defines: [...MATMUL.defines, 'ROW' as const, 'SUBGROUP' as const] };
+
+/**
+ * Whether the direct kernel's blocks share A's loads through subgroup broadcasts: it needs the 'subgroups' feature and
+ * subgroups of exactly 4 invocations (SwiftShader's SIMD width), 4 consecutive invocations of one row of blocks.
+ */
+function subgroupsOf4(ctx: GpuContext): boolean {
+  return ctx.features.has('subgroups') && ctx.adapterInfo.subgroupMinSize === 4 && ctx.adapterInfo.subgroupMaxSize === 4;
+}
 
 /** Rows of C up to which the direct kernel gives each invocation one row (8 columns) instead of a 16x16 block. */
 export const DIRECT_ROW_MAX_M = 3;
@@ -208,7 +216,7 @@ export async function matmul(ctx: GpuContext, bufs: MatmulBuffers, shape: Matmul
   if (!direct) return dispatchKernel(ctx, MATMUL, label, { ...call, defines, workgroups: [Math.ceil(s.N / (4 * wg)), Math.ceil(s.M / (4 * wg)), s.batch] });
   const row = s.M <= DIRECT_ROW_MAX_M;
   const workgroups: [number, number, number] = row ? [Math.ceil(s.N / (8 * wg * wg)), s.M, s.batch] : [Math.ceil(s.N / (16 * wg)), Math.ceil(s.M / (16 * wg)), s.batch];
-  return dispatchKernel(ctx, MATMUL_DIRECT, label, { ...call, defines: { ...defines, ROW: row }, workgroups });
+  return dispatchKernel(ctx, MATMUL_DIRECT, label, { ...call, defines: { ...defines, ROW: row, SUBGROUP: !row && subgroupsOf4(ctx) }, workgroups });
 }
 
 /**
