@@ -165,7 +165,7 @@ export class CausalPanel {
     const model = s.opened.model;
     const inputs = s.analysis.inputs;
     const cursor = this.cursors.get(kind)!;
-    const canvas = cursor.canvas;
+    const canvas = cursor.element;
     const metric = { prob: t.index, position: t.position };
     const about = `${JSON.stringify(t.label)} at position ${t.position}`;
     if (kind === 'attribution') {

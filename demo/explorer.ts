@@ -21,6 +21,22 @@ const MAX_ROLLOUT = 1024;
 const KIND_ORDER: AttnKind[] = ['cross', 'enc', 'dec', 'self'];
 const choiceTitle = (c: HeadChoice) => (typeof c === 'number' ? `head ${c}` : c === 'mean' ? 'mean over heads' : 'rollout');
 
+const TEXT_HINT = 'Hover a token, or focus the text and use the arrow keys: its value. Click, Enter or Space chooses a query token.';
+
+/** The text view's readout of token i, with value v in the row of `query` (none: the tokens are not the map's rows). */
+function tokenReadout(i: number, label: string, v: number, query?: number): string {
+  const what = query === undefined ? '' : i === query ? ' (the query)' : '; Enter chooses it as the query';
+  return `token ${i} ${JSON.stringify(label)}: ${v.toFixed(4)}${what}`;
+}
+
+/** The text view's label for a screen reader: what it shows, which keys work, and whether a token chooses the query. */
+function textLabel(n: number, choosable: boolean): string {
+  const choose = choosable
+    ? 'Enter or Space chooses the token as the query.'
+    : "These tokens are the map's keys, not its rows: the query row is chosen with the query field.";
+  return `Text view: ${n} tokens, each on the colour of its value in the query's row. Left and Right arrows move between tokens (Shift: ten), Home and End to the first and last, reading each value. ${choose}`;
+}
+
 /**
  * The colour scale of the maps: 0 to each map's max; 0 to its max leaving out the first query and the first key (a
  * causal map's first row is a lone 1.0, and many models park attention on the first token); each row 0 to its own
@@ -89,11 +105,11 @@ export class Explorer {
     this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token, or focus the view and use the arrow keys: its lines alone.'));
     this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar, or focus the view and use the arrow keys: its value.'));
     this.relevance = new HeatmapView($('relevance-host'), device, (c) => this.hoverRelevance(c));
-    this.text = new TextView($('text-host'), (i) => this.choose(i), (i) => this.hoverText(i));
-    // the text view scrolls: a keyboard user reaches it to scroll it (its query is chosen with the number field)
-    this.text.element.tabIndex = 0;
-    this.text.element.setAttribute('role', 'region');
-    this.text.element.setAttribute('aria-label', 'Text view: each token on the colour of its value in the chosen query row');
+    this.text = new TextView($('text-host'), (t) => {
+      const info = $('text-info');
+      info.textContent = t || TEXT_HINT;
+      info.classList.toggle('active', !!t);
+    });
     this.wireTabs();
     $('zoom-in').addEventListener('click', () => this.large.zoomBy(2));
     $('zoom-out').addEventListener('click', () => this.large.zoomBy(0.5));
@@ -457,7 +473,15 @@ export class Explorer {
     let max = 1e-6;
     for (const v of row) max = Math.max(max, v);
     const q = l.maps.query;
-    this.text.set({ labels: l.labels, values: row, max, chosen: q });
+    this.text.set({
+      labels: l.labels,
+      values: row,
+      max,
+      chosen: q,
+      describe: (i) => tokenReadout(i, l.labels[i], row[i], q),
+      choose: (i) => this.choose(i),
+      label: textLabel(l.labels.length, true),
+    });
     const input = $('text-query') as HTMLInputElement;
     input.max = String(l.maps.L - 1);
     input.value = String(q);
@@ -474,32 +498,23 @@ export class Explorer {
     const row = m.data.subarray(q * m.cols, (q + 1) * m.cols);
     let max = 1e-6;
     for (const v of row) max = Math.max(max, v);
+    // the tokens shown are the map's keys; only where they are its rows too (self-attention) does one name a query
     const square = m.rows === m.cols;
-    this.text.set({ labels, values: row, max, chosen: square ? q : undefined });
+    this.text.set({
+      labels,
+      values: row,
+      max,
+      chosen: square ? q : undefined,
+      describe: (i) => tokenReadout(i, labels[i], row[i], square ? q : undefined),
+      choose: square ? (i) => this.choose(i) : undefined,
+      label: textLabel(labels.length, square),
+    });
     const input = $('text-query') as HTMLInputElement;
     input.max = String(m.rows - 1);
     input.value = String(q);
     const rows = this.axes(this.sel.kind).rows;
     $('text-title').textContent = `Text view · ${what} query ${q}${rows[q] !== undefined ? ` ${JSON.stringify(rows[q])}` : ''}`;
     this.text.element.dataset.query = String(q);
-  }
-
-  private hoverText(i: number | undefined): void {
-    const info = $('text-info');
-    const l = this.long;
-    if (l && i !== undefined) {
-      info.textContent = `token ${i} ${JSON.stringify(l.labels[i])}: ${l.maps.row(this.sel!.layer, this.sel!.choice)[i].toFixed(4)}`;
-      info.classList.add('active');
-      return;
-    }
-    if (i === undefined || !this.a) {
-      info.textContent = 'Click a token to choose it; the colours are its row of the map.';
-      info.classList.remove('active');
-      return;
-    }
-    const { m, labels } = this.textMatrix();
-    info.textContent = `token ${i} ${JSON.stringify(labels[i])}: ${m.data[this.query * m.cols + i].toFixed(4)}`;
-    info.classList.add('active');
   }
 
   /** Rows: output positions labelled by the token they predict; columns: the input tokens of the map. */
@@ -616,7 +631,7 @@ export class Explorer {
     if (select.options.length !== layers) this.fillLayerSelect(select, layers, layers - 1);
     $('results').hidden = false;
     $('steps-card').hidden = false;
-    this.steps.set(steps, keys, Number(select.value) || 0);
+    this.steps.set(steps, keys, Number(select.value) || 0, true);
   }
 
   private renderSteps(): void {

@@ -8,7 +8,7 @@ const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
 function table(title: string, rows: { name: string; ms: number; count: number }[], total: number): HTMLElement {
   const wrap = document.createElement('div');
   wrap.className = 'profile-table';
-  const h = document.createElement('h4');
+  const h = document.createElement('h3');
   h.textContent = title;
   const t = document.createElement('table');
   t.innerHTML = '<thead><tr><th></th><th>GPU time</th><th>share</th><th>calls</th></tr></thead>';

@@ -2,7 +2,7 @@
 // 2 x 16 one, seeded (tools/make_view_models.ts), opened through the file input. Head colours pairwise distinct as
 // drawn on the model view's canvas; the whole 12 x 16 grid (mean and rollout too) inside a 1280 px viewport with no
 // horizontal scroll (at 640 px it wraps into bands); causal maps scaled without their first token by default; wording for a bidirectional encoder;
-// the large view's zoom with labels.
+// the large view's zoom with labels; the text view's tokens choose the query only where they are the map's rows.
 import { expect, type Page, test } from '@playwright/test';
 import { join } from 'node:path';
 import { collectErrors, data, num, snapshot } from './page.ts';
@@ -40,6 +40,22 @@ test('12 layers x 16 heads: distinct head colours, the whole model view at 1280 
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.goto('/');
   await waitForMaps(page, 0);
+
+  // the text view on the dates model's cross-attention: its tokens are the source (the map's keys), not its rows, so
+  // a click on one reads its value and leaves the query row alone; on the encoder's self-attention a click chooses
+  const tv = page.locator('#text-host .text-view');
+  await expect(page.locator('#kind-cross')).toHaveAttribute('aria-selected', 'true');
+  const crossQuery = await tv.getAttribute('data-query');
+  const crossTitle = await page.locator('#text-title').textContent();
+  await tv.locator('span[data-i="1"]').click();
+  await expect(page.locator('#text-info')).toHaveText(/^token 1 ".*": \d\.\d{4}$/);
+  await expect(tv).toHaveAttribute('data-query', crossQuery!);
+  await expect(page.locator('#text-title')).toHaveText(crossTitle!);
+  await page.locator('#kind-enc').click();
+  await tv.locator('span[data-i="1"]').click();
+  await expect(tv).toHaveAttribute('data-query', '1');
+  await expect(tv.locator('.tok.chosen')).toHaveAttribute('data-i', '1');
+
   await open(page, LM, 'view-lm-12x16.safetensors');
   const mv = page.locator('#model-view-host canvas');
   const columns = [...Array.from({ length: 16 }, (_, h) => String(h)), 'mean', 'rollout'];

@@ -1,7 +1,7 @@
-// Keyboard and pointer reading of a canvas whose content is cells in rows (the generation steps, the causal card's
-// grids, logit-lens table and attribution text): the canvas takes the focus, arrow keys move a cell cursor drawn on
-// it, and the cell under the cursor or the pointer is read into an aria-live readout; click or Enter picks a cell
-// where the view has an action for it.
+// Keyboard and pointer reading of a view whose content is cells in rows (the generation steps, the causal card's
+// grids, logit-lens table and attribution text, the text view's tokens): the view's element (a canvas, or the text
+// view's box) takes the focus, arrow keys move a cell cursor drawn on it, and the cell under the cursor or the pointer
+// is read into an aria-live readout; click, Enter or Space picks a cell where the view has an action for it.
 
 export interface Cell {
   row: number;
@@ -45,7 +45,7 @@ export interface GridContent {
   rows: number;
   /** Cells in row `row` (rows may differ: an attribution's inputs have their own lengths). */
   cols(row: number): number;
-  /** The cell under canvas point (x, y) in CSS pixels, if any. */
+  /** The cell under point (x, y) in CSS pixels from the element's top left corner, if any. */
   hit(x: number, y: number): Cell | undefined;
   /** The readout of a cell. */
   describe(c: Cell): string;
@@ -53,63 +53,82 @@ export interface GridContent {
   draw(mark: Cell | undefined): void;
   /** Click or Enter on a cell; none: cells are only read. */
   pick?(c: Cell): void;
+  /** The cursor went to a cell by key or focus, before it is drawn (a view that scrolls brings the cell into view). */
+  moved?(c: Cell): void;
 }
 
-export class GridCursor {
+/** `E`: the element that takes the focus (a canvas unless said). */
+export class GridCursor<E extends HTMLElement = HTMLCanvasElement> {
   private content?: GridContent;
   private cursor: Cell = { row: 0, col: 0 };
   private hover?: Cell;
+  /** The readout's last text: a redraw with the same text under the cursor (a streamed step) says nothing again. */
+  private said = '';
 
   /**
    * `onReadout`: the readout's text for a cell, or '' when no cell is read (the pointer left, the focus went): the
    * page shows its hint then.
    */
   constructor(
-    readonly canvas: HTMLCanvasElement,
+    readonly element: E,
     roleDescription: string,
     private readonly onReadout: (text: string) => void,
   ) {
-    canvas.tabIndex = 0;
-    canvas.setAttribute('role', 'application');
-    canvas.setAttribute('aria-roledescription', roleDescription);
-    canvas.addEventListener('focus', () => this.moveBy(0, 0));
-    canvas.addEventListener('blur', () => {
+    element.tabIndex = 0;
+    element.setAttribute('role', 'application');
+    element.setAttribute('aria-roledescription', roleDescription);
+    element.addEventListener('focus', () => this.moveBy(0, 0));
+    element.addEventListener('blur', () => {
       this.redraw();
-      if (!this.hover) this.onReadout('');
+      if (!this.hover) this.read('');
     });
-    canvas.addEventListener('keydown', (e) => this.key(e));
-    canvas.addEventListener('mousemove', (e) => {
-      const r = canvas.getBoundingClientRect();
+    element.addEventListener('keydown', (e) => this.key(e));
+    element.addEventListener('mousemove', (e) => {
+      const r = element.getBoundingClientRect();
       this.setHover(this.content?.hit(e.clientX - r.left, e.clientY - r.top));
     });
-    canvas.addEventListener('mouseleave', () => this.setHover(undefined));
-    canvas.addEventListener('click', (e) => {
-      const r = canvas.getBoundingClientRect();
+    element.addEventListener('mouseleave', () => this.setHover(undefined));
+    element.addEventListener('click', (e) => {
+      const r = element.getBoundingClientRect();
       const c = this.content?.hit(e.clientX - r.left, e.clientY - r.top);
-      if (!c || !this.content?.pick) return;
-      this.cursor = c;
-      this.content.pick(c);
+      if (!c || !this.content) return;
+      // the cursor goes to the cell clicked (the click focused the view, which read the cursor's old cell)
+      this.moveBy(c.row - this.cursor.row, c.col - this.cursor.col);
+      this.content.pick?.(c);
     });
   }
 
   /**
    * New content, labelled `label` for a screen reader (say what it shows and which keys work): drawn, the cursor kept
-   * where it was when that cell still exists.
+   * where it was when that cell still exists. With the focus here the readout follows the cell under the cursor, and
+   * speaks only when its text changed: new content is not a user's action, and a view redrawn per streamed token
+   * would otherwise say the same cell again and again.
    */
   set(content: GridContent, label: string): void {
     this.content = content;
     this.hover = undefined;
     this.cursor = this.clamp(this.cursor.row, this.cursor.col);
-    this.canvas.setAttribute('aria-label', label);
+    this.element.setAttribute('aria-label', label);
     this.redraw();
-    if (this.focused) this.onReadout(this.empty ? '' : content.describe(this.cursor));
+    if (this.focused) {
+      const text = this.empty ? '' : content.describe(this.cursor);
+      if (text !== this.said) this.read(text);
+    }
+  }
+
+  /** Reads `news` (an event to hear of, e.g. that generation finished) and the cell under the cursor, if focused. */
+  announce(news: string): void {
+    if (!this.focused || !this.content || this.empty) return;
+    const text = this.content.describe(this.cursor);
+    this.onReadout(`${news} ${text}`);
+    this.said = text; // the cell's own text: a redraw of the same cell after this stays quiet
   }
 
   /** Nothing to show (the view is about to be hidden or redrawn by others). */
   clear(): void {
     this.content = undefined;
     this.hover = undefined;
-    delete this.canvas.dataset.cursor;
+    delete this.element.dataset.cursor;
   }
 
   /** No cell to be on (no rows, or the cursor's row has none). */
@@ -118,7 +137,7 @@ export class GridCursor {
   }
 
   private get focused(): boolean {
-    return document.activeElement === this.canvas;
+    return document.activeElement === this.element;
   }
 
   private clamp(row: number, col: number): Cell {
@@ -142,23 +161,29 @@ export class GridCursor {
     this.cursor = this.clamp(this.cursor.row + dr, this.cursor.col + dc);
     if (this.empty) return;
     this.hover = undefined;
+    this.content.moved?.(this.cursor);
     this.redraw();
-    this.onReadout(this.content.describe(this.cursor));
+    this.read(this.content.describe(this.cursor));
   }
 
   private setHover(h: Cell | undefined): void {
     if (!this.content || (h?.row === this.hover?.row && h?.col === this.hover?.col)) return;
     this.hover = h;
     this.redraw();
-    this.onReadout(h ? this.content.describe(h) : this.focused ? this.content.describe(this.cursor) : '');
+    this.read(h ? this.content.describe(h) : this.focused ? this.content.describe(this.cursor) : '');
   }
 
-  /** Draws the content with the hovered cell marked, else the cursor while the canvas has the focus. */
+  private read(text: string): void {
+    this.said = text;
+    this.onReadout(text);
+  }
+
+  /** Draws the content with the hovered cell marked, else the cursor while the element has the focus. */
   private redraw(): void {
     const c = this.content;
     if (!c) return;
     const mark = this.hover ?? (this.focused && !this.empty ? this.cursor : undefined);
     c.draw(mark);
-    this.canvas.dataset.cursor = `${this.cursor.row},${this.cursor.col}`;
+    this.element.dataset.cursor = `${this.cursor.row},${this.cursor.col}`;
   }
 }

@@ -10,6 +10,8 @@ export class StepsView {
   readonly canvas = document.createElement('canvas');
   private geom = { labelW: 0, y0: 0, cw: 0, rh: 0 };
   private readonly cursor: GridCursor;
+  /** Steps are streaming in (a generation runs). */
+  private live = false;
 
   constructor(
     private readonly host: HTMLElement,
@@ -27,7 +29,13 @@ export class StepsView {
     return `step ${t} → ${JSON.stringify(st.label)}: key ${j} ${JSON.stringify(keys[j])} gets ${v === undefined ? 'nothing' : v.toFixed(4)}`;
   }
 
-  set(steps: readonly Step[], keys: readonly string[], layer: number): void {
+  /**
+   * Draws the steps; `live` while a generation streams them in. A focused view says nothing new per streamed step
+   * unless the bar under its cursor changed (GridCursor.set), and once, politely, that generation finished.
+   */
+  set(steps: readonly Step[], keys: readonly string[], layer: number, live = false): void {
+    const finished = this.live && !live;
+    this.live = live;
     this.cursor.set(
       {
         rows: steps.length,
@@ -43,6 +51,7 @@ export class StepsView {
       },
       `Generation steps: for each of ${steps.length} generated tokens, its attention over ${keys.length} keys as bars, the tallest outlined. Arrow keys move over the bars and read their values.`,
     );
+    if (finished) this.cursor.announce(`Generation finished: ${steps.length} steps.`);
   }
 
   private draw(steps: readonly Step[], keys: readonly string[], layer: number, mark: Cell | undefined): void {

@@ -1,8 +1,11 @@
 // The text view: the tokens as running text, each on the colour of its value in one row of a map — how much the
 // chosen token attends to it, or how relevant it is for the chosen token's prediction (BertViz's neuron view, read
 // as text). Thousands of tokens scroll smoothly: positions are laid out once, and only the lines in view are in the
-// DOM. Clicking a token chooses it.
+// DOM. The box takes the focus and its tokens are cells of one row for a GridCursor: the arrow keys move a marked
+// cursor over them, and the token under the cursor or the pointer is read out; clicking it, or Enter / Space, chooses
+// it as the query where the tokens are the map's rows.
 import { cssColor, inkOn } from './colors.ts';
+import { type Cell, GridCursor } from './grid-cursor.ts';
 import { FONT } from './raster.ts';
 
 export interface TextData {
@@ -13,6 +16,12 @@ export interface TextData {
   max: number;
   /** The token whose row is shown, when it is one of `labels` (self-attention); outlined. */
   chosen?: number;
+  /** What token i's readout says. */
+  describe(i: number): string;
+  /** Chooses token i as the query; none when the tokens are not the map's rows (they are only read then). */
+  choose?(i: number): void;
+  /** For a screen reader: what the view shows and which keys work. */
+  label: string;
 }
 
 const LINE = 22;
@@ -30,26 +39,18 @@ export class TextView {
   private line = new Int32Array(0);
   private laidOutFor = -1;
   private scheduled = false;
+  private readonly cursor: GridCursor<HTMLDivElement>;
+  /** The token marked (the cursor's or the pointer's), kept for redraws on scroll. */
+  private mark?: number;
 
-  constructor(
-    host: HTMLElement,
-    private readonly onChoose: (index: number) => void,
-    private readonly onHover: (index: number | undefined) => void,
-  ) {
+  /** `onReadout`: the readout's text for a token, or '' when none is read. */
+  constructor(host: HTMLElement, onReadout: (text: string) => void) {
     this.element.className = 'text-view';
     this.inner.className = 'text-view-inner';
     this.element.append(this.inner);
     host.append(this.element);
     this.element.addEventListener('scroll', () => this.schedule());
-    this.inner.addEventListener('click', (e) => {
-      const i = (e.target as HTMLElement).dataset?.i;
-      if (i !== undefined) this.onChoose(Number(i));
-    });
-    this.inner.addEventListener('mouseover', (e) => {
-      const i = (e.target as HTMLElement).dataset?.i;
-      this.onHover(i === undefined ? undefined : Number(i));
-    });
-    this.inner.addEventListener('mouseleave', () => this.onHover(undefined));
+    this.cursor = new GridCursor(this.element, 'text', onReadout);
   }
 
   set(d: TextData): void {
@@ -59,10 +60,40 @@ export class TextView {
     this.layout();
     if (d.chosen !== undefined) this.reveal(d.chosen);
     this.draw();
+    this.cursor.set(
+      {
+        rows: 1,
+        cols: () => d.labels.length,
+        hit: (x, y) => this.hit(x, y),
+        describe: (c) => d.describe(c.col),
+        draw: (mark) => this.markToken(mark?.col),
+        pick: d.choose && ((c: Cell) => d.choose!(c.col)),
+        moved: (c) => this.reveal(c.col),
+      },
+      d.label,
+    );
+  }
+
+  /** Moves the mark to token i (none: no mark) on the spans in the DOM; a redraw on scroll keeps it. */
+  private markToken(i: number | undefined): void {
+    this.mark = i;
+    this.inner.querySelector('.tok.cursor')?.classList.remove('cursor');
+    if (i !== undefined) this.inner.querySelector(`[data-i="${i}"]`)?.classList.add('cursor');
+  }
+
+  /** The token at (x, y) in CSS pixels from the box's top left corner, if any. */
+  private hit(x: number, y: number): Cell | undefined {
+    const box = this.element.getBoundingClientRect();
+    const inner = this.inner.getBoundingClientRect();
+    const px = x + box.left - inner.left;
+    const line = Math.floor((y + box.top - inner.top) / LINE);
+    if (px < 0 || line < 0) return undefined;
+    for (let i = this.firstOnLine(line); i < this.line.length && this.line[i] === line; i++) if (px >= this.x[i] && px < this.x[i] + this.w[i]) return { row: 0, col: i };
+    return undefined;
   }
 
   /** Scrolls token i into view (centred) if it is not. */
-  reveal(i: number): void {
+  private reveal(i: number): void {
     const top = this.line[i] * LINE;
     const h = this.element.clientHeight;
     if (top < this.element.scrollTop || top + LINE > this.element.scrollTop + h) this.element.scrollTop = Math.max(0, top - h / 2);
@@ -137,7 +168,7 @@ export class TextView {
     for (let i = first; i < end; i++) {
       const v = d.values[i] ?? 0;
       const s = document.createElement('span');
-      s.className = i === d.chosen ? 'tok chosen' : 'tok';
+      s.className = `tok${i === d.chosen ? ' chosen' : ''}${i === this.mark ? ' cursor' : ''}${d.choose ? ' choosable' : ''}`;
       s.dataset.i = String(i);
       s.textContent = d.labels[i];
       s.style.left = `${this.x[i]}px`;
