@@ -27,6 +27,9 @@
 
 #if SUBGROUP
 enable subgroups;
+// The one branch before the broadcasts (blocks past M leave) is uniform in each subgroup, which WGSL's analysis cannot
+// see: a subgroup's 4 lanes are 4 consecutive invocations of one row of blocks.
+diagnostic(off, subgroup_uniformity);
 #endif
 
 override WG: u32 = 8;
@@ -254,8 +257,10 @@ fn main(
   let m0 = (wid.y * WG + li / WG) * 16u;
   let n0 = (wid.x * WG + li % WG) * 16u;
 #if SUBGROUP
-  // Every lane of a subgroup takes part in the broadcasts: blocks past the edge compute on clamped indices and store
-  // nothing (store() skips them).
+  // Every lane of a subgroup takes part in the broadcasts: blocks past N compute on clamped indices and store nothing
+  // (store() skips them). Blocks past M leave, a whole subgroup at once (its 4 lanes share m0): at M 16 that is 3 of
+  // the workgroup's 4 rows of blocks, which would otherwise multiply clamped rows for nothing.
+  if (m0 >= p.M) { return; }
 #else
   if (m0 >= p.M || n0 >= p.N) { return; }
 #endif

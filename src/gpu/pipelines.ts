@@ -64,9 +64,9 @@ export class PipelineCache {
       if (spec.bindings) checkDescribed(spec);
       const prelude = (spec.params ? paramsStruct(spec.params) : '') + (spec.bindings ? bindingDecls(spec.bindings) : '');
       const body = preprocess(spec.kernel, spec.source, spec.defines ?? {});
-      // WGSL wants its `enable` directives ahead of every declaration, the generated ones included.
-      const enables = body.match(/^\s*enable\s[^;]*;/gm) ?? [];
-      const code = enables.map((e) => `${e.trim()}\n`).join('') + prelude + body.replace(/^\s*enable\s[^;]*;/gm, '');
+      // WGSL wants its directives (enable, requires, diagnostic) ahead of every declaration, the generated ones included.
+      const directive = /^\s*(?:enable|requires|diagnostic)\b[^;]*;/gm;
+      const code = (body.match(directive) ?? []).map((e) => `${e.trim()}\n`).join('') + prelude + body.replace(directive, '');
       // Parse errors arrive through the error scope on some implementations, through getCompilationInfo on others.
       this.device.pushErrorScope('validation');
       module = this.device.createShaderModule({ label: spec.kernel, code });
