@@ -67,7 +67,7 @@ console.log(`\nbench:gpu on ${String(adapter.name)} (${record.seconds.toFixed(0)
 const roofPart = results.find((r) => r.name === 'roof' && r.ok)?.result as { roof: Roof; table: RooflineRow[] } | undefined;
 if (roofPart) {
   const { roof, table } = roofPart;
-  console.log(`\nroof: ${roof.peakGflops.toFixed(1)} GFLOP/s FMA, ${roof.readGBs.toFixed(1)} GB/s read\n`);
+  console.log(`\nroof: ${roof.peakGflops.toFixed(1)} GFLOP/s multiply-add (the better of fma() and a * b + c), ${roof.readGBs.toFixed(1)} GB/s read\n`);
   console.log('| kernel | shape | GFLOP/s | % of roof |');
   console.log('| --- | --- | ---: | ---: |');
   for (const r of table) console.log(`| ${r.kernel} | ${r.shape} | ${r.gflops.toFixed(2)} | ${(100 * r.ofRoof).toFixed(1)}% |`);
