@@ -62,7 +62,7 @@ export async function timeInterleaved(ctx: GpuContext, variants: readonly (reado
       for (let k = 0; k < reps; k++) encode(pass, ds);
       pass.end();
       ctx.device.queue.submit([enc.finish()]);
-      await ctx.device.queue.onSubmittedWorkDone();
+      await ctx.wait(ctx.device.queue.onSubmittedWorkDone());
       if (r > 0) samples[i].push((performance.now() - t0) / reps);
     }
   }

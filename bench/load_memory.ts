@@ -47,7 +47,7 @@ writeFileSync('/proc/self/clear_refs', '5');
 const gpuBefore = ctx.buffers.stats.bytes;
 const t0 = performance.now();
 const model = await Model.fromCheckpoint(ctx, directoryFiles(dir));
-await ctx.device.queue.onSubmittedWorkDone();
+await ctx.wait(ctx.device.queue.onSubmittedWorkDone());
 const loadMs = performance.now() - t0;
 // Each tensor once (a tied weight is held by two modules).
 const tensors = new Set([...model.namedModules().values()].flatMap((m) => Object.values(m).filter((t): t is Tensor => t instanceof Tensor && !!t.buffer)));

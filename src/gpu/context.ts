@@ -50,9 +50,22 @@ export interface KernelChoice {
  * which are faster on a real GPU is not measured yet.
  */
 export function defaultKernels(info: GPUAdapterInfo): KernelChoice {
-  const cpu = /swiftshader/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
-  return cpu ? { attention: 'steps', matmul: 'direct', rows: 'narrow' } : { attention: 'fused', matmul: 'tiled', rows: 'wide' };
+  return isCpuAdapter(info) ? { attention: 'steps', matmul: 'direct', rows: 'narrow' } : { attention: 'fused', matmul: 'tiled', rows: 'wide' };
 }
+
+/** Whether the adapter runs its shaders on the CPU (SwiftShader). */
+export function isCpuAdapter(info: GPUAdapterInfo): boolean {
+  return /swiftshader/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
+
+/**
+ * Called as the context starts waiting for the device (a map, the queue, a pipeline, error scopes); returns the
+ * function that ends that wait. Waits may overlap. The default does nothing; Node on a CPU adapter naps
+ * (src/gpu/nap.ts).
+ */
+export type WaitHook = () => () => void;
+
+const NO_WAIT_HOOK: WaitHook = () => () => {};
 
 /** Turns (adapter, requirements) into a device descriptor, or an error naming what is missing. */
 export function deviceDescriptor(adapter: GPUAdapter, req: GpuRequirements = {}): GPUDeviceDescriptor {
@@ -96,9 +109,10 @@ export class GpuContext {
     readonly adapterInfo: GPUAdapterInfo,
     readonly gpu: GPU,
     kernels: Partial<KernelChoice> = {},
+    private readonly waiting: WaitHook = NO_WAIT_HOOK,
   ) {
     this.kernels = { ...defaultKernels(adapterInfo), ...kernels };
-    this.pipelines = new PipelineCache(device);
+    this.pipelines = new PipelineCache(device, (p) => this.wait(p));
     this.buffers = new BufferPool(device);
     this.features = new Set(device.features);
     this.limits = device.limits;
@@ -116,13 +130,13 @@ export class GpuContext {
     return GpuContext.fromAdapter(gpu, adapter, req);
   }
 
-  static async fromAdapter(gpu: GPU, adapter: GPUAdapter, req: GpuRequirements = {}): Promise<GpuContext> {
+  static async fromAdapter(gpu: GPU, adapter: GPUAdapter, req: GpuRequirements = {}, waiting: WaitHook = NO_WAIT_HOOK): Promise<GpuContext> {
     const { attention, matmul, rows } = req.kernels ?? {};
     if (rows !== undefined && rows !== 'wide' && rows !== 'narrow') throw new GpuError(`row kernel '${String(rows)}' is not 'wide' or 'narrow'`, 'unsupported');
     if (attention !== undefined && attention !== 'fused' && attention !== 'steps') throw new GpuError(`attention kernel '${String(attention)}' is not 'fused' or 'steps'`, 'unsupported');
     if (matmul !== undefined && matmul !== 'tiled' && matmul !== 'direct') throw new GpuError(`matmul kernel '${String(matmul)}' is not 'tiled' or 'direct'`, 'unsupported');
     const device = await adapter.requestDevice(deviceDescriptor(adapter, req));
-    return new GpuContext(device, adapter.info, gpu, req.kernels);
+    return new GpuContext(device, adapter.info, gpu, req.kernels, waiting);
   }
 
   get lost(): boolean {
@@ -148,6 +162,19 @@ export class GpuContext {
     }
   }
 
+  /**
+   * Awaits something the device settles (a map, onSubmittedWorkDone, a pipeline): every wait of the library goes
+   * through here or `scoped`, so that the context's wait hook sees it.
+   */
+  async wait<T>(p: Promise<T>): Promise<T> {
+    const end = this.waiting();
+    try {
+      return await p;
+    } finally {
+      end();
+    }
+  }
+
   /** Runs `body` inside validation, out-of-memory and internal error scopes; any error is thrown, naming `what`. */
   async scoped<T>(what: string, body: () => T | Promise<T>): Promise<T> {
     this.check(what);
@@ -155,11 +182,12 @@ export class GpuContext {
     d.pushErrorScope('internal');
     d.pushErrorScope('out-of-memory');
     d.pushErrorScope('validation');
+    const end = this.waiting();
     let result: T;
     try {
       result = await body();
     } finally {
-      const [validation, oom, internal] = await Promise.all([d.popErrorScope(), d.popErrorScope(), d.popErrorScope()]);
+      const [validation, oom, internal] = await Promise.all([d.popErrorScope(), d.popErrorScope(), d.popErrorScope()]).finally(end);
       const err = validation ?? oom ?? internal;
       if (err) {
         const kind = err === oom ? 'out-of-memory' : err === internal ? 'internal' : 'validation';

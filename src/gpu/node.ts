@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { GpuContext, type GpuRequirements } from './context.ts';
+import { GpuContext, type GpuRequirements, isCpuAdapter } from './context.ts';
 import { GpuError } from './errors.ts';
+import { napWhileWaiting } from './nap.ts';
 
 /** Debian's chromium ships SwiftShader's Vulkan driver: a CPU WebGPU adapter for machines with no GPU. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -23,7 +24,8 @@ async function dawn(): Promise<typeof import('webgpu')> {
 /**
  * A GpuContext in Node through Dawn (the `webgpu` package, installed beside attnscope). When Vulkan offers no adapter
  * on Linux, retries once with SwiftShader's ICD and says so once per process. `dawnFlags` go to Dawn as given
- * (e.g. 'enable-dawn-features=allow_unsafe_apis,disable_robustness': bench/matmul_variants.ts's experiments).
+ * (e.g. 'enable-dawn-features=allow_unsafe_apis,disable_robustness': bench/matmul_variants.ts's experiments). On a CPU
+ * adapter its waits nap (src/gpu/nap.ts).
  */
 export async function createNodeContext(req: GpuRequirements = {}, dawnFlags: readonly string[] = []): Promise<GpuContext> {
   const { create, globals } = await dawn();
@@ -43,5 +45,6 @@ export async function createNodeContext(req: GpuRequirements = {}, dawnFlags: re
     const hint = process.platform === 'linux' ? ` (for a CPU fallback: apt-get install chromium libvulkan1, which gives ${SWIFTSHADER_ICD})` : '';
     throw new GpuError(`no WebGPU adapter found by Dawn${hint}`, 'unsupported');
   }
-  return GpuContext.fromAdapter(gpu, adapter, req);
+  // Dawn for Node polls in a busy loop while it waits: on a CPU adapter that loop would take a core from the shaders.
+  return GpuContext.fromAdapter(gpu, adapter, req, isCpuAdapter(adapter.info) ? napWhileWaiting() : undefined);
 }

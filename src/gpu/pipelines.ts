@@ -40,7 +40,11 @@ export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
-  constructor(private readonly device: GPUDevice) {}
+  /** `wait`: how the cache awaits the device (GpuContext.wait). */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly wait: <T>(p: Promise<T>) => Promise<T> = (p) => p,
+  ) {}
 
   get size(): number {
     return this.pipelines.size;
@@ -70,9 +74,9 @@ export class PipelineCache {
       // Parse errors arrive through the error scope on some implementations, through getCompilationInfo on others.
       this.device.pushErrorScope('validation');
       module = this.device.createShaderModule({ label: spec.kernel, code });
-      const scoped = await this.device.popErrorScope();
+      const scoped = await this.wait(this.device.popErrorScope());
       if (scoped) throw new GpuError(`kernel ${spec.kernel} (${sortedJson(spec.defines)}) failed to compile: ${scoped.message.split('\n')[0]}`, 'validation');
-      const info = await module.getCompilationInfo();
+      const info = await this.wait(module.getCompilationInfo());
       const errors = info.messages.filter((m) => m.type === 'error');
       if (errors.length > 0) {
         const where = errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
@@ -81,11 +85,13 @@ export class PipelineCache {
       this.modules.set(moduleKey, module);
     }
     try {
-      return await this.device.createComputePipelineAsync({
-        label: spec.kernel,
-        layout: 'auto',
-        compute: { module, entryPoint: 'main', constants: { ...spec.constants } },
-      });
+      return await this.wait(
+        this.device.createComputePipelineAsync({
+          label: spec.kernel,
+          layout: 'auto',
+          compute: { module, entryPoint: 'main', constants: { ...spec.constants } },
+        }),
+      );
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new GpuError(`kernel ${spec.kernel}: pipeline creation failed (${sortedJson(spec.constants)}): ${why}`, 'validation');
