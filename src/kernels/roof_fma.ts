@@ -15,11 +15,11 @@ export const ROOF_FMA = kernel({
 export interface RoofFmaShape {
   /** Invocations. */
   n: number;
-  /** Steps of the 8 vec4 chains. */
+  /** Loop iterations: 32 steps of each of the 2 vec4 chains. */
   iters: number;
   /** Threads per workgroup (default 64). */
   workgroupSize?: number;
-  /** fma(acc, m, c) (default) or acc * m + c: SwiftShader's Subzero calls fmaf per lane for the first. */
+  /** fma(acc, m, c) (default) or acc * m + c: bench:roof times both and counts the better. */
   op?: 'fma' | 'muladd';
 }
 
@@ -27,8 +27,11 @@ export interface RoofFmaShape {
 const M = 0.5;
 const C = 0.5;
 
-/** Flops one dispatch does: 8 chains x 4 lanes x 2 (a multiply and an add) per step per invocation. */
-export const roofFmaFlops = (s: RoofFmaShape): number => 64 * s.n * s.iters;
+/** Steps of each chain per loop iteration (roof_fma.wgsl's body, unrolled by hand). */
+const STEPS = 32;
+
+/** Flops one dispatch does: 2 chains x 4 lanes x 2 (a multiply and an add) x 32 steps per iteration per invocation. */
+export const roofFmaFlops = (s: RoofFmaShape): number => 2 * 4 * 2 * STEPS * s.n * s.iters;
 
 export async function roofFma(ctx: GpuContext, bufs: { out: GPUBufferBinding }, s: RoofFmaShape, label = 'roof_fma'): Promise<Dispatch> {
   const wg = s.workgroupSize ?? 64;
@@ -51,10 +54,10 @@ export function roofFmaRef(s: RoofFmaShape): Float32Array {
   const f = Math.fround;
   return Float32Array.from({ length: s.n }, (_, i) => {
     let sum = 0;
-    for (let j = 0; j < 8; j++) {
+    for (let j = 0; j < 2; j++) {
       for (let l = 0; l < 4; l++) {
         let a = f(f((i % 7) / 8 + l / 64) + j / 16);
-        for (let k = 0; k < s.iters; k++) a = f(a * M + C);
+        for (let k = 0; k < STEPS * s.iters; k++) a = f(a * M + C);
         sum += a;
       }
     }
