@@ -28,6 +28,11 @@ interface Variant {
   unroll: number;
   /** Subgroup lanes split the rows; B is loaded once per subgroup and broadcast (needs 'subgroups', size 4). */
   subgroupB?: boolean;
+  /**
+   * Half of the work only, to split a variant's time (not a product: its C differs): 'loads' makes every load of the
+   * loop and one add per loaded vec4; 'math' loads once before the loop and runs only the multiply-adds in it.
+   */
+  part?: 'loads' | 'math';
   /** A and B read through textureLoad from rgba32float textures (one texel: 4 floats along K) instead of storage. */
   textures?: boolean;
 }
@@ -46,6 +51,14 @@ const VARIANTS: Variant[] = [
   { name: '2x16 muladd subgroup B', bm: 2, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
   { name: '8x8 muladd subgroup B', bm: 8, bn: 8, op: 'muladd', unroll: 1, subgroupB: true },
   { name: '16x16 muladd subgroup B', bm: 16, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
+  { name: '16x16 fma subgroup B', bm: 16, bn: 16, op: 'fma', unroll: 1, subgroupB: true },
+  { name: '16x16 fma subgroup B unroll 2', bm: 16, bn: 16, op: 'fma', unroll: 2, subgroupB: true },
+  { name: '16x16 fma subgroup B loads only', bm: 16, bn: 16, op: 'fma', unroll: 1, subgroupB: true, part: 'loads' },
+  { name: '16x16 fma subgroup B math only', bm: 16, bn: 16, op: 'fma', unroll: 1, subgroupB: true, part: 'math' },
+  { name: '8x16 fma subgroup B unroll 2', bm: 8, bn: 16, op: 'fma', unroll: 2, subgroupB: true },
+  { name: '8x8 fma subgroup B unroll 4', bm: 8, bn: 8, op: 'fma', unroll: 4, subgroupB: true },
+  { name: '4x16 fma subgroup B unroll 4', bm: 4, bn: 16, op: 'fma', unroll: 4, subgroupB: true },
+  { name: '4x8 fma subgroup B unroll 4', bm: 4, bn: 8, op: 'fma', unroll: 4, subgroupB: true },
   { name: '8x8 muladd textures', bm: 8, bn: 8, op: 'muladd', unroll: 1, textures: true },
   { name: '4x4 muladd textures', bm: 4, bn: 4, op: 'muladd', unroll: 1, textures: true },
   { name: '8x16 muladd textures', bm: 8, bn: 16, op: 'muladd', unroll: 1, textures: true },
@@ -89,9 +102,8 @@ function variantSource(v: Variant): string {
   L.push('  let live = m0 < p.M;');
   L.push(`  let mc = select(0u, m0, live);`);
   for (let i = 0; i < v.bm; i++) for (let j = 0; j < v.bn; j++) L.push(`  var c${i}_${j} = 0.0;`);
-  L.push('  for (var k = 0u; k < K4; k += ' + v.unroll + 'u) {');
-  for (let u = 0; u < v.unroll; u++) {
-    const k = u === 0 ? 'k' : `k + ${u}u`;
+  // The loads of step u (k: its index along K in vec4s).
+  const loads = (u: number, k: string) => {
     for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = ${at('a', `mc + ${i}u`, k)};`);
     if (v.subgroupB) {
       const per = v.bn / 4;
@@ -99,6 +111,17 @@ function variantSource(v: Variant): string {
       for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = subgroupBroadcast(own${u}_${j % per}, ${Math.floor(j / per)}u);`);
     } else {
       for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = ${at('b', `n0 + ${j}u`, k)};`);
+    }
+  };
+  if (v.part === 'math') for (let u = 0; u < v.unroll; u++) loads(u, `${u}u`);
+  if (v.part === 'loads') L.push('  var s = vec4<f32>();');
+  L.push('  for (var k = 0u; k < K4; k += ' + v.unroll + 'u) {');
+  for (let u = 0; u < v.unroll; u++) {
+    if (v.part !== 'math') loads(u, u === 0 ? 'k' : `k + ${u}u`);
+    if (v.part === 'loads') {
+      for (let i = 0; i < v.bm; i++) L.push(`    s += a${u}_${i};`);
+      for (let j = 0; j < v.bn; j++) L.push(`    s += b${u}_${j};`);
+      continue;
     }
     for (let i = 0; i < v.bm; i++) {
       for (let j = 0; j < v.bn; j++) {
@@ -112,6 +135,7 @@ function variantSource(v: Variant): string {
     }
   }
   L.push('  }');
+  if (v.part === 'loads') L.push('  c0_0 = dot(s, vec4<f32>(1.0));');
   L.push('  if (!live) { return; }');
   for (let i = 0; i < v.bm; i++) for (let j = 0; j < v.bn; j++) L.push(`  c[(m0 + ${i}u) * p.N + n0 + ${j}u] = c${i}_${j};`);
   L.push('}');
