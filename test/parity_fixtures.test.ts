@@ -1,5 +1,6 @@
 // The committed PyTorch fixtures reproduce: tools/make_fixtures.py --verify (each re-run bit for bit from its files,
-// a float64 numpy reference agreeing) and tools/make_midsize_fixtures.py --verify (each recomputed bit for bit).
+// a float64 numpy reference agreeing) and tools/make_midsize_fixtures.py --verify (each recomputed bit for bit);
+// under a BLAS other than Debian's reference one (which made them) to rounding, as export_torch.reproduced says.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';

@@ -126,22 +126,11 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
-def blas_library():
-    """The BLAS this process loaded (Debian's alternatives pick it: the reference libblas3 runs PyTorch's CPU forward
-    many times slower than OpenBLAS), read from /proc/self/maps; None where that file does not exist."""
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.split()[-1].lower()}
-    except OSError:
-        return None
-    return ", ".join(sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)) or "none loaded"
-
-
 def timing_record(name, samples, threads, output_check=None):
     rec = {
         "config": name,
         "torch": torch.__version__,
-        "blas": blas_library(),
+        "blas": export_torch.blas_library(),
         "threads": threads,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "medianMs": statistics.median(samples),
@@ -215,7 +204,7 @@ def main(argv=None) -> int:
         print(f"{name}: {what} in {time.perf_counter() - t0:.1f} s; torch {torch.__version__} CPU forward "
               f"median {statistics.median(samples):.2f} ms over {len(samples)} ({threads} threads){note}"
               + (f"; output matches the stored one (max diff {check:.2g})" if check is not None else ""))
-    blas = blas_library()
+    blas = export_torch.blas_library()
     if blas is not None and not any(k in blas for k in ("openblas", "mkl", "blis")):
         print(f"warning: PyTorch ran on the BLAS {blas}, not an optimised one: its times are far slower than they can be "
               "(on Debian: apt-get install libopenblas0-pthread)", file=sys.stderr)

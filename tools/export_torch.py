@@ -158,6 +158,44 @@ def load_tensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
 # token-model wrappers
 # --------------------------------------------------------------------------------------------
 
+def blas_library() -> Optional[str]:
+    """The BLAS this process loaded (Debian's alternatives pick it: the reference libblas3 runs PyTorch's CPU forward
+    many times slower than OpenBLAS), read from /proc/self/maps; None where that file does not exist."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.split()[-1].lower()}
+    except OSError:
+        return None
+    return ", ".join(sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)) or "none loaded"
+
+
+# The committed fixtures were made on Debian's reference BLAS (libblas3): there a re-run reproduces them bit for bit.
+REFERENCE_BLAS = "blas/libblas.so.3"
+
+# Under another BLAS (OpenBLAS sums in another order) a re-run differs by rounding: measured with OpenBLAS 0.3.21, at
+# most 9e-6 on the small fixtures and 9e-5 on the mid-size ones (tensors of larger scale), both within this bound.
+OTHER_BLAS_RTOL = 1e-5
+
+
+def reproduced(what: str, got: np.ndarray, want: np.ndarray) -> float:
+    """Checks a re-computed tensor against the stored one: bit for bit on the reference BLAS (returns 0.0); under
+    another BLAS within OTHER_BLAS_RTOL of the stored tensor's scale, returning the largest difference. Raises
+    AssertionError naming the tensor otherwise."""
+    if np.array_equal(got, want):
+        return 0.0
+    diff = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max()) if got.shape == want.shape else math.inf
+    blas = blas_library()
+    if blas is not None and blas != REFERENCE_BLAS and diff <= OTHER_BLAS_RTOL * max(1.0, float(np.abs(want).max())):
+        return diff
+    raise AssertionError(f"{what}: not reproduced bit for bit (max diff {diff:.3g}; PyTorch on the BLAS {blas})")
+
+
+def not_bit_for_bit(drift: float) -> str:
+    """What a verifier prints after the fixtures it reproduced only within rounding (reproduced() > 0)."""
+    return (f"  not bit for bit: within {drift:.2g}, PyTorch running on {blas_library()} "
+            f"(the fixtures were made on {REFERENCE_BLAS}, where they reproduce exactly)")
+
+
 def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
     """PE[pos, 2i] = sin(pos / 10000^(2i/E)), PE[pos, 2i+1] = cos(pos / 10000^(2i/E)).
 
