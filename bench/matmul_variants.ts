@@ -26,8 +26,15 @@ interface Variant {
   op: 'fma' | 'muladd';
   /** Steps of 4 along K per loop iteration (the body repeated by hand). */
   unroll: number;
-  /** Subgroup lanes split the rows; B is loaded once per subgroup and broadcast (needs 'subgroups', size 4). */
-  subgroupB?: boolean;
+  /**
+   * Operands loaded once per subgroup and broadcast (needs 'subgroups', size 4). 'B': the 4 lanes take 4 consecutive
+   * row blocks of the same columns and each loads a quarter of B's rows. 'AB': the lanes take a 2x2 square of blocks,
+   * lane 2r + c at row block r, column block c; each loads half of its row block's A rows and half of its column
+   * block's B rows, and gets the other halves from the lane beside it (both operands shared: 2x fewer loads of each).
+   */
+  share?: 'B' | 'AB';
+  /** With share 'AB': subgroupShuffle from the computed lane instead of two broadcasts and a select. */
+  shuffle?: boolean;
   /**
    * Half of the work only, to split a variant's time (not a product: its C differs): 'loads' makes every load of the
    * loop and one add per loaded vec4; 'math' loads once before the loop and runs only the multiply-adds in it.
@@ -46,19 +53,23 @@ const VARIANTS: Variant[] = [
   { name: '16x8 muladd', bm: 16, bn: 8, op: 'muladd', unroll: 1 },
   { name: '16x16 muladd', bm: 16, bn: 16, op: 'muladd', unroll: 1 },
   { name: '8x8 muladd unroll 2', bm: 8, bn: 8, op: 'muladd', unroll: 2 },
-  { name: '4x16 muladd subgroup B', bm: 4, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
-  { name: '8x16 muladd subgroup B', bm: 8, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
-  { name: '2x16 muladd subgroup B', bm: 2, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
-  { name: '8x8 muladd subgroup B', bm: 8, bn: 8, op: 'muladd', unroll: 1, subgroupB: true },
-  { name: '16x16 muladd subgroup B', bm: 16, bn: 16, op: 'muladd', unroll: 1, subgroupB: true },
-  { name: '16x16 fma subgroup B', bm: 16, bn: 16, op: 'fma', unroll: 1, subgroupB: true },
-  { name: '16x16 fma subgroup B unroll 2', bm: 16, bn: 16, op: 'fma', unroll: 2, subgroupB: true },
-  { name: '16x16 fma subgroup B loads only', bm: 16, bn: 16, op: 'fma', unroll: 1, subgroupB: true, part: 'loads' },
-  { name: '16x16 fma subgroup B math only', bm: 16, bn: 16, op: 'fma', unroll: 1, subgroupB: true, part: 'math' },
-  { name: '8x16 fma subgroup B unroll 2', bm: 8, bn: 16, op: 'fma', unroll: 2, subgroupB: true },
-  { name: '8x8 fma subgroup B unroll 4', bm: 8, bn: 8, op: 'fma', unroll: 4, subgroupB: true },
-  { name: '4x16 fma subgroup B unroll 4', bm: 4, bn: 16, op: 'fma', unroll: 4, subgroupB: true },
-  { name: '4x8 fma subgroup B unroll 4', bm: 4, bn: 8, op: 'fma', unroll: 4, subgroupB: true },
+  { name: '4x16 muladd subgroup B', bm: 4, bn: 16, op: 'muladd', unroll: 1, share: 'B' },
+  { name: '8x16 muladd subgroup B', bm: 8, bn: 16, op: 'muladd', unroll: 1, share: 'B' },
+  { name: '2x16 muladd subgroup B', bm: 2, bn: 16, op: 'muladd', unroll: 1, share: 'B' },
+  { name: '8x8 muladd subgroup B', bm: 8, bn: 8, op: 'muladd', unroll: 1, share: 'B' },
+  { name: '16x16 muladd subgroup B', bm: 16, bn: 16, op: 'muladd', unroll: 1, share: 'B' },
+  { name: '16x16 fma subgroup B', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'B' },
+  { name: '16x16 fma subgroup B unroll 2', bm: 16, bn: 16, op: 'fma', unroll: 2, share: 'B' },
+  { name: '16x16 fma subgroup B loads only', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'B', part: 'loads' },
+  { name: '16x16 fma subgroup B math only', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'B', part: 'math' },
+  { name: '16x16 fma subgroup AB', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'AB' },
+  { name: '16x16 fma subgroup AB shuffle', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'AB', shuffle: true },
+  { name: '16x8 fma subgroup AB', bm: 16, bn: 8, op: 'fma', unroll: 1, share: 'AB' },
+  { name: '8x8 fma subgroup AB', bm: 8, bn: 8, op: 'fma', unroll: 1, share: 'AB' },
+  { name: '8x16 fma subgroup B unroll 2', bm: 8, bn: 16, op: 'fma', unroll: 2, share: 'B' },
+  { name: '8x8 fma subgroup B unroll 4', bm: 8, bn: 8, op: 'fma', unroll: 4, share: 'B' },
+  { name: '4x16 fma subgroup B unroll 4', bm: 4, bn: 16, op: 'fma', unroll: 4, share: 'B' },
+  { name: '4x8 fma subgroup B unroll 4', bm: 4, bn: 8, op: 'fma', unroll: 4, share: 'B' },
   { name: '8x8 muladd textures', bm: 8, bn: 8, op: 'muladd', unroll: 1, textures: true },
   { name: '4x4 muladd textures', bm: 4, bn: 4, op: 'muladd', unroll: 1, textures: true },
   { name: '8x16 muladd textures', bm: 8, bn: 16, op: 'muladd', unroll: 1, textures: true },
@@ -69,7 +80,7 @@ const WG = 64;
 /** WGSL for one variant: invocation i of the grid owns block (i / (N / bn), i % (N / bn)) of C. */
 function variantSource(v: Variant): string {
   const L: string[] = [];
-  if (v.subgroupB) L.push('enable subgroups;');
+  if (v.share) L.push('enable subgroups;');
   L.push('struct Params { M: u32, N: u32, K: u32, pad: u32 }');
   if (v.textures) {
     L.push('@group(0) @binding(0) var a: texture_2d<f32>;');
@@ -82,13 +93,20 @@ function variantSource(v: Variant): string {
   const at = (x: string, r: string, k: string) => (v.textures ? `textureLoad(${x}, vec2<u32>(${k}, ${r}), 0)` : `${x}[(${r}) * K4 + ${k}]`);
   L.push('@group(0) @binding(2) var<storage, read_write> c: array<f32>;');
   L.push('@group(0) @binding(3) var<uniform> p: Params;');
-  const args = v.subgroupB ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
+  const args = v.share ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
   L.push(`@compute @workgroup_size(${WG})`);
   L.push(`fn main(@builtin(global_invocation_id) gid: vec3<u32>${args}) {`);
   L.push('  let K4 = p.K / 4u;');
-  // With subgroupB, 4 lanes share one bn-column block and take 4 consecutive bm-row blocks; lane l loads
+  // With share 'B', 4 lanes share one bn-column block and take 4 consecutive bm-row blocks; lane l loads
   // B rows n0 + l * bn / 4 .. and every lane gets all bn by broadcast.
-  if (v.subgroupB) {
+  if (v.share === 'AB') {
+    L.push(`  let tilesN = p.N / ${2 * v.bn}u;`);
+    L.push('  let g = gid.x / 4u;');
+    L.push('  let r = lane / 2u;');
+    L.push('  let cc = lane % 2u;');
+    L.push(`  let m0 = ((g / tilesN) * 2u + r) * ${v.bm}u;`);
+    L.push(`  let n0 = ((g % tilesN) * 2u + cc) * ${v.bn}u;`);
+  } else if (v.share === 'B') {
     L.push(`  let tilesN = p.N / ${v.bn}u;`);
     L.push('  let g = gid.x / 4u;');
     L.push(`  let m0 = ((g / tilesN) * 4u + lane) * ${v.bm}u;`);
@@ -104,8 +122,33 @@ function variantSource(v: Variant): string {
   for (let i = 0; i < v.bm; i++) for (let j = 0; j < v.bn; j++) L.push(`  var c${i}_${j} = 0.0;`);
   // The loads of step u (k: its index along K in vec4s).
   const loads = (u: number, k: string) => {
+    if (v.share === 'AB') {
+      // Rows i of the row block come from lane 2r + i / ha (the pair of lanes at row block r); columns j of the
+      // column block from lane 2 (j / hb) + cc. subgroupBroadcast takes a constant lane: broadcast from both
+      // candidates and select.
+      const [ha, hb] = [v.bm / 2, v.bn / 2];
+      for (let i = 0; i < ha; i++) L.push(`    let ownA${u}_${i} = ${at('a', `mc + cc * ${ha}u + ${i}u`, k)};`);
+      for (let j = 0; j < hb; j++) L.push(`    let ownB${u}_${j} = ${at('b', `n0 + r * ${hb}u + ${j}u`, k)};`);
+      for (let i = 0; i < v.bm; i++) {
+        const [o, h] = [`ownA${u}_${i % ha}`, Math.floor(i / ha)];
+        L.push(
+          v.shuffle
+            ? `    let a${u}_${i} = subgroupShuffle(${o}, 2u * r + ${h}u);`
+            : `    let a${u}_${i} = select(subgroupBroadcast(${o}, ${h}u), subgroupBroadcast(${o}, ${2 + h}u), r == 1u);`,
+        );
+      }
+      for (let j = 0; j < v.bn; j++) {
+        const [o, h] = [`ownB${u}_${j % hb}`, 2 * Math.floor(j / hb)];
+        L.push(
+          v.shuffle
+            ? `    let b${u}_${j} = subgroupShuffle(${o}, ${h}u + cc);`
+            : `    let b${u}_${j} = select(subgroupBroadcast(${o}, ${h}u), subgroupBroadcast(${o}, ${h + 1}u), cc == 1u);`,
+        );
+      }
+      return;
+    }
     for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = ${at('a', `mc + ${i}u`, k)};`);
-    if (v.subgroupB) {
+    if (v.share === 'B') {
       const per = v.bn / 4;
       for (let j = 0; j < per; j++) L.push(`    let own${u}_${j} = ${at('b', `n0 + lane * ${per}u + ${j}u`, k)};`);
       for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = subgroupBroadcast(own${u}_${j % per}, ${Math.floor(j / per)}u);`);
@@ -162,7 +205,8 @@ async function againstDispatch(ctx: GpuContext, source: string, block: number, s
 
 /** A raw-WGSL dispatch of one variant on the shape's buffers. */
 async function variantDispatch(ctx: GpuContext, v: Variant, s: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
-  if (s.M % (v.subgroupB ? 4 * v.bm : v.bm) || s.N % v.bn || s.K % (4 * v.unroll)) throw new Error(`${v.name}: shape M${s.M} N${s.N} K${s.K} is not a multiple of the block`);
+  const [rowBlocks, colBlocks] = v.share === 'B' ? [4, 1] : v.share === 'AB' ? [2, 2] : [1, 1];
+  if (s.M % (rowBlocks * v.bm) || s.N % (colBlocks * v.bn) || s.K % (4 * v.unroll)) throw new Error(`${v.name}: shape M${s.M} N${s.N} K${s.K} is not a multiple of the block`);
   const device = ctx.device;
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: v.name, code: variantSource(v) });
