@@ -11,7 +11,7 @@ import { createNodeContext } from '../src/gpu/node.ts';
 import { type Dispatch, release } from '../src/kernels/dispatch.ts';
 import { roofFma, roofFmaFlops, type RoofFmaShape } from '../src/kernels/roof_fma.ts';
 import { dispatchKernel } from '../src/kernels/kernel.ts';
-import { MATMUL, matmul, matmulLayout, matmulNeed, type MatmulShape } from '../src/kernels/matmul.ts';
+import { MATMUL, matmul, matmulLayout, matmulNeed, type MatmulShape, subgroupsOf4 } from '../src/kernels/matmul.ts';
 import { readFileSync } from 'node:fs';
 import { Tensor } from '../src/tensor.ts';
 import { timeInterleaved } from './kernel_timing.ts';
@@ -27,12 +27,13 @@ interface Variant {
   /** Steps of 4 along K per loop iteration (the body repeated by hand). */
   unroll: number;
   /**
-   * Operands loaded once per subgroup and broadcast (needs 'subgroups', size 4). 'B': the 4 lanes take 4 consecutive
+   * Operands loaded once per subgroup and broadcast (needs 'subgroups', size 4). 'A' (the kept kernel's SUBGROUP): the
+   * 4 lanes take 4 consecutive column blocks of the same rows and each loads a quarter of A's rows. 'B': the 4 lanes take 4 consecutive
    * row blocks of the same columns and each loads a quarter of B's rows. 'AB': the lanes take a 2x2 square of blocks,
    * lane 2r + c at row block r, column block c; each loads half of its row block's A rows and half of its column
    * block's B rows, and gets the other halves from the lane beside it (both operands shared: 2x fewer loads of each).
    */
-  share?: 'B' | 'AB';
+  share?: 'A' | 'B' | 'AB';
   /** With share 'AB': subgroupShuffle from the computed lane instead of two broadcasts and a select. */
   shuffle?: boolean;
   /**
@@ -62,6 +63,8 @@ const VARIANTS: Variant[] = [
   { name: '16x16 fma subgroup B unroll 2', bm: 16, bn: 16, op: 'fma', unroll: 2, share: 'B' },
   { name: '16x16 fma subgroup B loads only', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'B', part: 'loads' },
   { name: '16x16 fma subgroup B math only', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'B', part: 'math' },
+  { name: '16x16 fma', bm: 16, bn: 16, op: 'fma', unroll: 1 },
+  { name: '16x16 fma subgroup A', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'A' },
   { name: '16x16 fma subgroup AB', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'AB' },
   { name: '16x16 fma subgroup AB shuffle', bm: 16, bn: 16, op: 'fma', unroll: 1, share: 'AB', shuffle: true },
   { name: '16x8 fma subgroup AB', bm: 16, bn: 8, op: 'fma', unroll: 1, share: 'AB' },
@@ -106,6 +109,11 @@ function variantSource(v: Variant): string {
     L.push('  let cc = lane % 2u;');
     L.push(`  let m0 = ((g / tilesN) * 2u + r) * ${v.bm}u;`);
     L.push(`  let n0 = ((g % tilesN) * 2u + cc) * ${v.bn}u;`);
+  } else if (v.share === 'A') {
+    L.push(`  let tilesN = p.N / ${4 * v.bn}u;`);
+    L.push('  let g = gid.x / 4u;');
+    L.push(`  let m0 = (g / tilesN) * ${v.bm}u;`);
+    L.push(`  let n0 = ((g % tilesN) * 4u + lane) * ${v.bn}u;`);
   } else if (v.share === 'B') {
     L.push(`  let tilesN = p.N / ${v.bn}u;`);
     L.push('  let g = gid.x / 4u;');
@@ -147,7 +155,13 @@ function variantSource(v: Variant): string {
       }
       return;
     }
-    for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = ${at('a', `mc + ${i}u`, k)};`);
+    if (v.share === 'A') {
+      const per = v.bm / 4;
+      for (let i = 0; i < per; i++) L.push(`    let ownA${u}_${i} = ${at('a', `mc + lane * ${per}u + ${i}u`, k)};`);
+      for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = subgroupBroadcast(ownA${u}_${i % per}, ${Math.floor(i / per)}u);`);
+    } else {
+      for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = ${at('a', `mc + ${i}u`, k)};`);
+    }
     if (v.share === 'B') {
       const per = v.bn / 4;
       for (let j = 0; j < per; j++) L.push(`    let own${u}_${j} = ${at('b', `n0 + lane * ${per}u + ${j}u`, k)};`);
@@ -188,24 +202,25 @@ function variantSource(v: Variant): string {
 /**
  * The kept kernel's contract compiled from another source (--against FILE: e.g. the committed matmul_direct.wgsl
  * saved aside, to time an edit of it before and after in one run). Linear shapes only: no bias, B^T, vec4; blocks of
- * --against-block (8 or 16) per invocation, 64x64 tiles, without subgroups.
+ * --against-block (8 or 16) per invocation, 64x64 tiles, with SUBGROUP where the source has it and matmul() would set it.
  */
 async function againstDispatch(ctx: GpuContext, source: string, block: number, shape: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
   const s = matmulLayout(shape);
-  const desc = { ...MATMUL, name: 'matmul_direct_against', source, defines: [...MATMUL.defines, 'ROW' as const] };
+  const subgroup = /#if SUBGROUP/.test(source);
+  const desc = { ...MATMUL, name: 'matmul_direct_against', source, defines: [...MATMUL.defines, 'ROW' as const, ...(subgroup ? ['SUBGROUP' as const] : [])] };
   return dispatchKernel(ctx, desc, 'direct (--against)', {
     bufs: { a: { buffer: bufs.a }, b: { buffer: bufs.b }, c: { buffer: bufs.c } },
     need: matmulNeed(s),
     params: { ...s, innerA: 0, innerB: 0, innerC: 0 },
     constants: { WG: 64 / block },
-    defines: { TRANS_A: false, TRANS_B: true, VEC4: true, HALF: false, BF16: false, ROW: false, ...(/#if SUBGROUP/.test(source) ? { SUBGROUP: false } : {}) },
+    defines: { TRANS_A: false, TRANS_B: true, VEC4: true, HALF: false, BF16: false, ROW: false, ...(subgroup ? { SUBGROUP: subgroupsOf4(ctx) } : {}) },
     workgroups: [Math.ceil(s.N / 64), Math.ceil(s.M / 64), 1],
   });
 }
 
 /** A raw-WGSL dispatch of one variant on the shape's buffers. */
 async function variantDispatch(ctx: GpuContext, v: Variant, s: MatmulShape, bufs: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }): Promise<Dispatch> {
-  const [rowBlocks, colBlocks] = v.share === 'B' ? [4, 1] : v.share === 'AB' ? [2, 2] : [1, 1];
+  const [rowBlocks, colBlocks] = v.share === 'A' ? [1, 4] : v.share === 'B' ? [4, 1] : v.share === 'AB' ? [2, 2] : [1, 1];
   if (s.M % (rowBlocks * v.bm) || s.N % (colBlocks * v.bn) || s.K % (4 * v.unroll)) throw new Error(`${v.name}: shape M${s.M} N${s.N} K${s.K} is not a multiple of the block`);
   const device = ctx.device;
   device.pushErrorScope('validation');

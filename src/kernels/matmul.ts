@@ -26,7 +26,7 @@ const MATMUL_DIRECT = { ...MATMUL, name: 'matmul_direct', source: directSource, 
  * Whether the direct kernel's blocks share A's loads through subgroup broadcasts: it needs the 'subgroups' feature and
  * subgroups of exactly 4 invocations (SwiftShader's SIMD width), 4 consecutive invocations of one row of blocks.
  */
-function subgroupsOf4(ctx: GpuContext): boolean {
+export function subgroupsOf4(ctx: GpuContext): boolean {
   return ctx.features.has('subgroups') && ctx.adapterInfo.subgroupMinSize === 4 && ctx.adapterInfo.subgroupMaxSize === 4;
 }
 
