@@ -28,7 +28,7 @@ const dir = mkdtempSync(join(tmpdir(), 'attnscope-gpu-'));
 const out = (name: string) => join(dir, `${name}.json`);
 
 const parts: Part[] = [
-  { name: 'roof', args: ['bench/roof.ts', ...(quick ? ['--quick'] : []), '--json', out('roof')], limit: quick ? 1200 : 180 },
+  { name: 'roof', args: ['bench/roof.ts', ...(quick ? ['--quick'] : []), '--json', out('roof')], limit: quick ? 300 : 180 },
   { name: 'model', args: ['bench/model.ts', '--configs', quick ? 'small' : 'small,medium,large', '--reps', quick ? '3' : '10', '--json', out('model')], limit: quick ? 600 : 150 },
   { name: 'causal', args: ['bench/causal.ts', ...(quick ? ['--configs', 'medium', '--steps', '4'] : []), '--json', out('causal')], limit: quick ? 900 : 300 },
   { name: 'peers', args: ['bench/peers.ts', '--configs', quick ? 'small' : 'small,medium', '--repeats', quick ? '3' : '10', '--json', out('peers')], limit: quick ? 600 : 150 },
