@@ -524,10 +524,19 @@ describe('models freshly exported by tools/export_torch.py', () => {
       };
       const configs = lines(await py(['--list'])).map((l) => l.split(/\s+/)[0]);
       expect(configs.length).toBeGreaterThanOrEqual(20);
-      /** Exports one config, runs it through the CLI; returns the max abs error against PyTorch. */
+      const file = (name: string, k: string) => join(work, `export-${name}.${k}.safetensors`);
+      // Every export in one Python process (importing torch takes seconds): export_torch.main with the arguments the
+      // command line would give it.
+      const exportAll = [
+        'import sys; sys.path.insert(0, "tools"); import export_torch as ex',
+        'for name, m, i, e in zip(*[iter(sys.argv[1:])] * 4):',
+        '    if ex.main(["--config", name, "--seed", "7", "--out", m, "--inputs", i, "--expected", e]) != 0: sys.exit(f"{name}: export failed")',
+      ].join('\n');
+      const exported = await spawnAsync(PYTHON, ['-c', exportAll, ...configs.flatMap((c) => [c, file(c, 'model'), file(c, 'in'), file(c, 'expected')])], { cwd: repo, env, timeout: 200_000 });
+      expect(exported.status, exported.stderr).toBe(0);
+      /** Runs one exported config through the CLI; returns the max abs error against PyTorch. */
       const check = async (name: string): Promise<number> => {
-        const [m, i, e, o] = ['model', 'in', 'expected', 'out'].map((k) => join(work, `export-${name}.${k}.safetensors`));
-        await py(['--config', name, '--seed', '7', '--out', m, '--inputs', i, '--expected', e]);
+        const [m, i, e, o] = ['model', 'in', 'expected', 'out'].map((k) => file(name, k));
         const inputs = [...readSafetensors(readFileSync(i), i).tensors.keys()];
         expect(inputs.filter((k) => !(INPUT_NAMES as readonly string[]).includes(k)), `${name}: --inputs holds only forward arguments`).toEqual([]);
         const r = await spawnAsync(process.execPath, [cliJs, 'run', m, '--inputs', i, '--out', o], { cwd: work, env });
@@ -539,7 +548,7 @@ describe('models freshly exported by tools/export_torch.py', () => {
         expect(got.shape, name).toEqual(want.shape);
         return maxAbsDiff(got.data, want.data);
       };
-      // One per core (at most 4): each is a Python process, then a CLI process (on SwiftShader, mostly pipeline compiles).
+      // One per core (at most 4): each a CLI process (on SwiftShader, mostly pipeline compiles).
       const errors = new Map<string, number>();
       const queue = [...configs];
       const worker = async () => {
