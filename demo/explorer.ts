@@ -190,6 +190,7 @@ export class Explorer {
     this.dropLong();
     this.largeMatrix = undefined;
     this.rollouts.clear();
+    this.steps.clear();
     this.dropGpu();
   }
 

@@ -249,7 +249,7 @@ test('honest state on the dates model: stale results marked, a verdict only for 
   expect(errors).toEqual([]);
 });
 
-test('Cancel while an lm generates: it stops after the step in flight, says so, shows nothing of the run, and the page runs again', async ({ page }) => {
+test('Cancel while an lm generates: it stops after the step in flight, says so, shows nothing of the run, leaves no view streaming, and the page runs again', async ({ page }) => {
   test.setTimeout(120_000);
   viewModels();
   const errors = collectErrors(page);
@@ -261,25 +261,31 @@ test('Cancel while an lm generates: it stops after the step in flight, says so, 
   // count the page shows from then on is recorded
   const cancelled = page.evaluate(
     () =>
-      new Promise<{ at: number; counts: number[] }>((resolve) => {
+      new Promise<{ at: number; counts: number[]; busy: string | null }>((resolve) => {
         const timing = document.getElementById('timing')!;
         const counts: number[] = [];
         let at = 0;
+        let busy: string | null = null;
         new MutationObserver(() => {
           const text = timing.textContent ?? '';
           const m = /generating… (\d+)/.exec(text);
           if (m) counts.push(Number(m[1]));
           if (m && !at && Number(m[1]) >= 2) {
             at = Number(m[1]);
+            busy = document.querySelector('#steps-host canvas')!.getAttribute('aria-busy');
             document.getElementById('run-cancel')!.click();
           }
-          if (at && text.startsWith('cancelled')) resolve({ at, counts });
+          if (at && text.startsWith('cancelled')) resolve({ at, counts, busy });
         }).observe(timing, { childList: true, characterData: true, subtree: true });
       }),
   );
   await page.locator('#model-file').setInputFiles(LM);
-  const { at, counts } = await cancelled;
+  const { at, counts, busy } = await cancelled;
   expect(Math.max(...counts), `tokens shown after Cancel at ${at} (of 16)`).toBeLessThanOrEqual(at + 1);
+  // the steps view streamed (aria-busy) until the Cancel, and is not left streaming: the next analysis shown is not
+  // announced as a finished generation
+  expect(busy).toBe('true');
+  await expect(page.locator('#steps-host canvas')).toHaveAttribute('aria-busy', 'false');
   expect(await page.evaluate(() => window.__attnscope!.state)).toBe('cancelled');
   await expect(page.locator('#timing')).toContainText('cancelled: the run of');
   await expect(page.locator('#run-cancel')).toBeHidden();

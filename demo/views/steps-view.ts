@@ -35,7 +35,7 @@ export class StepsView {
    */
   set(steps: readonly Step[], keys: readonly string[], layer: number, live = false): void {
     const finished = this.live && !live;
-    this.live = live;
+    this.setLive(live);
     this.cursor.set(
       {
         rows: steps.length,
@@ -52,6 +52,17 @@ export class StepsView {
       `Generation steps: for each of ${steps.length} generated tokens, its attention over ${keys.length} keys as bars, the tallest outlined. Arrow keys move over the bars and read their values.`,
     );
     if (finished) this.cursor.announce(`Generation finished: ${steps.length} steps.`);
+  }
+
+  /** The analysis is gone (a run stopped, or another replaced it): no generation streams here any more. */
+  clear(): void {
+    this.setLive(false);
+  }
+
+  /** aria-busy tells assistive technology that the bars are still coming in. */
+  private setLive(live: boolean): void {
+    this.live = live;
+    this.canvas.setAttribute('aria-busy', String(live));
   }
 
   private draw(steps: readonly Step[], keys: readonly string[], layer: number, mark: Cell | undefined): void {
