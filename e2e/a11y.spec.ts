@@ -16,7 +16,7 @@ import { LM, OUT, viewModels, waitForMaps } from './views-helpers.ts';
 /** Everything Tab should reach: visible, enabled, in the tab order (a tab group's unselected tabs are not). */
 function focusables(page: Page): Promise<string[]> {
   return page.evaluate(() => {
-    const els = Array.from(document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]'));
+    const els = Array.from(document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, summary, [tabindex]'));
     return els
       .filter((e) => e.tabIndex >= 0 && !(e as HTMLButtonElement).disabled && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden')
       .map((e) => e.dataset.a11yKey!)
@@ -93,8 +93,10 @@ test('keyboard alone: every control and view reached with a visible focus, heads
   }
   const missed = [...want].filter((k) => !seen.has(k));
   const ringless = [...seen].filter(([, ring]) => !ring).map(([k]) => k);
+  const extra = [...seen.keys()].filter((k) => !want.has(k));
   console.log(`Tab reached ${seen.size} of ${want.size} focusable elements`);
   expect(missed, 'never reached by Tab').toEqual([]);
+  expect(extra, 'reached by Tab but not in the list of focusable elements').toEqual([]);
   expect(ringless, 'no visible focus ring').toEqual([]);
   for (const id of ['model-file', 'kind-cross', 'scale', 'zoom-in']) expect([...seen.keys()].some((k) => k.includes(`#${id}:`)), id).toBe(true);
   expect([...seen.keys()].filter((k) => k.startsWith('canvas')).length).toBeGreaterThanOrEqual(5); // model, large, relevance, head, steps
