@@ -33,7 +33,7 @@ function tokenReadout(i: number, label: string, v: number, query?: number): stri
 function textLabel(n: number, choosable: boolean): string {
   const choose = choosable
     ? 'Enter or Space chooses the token as the query.'
-    : "These tokens are the map's keys, not its rows: the query row is chosen with the query field.";
+    : "These tokens are the map's keys, not its rows: the query is chosen among the rows above, or with the query field.";
   return `Text view: ${n} tokens, each on the colour of its value in the query's row. Left and Right arrows move between tokens (Shift: ten), Home and End to the first and last, reading each value. ${choose}`;
 }
 
@@ -81,6 +81,8 @@ export class Explorer {
   private readonly steps: StepsView;
   private readonly relevance: HeatmapView;
   private readonly text: TextView;
+  /** Where the map's rows are not its keys (cross-attention, relevance over the source): the rows, to choose from. */
+  private readonly textRows: TextView;
   /** The text view's query: the row of the map (or of relevance) it colours the text by. */
   private query = 0;
   private largeMatrix?: { matrix: Matrix; rows: string[]; cols: string[] };
@@ -105,11 +107,13 @@ export class Explorer {
     this.heads = new HeadView($('head-host'), (t) => ($('head-info').textContent = t || 'Hover a token, or focus the view and use the arrow keys: its lines alone.'));
     this.steps = new StepsView($('steps-host'), (t) => ($('step-info').textContent = t || 'Hover a bar, or focus the view and use the arrow keys: its value.'));
     this.relevance = new HeatmapView($('relevance-host'), device, (c) => this.hoverRelevance(c));
-    this.text = new TextView($('text-host'), (t) => {
+    const textReadout = (t: string) => {
       const info = $('text-info');
       info.textContent = t || TEXT_HINT;
       info.classList.toggle('active', !!t);
-    });
+    };
+    this.text = new TextView($('text-host'), textReadout);
+    this.textRows = new TextView($('text-rows-host'), textReadout);
     this.wireTabs();
     $('zoom-in').addEventListener('click', () => this.large.zoomBy(2));
     $('zoom-out').addEventListener('click', () => this.large.zoomBy(0.5));
@@ -441,12 +445,16 @@ export class Explorer {
     this.renderText();
   }
 
-  /** The text view's map: the large view's, or relevance (output positions x input tokens). */
-  private textMatrix(): { m: Matrix; labels: string[]; what: string } {
+  /** The text view's map: the large view's, or relevance (output positions x input tokens), with its axes' labels. */
+  private textMatrix(): { m: Matrix; labels: string[]; rows: string[]; what: string } {
     const a = this.a!;
-    if (($('text-colour') as HTMLSelectElement).value === 'relevance') return { m: a.relevance.matrix, labels: this.relevanceAxes().cols, what: 'relevance for the prediction at' };
+    if (($('text-colour') as HTMLSelectElement).value === 'relevance') {
+      const ax = this.relevanceAxes();
+      return { m: a.relevance.matrix, labels: ax.cols, rows: ax.rows, what: 'relevance for the prediction at' };
+    }
     const s = this.sel!;
-    return { m: this.matrix(s), labels: this.axes(s.kind).cols, what: `${choiceTitle(s.choice)}, layer ${s.layer}: attention of` };
+    const ax = this.axes(s.kind);
+    return { m: this.matrix(s), labels: ax.cols, rows: ax.rows, what: `${choiceTitle(s.choice)}, layer ${s.layer}: attention of` };
   }
 
   private choose(i: number): void {
@@ -470,6 +478,7 @@ export class Explorer {
   /** A long text's row of the chosen query, in the large view's layer and head (or head mean). */
   private renderLongText(l: LongAnalysis): void {
     const s = this.sel!;
+    $('text-rows').hidden = true; // a long text's maps are self-attention: its tokens are the rows too
     const row = l.maps.row(s.layer, s.choice);
     let max = 1e-6;
     for (const v of row) max = Math.max(max, v);
@@ -493,7 +502,7 @@ export class Explorer {
   private renderText(): void {
     if (this.long && this.sel) return this.renderLongText(this.long);
     if (!this.a || !this.sel) return;
-    const { m, labels, what } = this.textMatrix();
+    const { m, labels, rows, what } = this.textMatrix();
     const q = Math.min(this.query, m.rows - 1);
     this.query = q;
     const row = m.data.subarray(q * m.cols, (q + 1) * m.cols);
@@ -510,10 +519,22 @@ export class Explorer {
       choose: square ? (i) => this.choose(i) : undefined,
       label: textLabel(labels.length, square),
     });
+    $('text-rows').hidden = square;
+    if (!square) {
+      this.textRows.set({
+        labels: rows,
+        values: new Float32Array(rows.length),
+        max: 1,
+        chosen: q,
+        describe: (i) => `row ${i} ${JSON.stringify(rows[i])}${i === q ? ' (the query)' : '; Enter chooses it as the query'}`,
+        choose: (i) => this.choose(i),
+        label: `The map's rows: ${rows.length} output tokens. Left and Right arrows move between them (Shift: ten), Home and End to the first and last; Enter or Space chooses one as the query.`,
+      });
+      this.textRows.element.dataset.query = String(q);
+    }
     const input = $('text-query') as HTMLInputElement;
     input.max = String(m.rows - 1);
     input.value = String(q);
-    const rows = this.axes(this.sel.kind).rows;
     $('text-title').textContent = `Text view · ${what} query ${q}${rows[q] !== undefined ? ` ${JSON.stringify(rows[q])}` : ''}`;
     this.text.element.dataset.query = String(q);
   }

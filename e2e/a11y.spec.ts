@@ -5,7 +5,7 @@
 // their buttons, their canvases read cell by cell, and integrated gradients explain a token picked with Enter; a model
 // is opened through the file chooser by keyboard, its logit lens read, and a run of it streamed while the steps view
 // has the focus says one thing when it ends, not one per step; the text view's tokens read and chosen with arrows and Enter,
-// and not chosen where they are not the map's rows. Then axe-core: no serious or critical violation and no skipped
+// and not chosen where they are not the map's rows, the rows strip above them choosing the query there. Then axe-core: no serious or critical violation and no skipped
 // heading level with every view on screen.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, test } from '@playwright/test';
@@ -205,7 +205,7 @@ test('keyboard alone: every control and view reached with a visible focus, heads
   await page.keyboard.press('ArrowDown');
   await expect(page.locator('#text-colour')).toHaveValue('relevance');
   await tabTo(page, '#text-host .text-view');
-  await expect(tv).toHaveAttribute('aria-label', /the query row is chosen with the query field/);
+  await expect(tv).toHaveAttribute('aria-label', /the query is chosen among the rows above, or with the query field/);
   const relQuery = await tv.getAttribute('data-query');
   await page.keyboard.press('End');
   await expect(textInfo).toHaveText(/^token \d+ ".*": -?\d+\.\d{4}$/);
@@ -213,6 +213,18 @@ test('keyboard alone: every control and view reached with a visible focus, heads
   await page.keyboard.press(' ');
   await expect(tv).toHaveAttribute('data-query', relQuery!);
   await expect(tv.locator('.tok.chosen')).toHaveCount(0);
+  // the rows (output positions) are above the text, one tab stop back: Enter on one chooses the query
+  await page.keyboard.press('Shift+Tab');
+  const rowsView = page.locator('#text-rows-host .text-view');
+  await expect(rowsView).toBeFocused();
+  await expect(rowsView).toHaveAttribute('aria-label', /Enter or Space chooses one as the query/);
+  const target = relQuery === '0' ? 1 : 0;
+  await page.keyboard.press('Home');
+  if (target) await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await expect(tv).toHaveAttribute('data-query', String(target));
+  await expect(rowsView.locator('.tok.chosen')).toHaveAttribute('data-i', String(target));
+  await expect(textInfo).toHaveText(new RegExp(`^row ${target} ".*" \\(the query\\)$`));
 
   // 6. the causal card: head importance read cell by cell; integrated gradients read token by token, and a token of
   // the decoder input picked with Enter explains the prediction at its position

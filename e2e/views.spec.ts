@@ -51,7 +51,20 @@ test('12 layers x 16 heads: distinct head colours, the whole model view at 1280 
   await expect(page.locator('#text-info')).toHaveText(/^token 1 ".*": \d\.\d{4}$/);
   await expect(tv).toHaveAttribute('data-query', crossQuery!);
   await expect(page.locator('#text-title')).toHaveText(crossTitle!);
+  // the map's rows (the output tokens) are shown above it, and one of them chooses the query
+  const rowsView = page.locator('#text-rows-host .text-view');
+  await expect(page.locator('#text-rows')).toBeVisible();
+  const outputRows = (await snapshot(page)).captures;
+  const crossShape = Object.entries(outputRows).find(([k]) => k.includes('multihead_attn'))![1] as { shape: number[] };
+  await expect(rowsView.locator('span.tok')).toHaveCount(crossShape.shape.at(-2)!);
+  await rowsView.locator('span[data-i="2"]').click();
+  await expect(tv).toHaveAttribute('data-query', '2');
+  await expect(rowsView.locator('.tok.chosen')).toHaveAttribute('data-i', '2');
+  await expect(page.locator('#text-title')).toContainText('query 2 ');
+  await expect(page.locator('#text-info')).toHaveText(/^row 2 ".*" \(the query\)$/);
+  await page.locator('#text-rows').locator('xpath=..').screenshot({ path: join(OUT, 'text-view-cross.png') });
   await page.locator('#kind-enc').click();
+  await expect(page.locator('#text-rows')).toBeHidden();
   await tv.locator('span[data-i="1"]').click();
   await expect(tv).toHaveAttribute('data-query', '1');
   await expect(tv.locator('.tok.chosen')).toHaveAttribute('data-i', '1');
