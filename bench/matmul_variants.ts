@@ -155,20 +155,19 @@ function variantSource(v: Variant): string {
       }
       return;
     }
-    if (v.share === 'A') {
-      const per = v.bm / 4;
-      for (let i = 0; i < per; i++) L.push(`    let ownA${u}_${i} = ${at('a', `mc + lane * ${per}u + ${i}u`, k)};`);
-      for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = subgroupBroadcast(ownA${u}_${i % per}, ${Math.floor(i / per)}u);`);
-    } else {
-      for (let i = 0; i < v.bm; i++) L.push(`    let a${u}_${i} = ${at('a', `mc + ${i}u`, k)};`);
-    }
-    if (v.share === 'B') {
-      const per = v.bn / 4;
-      for (let j = 0; j < per; j++) L.push(`    let own${u}_${j} = ${at('b', `n0 + lane * ${per}u + ${j}u`, k)};`);
-      for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = subgroupBroadcast(own${u}_${j % per}, ${Math.floor(j / per)}u);`);
-    } else {
-      for (let j = 0; j < v.bn; j++) L.push(`    let b${u}_${j} = ${at('b', `n0 + ${j}u`, k)};`);
-    }
+    // Operand x's `count` rows from `first`, one per let; shared: lane l loads rows l * count / 4 .., and every lane
+    // gets all of them by broadcast.
+    const rows = (x: 'a' | 'b', count: number, first: string, shared: boolean) => {
+      if (!shared) {
+        for (let i = 0; i < count; i++) L.push(`    let ${x}${u}_${i} = ${at(x, `${first} + ${i}u`, k)};`);
+        return;
+      }
+      const per = count / 4;
+      for (let i = 0; i < per; i++) L.push(`    let own${x}${u}_${i} = ${at(x, `${first} + lane * ${per}u + ${i}u`, k)};`);
+      for (let i = 0; i < count; i++) L.push(`    let ${x}${u}_${i} = subgroupBroadcast(own${x}${u}_${i % per}, ${Math.floor(i / per)}u);`);
+    };
+    rows('a', v.bm, 'mc', v.share === 'A');
+    rows('b', v.bn, 'n0', v.share === 'B');
   };
   if (v.part === 'math') for (let u = 0; u < v.unroll; u++) loads(u, `${u}u`);
   if (v.part === 'loads') L.push('  var s = vec4<f32>();');
