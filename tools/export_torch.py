@@ -155,7 +155,7 @@ def load_tensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
 
 
 # --------------------------------------------------------------------------------------------
-# token-model wrappers
+# reproducing stored tensors: which BLAS PyTorch runs on
 # --------------------------------------------------------------------------------------------
 
 def blas_library() -> Optional[str]:
@@ -195,6 +195,10 @@ def not_bit_for_bit(drift: float) -> str:
     return (f"  not bit for bit: within {drift:.2g}, PyTorch running on {blas_library()} "
             f"(the fixtures were made on {REFERENCE_BLAS}, where they reproduce exactly)")
 
+
+# --------------------------------------------------------------------------------------------
+# token-model wrappers
+# --------------------------------------------------------------------------------------------
 
 def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
     """PE[pos, 2i] = sin(pos / 10000^(2i/E)), PE[pos, 2i+1] = cos(pos / 10000^(2i/E)).
