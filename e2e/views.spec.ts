@@ -54,8 +54,8 @@ test('12 layers x 16 heads: distinct head colours, the whole model view at 1280 
   // the map's rows (the output tokens) are shown above it, and one of them chooses the query
   const rowsView = page.locator('#text-rows-host .text-view');
   await expect(page.locator('#text-rows')).toBeVisible();
-  const outputRows = (await snapshot(page)).captures;
-  const crossShape = Object.entries(outputRows).find(([k]) => k.includes('multihead_attn'))![1] as { shape: number[] };
+  const captures = (await snapshot(page)).captures;
+  const crossShape = Object.entries(captures).find(([k]) => k.includes('multihead_attn'))![1] as { shape: number[] };
   await expect(rowsView.locator('span.tok')).toHaveCount(crossShape.shape.at(-2)!);
   await rowsView.locator('span[data-i="2"]').click();
   await expect(tv).toHaveAttribute('data-query', '2');
